@@ -1,0 +1,55 @@
+# ecommerce-constructs: `make dev` runs the shop locally, `make test` runs every check.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
+export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+
+.DEFAULT_GOAL := help
+.PHONY: help install lint typecheck unit test synth snapshot-update dev dev-reset bench constraints clean
+
+help:
+	@echo "make dev              run the whole shop locally (two simulated regions, one database)"
+	@echo "make test             every check: ruff, mypy, unit + database + snapshot tests, cfn-lint, cdk-nag"
+	@echo "make synth            synthesize every stack into cdk.out/ (bundles Lambda code) and cfn-lint it"
+	@echo "make snapshot-update  accept intentional template changes"
+	@echo "make bench            benchmarks (ratios from one run)"
+
+# Re-installs only when the dependency declarations change.
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.installed node_modules/.installed
+
+lint: $(VENV)/.installed
+	ruff check src tests scripts app.py
+	ruff format --check src tests scripts app.py
+
+typecheck: $(VENV)/.installed
+	mypy
+
+unit: $(VENV)/.installed
+	pytest
+
+test: install lint typecheck unit
+
+synth: install
+	cdk synth --quiet
+	$(PY) scripts/lint_templates.py cdk.out
+
+snapshot-update: $(VENV)/.installed
+	pytest tests/snapshot --snapshot-update
+
+constraints: $(VENV)/.installed
+	(echo "# Exact versions CI and make install use (pip install -c constraints.txt). Regenerate with: make constraints"; \
+	 $(PY) -m pip freeze --all --exclude-editable | grep -v '^pip==\|^-e\|ecommerce') > constraints.txt
+
+clean:
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache build dist src/*.egg-info

@@ -1,0 +1,73 @@
+"""Builds the whole app from configuration: ``<app>-<region>`` stacks plus ``<app>-edge``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import App, Environment, Tags, Validations
+
+from .config import EcommerceConfig, load_config
+from .edge_stack import EdgeStack
+from .regional_stack import RegionalStack
+from .regions import EDGE_REGION
+
+
+@dataclass(frozen=True)
+class EcommerceApp:
+    """The stacks of one app, by role."""
+
+    regional: dict[str, RegionalStack]
+    edge: EdgeStack | None
+
+    @property
+    def stacks(self) -> list[Any]:
+        return [*self.regional.values(), *([self.edge] if self.edge else [])]
+
+
+def build(app: App, config: EcommerceConfig, *, nag: bool = True, lambda_code: Any = None) -> EcommerceApp:
+    """Add every stack for ``config`` to ``app``; with ``nag``, cdk-nag AwsSolutions gates synth."""
+    account = config.account or os.environ.get("CDK_DEFAULT_ACCOUNT")
+    regional = {
+        region: RegionalStack(
+            app,
+            config.stack_name(region),
+            config=config,
+            lambda_code=lambda_code,
+            env=Environment(account=account, region=region),
+            description=f"{config.app_name}: Aurora DSQL cluster and shop API in {region}",
+        )
+        for region in config.regions
+    }
+    edge = None
+    if config.edge.enabled:
+        edge = EdgeStack(
+            app,
+            config.edge_stack_name,
+            edge=config.edge,
+            primary_api=regional[config.primary].api,
+            env=Environment(account=account, region=EDGE_REGION),
+            description=f"{config.app_name}: CloudFront edge in front of the regional APIs",
+        )
+    for key, value in config.tags.items():
+        Tags.of(app).add(key, value)
+    if nag:
+        from cdk_nag import AwsSolutionsChecks
+
+        Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return EcommerceApp(regional=regional, edge=edge)
+
+
+def main() -> None:
+    """Entry point of ``cdk.json`` (``python -m ecommerce_constructs``) and ``app.py``."""
+    app = App()
+    context = {key: app.node.try_get_context(key) for key in _context_keys()}
+    build(app, load_config(context=context))
+    app.synth()
+
+
+def _context_keys() -> list[str]:
+    from .config import CONFIG_CONTEXT_KEY, CONTEXT_KEYS
+
+    return [CONFIG_CONTEXT_KEY, *CONTEXT_KEYS]

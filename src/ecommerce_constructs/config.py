@@ -1,0 +1,410 @@
+"""Deployment configuration: one pydantic model loaded from one YAML file.
+
+``config/regions.yaml`` is the single source of settings. ``-c config=<file>`` or the
+``ECOMMERCE_CONFIG`` environment variable selects another file. The recipe's flat CDK context keys
+(``CONTEXT_KEYS``) override the file; CDK passes ``-c`` values as strings, so they are coerced by
+the same validation as the file. Every error names the file, the key and how to fix it, and is
+raised before any construct exists.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .regions import DSQL_REGIONS, REGION_SETS, describe_region_sets, region_set_of
+
+DEFAULT_CONFIG_PATH = Path("config/regions.yaml")
+CONFIG_ENV_VAR = "ECOMMERCE_CONFIG"
+CONFIG_CONTEXT_KEY = "config"
+
+# API Gateway REST integrations time out after 29 s; a longer Lambda timeout only hides that.
+API_GATEWAY_INTEGRATION_TIMEOUT = 29
+
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+
+# The recipe's context keys -> dotted path in the model. Each one is proven by a test to change
+# the synthesized template (tests/unit/test_context_overrides.py).
+CONTEXT_KEYS: dict[str, str] = {
+    "dsql_cluster_name": "database.cluster_name",
+    "enable_monitoring": "monitoring.enabled",
+    "enable_xray_tracing": "monitoring.tracing",
+    "lambda_memory_size_products": "lambda.memory.products",
+    "lambda_memory_size_orders": "lambda.memory.orders",
+    "lambda_timeout_seconds": "lambda.timeout_seconds",
+    "api_throttle_rate_limit": "api.throttle_rate_limit",
+    "api_throttle_burst_limit": "api.throttle_burst_limit",
+    "cloudfront_price_class": "edge.price_class",
+    "log_retention_days": "monitoring.log_retention_days",
+}
+
+
+class ConfigError(ValueError):
+    """A configuration problem, phrased so the user can fix it without reading code."""
+
+    def __init__(self, source: str, key: str, reason: str) -> None:
+        self.source = source
+        self.key = key
+        self.reason = reason
+        super().__init__(f"{source}: {key}: {reason}")
+
+
+class ConfigWarning(UserWarning):
+    """A configuration value that was adjusted rather than rejected."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class EdgeConfig(_Model):
+    """CloudFront in front of the regional APIs (stack ``<app>-edge`` in us-east-1).
+
+    Defaults: enabled, ``PriceClass_100``, catalog GETs cached 60 s, no custom domain, no WAF.
+    """
+
+    enabled: bool = True
+    price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = "PriceClass_100"
+    catalog_cache_ttl_seconds: int = Field(60, ge=0, le=86_400)
+    domain_name: str | None = None
+    certificate_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/.+$")
+    web_acl_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:wafv2:us-east-1:\d{12}:global/webacl/.+$")
+
+    @field_validator("price_class", mode="before")
+    @classmethod
+    def _normalize_price_class(cls, value: Any) -> Any:
+        # The recipe accepted "100"/"ALL"; CloudFormation spells it PriceClass_100.
+        if isinstance(value, str) and not value.startswith("PriceClass_"):
+            return f"PriceClass_{value.capitalize() if value.lower() == 'all' else value}"
+        return value
+
+    @model_validator(mode="after")
+    def _domain_needs_certificate(self) -> EdgeConfig:
+        if (self.domain_name is None) != (self.certificate_arn is None):
+            raise ValueError(
+                "domain_name and certificate_arn go together: CloudFront serves a custom domain only "
+                "with an ACM certificate from us-east-1 that covers it; set both or neither"
+            )
+        return self
+
+
+class DatabaseConfig(_Model):
+    """Aurora DSQL clusters, one per region.
+
+    Defaults: Name tag ``ecommerce-cluster``, deletion protection on, clusters retained when the
+    stack is deleted, AWS-owned encryption key, new clusters (nothing adopted), application role
+    ``ecommerce_app``.
+    """
+
+    cluster_name: str = Field("ecommerce-cluster", min_length=1, max_length=256)
+    deletion_protection: bool = True
+    removal_policy: Literal["retain", "destroy"] = "retain"
+    # KMS keys are regional: one customer managed key ARN per region that should use one.
+    kms_key_arns: dict[str, str] = Field(default_factory=dict)
+    # Adopt existing clusters (region -> 26-character identifier) instead of creating them.
+    existing_cluster_identifiers: dict[str, str] = Field(default_factory=dict)
+    app_role: str = Field("ecommerce_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+
+    @field_validator("existing_cluster_identifiers")
+    @classmethod
+    def _identifiers_look_right(cls, value: dict[str, str]) -> dict[str, str]:
+        for region, identifier in value.items():
+            if not re.fullmatch(r"[a-z0-9]{26}", identifier):
+                raise ValueError(
+                    f"{region}: {identifier!r} is not a DSQL cluster identifier (26 lowercase letters and "
+                    "digits, the first label of the cluster endpoint)"
+                )
+        return value
+
+    @field_validator("kms_key_arns")
+    @classmethod
+    def _kms_arns_match_region(cls, value: dict[str, str]) -> dict[str, str]:
+        for region, arn in value.items():
+            if not re.fullmatch(rf"arn:aws[a-z-]*:kms:{re.escape(region)}:\d{{12}}:key/[0-9a-f-]+", arn):
+                raise ValueError(
+                    f"{region}: {arn!r} is not a KMS key ARN in {region} (a DSQL cluster can only use a "
+                    "key from its own region: arn:aws:kms:<region>:<account>:key/<id>)"
+                )
+        return value
+
+
+class ApiConfig(_Model):
+    """API Gateway REST API per region. Defaults: 100 requests/s, burst 200, no CORS origins."""
+
+    throttle_rate_limit: float = Field(100.0, gt=0, le=10_000)
+    throttle_burst_limit: int = Field(200, ge=1, le=5_000)
+    cors_origins: tuple[str, ...] = ()
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_are_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise ValueError(f"{origin!r} is not an origin: use scheme://host[:port] with no path")
+        return value
+
+
+class FunctionMemory(_Model):
+    """Memory per Lambda function in MB (128-10240). Defaults: products 256, orders 512."""
+
+    products: int = Field(256, ge=128, le=10_240)
+    orders: int = Field(512, ge=128, le=10_240)
+
+
+class LambdaConfig(_Model):
+    """Lambda settings. Defaults: the memory above, 10 s timeout, arm64 (Graviton)."""
+
+    memory: FunctionMemory = FunctionMemory()
+    timeout_seconds: int = Field(10, ge=1, le=900)
+    architecture: Literal["arm64", "x86_64"] = "arm64"
+
+    @field_validator("timeout_seconds")
+    @classmethod
+    def _clamp_to_api_gateway(cls, value: int) -> int:
+        if value > API_GATEWAY_INTEGRATION_TIMEOUT:
+            warnings.warn(
+                f"lambda.timeout_seconds={value} exceeds API Gateway's {API_GATEWAY_INTEGRATION_TIMEOUT} s "
+                f"integration timeout; using {API_GATEWAY_INTEGRATION_TIMEOUT} s (clients would see a 504 "
+                "while the function kept running)",
+                ConfigWarning,
+                stacklevel=2,
+            )
+            return API_GATEWAY_INTEGRATION_TIMEOUT
+        return value
+
+
+class MonitoringConfig(_Model):
+    """Observability. Defaults: alarms on, X-Ray tracing off, logs kept 30 days."""
+
+    enabled: bool = True
+    tracing: bool = False
+    log_retention_days: int = 30
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _valid_retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(
+                f"{value} is not a CloudWatch Logs retention period; use one of "
+                f"{', '.join(map(str, LOG_RETENTION_DAYS))}"
+            )
+        return value
+
+
+class EcommerceConfig(_Model):
+    """Everything a deployment needs. Defaults describe the reference deployment: two peered
+    regions (us-east-1 primary, us-east-2) with witness us-west-2, plus the CloudFront edge."""
+
+    app_name: str = Field("ecommerce", pattern=r"^[a-z][a-z0-9-]{0,30}$")
+    account: str | None = Field(None, pattern=r"^\d{12}$")
+    regions: tuple[str, ...] = ("us-east-1", "us-east-2")
+    primary_region: str | None = None
+    witness_region: str | None = "us-west-2"
+    edge: EdgeConfig = EdgeConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    api: ApiConfig = ApiConfig()
+    lambda_: LambdaConfig = Field(LambdaConfig(), alias="lambda")
+    monitoring: MonitoringConfig = MonitoringConfig()
+    tags: dict[str, str] = Field(default_factory=lambda: {"Project": "ecommerce"})
+
+    @field_validator("tags")
+    @classmethod
+    def _valid_tags(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, tag_value in value.items():
+            if not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
+                raise ValueError(f"tag key {key!r} must be 1-128 characters and not start with 'aws:'")
+            if len(tag_value) > 256:
+                raise ValueError(f"tag {key!r}: values are at most 256 characters")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_default_witness_for_one_region(cls, data: Any) -> Any:
+        # The default witness belongs to the default region pair, not to a single-region file.
+        if isinstance(data, dict) and "witness_region" not in data:
+            regions = data.get("regions")
+            if isinstance(regions, list | tuple) and len(regions) == 1:
+                return {**data, "witness_region": None}
+        return data
+
+    @model_validator(mode="after")
+    def _topology(self) -> EcommerceConfig:
+        _check_topology(self)
+        return self
+
+    @property
+    def primary(self) -> str:
+        """The primary region: receives edge writes; defaults to the first region."""
+        return self.primary_region or self.regions[0]
+
+    @property
+    def multi_region(self) -> bool:
+        return len(self.regions) == 2
+
+    def stack_name(self, region: str) -> str:
+        return f"{self.app_name}-{region}"
+
+    @property
+    def edge_stack_name(self) -> str:
+        return f"{self.app_name}-edge"
+
+
+class _TopologyError(ValueError):
+    """Topology problems carry their own key, which pydantic's model-level location lacks."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        self.key = key
+        super().__init__(reason)
+
+
+def _check_topology(config: EcommerceConfig) -> None:
+    regions = config.regions
+    if len(regions) not in (1, 2) or len(set(regions)) != len(regions):
+        raise _TopologyError(
+            "regions",
+            f"list one region, or two distinct peered regions (got {list(regions)}): DSQL peers exactly two "
+            "regional clusters, both in one region set, plus a witness region from the same set "
+            f"({describe_region_sets()}); cross-continent peering is impossible",
+        )
+    for region in regions:
+        if region not in DSQL_REGIONS:
+            raise _TopologyError(
+                "regions",
+                f"{region} does not offer AWS::DSQL::Cluster; choose from {', '.join(sorted(DSQL_REGIONS))}",
+            )
+    if config.primary_region is not None and config.primary_region not in regions:
+        raise _TopologyError(
+            "primary_region", f"{config.primary_region} must be one of regions {list(regions)}"
+        )
+    for region in (*config.database.existing_cluster_identifiers, *config.database.kms_key_arns):
+        if region not in regions:
+            raise _TopologyError("database", f"{region} is not one of the configured regions {list(regions)}")
+    if len(regions) == 1:
+        if config.witness_region is not None:
+            raise _TopologyError(
+                "witness_region",
+                "a witness region only exists for two peered regions; remove it (set it to null) for a "
+                "single-region deployment",
+            )
+        return
+    first, second = regions
+    sets = {region_set_of(first), region_set_of(second)}
+    if None in sets or len(sets) != 1:
+        raise _TopologyError(
+            "regions",
+            f"{first} and {second} cannot be peered: DSQL peers clusters only inside one region set "
+            f"({describe_region_sets()}); pick both regions from the same set",
+        )
+    set_name = region_set_of(first)
+    assert set_name is not None  # checked above
+    witness = config.witness_region
+    if witness is None:
+        raise _TopologyError(
+            "witness_region",
+            f"two peered regions need a witness region from the {set_name} set that is neither "
+            f"{first} nor {second}",
+        )
+    if witness in regions or region_set_of(witness) != set_name:
+        raise _TopologyError(
+            "witness_region",
+            f"{witness} cannot witness {first} + {second}: the witness must differ from both regions and "
+            f"be in the same region set ({set_name}: {', '.join(sorted(REGION_SETS[set_name]))})",
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+
+
+def resolve_config_path(context: Mapping[str, Any] | None = None) -> Path:
+    """``-c config=<file>`` wins over ``$ECOMMERCE_CONFIG``, which wins over config/regions.yaml."""
+    explicit = (context or {}).get(CONFIG_CONTEXT_KEY) or os.environ.get(CONFIG_ENV_VAR)
+    return Path(explicit) if explicit else DEFAULT_CONFIG_PATH
+
+
+def load_config(path: Path | str | None = None, context: Mapping[str, Any] | None = None) -> EcommerceConfig:
+    """Read the YAML file, apply context overrides and validate.
+
+    ``context`` is the CDK context (``app.node.try_get_context`` values); only ``CONTEXT_KEYS``
+    and ``config`` are read from it, and ``None`` values (as in cdk.json) mean "not overridden".
+    """
+    config_path = Path(path) if path is not None else resolve_config_path(context)
+    source = str(config_path)
+    raw = _read_yaml(config_path)
+    overrides = {
+        key: value for key, value in (context or {}).items() if key in CONTEXT_KEYS and value is not None
+    }
+    for key, value in overrides.items():
+        _set_dotted(raw, CONTEXT_KEYS[key], value)
+    return validate_config(raw, source=source, overrides=overrides)
+
+
+def validate_config(
+    raw: Mapping[str, Any], *, source: str = "<config>", overrides: Mapping[str, Any] | None = None
+) -> EcommerceConfig:
+    """Validate a mapping, turning pydantic's errors into one ConfigError naming file and key."""
+    try:
+        return EcommerceConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise _config_error(exc, source, overrides or {}) from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(
+            str(path),
+            "(file)",
+            f"not found; create it (see docs/configuration.md), pass -c {CONFIG_CONTEXT_KEY}=<file> or set "
+            f"{CONFIG_ENV_VAR}",
+        )
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "(file)"
+        raise ConfigError(str(path), where, f"is not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), "(top level)", "must be a mapping of keys to values")
+    return data
+
+
+def _set_dotted(target: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = target
+    for part in parents:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[leaf] = value
+
+
+def _config_error(exc: ValidationError, source: str, overrides: Mapping[str, Any]) -> ConfigError:
+    error = exc.errors()[0]
+    location = ".".join(str(part) for part in error["loc"])
+    cause = error.get("ctx", {}).get("error")
+    if isinstance(cause, _TopologyError):
+        location = cause.key if not location else f"{location}.{cause.key}"
+        reason = str(cause)
+    elif error["type"] == "extra_forbidden":
+        reason = "unknown key; remove it or fix its spelling (see docs/configuration.md for every key)"
+    else:
+        reason = error["msg"].removeprefix("Value error, ")
+        if "input" in error and not isinstance(error["input"], dict | list):
+            reason = f"{reason} (got {error['input']!r})"
+    for context_key, value in overrides.items():
+        if CONTEXT_KEYS[context_key] == location:
+            return ConfigError(f"cdk context -c {context_key}={value}", location, reason)
+    return ConfigError(source, location or "(top level)", reason)

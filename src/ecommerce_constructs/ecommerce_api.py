@@ -1,0 +1,391 @@
+"""``EcommerceApi``: the shop's Lambda functions behind a regional API Gateway REST API."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aws_cdk import (
+    Acknowledgment,
+    ArnFormat,
+    CfnElement,
+    Duration,
+    Fn,
+    RemovalPolicy,
+    Stack,
+    Token,
+    Validations,
+)
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from .bundling import LAMBDA_RUNTIME, handler_code
+from .dsql_cluster import DsqlCluster
+
+STAGE_NAME = "prod"
+
+# Top-level path -> function. Catalog/customers and orders are separate functions, as in the
+# recipe, so each keeps its own memory setting.
+ROUTES: dict[str, str] = {
+    "products": "Catalog",
+    "customers": "Catalog",
+    "health": "Catalog",
+    "orders": "Orders",
+}
+HANDLERS: dict[str, str] = {
+    "Catalog": "handlers.api.catalog.handler",
+    "Orders": "handlers.api.orders.handler",
+}
+
+
+@dataclass(frozen=True)
+class FunctionSettings:
+    """Per-function Lambda settings. Defaults: 256 MB, 10 s (API Gateway allows at most 29 s)."""
+
+    memory_size: int = 256
+    timeout: Duration = Duration.seconds(10)  # noqa: RUF009 - Duration is immutable
+
+
+class EcommerceApi(Construct):
+    """Two Lambda functions (``Catalog``, ``Orders``) behind a REGIONAL REST API with proxy routes.
+
+    Keyword-only props (defaults in brackets):
+
+    - ``cluster``: the ``DsqlCluster`` the functions connect to (IAM ``dsql:DbConnect`` on it only).
+    - ``database_role``: PostgreSQL role the functions log in as [``ecommerce_app``].
+    - ``catalog`` / ``orders``: ``FunctionSettings`` [256 MB / 512 MB, 10 s].
+    - ``architecture``: ``lambda_.Architecture`` [ARM_64].
+    - ``code``: Lambda code [the installed ``handlers`` package, bundled locally with pip].
+    - ``throttle_rate_limit`` / ``throttle_burst_limit``: stage throttling [100 / 200].
+    - ``cors_origins``: allowed browser origins; empty disables CORS [()].
+    - ``log_retention``: ``logs.RetentionDays`` for function and access logs [ONE_MONTH].
+    - ``tracing``: X-Ray on functions and stage [False].
+    - ``monitoring``: create alarms on errors, throttles and 5xx [True].
+    - ``manage_account_logging_role``: set API Gateway's account-wide CloudWatch role in this region,
+      which stage logging requires [True]; turn off if the account already manages it.
+    - ``log_removal_policy``: what happens to log groups on stack deletion [DESTROY].
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cluster: DsqlCluster,
+        database_role: str = "ecommerce_app",
+        catalog: FunctionSettings = FunctionSettings(memory_size=256),
+        orders: FunctionSettings = FunctionSettings(memory_size=512),
+        architecture: lambda_.Architecture = lambda_.Architecture.ARM_64,
+        code: lambda_.Code | None = None,
+        throttle_rate_limit: float = 100,
+        throttle_burst_limit: int = 200,
+        cors_origins: Sequence[str] = (),
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        tracing: bool = False,
+        monitoring: bool = True,
+        manage_account_logging_role: bool = True,
+        log_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.cluster = cluster
+        arch_name = "arm64" if architecture == lambda_.Architecture.ARM_64 else "x86_64"
+        code = code or handler_code(arch_name)
+        environment = {
+            "DSQL_ENDPOINT": cluster.endpoint,
+            "DSQL_REGION": stack.region,
+            "DB_USER": database_role,
+            "CORS_ORIGINS": ",".join(cors_origins),
+            "POWERTOOLS_SERVICE_NAME": "ecommerce",
+            "POWERTOOLS_METRICS_NAMESPACE": "Ecommerce",
+            "POWERTOOLS_TRACE_DISABLED": "false" if tracing else "true",
+        }
+
+        self.functions: dict[str, lambda_.Function] = {}
+        for name, settings in (("Catalog", catalog), ("Orders", orders)):
+            self.functions[name] = self._function(
+                name, settings, code, architecture, environment, log_retention, tracing, log_removal_policy
+            )
+            cluster.grant_connect(self.functions[name])
+        self.catalog_function = self.functions["Catalog"]
+        self.orders_function = self.functions["Orders"]
+
+        self.access_log_group = logs.LogGroup(
+            self, "AccessLogs", retention=log_retention, removal_policy=log_removal_policy
+        )
+        self.account_logging: apigw.CfnAccount | None = (
+            self._account_logging_role() if manage_account_logging_role else None
+        )
+        self.rest_api = apigw.RestApi(
+            self,
+            "RestApi",
+            rest_api_name=f"{stack.stack_name}-api",
+            description="E-commerce shop API (catalog, customers, orders) on Aurora DSQL",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=False,
+            deploy_options=apigw.StageOptions(
+                stage_name=STAGE_NAME,
+                throttling_rate_limit=throttle_rate_limit,
+                throttling_burst_limit=throttle_burst_limit,
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                metrics_enabled=True,
+                tracing_enabled=tracing,
+                access_log_destination=apigw.LogGroupLogDestination(self.access_log_group),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=False,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=False,
+                ),
+            ),
+            default_cors_preflight_options=apigw.CorsOptions(
+                allow_origins=list(cors_origins),
+                allow_headers=["Content-Type", "Idempotency-Key"],
+                allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+            )
+            if cors_origins
+            else None,
+        )
+        if self.account_logging is not None:
+            self.rest_api.deployment_stage.node.add_dependency(self.account_logging)
+        Validations.of(self.rest_api.deployment_stage).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-APIG3",
+                reason="Web filtering belongs at the edge (edge.web_acl_arn on CloudFront); a regional "
+                "web ACL per stage would double the cost. Stage throttling applies to direct calls.",
+            )
+        )
+        self._routes()
+
+        self.alarms: list[cloudwatch.Alarm] = self._alarms() if monitoring else []
+
+    # ---- construction helpers ----------------------------------------------------------------
+
+    def _function(
+        self,
+        name: str,
+        settings: FunctionSettings,
+        code: lambda_.Code,
+        architecture: lambda_.Architecture,
+        environment: dict[str, str],
+        log_retention: logs.RetentionDays,
+        tracing: bool,
+        log_removal_policy: RemovalPolicy,
+    ) -> lambda_.Function:
+        log_group = logs.LogGroup(
+            self, f"{name}Logs", retention=log_retention, removal_policy=log_removal_policy
+        )
+        # Own role with log rights on this function's log group only (not the managed
+        # AWSLambdaBasicExecutionRole, which grants logs:* on every group).
+        role = iam.Role(
+            self,
+            f"{name}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{name} function of the e-commerce API",
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[log_group.log_group_arn, f"{log_group.log_group_arn}:log-stream:*"],
+            )
+        )
+        Validations.of(role).acknowledge(
+            Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::<{_logical_id(log_group)}.Arn>:log-stream:*]",
+                reason="Lambda names its log streams at runtime; the wildcard is confined to this "
+                "function's own log group.",
+            )
+        )
+        if tracing:
+            Validations.of(role).acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions-IAM5[Resource::*]",
+                    reason="X-Ray's PutTraceSegments/PutTelemetryRecords support no resource-level "
+                    "permissions; CDK adds them only when tracing is enabled.",
+                )
+            )
+        return lambda_.Function(
+            self,
+            name,
+            runtime=LAMBDA_RUNTIME,
+            architecture=architecture,
+            handler=HANDLERS[name],
+            code=code,
+            memory_size=settings.memory_size,
+            timeout=settings.timeout,
+            role=role,
+            log_group=log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            environment=environment,
+            tracing=lambda_.Tracing.ACTIVE if tracing else lambda_.Tracing.DISABLED,
+            description=f"E-commerce API: {name.lower()}",
+        )
+
+    def _account_logging_role(self) -> apigw.CfnAccount:
+        # Stage access/execution logging fails to deploy unless the account has this role set;
+        # the feature flag disableCloudWatchRole stops RestApi from creating one per API.
+        stack = Stack.of(self)
+        role = iam.Role(
+            self,
+            "ApiGatewayLoggingRole",
+            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            description="Lets API Gateway write execution and access logs in this region",
+        )
+        log_groups = stack.format_arn(
+            service="logs", resource="log-group", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:DescribeLogGroups",
+                    "logs:DescribeLogStreams",
+                    "logs:PutLogEvents",
+                    "logs:GetLogEvents",
+                    "logs:FilterLogEvents",
+                ],
+                resources=[log_groups],
+            )
+        )
+        Validations.of(role).acknowledge(
+            Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::{_as_nag_sees_it(stack, log_groups)}]",
+                reason="API Gateway's account-level logging role writes execution logs to groups it "
+                "names per API and stage (API-Gateway-Execution-Logs_<id>/<stage>); it is the same "
+                "scope as AWS's AmazonAPIGatewayPushToCloudWatchLogs policy, limited to this region "
+                "and account.",
+            )
+        )
+        return apigw.CfnAccount(self, "ApiGatewayAccount", cloud_watch_role_arn=role.role_arn)
+
+    def _routes(self) -> None:
+        validator = apigw.RequestValidator(
+            self,
+            "RequestValidator",
+            rest_api=self.rest_api,
+            validate_request_parameters=True,
+            # Proxy methods declare no body model, so this passes bodies through; the handlers
+            # validate them with pydantic and answer problem+json.
+            validate_request_body=True,
+        )
+        integrations = {
+            name: apigw.LambdaIntegration(function, proxy=True, allow_test_invoke=False)
+            for name, function in self.functions.items()
+        }
+        for path, function_name in ROUTES.items():
+            resource = self.rest_api.root.add_resource(path)
+            integration = integrations[function_name]
+            targets = [resource] if path == "health" else [resource, resource.add_resource("{proxy+}")]
+            for target in targets:
+                method = target.add_method(
+                    "GET" if path == "health" else "ANY", integration, request_validator=validator
+                )
+                self._acknowledge_public(method)
+
+    @staticmethod
+    def _acknowledge_public(method: apigw.Method) -> None:
+        reason = (
+            "The shop API is public like the recipe it replaces: catalog reads and guest checkout need "
+            "no login. Write protection (authorizer and the CloudFront origin secret) is the next "
+            "wave's production API work; throttling and validation apply meanwhile."
+        )
+        Validations.of(method).acknowledge(
+            Acknowledgment(id="AwsSolutions-APIG4", reason=reason),
+            Acknowledgment(id="AwsSolutions-COG4", reason=reason),
+        )
+
+    # ---- metrics and alarms ----------------------------------------------------------------
+
+    def metric_server_errors(self) -> cloudwatch.Metric:
+        """5xx responses of the API stage (sum over 5 minutes)."""
+        return self.rest_api.metric_server_error(period=Duration.minutes(5), statistic="Sum")
+
+    def metric_client_errors(self) -> cloudwatch.Metric:
+        return self.rest_api.metric_client_error(period=Duration.minutes(5), statistic="Sum")
+
+    def metric_latency(self) -> cloudwatch.Metric:
+        """p99 end-to-end latency of the API stage."""
+        return self.rest_api.metric_latency(period=Duration.minutes(5), statistic="p99")
+
+    def _alarms(self) -> list[cloudwatch.Alarm]:
+        alarms = [
+            cloudwatch.Alarm(
+                self,
+                "ServerErrorsAlarm",
+                metric=self.metric_server_errors(),
+                threshold=5,
+                evaluation_periods=1,
+                alarm_description="The API returned more than 5 server errors in 5 minutes",
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        ]
+        for name, function in self.functions.items():
+            alarms.append(
+                cloudwatch.Alarm(
+                    self,
+                    f"{name}ErrorsAlarm",
+                    metric=function.metric_errors(period=Duration.minutes(5)),
+                    threshold=1,
+                    evaluation_periods=1,
+                    alarm_description=f"The {name} function failed (unhandled errors)",
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                )
+            )
+            alarms.append(
+                cloudwatch.Alarm(
+                    self,
+                    f"{name}ThrottlesAlarm",
+                    metric=function.metric_throttles(period=Duration.minutes(5)),
+                    threshold=1,
+                    evaluation_periods=1,
+                    alarm_description=f"The {name} function was throttled (concurrency exhausted)",
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                )
+            )
+        return alarms
+
+    # ---- attributes used across stacks -----------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """Invoke URL of the ``prod`` stage."""
+        return self.rest_api.url
+
+    @property
+    def domain_name(self) -> str:
+        """``<api-id>.execute-api.<region>.<suffix>``: the origin CloudFront forwards to."""
+        stack = Stack.of(self)
+        return Fn.join(".", [self.rest_api.rest_api_id, "execute-api", stack.region, stack.url_suffix])
+
+    @property
+    def origin_path(self) -> str:
+        return f"/{STAGE_NAME}"
+
+
+def _as_nag_sees_it(stack: Stack, arn: str) -> str:
+    """The ARN as cdk-nag prints it in a finding id: resolved where the stack's env is concrete,
+    ``<AWS::Region>``-style placeholders where it is not."""
+    for token, placeholder in (
+        (stack.partition, "<AWS::Partition>"),
+        (stack.region, "<AWS::Region>"),
+        (stack.account, "<AWS::AccountId>"),
+    ):
+        if Token.is_unresolved(token):
+            arn = arn.replace(token, placeholder)
+    return arn
+
+
+def _logical_id(construct: Construct) -> str:
+    child = construct.node.default_child
+    assert isinstance(child, CfnElement)
+    return Stack.of(construct).get_logical_id(child)

@@ -1,0 +1,71 @@
+"""``RegionalStack``: one region's database and API (stack ``<app>-<region>``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from .config import LOG_RETENTION_DAYS, EcommerceConfig
+from .dsql_cluster import DsqlCluster
+from .ecommerce_api import EcommerceApi, FunctionSettings
+
+
+class RegionalStack(Stack):
+    """A thin composition: ``Database`` (DsqlCluster) and ``Api`` (EcommerceApi)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EcommerceConfig,
+        lambda_code: lambda_.Code | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        region = self.region
+        db = config.database
+        adopted = db.existing_cluster_identifiers.get(region)
+        self.database = DsqlCluster(
+            self,
+            "Database",
+            cluster_name=db.cluster_name,
+            deletion_protection=db.deletion_protection,
+            removal_policy=RemovalPolicy.RETAIN if db.removal_policy == "retain" else RemovalPolicy.DESTROY,
+            kms_key_arn=db.kms_key_arns.get(region),
+            # An adopted cluster already has its topology; only new clusters get the witness.
+            witness_region=config.witness_region if config.multi_region and not adopted else None,
+            existing_cluster_identifier=adopted,
+        )
+        fn = config.lambda_
+        timeout = Duration.seconds(fn.timeout_seconds)
+        self.api = EcommerceApi(
+            self,
+            "Api",
+            cluster=self.database,
+            database_role=db.app_role,
+            catalog=FunctionSettings(memory_size=fn.memory.products, timeout=timeout),
+            orders=FunctionSettings(memory_size=fn.memory.orders, timeout=timeout),
+            architecture=lambda_.Architecture.ARM_64
+            if fn.architecture == "arm64"
+            else lambda_.Architecture.X86_64,
+            code=lambda_code,
+            throttle_rate_limit=config.api.throttle_rate_limit,
+            throttle_burst_limit=config.api.throttle_burst_limit,
+            cors_origins=config.api.cors_origins,
+            log_retention=_retention(config.monitoring.log_retention_days),
+            tracing=config.monitoring.tracing,
+            monitoring=config.monitoring.enabled,
+        )
+        CfnOutput(self, "ApiUrl", value=self.api.url, description="Regional API invoke URL")
+        CfnOutput(self, "ClusterEndpoint", value=self.database.endpoint, description="DSQL endpoint")
+        CfnOutput(self, "ClusterArn", value=self.database.cluster_arn, description="DSQL cluster ARN")
+
+
+def _retention(days: int) -> logs.RetentionDays:
+    # RetentionDays lists the periods in ascending order, like LOG_RETENTION_DAYS (INFINITE last).
+    return list(logs.RetentionDays)[LOG_RETENTION_DAYS.index(days)]

@@ -1,0 +1,240 @@
+"""Configuration parsing and every validation error: each names the file, the key and a fix."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from cdk_support import CONFIG
+from ecommerce_constructs.config import (
+    CONFIG_ENV_VAR,
+    ConfigError,
+    ConfigWarning,
+    EcommerceConfig,
+    load_config,
+    resolve_config_path,
+    validate_config,
+)
+
+
+def write(tmp_path: Path, data: Any) -> Path:
+    path = tmp_path / "regions.yaml"
+    path.write_text(data if isinstance(data, str) else yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def error_for(tmp_path: Path, data: Any, **kwargs: Any) -> ConfigError:
+    path = write(tmp_path, data)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, **kwargs)
+    assert str(path) in str(caught.value) or "cdk context" in str(caught.value)
+    return caught.value
+
+
+def test_shipped_file_matches_model_defaults() -> None:
+    config = load_config(CONFIG)
+    # The file spells out every default (primary_region explicitly), so docs and code agree.
+    assert config == EcommerceConfig(primary_region="us-east-1")
+    assert config.regions == ("us-east-1", "us-east-2")
+    assert config.witness_region == "us-west-2"
+    assert config.primary == "us-east-1"
+    assert config.stack_name("us-east-2") == "ecommerce-us-east-2"
+    assert config.edge_stack_name == "ecommerce-edge"
+    assert config.database.deletion_protection is True
+    assert config.database.removal_policy == "retain"
+
+
+def test_model_is_frozen() -> None:
+    config = EcommerceConfig()
+    with pytest.raises(ValueError, match="frozen"):
+        config.app_name = "other"  # type: ignore[misc]
+
+
+def test_empty_file_gives_defaults(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, "")) == EcommerceConfig()
+
+
+def test_single_region_needs_no_witness(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, {"regions": ["eu-west-1"]}))
+    assert config.witness_region is None
+    assert not config.multi_region
+
+
+@pytest.mark.parametrize(
+    ("data", "key", "fragment"),
+    [
+        # The recipe's intended trio spans three continents.
+        (
+            {"regions": ["us-east-1", "eu-west-1", "ap-northeast-1"]},
+            "regions",
+            "region set",
+        ),
+        (
+            {"regions": ["us-east-1", "eu-west-1"], "witness_region": "us-west-2"},
+            "regions",
+            "cannot be peered",
+        ),
+        ({"regions": ["us-east-1", "us-east-1"]}, "regions", "two distinct"),
+        ({"regions": ["us-west-1"]}, "regions", "does not offer AWS::DSQL::Cluster"),
+        ({"regions": ["us-east-1", "us-east-2"], "witness_region": None}, "witness_region", "need a witness"),
+        ({"regions": ["us-east-1", "us-east-2"], "witness_region": "us-east-2"}, "witness_region", "differ"),
+        (
+            {"regions": ["us-east-1", "us-east-2"], "witness_region": "eu-west-1"},
+            "witness_region",
+            "same region set",
+        ),
+        ({"regions": ["us-east-1"], "witness_region": "us-west-2"}, "witness_region", "remove it"),
+        ({"primary_region": "us-west-2"}, "primary_region", "must be one of regions"),
+        ({"app_name": "Shop_1"}, "app_name", "pattern"),
+        ({"account": "12345"}, "account", "pattern"),
+        ({"tags": {"aws:owner": "x"}}, "tags", "must be 1-128"),
+        ({"unknown": 1}, "unknown", "unknown key"),
+        ({"api": {"throttle_rate": 5}}, "api.throttle_rate", "unknown key"),
+        ({"lambda": {"memory": {"products": 64}}}, "lambda.memory.products", "greater than or equal to 128"),
+        ({"lambda": {"memory": {"orders": 10241}}}, "lambda.memory.orders", "less than or equal to 10240"),
+        ({"lambda": {"timeout_seconds": 0}}, "lambda.timeout_seconds", "greater than or equal to 1"),
+        ({"lambda": {"architecture": "arm"}}, "lambda.architecture", "'arm64' or 'x86_64'"),
+        ({"edge": {"price_class": "PriceClass_300"}}, "edge.price_class", "PriceClass_100"),
+        ({"edge": {"domain_name": "shop.example.com"}}, "edge", "go together"),
+        (
+            {"edge": {"certificate_arn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc"}},
+            "edge.certificate_arn",
+            "pattern",
+        ),
+        ({"monitoring": {"log_retention_days": 31}}, "monitoring.log_retention_days", "retention period"),
+        ({"database": {"removal_policy": "snapshot"}}, "database.removal_policy", "'retain' or 'destroy'"),
+        (
+            {"database": {"existing_cluster_identifiers": {"us-east-1": "abc"}}},
+            "database.existing_cluster_identifiers",
+            "26 lowercase",
+        ),
+        (
+            {"database": {"existing_cluster_identifiers": {"eu-west-1": "a" * 26}}},
+            "database",
+            "not one of the configured regions",
+        ),
+        (
+            {"database": {"kms_key_arns": {"us-east-1": "arn:aws:kms:us-east-2:123456789012:key/1234"}}},
+            "database.kms_key_arns",
+            "own region",
+        ),
+        ({"api": {"cors_origins": ["https://shop.example.com/path"]}}, "api.cors_origins", "not an origin"),
+        ({"api": {"throttle_rate_limit": 0}}, "api.throttle_rate_limit", "greater than 0"),
+    ],
+)
+def test_validation_errors_name_file_key_and_fix(
+    tmp_path: Path, data: dict[str, Any], key: str, fragment: str
+) -> None:
+    error = error_for(tmp_path, data)
+    assert error.key == key
+    assert fragment in error.reason
+    assert error.source.endswith("regions.yaml")
+
+
+def test_region_set_message_lists_the_sets(tmp_path: Path) -> None:
+    error = error_for(tmp_path, {"regions": ["us-east-1", "eu-west-1"]})
+    assert "US: us-east-1, us-east-2, us-west-2" in error.reason
+    assert "Europe:" in error.reason
+
+
+def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
+    error = error_for(tmp_path, "app_name: shop\nregions: [us-east-1\n")
+    assert error.key.startswith("line ")
+    assert "not valid YAML" in error.reason
+
+
+def test_non_mapping_file(tmp_path: Path) -> None:
+    assert "mapping" in error_for(tmp_path, "- a\n- b\n").reason
+
+
+def test_missing_file_says_how_to_fix(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="ECOMMERCE_CONFIG") as caught:
+        load_config(tmp_path / "nope.yaml")
+    assert caught.value.source.endswith("nope.yaml")
+
+
+def test_timeout_above_api_gateway_limit_is_clamped_with_warning(tmp_path: Path) -> None:
+    with pytest.warns(ConfigWarning, match="29 s integration timeout"):
+        config = load_config(write(tmp_path, {"lambda": {"timeout_seconds": 60}}))
+    assert config.lambda_.timeout_seconds == 29
+
+
+def test_timeout_within_limit_does_not_warn(tmp_path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_config(write(tmp_path, {"lambda": {"timeout_seconds": 29}})).lambda_.timeout_seconds == 29
+
+
+def test_price_class_short_forms(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, {"edge": {"price_class": "All"}})).edge.price_class == "PriceClass_All"
+    assert load_config(write(tmp_path, {"edge": {"price_class": "200"}})).edge.price_class == "PriceClass_200"
+
+
+# ---- context overrides: strings from `cdk synth -c key=value` are coerced and validated ---------
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "attribute", "expected"),
+    [
+        ("dsql_cluster_name", "shop-db", ("database", "cluster_name"), "shop-db"),
+        ("enable_monitoring", "false", ("monitoring", "enabled"), False),
+        ("enable_xray_tracing", "true", ("monitoring", "tracing"), True),
+        ("lambda_memory_size_products", "1024", ("lambda_", "memory", "products"), 1024),
+        ("lambda_memory_size_orders", "2048", ("lambda_", "memory", "orders"), 2048),
+        ("lambda_timeout_seconds", "20", ("lambda_", "timeout_seconds"), 20),
+        ("api_throttle_rate_limit", "50.5", ("api", "throttle_rate_limit"), 50.5),
+        ("api_throttle_burst_limit", "75", ("api", "throttle_burst_limit"), 75),
+        ("cloudfront_price_class", "PriceClass_All", ("edge", "price_class"), "PriceClass_All"),
+        ("log_retention_days", "90", ("monitoring", "log_retention_days"), 90),
+    ],
+)
+def test_context_strings_override_file(
+    key: str, value: str, attribute: tuple[str, ...], expected: Any
+) -> None:
+    config: Any = load_config(CONFIG, context={key: value})
+    for part in attribute:
+        config = getattr(config, part)
+    assert config == expected
+
+
+def test_null_context_values_mean_not_overridden() -> None:
+    assert load_config(CONFIG, context={"lambda_memory_size_products": None}) == load_config(CONFIG)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "fragment"),
+    [
+        ("lambda_memory_size_products", "lots", "valid integer"),
+        ("enable_monitoring", "maybe", "valid boolean"),
+        ("log_retention_days", "31", "retention period"),
+        ("cloudfront_price_class", "PriceClass_5", "PriceClass_100"),
+        ("api_throttle_burst_limit", "-1", "greater than or equal to 1"),
+    ],
+)
+def test_bad_context_values_name_the_context_key(key: str, value: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(CONFIG, context={key: value})
+    assert caught.value.source == f"cdk context -c {key}={value}"
+    assert fragment in caught.value.reason
+
+
+def test_config_file_selection(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    other = write(tmp_path, {"app_name": "shop"})
+    monkeypatch.delenv(CONFIG_ENV_VAR, raising=False)
+    assert resolve_config_path({}) == Path("config/regions.yaml")
+    monkeypatch.setenv(CONFIG_ENV_VAR, str(other))
+    assert resolve_config_path({}) == other
+    assert load_config(context={}).app_name == "shop"
+    # -c config=<file> wins over the environment variable.
+    assert resolve_config_path({"config": "x.yaml"}) == Path("x.yaml")
+
+
+def test_validate_config_accepts_mappings() -> None:
+    config = validate_config(
+        {"regions": ["ap-northeast-1", "ap-northeast-3"], "witness_region": "ap-northeast-2"}
+    )
+    assert config.multi_region

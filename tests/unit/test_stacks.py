@@ -1,0 +1,249 @@
+"""What each stack must contain: intent assertions beside the snapshots."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk import App, Stack
+from aws_cdk.assertions import Match, Template
+
+from cdk_support import ACCOUNT, build_app, default_app, default_template
+from ecommerce_constructs import DsqlCluster, EcommerceApi
+from ecommerce_constructs.config import validate_config
+
+REGIONS = ("us-east-1", "us-east-2")
+
+
+def test_stack_names_and_environments() -> None:
+    app = default_app()
+    assert {stack.stack_name: stack.region for stack in app.stacks} == {
+        "ecommerce-us-east-1": "us-east-1",
+        "ecommerce-us-east-2": "us-east-2",
+        "ecommerce-edge": "us-east-1",
+    }
+    assert all(stack.account == ACCOUNT for stack in app.stacks)
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_regional_stack_resources(region: str) -> None:
+    template = default_template(f"ecommerce-{region}")
+    template.resource_count_is("AWS::DSQL::Cluster", 1)
+    template.resource_count_is("AWS::Lambda::Function", 2)
+    template.resource_count_is("AWS::ApiGateway::RestApi", 1)
+    template.resource_count_is("AWS::ApiGateway::Stage", 1)
+    template.resource_count_is("AWS::CloudWatch::Alarm", 5)
+    template.has_resource(
+        "AWS::DSQL::Cluster",
+        {
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                "DeletionProtectionEnabled": True,
+                "MultiRegionProperties": {"WitnessRegion": "us-west-2"},
+                "Tags": Match.array_with([{"Key": "Name", "Value": "ecommerce-cluster"}]),
+            },
+        },
+    )
+    template.has_resource_properties(
+        "AWS::ApiGateway::RestApi", {"EndpointConfiguration": {"Types": ["REGIONAL"]}}
+    )
+    template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "StageName": "prod",
+            "AccessLogSetting": Match.object_like({"DestinationArn": Match.any_value()}),
+            "MethodSettings": [
+                Match.object_like(
+                    {"ThrottlingRateLimit": 100, "ThrottlingBurstLimit": 200, "LoggingLevel": "ERROR"}
+                )
+            ],
+        },
+    )
+    for handler, memory in (("handlers.api.catalog.handler", 256), ("handlers.api.orders.handler", 512)):
+        template.has_resource_properties(
+            "AWS::Lambda::Function",
+            {
+                "Handler": handler,
+                "Runtime": "python3.14",
+                "Architectures": ["arm64"],
+                "MemorySize": memory,
+                "Timeout": 10,
+                "Environment": {
+                    "Variables": Match.object_like(
+                        {
+                            "DSQL_ENDPOINT": {
+                                "Fn::GetAtt": [Match.string_like_regexp("Database"), "Endpoint"]
+                            },
+                            "DSQL_REGION": region,
+                            "DB_USER": "ecommerce_app",
+                        }
+                    )
+                },
+            },
+        )
+
+
+def _policy_statements(template: Template) -> list[dict[str, Any]]:
+    return [
+        statement
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_dsql_rights_are_scoped_to_the_cluster(region: str) -> None:
+    """The recipe granted dsql:* on "*" including admin; we grant DbConnect on one ARN."""
+    template = default_template(f"ecommerce-{region}")
+    dsql = [s for s in _policy_statements(template) if "dsql" in json.dumps(s["Action"])]
+    assert len(dsql) == 2  # one per function
+    for statement in dsql:
+        assert statement["Action"] == "dsql:DbConnect"
+        logical_id, attribute = statement["Resource"]["Fn::GetAtt"]
+        assert logical_id.startswith("Database")
+        assert attribute == "ResourceArn"
+    assert "DbConnectAdmin" not in json.dumps(template.to_json())
+    for statement in _policy_statements(template):
+        assert statement["Resource"] != "*"
+
+
+def test_routes_cover_the_shop() -> None:
+    template = default_template("ecommerce-us-east-1")
+    paths = {
+        r["Properties"]["PathPart"] for r in template.find_resources("AWS::ApiGateway::Resource").values()
+    }
+    assert paths == {"products", "customers", "orders", "health", "{proxy+}"}
+    methods = template.find_resources("AWS::ApiGateway::Method")
+    assert len(methods) == 7
+    assert all(m["Properties"]["RequestValidatorId"] for m in methods.values())
+
+
+def test_edge_forwards_query_strings_and_caches_catalog() -> None:
+    template = default_template("ecommerce-edge")
+    # Managed AllViewerExceptHostHeader: every query string and header but Host reaches API Gateway.
+    all_viewer_except_host = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+    caching_disabled = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+    template.has_resource_properties(
+        "AWS::CloudFront::Distribution",
+        {
+            "DistributionConfig": Match.object_like(
+                {
+                    "PriceClass": "PriceClass_100",
+                    "DefaultCacheBehavior": Match.object_like(
+                        {
+                            "OriginRequestPolicyId": all_viewer_except_host,
+                            "CachePolicyId": caching_disabled,
+                            "AllowedMethods": Match.array_with(["PATCH", "POST", "DELETE"]),
+                            "ViewerProtocolPolicy": "https-only",
+                        }
+                    ),
+                    "CacheBehaviors": [
+                        Match.object_like(
+                            {"PathPattern": "/products*", "OriginRequestPolicyId": all_viewer_except_host}
+                        )
+                    ],
+                    "Origins": [Match.object_like({"OriginPath": "/prod"})],
+                    "Logging": Match.object_like({"Bucket": Match.any_value()}),
+                }
+            )
+        },
+    )
+    template.has_resource_properties(
+        "AWS::CloudFront::CachePolicy",
+        {
+            "CachePolicyConfig": Match.object_like(
+                {
+                    "DefaultTTL": 60,
+                    "ParametersInCacheKeyAndForwardedToOrigin": Match.object_like(
+                        {"QueryStringsConfig": {"QueryStringBehavior": "all"}}
+                    ),
+                }
+            )
+        },
+    )
+
+
+def test_edge_reads_the_api_domain_through_a_weak_reference() -> None:
+    edge = json.dumps(default_template("ecommerce-edge").to_json())
+    assert '"Fn::GetStackOutput"' in edge
+    assert "Fn::ImportValue" not in edge
+    regional = default_template("ecommerce-us-east-1").to_json()
+    assert not any("Export" in output for output in regional["Outputs"].values())
+
+
+def test_every_taggable_resource_carries_config_tags() -> None:
+    for stack in default_app().stacks:
+        resources = Template.from_stack(stack).to_json()["Resources"]
+        for logical_id, resource in resources.items():
+            tags = resource.get("Properties", {}).get("Tags")
+            if tags is None:
+                continue
+            assert {"Key": "Project", "Value": "ecommerce"} in tags, logical_id
+        taggable = [r for r in resources.values() if "Tags" in r.get("Properties", {})]
+        assert taggable, stack.stack_name
+
+
+def test_single_region_without_edge() -> None:
+    config = validate_config({"regions": ["eu-west-1"], "edge": {"enabled": False}})
+    app = build_app(config)
+    assert [stack.stack_name for stack in app.stacks] == ["ecommerce-eu-west-1"]
+    template = Template.from_stack(app.regional["eu-west-1"])
+    cluster = next(iter(template.find_resources("AWS::DSQL::Cluster").values()))
+    assert "MultiRegionProperties" not in cluster["Properties"]
+
+
+def test_adopting_existing_clusters_and_kms() -> None:
+    identifier = "abcdefghijklmnopqrstuvwxyz"
+    config = validate_config(
+        {
+            "database": {
+                "existing_cluster_identifiers": {"us-east-2": identifier},
+                "kms_key_arns": {"us-east-1": f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab"},
+                "removal_policy": "destroy",
+            }
+        }
+    )
+    app = build_app(config)
+    adopted = Template.from_stack(app.regional["us-east-2"])
+    adopted.resource_count_is("AWS::DSQL::Cluster", 0)
+    assert f"cluster/{identifier}" in json.dumps(adopted.to_json())
+    assert f"{identifier}.dsql.us-east-2" in json.dumps(adopted.to_json())
+    created = Template.from_stack(app.regional["us-east-1"])
+    created.has_resource(
+        "AWS::DSQL::Cluster",
+        {
+            "DeletionPolicy": "Delete",
+            "Properties": Match.object_like(
+                {"KmsEncryptionKey": f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab"}
+            ),
+        },
+    )
+
+
+def test_adopted_cluster_rejects_creation_props() -> None:
+    stack = Stack(App(), "S")
+    with pytest.raises(ValueError, match="adopted cluster keeps its own"):
+        DsqlCluster(
+            stack, "Db", cluster_name="x", witness_region="us-west-2", existing_cluster_identifier="a" * 26
+        )
+
+
+def test_constructs_expose_grants_and_metrics() -> None:
+    stack = Stack(App(), "S", env={"region": "us-east-1", "account": ACCOUNT})
+    cluster = DsqlCluster(stack, "Db", cluster_name="x")
+    api = EcommerceApi(stack, "Api", cluster=cluster, code=_inline_code(), monitoring=False)
+    assert cluster.metric_occ_conflicts().metric_name == "OccConflicts"
+    assert cluster.metric_commit_latency().namespace == "AWS/AuroraDSQL"
+    assert api.metric_server_errors().metric_name == "5XXError"
+    assert api.alarms == []
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::CloudWatch::Alarm", 0)
+    assert set(api.functions) == {"Catalog", "Orders"}
+
+
+def _inline_code() -> Any:
+    from aws_cdk import aws_lambda as lambda_
+
+    return lambda_.Code.from_inline("def handler(event, context):\n    return {}\n")
