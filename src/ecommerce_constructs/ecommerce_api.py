@@ -93,7 +93,8 @@ class EcommerceApi(Construct):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.cluster = cluster
-        arch_name = "arm64" if architecture == lambda_.Architecture.ARM_64 else "x86_64"
+        # Architecture objects are jsii proxies: compare by name, never by identity.
+        arch_name = architecture.name
         code = code or handler_code(arch_name)
         environment = {
             "DSQL_ENDPOINT": cluster.endpoint,
