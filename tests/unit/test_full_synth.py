@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from aws_cdk import App
-from cdk_support import CONFIG  # also sets the test account
 
+from cdk_support import CONFIG  # also sets the test account
 from ecommerce_constructs.app import build
 from ecommerce_constructs.config import load_config
 from ecommerce_constructs.testing import cdk_json_context

@@ -1,0 +1,520 @@
+"""The one module that owns database connections.
+
+One :class:`Database` per Lambda execution environment keeps one connection open across invocations:
+DSQL limits the cluster-wide rate of new connections, and a new connection costs several round trips
+(TLS, authentication). The connection is recycled before DSQL's 60-minute limit and replaced when it
+breaks. On AWS the password is an IAM token signed locally by a boto3 ``dsql`` client that is created
+once per process; locally the same code runs against the embedded engine behind the DSQL guard.
+
+Retry rule for a lost connection: the unit of work is re-run on a new connection only when it failed
+before COMMIT left the client (the server then discards the transaction), or when the caller declared
+it idempotent or read-only. Otherwise :class:`~handlers.db.errors.CommitOutcomeUnknownError` is raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import pq
+
+from .errors import (
+    CONNECT_RETRYABLE,
+    CommitOutcomeUnknownError,
+    ConfigurationError,
+    RetriesExhaustedError,
+    sqlstate_of,
+)
+from .transactions import (
+    Backoff,
+    CallStats,
+    Failure,
+    RetryStats,
+    UnitProgress,
+    Work,
+    abort,
+    classify,
+    connection_unusable,
+    is_retryable_connect_error,
+    run_autocommit_unit,
+    run_unit,
+)
+
+T = TypeVar("T")
+Connection = psycopg.Connection[Any]
+Connector = Callable[[], Connection]
+ConnectFn = Callable[..., Connection]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_APP_ROLE = "ecommerce_app"
+ADMIN_ROLE = "admin"  # DSQL's built-in role; the only one that uses DbConnectAdmin tokens
+DSQL_PORT = 5432
+DSQL_DATABASE = "postgres"
+_LIBPQ_DIRECT_SSL = 170000  # sslnegotiation=direct needs libpq >= 17
+_TRUE = frozenset({"1", "true", "yes", "on"})
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """Where and how to connect. Exactly one of ``endpoint`` (AWS) and ``local_dsn`` (local) is used."""
+
+    endpoint: str | None = None
+    region: str | None = None
+    user: str = DEFAULT_APP_ROLE
+    admin: bool = False
+    local_dsn: str | None = None
+    connect_timeout: int = 5
+    application_name: str = "ecommerce"
+    max_connection_age: float = 55 * 60.0  # DSQL closes connections after 60 minutes
+    token_expires_in: int = 900  # the token is only checked when connecting
+
+    @property
+    def local(self) -> bool:
+        return self.local_dsn is not None
+
+    @property
+    def role(self) -> str:
+        """Database role to log in as: ``admin`` for migrations, the application role otherwise."""
+        return ADMIN_ROLE if self.admin else self.user
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> DatabaseSettings:
+        """Read ``ECOMMERCE_LOCAL_DSN`` (local mode) or ``DSQL_ENDPOINT`` + ``DSQL_REGION``/``AWS_REGION``,
+        plus ``DB_USER``, ``DB_ADMIN``, ``DB_CONNECT_TIMEOUT``, ``DB_APPLICATION_NAME``,
+        ``DB_MAX_CONNECTION_AGE`` (seconds). Keyword ``overrides`` win over the environment."""
+        env = os.environ if env is None else env
+        endpoint = env.get("DSQL_ENDPOINT") or None
+        settings = cls(
+            endpoint=endpoint,
+            region=env.get("DSQL_REGION") or env.get("AWS_REGION") or _region_from_endpoint(endpoint),
+            user=env.get("DB_USER") or DEFAULT_APP_ROLE,
+            admin=env.get("DB_ADMIN", "").strip().lower() in _TRUE,
+            local_dsn=env.get("ECOMMERCE_LOCAL_DSN") or None,
+            connect_timeout=int(env.get("DB_CONNECT_TIMEOUT") or 5),
+            application_name=env.get("DB_APPLICATION_NAME") or "ecommerce",
+            max_connection_age=float(env.get("DB_MAX_CONNECTION_AGE") or 55 * 60.0),
+        )
+        settings = replace(settings, **overrides)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.local:
+            return
+        if not self.endpoint:
+            raise ConfigurationError("set DSQL_ENDPOINT (AWS) or ECOMMERCE_LOCAL_DSN (local engine)")
+        if not self.region:
+            raise ConfigurationError("set DSQL_REGION or AWS_REGION for the DSQL endpoint")
+
+
+def _region_from_endpoint(endpoint: str | None) -> str | None:
+    # <cluster-id>.dsql.<region>.on.aws
+    parts = (endpoint or "").split(".")
+    if len(parts) >= 5 and parts[1] == "dsql" and parts[-2:] == ["on", "aws"]:
+        return parts[2]
+    return None
+
+
+# -- IAM tokens -------------------------------------------------------------------------------------
+
+_clients: dict[str, Any] = {}
+_clients_lock = threading.Lock()
+
+
+def dsql_client(region: str) -> Any:
+    """The process-wide boto3 ``dsql`` client of a region (a new one per token would cost 30-85 ms)."""
+    with _clients_lock:
+        client = _clients.get(region)
+        if client is None:
+            import boto3  # type: ignore[import-untyped]  # lazily: only AWS mode needs boto3
+
+            client = _clients[region] = boto3.client("dsql", region_name=region)
+        return client
+
+
+def generate_auth_token(settings: DatabaseSettings, *, client: Any = None) -> str:
+    """A SigV4-presigned IAM token (computed locally, no network call) for ``settings.role``."""
+    if not settings.endpoint or not settings.region:
+        raise ConfigurationError("an IAM token needs both an endpoint and a region")
+    client = client if client is not None else dsql_client(settings.region)
+    generate = (
+        client.generate_db_connect_admin_auth_token
+        if settings.admin
+        else client.generate_db_connect_auth_token
+    )
+    token: str = generate(
+        Hostname=settings.endpoint, Region=settings.region, ExpiresIn=settings.token_expires_in
+    )
+    return token
+
+
+def aws_connect_kwargs(
+    settings: DatabaseSettings, password: str, *, libpq_version: int | None = None
+) -> dict[str, Any]:
+    """libpq parameters for DSQL: verified TLS against the system trust store (Amazon Root CA 1)."""
+    version = psycopg.pq.version() if libpq_version is None else libpq_version
+    kwargs: dict[str, Any] = {
+        "host": settings.endpoint,
+        "port": DSQL_PORT,
+        "dbname": DSQL_DATABASE,
+        "user": settings.role,
+        "password": password,
+        "sslmode": "verify-full",
+        "sslrootcert": "system",
+        "connect_timeout": settings.connect_timeout,
+        "application_name": settings.application_name,
+    }
+    if version >= _LIBPQ_DIRECT_SSL:
+        kwargs["sslnegotiation"] = "direct"  # TLS handshake without the SSLRequest round trip
+    return kwargs
+
+
+def make_connector(
+    settings: DatabaseSettings,
+    *,
+    connect_fn: ConnectFn | None = None,
+    token_provider: Callable[[DatabaseSettings], str] | None = None,
+) -> Connector:
+    """A function opening a new autocommit connection as described by ``settings``."""
+    settings.validate()
+    if settings.local:
+        return _local_connector(settings, connect_fn)
+    fn: ConnectFn = connect_fn or psycopg.Connection.connect
+    tokens = token_provider or generate_auth_token
+
+    def connect_aws() -> Connection:
+        kwargs = aws_connect_kwargs(settings, tokens(settings))
+        return fn(autocommit=True, **kwargs)
+
+    return connect_aws
+
+
+def _local_connector(settings: DatabaseSettings, connect_fn: ConnectFn | None) -> Connector:
+    def connect_local() -> Connection:
+        fn = connect_fn
+        if fn is None:
+            # Imported lazily: the guard needs pglast, which the Lambda bundle does not ship.
+            from handlers.tools.guarded import GuardedConnection
+
+            fn = GuardedConnection.connect
+        return fn(
+            settings.local_dsn or "",
+            autocommit=True,
+            connect_timeout=settings.connect_timeout,
+            application_name=settings.application_name,
+            # DSQL has one isolation level, snapshot isolation: PostgreSQL's REPEATABLE READ.
+            options="-c default_transaction_isolation=repeatable\\ read",
+        )
+
+    return connect_local
+
+
+# -- Database ---------------------------------------------------------------------------------------
+
+
+class Database:
+    """One reused connection plus retrying units of work. Not thread-safe: one per thread."""
+
+    def __init__(
+        self,
+        settings: DatabaseSettings | None = None,
+        *,
+        connector: Connector | None = None,
+        backoff: Backoff | None = None,
+        max_attempts: int = 8,
+        max_connection_age: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if connector is None:
+            settings = settings or DatabaseSettings.from_env()
+            connector = make_connector(settings)
+        self.settings = settings
+        self._connector = connector
+        self.max_connection_age = (
+            max_connection_age
+            if max_connection_age is not None
+            else (settings.max_connection_age if settings else DatabaseSettings.max_connection_age)
+        )
+        self.backoff = backoff or Backoff()
+        self.max_attempts = max_attempts
+        self._clock = clock
+        self._sleep = sleep
+        self._conn: Connection | None = None
+        self._opened_at = 0.0
+        self.stats = RetryStats()
+        self.last_call: CallStats | None = None
+
+    @property
+    def last_attempts(self) -> int:
+        return self.last_call.attempts if self.last_call else 0
+
+    @property
+    def connection(self) -> Connection | None:
+        """The current connection, if one is open (for diagnostics and tests)."""
+        return self._conn
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.closed:
+            conn.close()
+
+    def run_transaction(
+        self,
+        work: Work[T],
+        *,
+        deadline: float | None = None,
+        max_attempts: int | None = None,
+        read_only: bool = False,
+        pipeline: bool = False,
+        idempotent: bool = False,
+    ) -> T:
+        """Run ``work(conn)`` in one transaction, re-running the whole unit on conflicts (40001).
+
+        ``deadline`` is a :func:`time.monotonic` instant (e.g. from the Lambda's remaining time): no
+        attempt starts and no backoff sleeps past it. ``pipeline=True`` sends BEGIN, the statements
+        and COMMIT in one round trip; ``work`` must then not fetch (return the cursor instead).
+        ``idempotent=True`` allows a re-run even when the connection broke after COMMIT was sent.
+        """
+
+        def attempt(conn: Connection, progress: UnitProgress) -> T:
+            return run_unit(conn, work, progress, read_only=read_only, pipeline=pipeline)
+
+        replay = idempotent or read_only
+        return self._run(attempt, deadline, max_attempts, replay_after_commit=replay, retry_conflicts=True)
+
+    def run_autocommit(
+        self,
+        work: Work[T],
+        *,
+        deadline: float | None = None,
+        max_attempts: int | None = None,
+        idempotent: bool = True,
+    ) -> T:
+        """Run ``work(conn)`` outside a transaction: each statement is its own (one round trip each).
+
+        Meant for reads, hence ``idempotent=True``: a failed read is simply run again. With
+        ``idempotent=False`` nothing that reached the server is re-run (earlier statements of ``work``
+        may have committed already): conflicts and lost connections are raised.
+        """
+
+        def attempt(conn: Connection, progress: UnitProgress) -> T:
+            return run_autocommit_unit(conn, work, progress)
+
+        return self._run(
+            attempt, deadline, max_attempts, replay_after_commit=idempotent, retry_conflicts=idempotent
+        )
+
+    # -- internals ----------------------------------------------------------------------------------
+
+    def _run(
+        self,
+        attempt: Callable[[Connection, UnitProgress], T],
+        deadline: float | None,
+        max_attempts: int | None,
+        *,
+        replay_after_commit: bool,
+        retry_conflicts: bool,
+    ) -> T:
+        limit = max_attempts if max_attempts is not None else self.max_attempts
+        started = self._clock()
+        calls = _CallCounter()
+        self.stats.units += 1
+        try:
+            while True:
+                if deadline is not None and self._clock() >= deadline:
+                    raise self._exhausted(calls, reason="deadline")
+                calls.attempts += 1
+                self.stats.attempts += 1
+                try:
+                    return self._attempt_once(attempt, replay_after_commit, retry_conflicts)
+                except _Retryable as retry:
+                    calls.record(retry, self.stats)
+                    if calls.attempts >= limit:
+                        raise self._exhausted(calls, reason="attempts") from retry.error
+                    if not self._back_off(calls, deadline):
+                        raise self._exhausted(calls, reason="deadline") from retry.error
+                    self.stats.retries += 1
+        finally:
+            self.last_call = calls.finish(self._clock() - started)
+
+    def _attempt_once(
+        self,
+        attempt: Callable[[Connection, UnitProgress], T],
+        replay_after_commit: bool,
+        retry_conflicts: bool,
+    ) -> T:
+        try:
+            conn = self._acquire()
+        except psycopg.OperationalError as exc:
+            if is_retryable_connect_error(exc):
+                throttled = sqlstate_of(exc) in CONNECT_RETRYABLE
+                raise _Retryable(exc, Failure.CONNECTION, throttled=throttled) from exc
+            raise
+        progress = UnitProgress()
+        try:
+            return attempt(conn, progress)
+        except Exception as exc:
+            failure = classify(exc, conn, commit_sent=progress.commit_sent)
+            if failure is Failure.OUTCOME_UNKNOWN and replay_after_commit:
+                failure = Failure.CONNECTION
+            if failure is Failure.CONFLICT and not retry_conflicts:
+                failure = Failure.FATAL
+            if failure in (Failure.CONNECTION, Failure.OUTCOME_UNKNOWN):
+                self._discard()
+            else:
+                abort(conn)
+            if failure is Failure.OUTCOME_UNKNOWN:
+                self.stats.connection_failures += 1
+                raise CommitOutcomeUnknownError(exc) from exc
+            if failure is Failure.FATAL:
+                raise
+            raise _Retryable(exc, failure) from exc
+
+    def _acquire(self) -> Connection:
+        conn = self._conn
+        if conn is not None and (self._clock() - self._opened_at) >= self.max_connection_age:
+            self.stats.connections_recycled += 1
+            self._discard()
+            conn = None
+        if conn is not None and (
+            connection_unusable(conn) or conn.info.transaction_status != pq.TransactionStatus.IDLE
+        ):
+            # Broken, or left inside a transaction by an interrupted unit (e.g. KeyboardInterrupt).
+            self._discard()
+            conn = None
+        if conn is None:
+            conn = self._connector()
+            conn.autocommit = True
+            self._conn, self._opened_at = conn, self._clock()
+            self.stats.connections_opened += 1
+        return conn
+
+    def _discard(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except psycopg.Error:  # pragma: no cover - closing a dead socket
+                logger.debug("error closing a broken connection", exc_info=True)
+
+    def _back_off(self, calls: _CallCounter, deadline: float | None) -> bool:
+        """Sleep before the next attempt; False when that attempt could not start before the deadline."""
+        delay = self.backoff.delay(calls.attempts)
+        if deadline is not None and self._clock() + delay >= deadline:
+            return False
+        calls.backoff += delay
+        self.stats.backoff_seconds += delay
+        self._sleep(delay)
+        return True
+
+    def _exhausted(self, calls: _CallCounter, *, reason: str) -> RetriesExhaustedError:
+        self.stats.exhausted += 1
+        return RetriesExhaustedError(calls.attempts, calls.last_error, reason=reason)
+
+
+class _Retryable(Exception):
+    """Internal: an attempt failed in a way that allows another attempt."""
+
+    def __init__(self, error: BaseException, failure: Failure, *, throttled: bool = False) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.failure = failure
+        self.throttled = throttled
+
+
+class _CallCounter:
+    __slots__ = ("attempts", "backoff", "conflicts", "connection_failures", "last_error")
+
+    def __init__(self) -> None:
+        self.attempts = 0
+        self.conflicts = 0
+        self.connection_failures = 0
+        self.backoff = 0.0
+        self.last_error: BaseException | None = None
+
+    def record(self, retry: _Retryable, stats: RetryStats) -> None:
+        self.last_error = retry.error
+        if retry.failure is Failure.CONFLICT:
+            self.conflicts += 1
+            stats.conflicts += 1
+        else:
+            self.connection_failures += 1
+            stats.connection_failures += 1
+        if retry.throttled:
+            stats.throttled_connects += 1
+
+    def finish(self, elapsed: float) -> CallStats:
+        return CallStats(
+            attempts=self.attempts,
+            conflicts=self.conflicts,
+            connection_failures=self.connection_failures,
+            backoff_seconds=self.backoff,
+            elapsed_seconds=elapsed,
+        )
+
+
+# -- process-wide default ---------------------------------------------------------------------------
+
+_default: Database | None = None
+_default_lock = threading.Lock()
+
+
+def get_database() -> Database:
+    """The execution environment's :class:`Database`, built from the environment on first use."""
+    global _default  # one per process by design
+    with _default_lock:
+        if _default is None:
+            _default = Database(DatabaseSettings.from_env())
+        return _default
+
+
+def reset_database() -> None:
+    """Close and forget the process-wide database (tests, or after changing the environment)."""
+    global _default
+    with _default_lock:
+        if _default is not None:
+            _default.close()
+        _default = None
+
+
+def run_transaction(
+    work: Work[T],
+    *,
+    deadline: float | None = None,
+    max_attempts: int | None = None,
+    read_only: bool = False,
+    pipeline: bool = False,
+    idempotent: bool = False,
+) -> T:
+    """:meth:`Database.run_transaction` on the process-wide database."""
+    return get_database().run_transaction(
+        work,
+        deadline=deadline,
+        max_attempts=max_attempts,
+        read_only=read_only,
+        pipeline=pipeline,
+        idempotent=idempotent,
+    )
+
+
+def run_autocommit(
+    work: Work[T], *, deadline: float | None = None, max_attempts: int | None = None, idempotent: bool = True
+) -> T:
+    """:meth:`Database.run_autocommit` on the process-wide database."""
+    return get_database().run_autocommit(
+        work, deadline=deadline, max_attempts=max_attempts, idempotent=idempotent
+    )
+
+
+def deadline_after(seconds: float, *, clock: Callable[[], float] = time.monotonic) -> float:
+    """A deadline ``seconds`` from now, e.g. ``deadline_after(context.get_remaining_time_in_millis()
+    / 1000 - 0.5)`` in a Lambda handler (keep a margin to build the response)."""
+    return clock() + seconds
