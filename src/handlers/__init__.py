@@ -2,3 +2,5 @@
 
 Nothing in this package imports aws_cdk: it is bundled into the Lambda asset as is.
 """
+
+__version__ = "0.1.0"

@@ -1,0 +1,178 @@
+"""Routes of both entry points, registered per ApiHandler (see common.py for why per instance)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
+from pydantic import BaseModel
+
+from handlers.shop.domain import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, OrderRequest, ProductChanges
+
+from .common import PROBLEM_JSON, ApiHandler, health_body, json_response, problem
+from .models import (
+    CustomerCreate,
+    CustomerOut,
+    Health,
+    OrderCreate,
+    OrderOut,
+    OrderPage,
+    OrderSummary,
+    Problem,
+    ProductCreate,
+    ProductOut,
+    ProductPage,
+    ProductPatch,
+)
+
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"Page size (1-{MAX_PAGE_SIZE})")]
+Cursor = Annotated[
+    str | None, Query(min_length=1, max_length=512, description="next_cursor of the previous page")
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Required. A UUID per intended order; retries with the same key and body replay "
+        "the response.",
+    ),
+]
+
+_PROBLEM_CONTENT = {PROBLEM_JSON: {"model": Problem}}
+
+
+def responses(status: int, model: type[BaseModel] | None, description: str, *problems: int) -> dict[int, Any]:
+    """OpenAPI responses: the success (with its model) plus the problem statuses a route returns."""
+    declared: dict[int, Any] = {status: {"description": description}}
+    if model is not None:
+        declared[status]["content"] = {"application/json": {"model": model}}
+    for code in (*problems, 422):
+        declared[code] = {"description": "Problem details (RFC 9457)", "content": _PROBLEM_CONTENT}
+    return declared
+
+
+def register_catalog(handler: ApiHandler) -> None:
+    app = handler.app
+
+    @app.get("/health", tags=["operations"], responses=responses(200, Health, "Database reachable", 503))
+    def health() -> Response[str]:
+        status, body = health_body(handler)
+        return json_response(status, Health(**body))
+
+    @app.get(
+        "/products",
+        tags=["catalog"],
+        summary="List products, newest first (keyset paging)",
+        responses=responses(200, ProductPage, "One page of products", 400),
+    )
+    def list_products(
+        limit: Limit = DEFAULT_PAGE_SIZE,
+        cursor: Cursor = None,
+        category: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    ) -> Response[str]:
+        page = handler.current_shop().list_products(limit=limit, cursor=cursor, category=category)
+        return json_response(
+            200, ProductPage(products=[ProductOut.of(p) for p in page.items], next_cursor=page.next_cursor)
+        )
+
+    @app.post("/products", tags=["catalog"], responses=responses(201, ProductOut, "Created"))
+    def create_product(product: Annotated[ProductCreate, Body()]) -> Response[str]:
+        created = handler.current_shop().create_product(**product.model_dump())
+        return json_response(201, ProductOut.of(created), {"Location": f"/products/{created.product_id}"})
+
+    @app.get(
+        "/products/<product_id>", tags=["catalog"], responses=responses(200, ProductOut, "The product", 404)
+    )
+    def get_product(product_id: UUID) -> Response[str]:
+        return json_response(200, ProductOut.of(handler.current_shop().get_product(product_id)))
+
+    @app.patch(
+        "/products/<product_id>", tags=["catalog"], responses=responses(200, ProductOut, "Updated", 404)
+    )
+    def update_product(product_id: UUID, changes: Annotated[ProductPatch, Body()]) -> Response[str]:
+        updated = handler.current_shop().update_product(product_id, ProductChanges(**changes.model_dump()))
+        return json_response(200, ProductOut.of(updated))
+
+    @app.delete(
+        "/products/<product_id>",
+        tags=["catalog"],
+        summary="Retire a product (soft delete: it leaves the catalog, past orders keep it)",
+        responses=responses(204, None, "Retired", 404),
+    )
+    def retire_product(product_id: UUID) -> Response[str]:
+        handler.current_shop().retire_product(product_id)
+        return json_response(204, None)
+
+    @app.post("/customers", tags=["customers"], responses=responses(201, CustomerOut, "Created", 409))
+    def create_customer(customer: Annotated[CustomerCreate, Body()]) -> Response[str]:
+        created = handler.current_shop().create_customer(**customer.model_dump())
+        return json_response(201, CustomerOut.of(created), {"Location": f"/customers/{created.customer_id}"})
+
+    @app.get(
+        "/customers/<customer_id>",
+        tags=["customers"],
+        responses=responses(200, CustomerOut, "The customer", 404),
+    )
+    def get_customer(customer_id: UUID) -> Response[str]:
+        return json_response(200, CustomerOut.of(handler.current_shop().get_customer(customer_id)))
+
+    @app.get(
+        "/customers/<customer_id>/orders",
+        tags=["customers"],
+        summary="A customer's orders, newest first (keyset paging)",
+        responses=responses(200, OrderPage, "One page of orders", 400, 404),
+    )
+    def list_customer_orders(
+        customer_id: UUID, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None
+    ) -> Response[str]:
+        page = handler.current_shop().list_customer_orders(customer_id, limit=limit, cursor=cursor)
+        return json_response(
+            200, OrderPage(orders=[OrderSummary.of(o) for o in page.items], next_cursor=page.next_cursor)
+        )
+
+
+def register_orders(handler: ApiHandler) -> None:
+    app = handler.app
+
+    @app.post(
+        "/orders",
+        tags=["orders"],
+        summary="Place an order: takes stock, totals, stores the idempotency record in one transaction",
+        responses=responses(201, OrderOut, "Created (or the replayed original response)", 400, 409, 503),
+    )
+    def place_order(
+        order: Annotated[OrderCreate, Body()], idempotency_key: IdempotencyKey = None
+    ) -> Response[str]:
+        if idempotency_key is None:
+            return problem(
+                "idempotency-key-missing",
+                400,
+                "POST /orders needs an Idempotency-Key header (a new UUID per order) so retries never "
+                "double-order",
+                errors=None,
+            )
+        request = OrderRequest.build(
+            order.customer_id, ((item.product_id, item.quantity) for item in order.items)
+        )
+        placed = handler.current_shop().place_order(request, idempotency_key=idempotency_key)
+        headers = {"Location": f"/orders/{placed.order.order_id}"}
+        if placed.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return json_response(201, OrderOut.of(placed.order), headers)
+
+    @app.get("/orders/<order_id>", tags=["orders"], responses=responses(200, OrderOut, "The order", 404))
+    def get_order(order_id: UUID) -> Response[str]:
+        return json_response(200, OrderOut.of(handler.current_shop().get_order(order_id)))
+
+    @app.post(
+        "/orders/<order_id>/cancel",
+        tags=["orders"],
+        summary="Cancel a confirmed order and return its stock (exactly once)",
+        responses=responses(200, OrderOut, "Cancelled", 404, 409, 503),
+    )
+    def cancel_order(order_id: UUID) -> Response[str]:
+        return json_response(200, OrderOut.of(handler.current_shop().cancel_order(order_id)))

@@ -1,0 +1,1 @@
+"""The shop: domain rules (``domain``), use cases (``services``) and all SQL (``repository``)."""

@@ -1,0 +1,274 @@
+"""The shop's domain: values, rules and errors. Knows nothing of HTTP or SQL."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Generic, TypeVar
+from uuid import UUID
+
+T = TypeVar("T")
+
+CURRENCY = "USD"  # one currency per shop: totals across currencies would be meaningless
+# Each order line modifies two rows (stock, item) plus the order and the idempotency record;
+# DSQL allows 3,000 modified rows per transaction, so 1,499 lines would fit. 100 keeps the single
+# statement small (DSQL also caps a transaction at 10 MiB) and is generous for a shopping cart.
+MAX_ORDER_LINES = 100
+MAX_LINE_QUANTITY = 1_000
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+IDEMPOTENCY_TTL_HOURS = 24
+
+ORDER_STATUSES = ("confirmed", "cancelled")
+# The lifecycle: orders are created confirmed (stock taken in the same transaction); a confirmed
+# order may be cancelled once (stock returned). Nothing leaves 'cancelled'.
+TRANSITIONS: dict[str, frozenset[str]] = {"confirmed": frozenset({"cancelled"}), "cancelled": frozenset()}
+
+
+# ---- values -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Product:
+    product_id: UUID
+    name: str
+    description: str
+    price: Decimal
+    currency: str
+    stock_quantity: int
+    category: str
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Customer:
+    customer_id: UUID
+    email: str
+    first_name: str
+    last_name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    product_id: UUID
+    quantity: int
+    unit_price: Decimal
+
+    @property
+    def line_total(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+
+@dataclass(frozen=True)
+class Order:
+    order_id: UUID
+    customer_id: UUID
+    status: str
+    total_amount: Decimal
+    currency: str
+    created_at: datetime
+    updated_at: datetime
+    items: tuple[OrderLine, ...] = ()
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    order: Order
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class ProductChanges:
+    """Fields a PATCH may change; None means unchanged."""
+
+    name: str | None = None
+    description: str | None = None
+    price: Decimal | None = None
+    stock_quantity: int | None = None
+    category: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {key: value for key, value in self.__dict__.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """A validated order: duplicate product lines already merged, in a canonical order."""
+
+    customer_id: UUID
+    lines: tuple[tuple[UUID, int], ...]
+    request_hash: str = field(default="")
+
+    @classmethod
+    def build(cls, customer_id: UUID, lines: Iterable[tuple[UUID, int]]) -> OrderRequest:
+        merged = merge_lines(lines)
+        canonical = json.dumps(
+            {"customer_id": str(customer_id), "items": [[str(p), q] for p, q in merged]},
+            separators=(",", ":"),
+        )
+        return cls(customer_id, merged, hashlib.sha256(canonical.encode()).hexdigest())
+
+
+def merge_lines(lines: Iterable[tuple[UUID, int]]) -> tuple[tuple[UUID, int], ...]:
+    """Sum quantities per product. Never skip this: ``UPDATE … FROM (VALUES …)`` with a repeated
+    key applies only one of the decrements in PostgreSQL — a silent oversell."""
+    totals: dict[UUID, int] = {}
+    for product_id, quantity in lines:
+        totals[product_id] = totals.get(product_id, 0) + quantity
+    merged = tuple(sorted(totals.items(), key=lambda line: str(line[0])))
+    if not merged:
+        raise InvalidOrder("an order needs at least one item", field="items")
+    if len(merged) > MAX_ORDER_LINES:
+        raise InvalidOrder(f"an order may list at most {MAX_ORDER_LINES} distinct products", field="items")
+    for index, (_, quantity) in enumerate(merged):
+        if quantity > MAX_LINE_QUANTITY:
+            raise InvalidOrder(
+                f"at most {MAX_LINE_QUANTITY} units of one product per order (after merging lines)",
+                field=f"items.{index}.quantity",
+            )
+    return merged
+
+
+def check_transition(order: Order, target: str) -> None:
+    if target not in TRANSITIONS.get(order.status, frozenset()):
+        raise InvalidTransition(order.order_id, order.status, target)
+
+
+# ---- keyset cursors -----------------------------------------------------------------------------
+
+
+def encode_cursor(created_at: datetime, row_id: UUID, scope: str | None) -> str:
+    """Opaque to clients: base64url of the last row's sort key and the filter it belongs to."""
+    raw = json.dumps([created_at.isoformat(), str(row_id), scope], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, scope: str | None) -> tuple[datetime, UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created_at, row_id, cursor_scope = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        decoded = (datetime.fromisoformat(created_at), UUID(row_id))
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+        raise InvalidCursor("cursor is not one this API issued; start again without it") from None
+    if cursor_scope != scope:
+        raise InvalidCursor("cursor belongs to a different filter; keep the same query parameters")
+    if decoded[0].tzinfo is None:
+        raise InvalidCursor("cursor is not one this API issued; start again without it")
+    return decoded
+
+
+# ---- errors (mapped to problem types by the API layer) --------------------------------------------
+
+
+class ShopError(Exception):
+    """A failure the client can act on."""
+
+    code = "shop-error"
+
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+
+
+class NotFound(ShopError):
+    code = "not-found"
+
+    def __init__(self, resource: str, identifier: object) -> None:
+        super().__init__(f"{resource} {identifier} does not exist")
+        self.resource = resource
+
+
+class InvalidOrder(ShopError):
+    code = "invalid-order"
+
+
+class InvalidCursor(ShopError):
+    code = "invalid-cursor"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, field="cursor")
+
+
+class UnknownCustomer(ShopError):
+    code = "unknown-customer"
+
+    def __init__(self, customer_id: UUID) -> None:
+        super().__init__(f"customer {customer_id} does not exist", field="customer_id")
+
+
+class UnknownProducts(ShopError):
+    code = "unknown-products"
+
+    def __init__(self, product_ids: list[UUID]) -> None:
+        listed = ", ".join(map(str, product_ids))
+        super().__init__(f"these products do not exist or are retired: {listed}", field="items")
+        self.product_ids = product_ids
+
+
+@dataclass(frozen=True)
+class Shortage:
+    product_id: UUID
+    requested: int
+    available: int
+
+
+class InsufficientStock(ShopError):
+    code = "insufficient-stock"
+
+    def __init__(self, shortages: list[Shortage]) -> None:
+        listed = ", ".join(
+            f"{s.product_id} (requested {s.requested}, available {s.available})" for s in shortages
+        )
+        super().__init__(f"not enough stock for: {listed}", field="items")
+        self.shortages = shortages
+
+
+class DuplicateEmail(ShopError):
+    code = "duplicate-email"
+
+    def __init__(self, email: str) -> None:
+        super().__init__(f"a customer with email {email} already exists", field="email")
+
+
+class InvalidTransition(ShopError):
+    code = "invalid-status-transition"
+
+    def __init__(self, order_id: UUID, status: str, target: str) -> None:
+        super().__init__(f"order {order_id} is {status}; it cannot become {target}", field="status")
+
+
+class IdempotencyKeyReused(ShopError):
+    code = "idempotency-key-reused"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this Idempotency-Key was already used with a different request body; use a new key for a "
+            "new order",
+            field="Idempotency-Key",
+        )
+
+
+class Busy(ShopError):
+    """Conflicts kept winning until the retry budget or deadline ran out."""
+
+    code = "busy"
+
+    def __init__(self, retry_after: int = 1) -> None:
+        super().__init__("the shop is busy with conflicting updates; retry shortly")
+        self.retry_after = retry_after

@@ -1,0 +1,370 @@
+"""All SQL of the shop. Each public method is one unit of work and states its round trips."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg import sql
+
+from handlers.db import Database, RetriesExhaustedError
+
+from .domain import (
+    CURRENCY,
+    IDEMPOTENCY_TTL_HOURS,
+    Busy,
+    Customer,
+    DuplicateEmail,
+    IdempotencyKeyReused,
+    InsufficientStock,
+    NotFound,
+    Order,
+    OrderLine,
+    OrderRequest,
+    Page,
+    PlacedOrder,
+    Product,
+    ProductChanges,
+    Shortage,
+    UnknownCustomer,
+    UnknownProducts,
+    encode_cursor,
+)
+
+Connection = psycopg.Connection[Any]
+
+PRODUCT_COLUMNS = (
+    "product_id, name, description, price, currency, stock_quantity, category, active, created_at, updated_at"
+)
+ORDER_COLUMNS = "order_id, customer_id, status, total_amount, currency, created_at, updated_at"
+ORDER_SCOPE = "POST /orders"
+
+# One statement places an order: merged lines -> conditional-free stock decrement (the CHECK
+# stock_quantity >= 0 aborts an oversell), the order (NULL customer_id when the customer is unknown
+# aborts on NOT NULL), its items (NULL unit_price for an unknown/retired product aborts likewise) and
+# the idempotency record (a reused key aborts on the primary key). Any failure aborts everything, so
+# no half order can exist. Sent as BEGIN + this + COMMIT in one pipeline: one round trip.
+PLACE_ORDER = """
+WITH req (product_id, quantity) AS (VALUES {values}),
+decremented AS (
+    UPDATE products AS p
+       SET stock_quantity = p.stock_quantity - req.quantity, updated_at = now()
+      FROM req
+     WHERE p.product_id = req.product_id AND p.active AND p.currency = %(currency)s
+ RETURNING p.product_id, p.price, req.quantity
+),
+new_order AS (
+    INSERT INTO orders (order_id, customer_id, status, total_amount, currency)
+    SELECT %(order_id)s,
+           (SELECT c.customer_id FROM customers AS c WHERE c.customer_id = %(customer_id)s),
+           'confirmed',
+           (SELECT COALESCE(sum(d.price * d.quantity), 0) FROM decremented AS d),
+           %(currency)s
+ RETURNING created_at
+),
+items AS (
+    INSERT INTO order_items (order_id, product_id, quantity, unit_price)
+    SELECT %(order_id)s, req.product_id, req.quantity, d.price
+      FROM req LEFT JOIN decremented AS d ON d.product_id = req.product_id
+),
+idempotency AS (
+    INSERT INTO idempotency_records
+           (scope, idempotency_key, request_hash, status, response_status, response_body, expires_at)
+    VALUES (%(scope)s, %(key)s, %(request_hash)s, 'completed', 201, %(response_body)s,
+            now() + make_interval(hours => %(ttl_hours)s))
+)
+SELECT d.product_id, d.price, d.quantity, o.created_at
+  FROM decremented AS d CROSS JOIN new_order AS o
+"""
+
+# Conditional transition plus restock in one statement: only the caller whose UPDATE matched a
+# 'confirmed' row restocks, so concurrent cancels restock exactly once.
+CANCEL_ORDER = f"""
+WITH cancelled AS (
+    UPDATE orders SET status = 'cancelled', updated_at = now()
+     WHERE order_id = %(order_id)s AND status = 'confirmed'
+ RETURNING {ORDER_COLUMNS}
+),
+restocked AS (
+    UPDATE products AS p
+       SET stock_quantity = p.stock_quantity + i.quantity, updated_at = now()
+      FROM order_items AS i JOIN cancelled AS c ON c.order_id = i.order_id
+     WHERE p.product_id = i.product_id
+)
+SELECT c.order_id, c.customer_id, c.status, c.total_amount, c.currency, c.created_at, c.updated_at,
+       i.product_id, i.quantity, i.unit_price
+  FROM cancelled AS c JOIN order_items AS i ON i.order_id = c.order_id
+ ORDER BY i.product_id
+"""
+
+ORDER_WITH_ITEMS = """
+SELECT o.order_id, o.customer_id, o.status, o.total_amount, o.currency, o.created_at, o.updated_at,
+       i.product_id, i.quantity, i.unit_price
+  FROM orders AS o JOIN order_items AS i ON i.order_id = o.order_id
+ WHERE o.order_id = %s
+ ORDER BY i.product_id
+"""
+
+
+class ShopRepository:
+    """``database`` is the Database or a function returning it, so that the connection (and its
+    settings) are needed only when a query actually runs."""
+
+    def __init__(self, database: Database | Callable[[], Database], *, deadline: float | None = None) -> None:
+        self._database = database
+        self.deadline = deadline
+
+    @property
+    def db(self) -> Database:
+        return self._database if isinstance(self._database, Database) else self._database()
+
+    # ---- catalog ------------------------------------------------------------------------------
+
+    def list_products(
+        self, *, limit: int, after: tuple[Any, UUID] | None, category: str | None
+    ) -> Page[Product]:
+        """One round trip (autocommit SELECT); cost independent of catalog size via the indexes."""
+        conditions: list[sql.Composable] = [sql.SQL("active")]
+        params: list[Any] = []
+        if category is not None:
+            conditions.append(sql.SQL("category = %s"))
+            params.append(category)
+        if after is not None:
+            conditions.append(sql.SQL("(created_at, product_id) < (%s, %s)"))
+            params.extend(after)
+        query = sql.SQL(
+            "SELECT {columns} FROM products WHERE {where} ORDER BY created_at DESC, product_id DESC LIMIT %s"
+        ).format(columns=sql.SQL(PRODUCT_COLUMNS), where=sql.SQL(" AND ").join(conditions))
+        params.append(limit + 1)
+        rows = self._read(lambda conn: conn.execute(query, params).fetchall())
+        products = [Product(*row) for row in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last = products[-1]
+            next_cursor = encode_cursor(last.created_at, last.product_id, category)
+        return Page(products, next_cursor)
+
+    def get_product(self, product_id: UUID) -> Product:
+        row = self._read(
+            lambda conn: conn.execute(
+                f"SELECT {PRODUCT_COLUMNS} FROM products WHERE product_id = %s AND active", (product_id,)
+            ).fetchone()
+        )
+        if row is None:
+            raise NotFound("product", product_id)
+        return Product(*row)
+
+    def create_product(
+        self, *, name: str, description: str, price: Decimal, stock_quantity: int, category: str
+    ) -> Product:
+        row = self._write_one(
+            f"INSERT INTO products (name, description, price, currency, stock_quantity, category) "
+            f"VALUES (%s, %s, %s, %s, %s, %s) RETURNING {PRODUCT_COLUMNS}",
+            (name, description, price, CURRENCY, stock_quantity, category),
+        )
+        assert row is not None
+        return Product(*row)
+
+    def update_product(self, product_id: UUID, changes: ProductChanges) -> Product:
+        fields = changes.as_dict()
+        assignments: list[sql.Composable] = [sql.SQL("{} = %s").format(sql.Identifier(n)) for n in fields]
+        assignments.append(sql.SQL("updated_at = now()"))
+        query = sql.SQL("UPDATE products SET {} WHERE product_id = %s AND active RETURNING {}").format(
+            sql.SQL(", ").join(assignments), sql.SQL(PRODUCT_COLUMNS)
+        )
+        row = self._write_one(query, (*fields.values(), product_id))
+        if row is None:
+            raise NotFound("product", product_id)
+        return Product(*row)
+
+    def retire_product(self, product_id: UUID) -> None:
+        """Soft delete: orders keep referring to the row; it leaves the catalog and cannot be ordered."""
+        row = self._write_one(
+            "UPDATE products SET active = false, updated_at = now() WHERE product_id = %s AND active "
+            "RETURNING product_id",
+            (product_id,),
+        )
+        if row is None:
+            raise NotFound("product", product_id)
+
+    # ---- customers ------------------------------------------------------------------------------
+
+    def create_customer(self, *, email: str, first_name: str, last_name: str) -> Customer:
+        try:
+            row = self._write_one(
+                "INSERT INTO customers (email, first_name, last_name) VALUES (%s, %s, %s) "
+                "RETURNING customer_id, email, first_name, last_name, created_at",
+                (email, first_name, last_name),
+            )
+        except psycopg.errors.UniqueViolation:
+            raise DuplicateEmail(email) from None
+        assert row is not None
+        return Customer(*row)
+
+    def get_customer(self, customer_id: UUID) -> Customer:
+        row = self._read(
+            lambda conn: conn.execute(
+                "SELECT customer_id, email, first_name, last_name, created_at FROM customers "
+                "WHERE customer_id = %s",
+                (customer_id,),
+            ).fetchone()
+        )
+        if row is None:
+            raise NotFound("customer", customer_id)
+        return Customer(*row)
+
+    def list_customer_orders(
+        self, customer_id: UUID, *, limit: int, after: tuple[Any, UUID] | None
+    ) -> Page[Order]:
+        """One round trip; a second only to tell an unknown customer from one without orders."""
+        params: list[Any] = [customer_id]
+        keyset = ""
+        if after is not None:
+            keyset = "AND (created_at, order_id) < (%s, %s)"
+            params.extend(after)
+        params.append(limit + 1)
+        query = (
+            f"SELECT {ORDER_COLUMNS} FROM orders WHERE customer_id = %s {keyset} "
+            "ORDER BY created_at DESC, order_id DESC LIMIT %s"
+        )
+        rows = self._read(lambda conn: conn.execute(query, params).fetchall())
+        if not rows and after is None:
+            self.get_customer(customer_id)
+        orders = [Order(*row) for row in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            next_cursor = encode_cursor(orders[-1].created_at, orders[-1].order_id, str(customer_id))
+        return Page(orders, next_cursor)
+
+    # ---- orders ---------------------------------------------------------------------------------
+
+    def place_order(self, request: OrderRequest, *, order_id: UUID, idempotency_key: str) -> PlacedOrder:
+        """Happy path: one round trip. Replays and failures add one read to explain themselves."""
+        values = ", ".join(f"(%(p{i})s::uuid, %(q{i})s::int)" for i in range(len(request.lines)))
+        query = PLACE_ORDER.format(values=values)
+        response_body = json.dumps({"order_id": str(order_id), "status": "confirmed"})
+        params: dict[str, Any] = {
+            "order_id": order_id,
+            "customer_id": request.customer_id,
+            "currency": CURRENCY,
+            "scope": ORDER_SCOPE,
+            "key": idempotency_key,
+            "request_hash": request.request_hash,
+            "response_body": response_body,
+            "ttl_hours": IDEMPOTENCY_TTL_HOURS,
+        }
+        for i, (product_id, quantity) in enumerate(request.lines):
+            params[f"p{i}"], params[f"q{i}"] = product_id, quantity
+        try:
+            # Safe to re-run even if the connection broke after COMMIT left: the idempotency key makes
+            # a second attempt either create the order or hit the first one's record and replay it.
+            cursor = self._transaction(
+                lambda conn: conn.cursor().execute(query, params), pipeline=True, idempotent=True
+            )
+            rows = cursor.fetchall()
+        except psycopg.errors.UniqueViolation:
+            return self._replay(idempotency_key, request)
+        except (
+            psycopg.errors.CheckViolation,
+            psycopg.errors.NotNullViolation,
+            psycopg.errors.ForeignKeyViolation,
+        ):
+            raise self._explain_rejection(request) from None
+        created_at = rows[0][3]
+        lines = tuple(OrderLine(product_id, quantity, price) for product_id, price, quantity, _ in rows)
+        lines = tuple(sorted(lines, key=lambda line: str(line.product_id)))
+        total = sum((line.line_total for line in lines), Decimal("0"))
+        order = Order(
+            order_id, request.customer_id, "confirmed", total, CURRENCY, created_at, created_at, lines
+        )
+        return PlacedOrder(order, replayed=False)
+
+    def get_order(self, order_id: UUID) -> Order:
+        rows = self._read(lambda conn: conn.execute(ORDER_WITH_ITEMS, (order_id,)).fetchall())
+        if not rows:
+            raise NotFound("order", order_id)
+        return _order_from_rows(rows)
+
+    def cancel_order(self, order_id: UUID) -> Order | None:
+        """One round trip; None when no confirmed order matched (the caller explains why)."""
+        cursor = self._transaction(
+            lambda conn: conn.cursor().execute(CANCEL_ORDER, {"order_id": order_id}), pipeline=True
+        )
+        rows = cursor.fetchall()
+        return _order_from_rows(rows) if rows else None
+
+    def ping(self) -> None:
+        self._read(lambda conn: conn.execute("SELECT 1").fetchone())
+
+    # ---- helpers ----------------------------------------------------------------------------
+
+    def _replay(self, key: str, request: OrderRequest) -> PlacedOrder:
+        row = self._read(
+            lambda conn: conn.execute(
+                "SELECT request_hash, response_body FROM idempotency_records "
+                "WHERE scope = %s AND idempotency_key = %s",
+                (ORDER_SCOPE, key),
+            ).fetchone()
+        )
+        if row is None:  # the unique violation was not the key (cannot happen with merged lines)
+            raise Busy()
+        request_hash, response_body = row
+        if request_hash != request.request_hash:
+            raise IdempotencyKeyReused()
+        stored = json.loads(response_body)
+        order = self.get_order(UUID(stored["order_id"]))
+        # Items, prices, total and creation time never change; the status may have (a later cancel).
+        # A replay answers what the original request answered.
+        original = Order(**{**order.__dict__, "status": stored["status"], "updated_at": order.created_at})
+        return PlacedOrder(original, replayed=True)
+
+    def _explain_rejection(self, request: OrderRequest) -> Exception:
+        """The statement aborted on a constraint; one read says which rule, naming the fields."""
+        ids = [product_id for product_id, _ in request.lines]
+        placeholders = ", ".join(["%s"] * len(ids))
+        rows = self._read(
+            lambda conn: conn.execute(
+                f"SELECT 'product', product_id, stock_quantity FROM products "
+                f"WHERE product_id IN ({placeholders}) AND active AND currency = %s "
+                "UNION ALL SELECT 'customer', customer_id, NULL FROM customers WHERE customer_id = %s",
+                (*ids, CURRENCY, request.customer_id),
+            ).fetchall()
+        )
+        stock = {row[1]: row[2] for row in rows if row[0] == "product"}
+        if not any(row[0] == "customer" for row in rows):
+            return UnknownCustomer(request.customer_id)
+        unknown = [product_id for product_id in ids if product_id not in stock]
+        if unknown:
+            return UnknownProducts(unknown)
+        shortages = [Shortage(p, q, stock[p]) for p, q in request.lines if stock[p] < q]
+        # Stock may have been replenished since; then the honest answer is "try again".
+        return InsufficientStock(shortages) if shortages else Busy()
+
+    def _read(self, work: Any) -> Any:
+        try:
+            return self.db.run_autocommit(work, deadline=self.deadline)
+        except RetriesExhaustedError:
+            raise Busy() from None
+
+    def _transaction(self, work: Any, *, pipeline: bool = False, idempotent: bool = False) -> Any:
+        try:
+            return self.db.run_transaction(
+                work, deadline=self.deadline, pipeline=pipeline, idempotent=idempotent
+            )
+        except RetriesExhaustedError:
+            raise Busy() from None
+
+    def _write_one(self, query: Any, params: Sequence[Any]) -> Any:
+        """INSERT/UPDATE … RETURNING as BEGIN + statement + COMMIT in one round trip."""
+        cursor = self._transaction(lambda conn: conn.cursor().execute(query, params), pipeline=True)
+        return cursor.fetchone()
+
+
+def _order_from_rows(rows: list[Any]) -> Order:
+    order_id, customer_id, status, total, currency, created_at, updated_at = rows[0][:7]
+    items = tuple(OrderLine(row[7], row[8], row[9]) for row in rows)
+    return Order(order_id, customer_id, status, total, currency, created_at, updated_at, items)

@@ -1,0 +1,103 @@
+"""Drive the real Lambda entry points with API Gateway REST proxy events."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from uuid import uuid4
+
+from handlers.api import ROUTES, catalog, orders
+from handlers.api.common import ApiHandler
+from handlers.db import Database, DatabaseSettings
+
+JOHN = "c1000000-0000-4000-8000-000000000001"
+LAPTOP = "a1000000-0000-4000-8000-000000000001"
+MOUSE = "a1000000-0000-4000-8000-000000000002"
+
+
+def api_event(
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    raw = body if isinstance(body, str) or body is None else json.dumps(body)
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    return {
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": method,
+        "headers": all_headers,
+        "multiValueHeaders": {key: [value] for key, value in all_headers.items()},
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "pathParameters": {"proxy": path.lstrip("/")},
+        "stageVariables": None,
+        "requestContext": {
+            "stage": "prod",
+            "requestId": str(uuid4()),
+            "httpMethod": method,
+            "path": f"/prod{path}",
+        },
+        "body": raw,
+        "isBase64Encoded": False,
+    }
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+    @property
+    def problem_type(self) -> str:
+        return str(self.body["type"]).rsplit(":", 1)[-1]
+
+
+class Client:
+    """One simulated execution environment per API function (own resolver, own connection), the
+    way Lambda scales: concurrency means more environments, never shared ones."""
+
+    def __init__(self, dsn: str, *, region: str = "us-east-1", database: Database | None = None) -> None:
+        def db() -> Database:
+            return database or Database(DatabaseSettings(local_dsn=dsn))
+
+        self.handlers: dict[str, ApiHandler] = {
+            "catalog": catalog.build(database=db(), region=region),
+            "orders": orders.build(database=db(), region=region),
+        }
+
+    def request(self, method: str, path: str, body: Any = None, **kwargs: Any) -> Reply:
+        handler = self.handlers[ROUTES[path.strip("/").split("/")[0]]]
+        result = handler(api_event(method, path, body, **kwargs), None)
+        headers = {
+            k: v[-1] if isinstance(v, list) else v for k, v in (result.get("multiValueHeaders") or {}).items()
+        }
+        headers.update(result.get("headers") or {})
+        text = result.get("body") or ""
+        return Reply(result["statusCode"], headers, json.loads(text) if text else None)
+
+    def get(self, path: str, **kwargs: Any) -> Reply:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, body: Any = None, **kwargs: Any) -> Reply:
+        return self.request("POST", path, body, **kwargs)
+
+    def order(self, items: list[tuple[str, int]], *, customer: str = JOHN, key: str | None = None) -> Reply:
+        body = {"customer_id": customer, "items": [{"product_id": p, "quantity": q} for p, q in items]}
+        return self.post("/orders", body, headers={"Idempotency-Key": key or str(uuid4())})
+
+    def new_product(self, stock: int, price: str = "10.00", category: str = "Test") -> str:
+        reply = self.post(
+            "/products", {"name": "P", "price": price, "stock_quantity": stock, "category": category}
+        )
+        assert reply.status == 201, reply.body
+        return str(reply.body["product_id"])
+
+    def close(self) -> None:
+        for handler in self.handlers.values():
+            handler.database.close()
