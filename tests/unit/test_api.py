@@ -299,3 +299,27 @@ def test_health_reports_unreachable_database(shop_dsn: str) -> None:
     assert products.status == 503
     assert "Retry-After" in products.headers
     assert "connection" not in products.body["detail"].lower()  # no internal text leaks
+
+
+def test_orders_and_retries_are_measured(client: Client, capsys: pytest.CaptureFixture[str]) -> None:
+    product = client.new_product(3)
+    capsys.readouterr()
+    key = str(uuid4())
+    client.order([(product, 1)], key=key)
+    client.order([(product, 1)], key=key)
+    emitted = capsys.readouterr().out
+    assert '"OrdersPlaced"' in emitted and '"OrderReplays"' in emitted  # CloudWatch EMF lines
+
+
+def test_repository_sql_passes_the_dsql_linter() -> None:
+    """Everything the repository runs is DSQL-valid (the guard also enforces it at run time)."""
+    from handlers.shop import repository
+    from handlers.tools.guard import check
+
+    statements = [
+        repository.PLACE_ORDER.format(values="(%(p0)s::uuid, %(q0)s::int)"),
+        repository.CANCEL_ORDER,
+    ]
+    statements.append(repository.ORDER_WITH_ITEMS)
+    for statement in statements:
+        assert check(statement.replace("%(", "'").replace(")s", "'").replace("%s", "NULL")) == []

@@ -18,6 +18,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from pydantic import BaseModel
 
 from handlers import __version__
@@ -127,6 +128,9 @@ class ApiHandler:
             else None
         )
         self.app = APIGatewayRestResolver(enable_validation=True, cors=cors)
+        # Ephemeral: no state shared between handler instances (the shared Metrics class would mix
+        # the metrics of concurrent workers locally). Flushed as CloudWatch EMF log lines.
+        self.metrics = EphemeralMetrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Ecommerce"))
         self.shop: Shop | None = None
         for register in registrars:
             register(self)
@@ -163,10 +167,19 @@ class ApiHandler:
             headers[REGION_HEADER] = self.region
         else:
             result["multiValueHeaders"][REGION_HEADER] = [self.region]
+        self._record_metrics(event, result)
+        return result
+
+    def _record_metrics(self, event: dict[str, Any], result: dict[str, Any]) -> None:
         stats = self._database.last_call if self._database is not None else None
         if stats is not None and stats.attempts > 1:
+            # Conflict retries are the health signal of an optimistic database: log and count them.
             logger.info("database retries", extra={"attempts": stats.attempts, "path": event.get("path")})
-        return result
+            self.metrics.add_metric(name="DatabaseRetries", unit=MetricUnit.Count, value=stats.attempts - 1)
+        if int(result.get("statusCode", 500)) >= 500:
+            self.metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=1)
+        if self.metrics.metric_set:
+            self.metrics.flush_metrics()
 
     def _oversized(self, event: dict[str, Any]) -> dict[str, Any]:
         response = problem("payload-too-large", 413, f"request bodies are limited to {MAX_BODY_BYTES} bytes")

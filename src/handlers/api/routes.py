@@ -7,6 +7,7 @@ from uuid import UUID
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel
 
 from handlers.shop.domain import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, OrderRequest, ProductChanges
@@ -162,6 +163,9 @@ def register_orders(handler: ApiHandler) -> None:
         headers = {"Location": f"/orders/{placed.order.order_id}"}
         if placed.replayed:
             headers["Idempotent-Replayed"] = "true"
+        handler.metrics.add_metric(
+            name="OrderReplays" if placed.replayed else "OrdersPlaced", unit=MetricUnit.Count, value=1
+        )
         return json_response(201, OrderOut.of(placed.order), headers)
 
     @app.get("/orders/<order_id>", tags=["orders"], responses=responses(200, OrderOut, "The order", 404))
