@@ -19,7 +19,7 @@ import pytest
 
 from api_support import JOHN, MOUSE, Client, Reply
 from handlers.db import Backoff, Database, DatabaseSettings
-from handlers.db.roundtrips import RoundTripCounter
+from handlers.tools.roundtrips import RoundTripCounter
 
 T = TypeVar("T")
 

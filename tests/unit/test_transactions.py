@@ -27,7 +27,7 @@ from handlers.db import (
     sqlstate_of,
 )
 from handlers.db.migrate import default_migrations_dir
-from handlers.db.roundtrips import RoundTripCounter
+from handlers.tools.roundtrips import RoundTripCounter
 
 Conn = psycopg.Connection[Any]
 

@@ -15,7 +15,7 @@ Usage::
         ...
         assert counter.round_trips == 1
 
-Stdlib only; never imported by the Lambda code paths.
+Stdlib only; lives in handlers.tools, which never ships to Lambda.
 """
 
 from __future__ import annotations
