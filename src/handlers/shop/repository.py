@@ -140,7 +140,9 @@ class ShopRepository:
             "SELECT {columns} FROM products WHERE {where} ORDER BY created_at DESC, product_id DESC LIMIT %s"
         ).format(columns=sql.SQL(PRODUCT_COLUMNS), where=sql.SQL(" AND ").join(conditions))
         params.append(limit + 1)
-        rows = self._read(lambda conn: conn.execute(query, params).fetchall())
+        # Never prepared: a generic plan cannot see the cursor values and may abandon the keyset
+        # index scan (measured: deep pages 6x slower once psycopg auto-prepared the query).
+        rows = self._read(lambda conn: conn.execute(query, params, prepare=False).fetchall())
         products = [Product(*row) for row in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
@@ -231,7 +233,9 @@ class ShopRepository:
             f"SELECT {ORDER_COLUMNS} FROM orders WHERE customer_id = %s {keyset} "
             "ORDER BY created_at DESC, order_id DESC LIMIT %s"
         )
-        rows = self._read(lambda conn: conn.execute(query, params).fetchall())
+        rows = self._read(
+            lambda conn: conn.execute(query, params, prepare=False).fetchall()
+        )  # see list_products
         if not rows and after is None:
             self.get_customer(customer_id)
         orders = [Order(*row) for row in rows[:limit]]
