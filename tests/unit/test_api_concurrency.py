@@ -213,3 +213,19 @@ def test_replay_costs_one_more_read(client: Client, shop_dsn: str) -> None:
         # pins the number so a regression shows.
         assert proxy.round_trips <= 5
         wire.close()
+
+
+def test_concurrent_requests_never_see_each_others_events(shop_dsn: str) -> None:
+    """Powertools keeps the current event on a class; ApiHandler must keep requests apart."""
+    names = [f"item-{i}-{uuid4().hex[:6]}" for i in range(32)]
+    pending = iter(names)
+    lock = threading.Lock()
+
+    def create(client: Client) -> tuple[str, Reply]:
+        with lock:
+            name = next(pending)
+        return name, client.post("/products", {"name": name, "price": "1.00", "category": "race"})
+
+    results = concurrently(32, lambda i: Client(shop_dsn), create)
+    assert all(reply.status == 201 for _, reply in results)
+    assert all(reply.body["name"] == name for name, reply in results)

@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
@@ -73,6 +75,14 @@ logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "ecommerce"))
 logging.getLogger("psycopg").setLevel(logging.ERROR)
 
 RouteRegistrar = Callable[["ApiHandler"], None]
+T = TypeVar("T")
+
+# Powertools keeps the current event on the BaseRouter *class*: two resolvers resolving at once in
+# one process (the local runtime's worker threads, the concurrency tests) would read each other's
+# requests. On Lambda a process serves one request at a time and this lock is never contended.
+# It is released while a use case talks to the database (ApiHandler.run), so requests still run
+# their transactions concurrently.
+_POWERTOOLS_LOCK = threading.Lock()
 
 
 def problem(
@@ -143,9 +153,16 @@ class ApiHandler:
             self._database = Database()
         return self._database
 
-    def current_shop(self) -> Shop:
+    def run(self, use_case: Callable[[Shop], T]) -> T:
+        """Run a use case outside the Powertools lock, then restore this request's event."""
         assert self.shop is not None, "routes run inside __call__"
-        return self.shop
+        saved = (BaseRouter.current_event, BaseRouter.lambda_context)
+        _POWERTOOLS_LOCK.release()
+        try:
+            return use_case(self.shop)
+        finally:
+            _POWERTOOLS_LOCK.acquire()
+            BaseRouter.current_event, BaseRouter.lambda_context = saved
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         deadline = None
@@ -157,7 +174,8 @@ class ApiHandler:
         if len(body.encode() if isinstance(body, str) else body) > MAX_BODY_BYTES:
             result = self._oversized(event)
         else:
-            result = self.app.resolve(event, context)
+            with _POWERTOOLS_LOCK:
+                result = self.app.resolve(event, context)
         headers = (
             result.setdefault("headers", {})
             if "headers" in result or "multiValueHeaders" not in result
@@ -245,7 +263,7 @@ class ApiHandler:
 
 def health_body(handler: ApiHandler) -> tuple[int, dict[str, str]]:
     try:
-        handler.current_shop().health()
+        handler.run(lambda shop: shop.health())
         database = "reachable"
     except Exception:
         logger.exception("health check failed")

@@ -75,27 +75,29 @@ def register_catalog(handler: ApiHandler) -> None:
         cursor: Cursor = None,
         category: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
     ) -> Response[str]:
-        page = handler.current_shop().list_products(limit=limit, cursor=cursor, category=category)
+        page = handler.run(lambda shop: shop.list_products(limit=limit, cursor=cursor, category=category))
         return json_response(
             200, ProductPage(products=[ProductOut.of(p) for p in page.items], next_cursor=page.next_cursor)
         )
 
     @app.post("/products", tags=["catalog"], responses=responses(201, ProductOut, "Created"))
     def create_product(product: Annotated[ProductCreate, Body()]) -> Response[str]:
-        created = handler.current_shop().create_product(**product.model_dump())
+        created = handler.run(lambda shop: shop.create_product(**product.model_dump()))
         return json_response(201, ProductOut.of(created), {"Location": f"/products/{created.product_id}"})
 
     @app.get(
         "/products/<product_id>", tags=["catalog"], responses=responses(200, ProductOut, "The product", 404)
     )
     def get_product(product_id: UUID) -> Response[str]:
-        return json_response(200, ProductOut.of(handler.current_shop().get_product(product_id)))
+        return json_response(200, ProductOut.of(handler.run(lambda shop: shop.get_product(product_id))))
 
     @app.patch(
         "/products/<product_id>", tags=["catalog"], responses=responses(200, ProductOut, "Updated", 404)
     )
     def update_product(product_id: UUID, changes: Annotated[ProductPatch, Body()]) -> Response[str]:
-        updated = handler.current_shop().update_product(product_id, ProductChanges(**changes.model_dump()))
+        updated = handler.run(
+            lambda shop: shop.update_product(product_id, ProductChanges(**changes.model_dump()))
+        )
         return json_response(200, ProductOut.of(updated))
 
     @app.delete(
@@ -105,12 +107,12 @@ def register_catalog(handler: ApiHandler) -> None:
         responses=responses(204, None, "Retired", 404),
     )
     def retire_product(product_id: UUID) -> Response[str]:
-        handler.current_shop().retire_product(product_id)
+        handler.run(lambda shop: shop.retire_product(product_id))
         return json_response(204, None)
 
     @app.post("/customers", tags=["customers"], responses=responses(201, CustomerOut, "Created", 409))
     def create_customer(customer: Annotated[CustomerCreate, Body()]) -> Response[str]:
-        created = handler.current_shop().create_customer(**customer.model_dump())
+        created = handler.run(lambda shop: shop.create_customer(**customer.model_dump()))
         return json_response(201, CustomerOut.of(created), {"Location": f"/customers/{created.customer_id}"})
 
     @app.get(
@@ -119,7 +121,7 @@ def register_catalog(handler: ApiHandler) -> None:
         responses=responses(200, CustomerOut, "The customer", 404),
     )
     def get_customer(customer_id: UUID) -> Response[str]:
-        return json_response(200, CustomerOut.of(handler.current_shop().get_customer(customer_id)))
+        return json_response(200, CustomerOut.of(handler.run(lambda shop: shop.get_customer(customer_id))))
 
     @app.get(
         "/customers/<customer_id>/orders",
@@ -130,7 +132,7 @@ def register_catalog(handler: ApiHandler) -> None:
     def list_customer_orders(
         customer_id: UUID, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None
     ) -> Response[str]:
-        page = handler.current_shop().list_customer_orders(customer_id, limit=limit, cursor=cursor)
+        page = handler.run(lambda shop: shop.list_customer_orders(customer_id, limit=limit, cursor=cursor))
         return json_response(
             200, OrderPage(orders=[OrderSummary.of(o) for o in page.items], next_cursor=page.next_cursor)
         )
@@ -159,7 +161,7 @@ def register_orders(handler: ApiHandler) -> None:
         request = OrderRequest.build(
             order.customer_id, ((item.product_id, item.quantity) for item in order.items)
         )
-        placed = handler.current_shop().place_order(request, idempotency_key=idempotency_key)
+        placed = handler.run(lambda shop: shop.place_order(request, idempotency_key=idempotency_key))
         headers = {"Location": f"/orders/{placed.order.order_id}"}
         if placed.replayed:
             headers["Idempotent-Replayed"] = "true"
@@ -170,7 +172,7 @@ def register_orders(handler: ApiHandler) -> None:
 
     @app.get("/orders/<order_id>", tags=["orders"], responses=responses(200, OrderOut, "The order", 404))
     def get_order(order_id: UUID) -> Response[str]:
-        return json_response(200, OrderOut.of(handler.current_shop().get_order(order_id)))
+        return json_response(200, OrderOut.of(handler.run(lambda shop: shop.get_order(order_id))))
 
     @app.post(
         "/orders/<order_id>/cancel",
@@ -179,4 +181,4 @@ def register_orders(handler: ApiHandler) -> None:
         responses=responses(200, OrderOut, "Cancelled", 404, 409, 503),
     )
     def cancel_order(order_id: UUID) -> Response[str]:
-        return json_response(200, OrderOut.of(handler.current_shop().cancel_order(order_id)))
+        return json_response(200, OrderOut.of(handler.run(lambda shop: shop.cancel_order(order_id))))
