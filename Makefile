@@ -53,3 +53,12 @@ constraints: $(VENV)/.installed
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache build dist src/*.egg-info
+
+dev: install
+	ecommerce dev
+
+bench: $(VENV)/.installed
+	$(PY) scripts/bench.py
+
+dev-reset: $(VENV)/.installed
+	ecommerce dev --reset-only

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -29,6 +32,215 @@ def dsql_lint(ctx: click.Context, files: tuple[Path, ...]) -> None:
     if report.findings:
         click.echo(f"{len(report.findings)} problem(s) found", err=True)
     ctx.exit(report.exit_code)
+
+
+# ---- local runtime ---------------------------------------------------------------------------------
+
+
+@main.command("dev")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".local"),
+    envvar="ECOMMERCE_DATA_DIR",
+    show_default=True,
+    help="Where the database lives (kept across restarts). Env: ECOMMERCE_DATA_DIR.",
+)
+@click.option(
+    "--port",
+    type=int,
+    default=8080,
+    envvar="ECOMMERCE_DEV_PORT",
+    show_default=True,
+    help="Port of the first region (us-east-1). Env: ECOMMERCE_DEV_PORT.",
+)
+@click.option(
+    "--second-port",
+    type=int,
+    default=None,
+    envvar="ECOMMERCE_DEV_SECOND_PORT",
+    help="Port of the second region (us-east-2) [default: --port + 1]. Env: ECOMMERCE_DEV_SECOND_PORT.",
+)
+@click.option(
+    "--sample-data/--no-sample-data", default=True, show_default=True, help="Load the sample data on start."
+)
+@click.option("--reset", is_flag=True, help="Wipe the data dir, then start.")
+@click.option("--reset-only", is_flag=True, help="Wipe the data dir and exit (make dev-reset).")
+@click.option("--fast", is_flag=True, hidden=True, help="fsync off: for tests, not for data you keep.")
+def dev(
+    data_dir: Path,
+    port: int,
+    second_port: int | None,
+    sample_data: bool,
+    reset: bool,
+    reset_only: bool,
+    fast: bool,
+) -> None:
+    """Run the shop locally: embedded PostgreSQL with the DSQL guard, migrations, sample data, and the
+    API of two simulated regions (us-east-1, us-east-2) on 127.0.0.1, both on the one database."""
+    from handlers.tools import devserver
+
+    try:
+        if reset or reset_only:
+            removed = devserver.reset(data_dir)
+            click.echo(
+                f"wiped {', '.join(map(str, removed))}" if removed else f"nothing to wipe in {data_dir}"
+            )
+            if reset_only:
+                return
+        options = devserver.DevOptions(
+            data_dir=data_dir,
+            ports=(port, port + 1 if second_port is None else second_port),
+            sample_data=sample_data,
+            durable=not fast,
+        )
+        code = devserver.run(options, echo=lambda line: click.echo(line))
+    except devserver.DevError as exc:
+        raise click.ClickException(str(exc)) from None
+    raise SystemExit(code)
+
+
+# ---- schema and data ---------------------------------------------------------------------------
+
+
+def _target_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option(
+            "--dsn",
+            help="PostgreSQL conninfo (the local engine, or any PostgreSQL). Env: ECOMMERCE_LOCAL_DSN.",
+            envvar="ECOMMERCE_LOCAL_DSN",
+        ),
+        click.option(
+            "--guard/--no-guard",
+            default=True,
+            show_default=True,
+            help="With --dsn: connect through the DSQL guard (rejects what DSQL would).",
+        ),
+        click.option(
+            "--endpoint",
+            help="Aurora DSQL cluster endpoint (admin IAM token). Env: DSQL_ENDPOINT.",
+            envvar="DSQL_ENDPOINT",
+        ),
+        click.option(
+            "--region",
+            help="Region of --endpoint [default: from the endpoint]. Env: DSQL_REGION.",
+            envvar="DSQL_REGION",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@main.command("migrate")
+@_target_options
+@click.option("--sample-data", is_flag=True, help="Also load the sample data (idempotent).")
+def migrate_command(
+    dsn: str | None, guard: bool, endpoint: str | None, region: str | None, sample_data: bool
+) -> None:
+    """Apply pending schema migrations to --dsn or to a DSQL cluster (--endpoint, as admin)."""
+    from handlers.db import apply_migrations
+
+    with _database_errors_reported():
+        connect = _connector(dsn=dsn, guard=guard, endpoint=endpoint, region=region)
+        result = apply_migrations(connect, include_sample_data=sample_data, poll_interval=0.2, log=click.echo)
+    loaded = ", sample data loaded" if result.sample_data_loaded else ""
+    click.echo(f"applied {list(result.applied) or 'nothing'}, already applied {len(result.skipped)}{loaded}")
+
+
+@main.command("seed")
+@_target_options
+def seed_command(dsn: str | None, guard: bool, endpoint: str | None, region: str | None) -> None:
+    """Load the sample data (3 customers, 5 products; fixed ids, idempotent) into a migrated database."""
+    from handlers.db.migrate import sample_data_statements
+
+    with _database_errors_reported():
+        connect = _connector(dsn=dsn, guard=guard, endpoint=endpoint, region=region)
+        statements = sample_data_statements()
+        with connect() as conn:
+            conn.autocommit = True
+            for statement in statements:
+                conn.execute(statement)
+    click.echo(f"sample data loaded ({len(statements)} statements, existing rows kept)")
+
+
+Connect = Callable[[], Any]
+
+
+def _connector(*, dsn: str | None, guard: bool, endpoint: str | None, region: str | None) -> Connect:
+    """A connection factory for the chosen target: --dsn (guarded by default) or DSQL as ``admin``."""
+    from handlers.db import DatabaseSettings, make_connector
+
+    if bool(dsn) == bool(endpoint):
+        raise click.UsageError("give exactly one target: --dsn DSN, or --endpoint HOST [--region R]")
+    if dsn:
+        if guard:
+            return make_connector(DatabaseSettings(local_dsn=dsn, application_name="ecommerce-migrate"))
+        import psycopg
+
+        return lambda: psycopg.connect(dsn, autocommit=True, connect_timeout=10)
+    settings = DatabaseSettings(endpoint=endpoint, region=region or _region_of(endpoint or ""), admin=True)
+    if not settings.region:
+        raise click.UsageError(
+            "--region is required when the endpoint does not name it (ID.dsql.REGION.on.aws)"
+        )
+    # DDL needs the admin role: DbConnectAdmin tokens (dsql:DbConnectAdmin permission).
+    return make_connector(settings)
+
+
+def _region_of(endpoint: str) -> str | None:
+    parts = endpoint.split(".")
+    return parts[2] if len(parts) >= 5 and parts[1] == "dsql" else None
+
+
+@contextlib.contextmanager
+def _database_errors_reported() -> Iterator[None]:
+    """Turn credential, connection and migration failures into one clear line and exit status 1."""
+    import psycopg
+
+    from handlers.db import ConfigurationError, DataLayerError
+
+    try:
+        yield
+    except (ConfigurationError, DataLayerError) as exc:
+        raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
+    except psycopg.OperationalError as exc:
+        hint = ""
+        text = str(exc).lower()
+        if "password" in text or "access denied" in text or "token" in text or "authentication" in text:
+            hint = " (check that your AWS identity has dsql:DbConnectAdmin on this cluster, and --region)"
+        raise click.ClickException(f"cannot connect: {str(exc).strip()}{hint}") from None
+    except psycopg.Error as exc:
+        raise click.ClickException(f"database error: {str(exc).strip()}") from None
+    except Exception as exc:
+        if type(exc).__module__.startswith("botocore"):
+            raise click.ClickException(
+                f"AWS credentials: {exc}; configure credentials (aws configure, AWS_PROFILE or environment "
+                "variables) for an identity allowed dsql:DbConnectAdmin"
+            ) from None
+        raise
+
+
+# ---- smoke test --------------------------------------------------------------------------------
+
+
+@main.command("smoke")
+@click.option(
+    "--base-url",
+    required=True,
+    envvar="ECOMMERCE_BASE_URL",
+    help="API base: http://127.0.0.1:8080, https://ID.execute-api.REGION.amazonaws.com/prod or https://CLOUDFRONT_DOMAIN.",
+)
+@click.option(
+    "--second-url", help="Another region's base URL: an order placed via --base-url must be visible there."
+)
+@click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds per request.")
+def smoke_command(base_url: str, second_url: str | None, timeout: float) -> None:
+    """Run the recipe's flow against a deployment and report each step; exit 1 on any failure."""
+    from handlers.tools.smoke import run_smoke
+
+    ok = run_smoke(base_url, second_url, timeout=timeout, echo=click.echo)
+    raise SystemExit(0 if ok else 1)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,310 @@
+"""`ecommerce dev`: event translation (unit) and the whole runtime as a subprocess (integration)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+
+from handlers.tools import devserver
+
+# ---- unit: API Gateway REST proxy events ---------------------------------------------------------
+
+
+def event(**overrides: object) -> dict[str, object]:
+    args: dict[str, object] = {"method": "GET", "path": "/products", "headers": [], "query": [], "body": b""}
+    args.update(overrides)
+    return devserver.build_event(**args)  # type: ignore[arg-type]
+
+
+def test_query_strings_keep_every_value_and_the_last_one_in_the_single_map() -> None:
+    built = event(query=[("limit", "5"), ("tag", "a"), ("tag", "b")])
+    assert built["queryStringParameters"] == {"limit": "5", "tag": "b"}
+    assert built["multiValueQueryStringParameters"] == {"limit": ["5"], "tag": ["a", "b"]}
+    assert event()["queryStringParameters"] is None
+    assert event()["multiValueQueryStringParameters"] is None
+
+
+def test_multi_value_headers() -> None:
+    built = event(headers=[("accept", "a/b"), ("x-forwarded-for", "1.1.1.1"), ("x-forwarded-for", "2.2.2.2")])
+    assert built["headers"] == {"accept": "a/b", "x-forwarded-for": "2.2.2.2"}
+    assert built["multiValueHeaders"] == {"accept": ["a/b"], "x-forwarded-for": ["1.1.1.1", "2.2.2.2"]}
+
+
+def test_text_body_passes_as_is_and_binary_body_as_base64() -> None:
+    text = event(method="POST", body=b'{"name":"Lampe"}')
+    assert (text["body"], text["isBase64Encoded"]) == ('{"name":"Lampe"}', False)
+    raw = bytes([0xFF, 0x00, 0x10])
+    binary = event(method="POST", body=raw)
+    assert binary["isBase64Encoded"] is True
+    assert base64.b64decode(str(binary["body"])) == raw
+    assert event()["body"] is None
+
+
+def test_request_context_is_the_prod_stage() -> None:
+    built = event(path="/orders/42", resource="/orders/{proxy+}", path_parameters={"proxy": "42"})
+    context = built["requestContext"]
+    assert isinstance(context, dict)
+    assert context["stage"] == "prod"
+    assert context["path"] == "/prod/orders/42"
+    assert built["pathParameters"] == {"proxy": "42"}
+    assert built["resource"] == context["resourcePath"] == "/orders/{proxy+}"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "expected"),
+    [
+        ("GET", "/products", ("catalog", "/products", None)),
+        ("POST", "/products/abc/x", ("catalog", "/products/{proxy+}", {"proxy": "abc/x"})),
+        ("GET", "/customers/1", ("catalog", "/customers/{proxy+}", {"proxy": "1"})),
+        ("POST", "/orders", ("orders", "/orders", None)),
+        ("GET", "/health", ("catalog", "/health", None)),
+        ("POST", "/health", None),
+        ("GET", "/health/deep", None),
+        ("GET", "/", None),
+        ("GET", "/admin", None),
+    ],
+)
+def test_function_choice_follows_routes_like_api_gateway(method: str, path: str, expected: object) -> None:
+    assert devserver.function_for(method, path) == expected
+
+
+def test_results_merge_headers_and_decode_base64() -> None:
+    status, headers, body = devserver.decode_result(
+        {
+            "statusCode": 201,
+            "headers": {"Content-Type": "application/json"},
+            "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"]},
+            "body": base64.b64encode(b"\x00\x01").decode(),
+            "isBase64Encoded": True,
+        }
+    )
+    assert status == 201
+    assert headers == [("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"), ("Content-Type", "application/json")]
+    assert body == b"\x00\x01"
+
+
+def test_lock_refuses_a_second_holder() -> None:
+    data_dir = Path(tempfile.mkdtemp(prefix="dev-lock-"))
+    try:
+        held = f"already running.*pid {os.getpid()}"
+        with devserver.DevLock(data_dir), pytest.raises(devserver.DevError, match=held):
+            devserver.DevLock(data_dir).acquire()
+        devserver.DevLock(data_dir).acquire()  # released: free again
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_taken_port_fails_fast_with_a_hint() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(devserver.DevError, match="--port"):
+            devserver.bind(taken.getsockname()[1])
+
+
+# ---- integration: `ecommerce dev` as a subprocess ------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "handlers.tools.cli", *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def get(url: str) -> tuple[int, dict[str, str], bytes]:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+
+
+@dataclass
+class Dev:
+    process: subprocess.Popen[str]
+    data_dir: Path
+    ports: tuple[int, int]
+    output: Path
+
+    def url(self, index: int = 0) -> str:
+        return f"http://127.0.0.1:{self.ports[index]}"
+
+    def text(self) -> str:
+        return self.output.read_text()
+
+
+def wait_ready(dev: Dev, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if dev.process.poll() is not None:
+            pytest.fail(f"ecommerce dev exited with {dev.process.returncode}:\n{dev.text()}")
+        try:
+            if all(get(f"{dev.url(i)}/health")[0] == 200 for i in (0, 1)) and "Ctrl-C stops" in dev.text():
+                return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(f"ecommerce dev not ready within {timeout}s:\n{dev.text()}")
+
+
+@pytest.fixture(scope="module")
+def dev() -> Iterator[Dev]:
+    # Not pytest's tmp_path: the unprivileged PostgreSQL user must reach it (see tests/conftest.py).
+    data_dir = Path(tempfile.mkdtemp(prefix="dev-runtime-"))
+    output = Path(tempfile.mkdtemp(prefix="dev-output-")) / "out.txt"
+    ports = (free_port(), free_port())
+    with output.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "handlers.tools.cli", "dev", "--fast", "--data-dir", str(data_dir),
+             "--port", str(ports[0]), "--second-port", str(ports[1])],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )  # fmt: skip
+    running = Dev(process, data_dir, ports, output)
+    try:
+        wait_ready(running)
+        yield running
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            process.wait(30)
+        shutil.rmtree(data_dir, ignore_errors=True)
+        shutil.rmtree(output.parent, ignore_errors=True)
+
+
+def test_each_port_is_its_own_region(dev: Dev) -> None:
+    regions = [get(f"{dev.url(i)}/health")[1]["x-serving-region"] for i in (0, 1)]
+    assert regions == ["us-east-1", "us-east-2"]
+
+
+def test_smoke_passes_across_both_regions(dev: Dev) -> None:
+    result = cli("smoke", "--base-url", dev.url(0), "--second-url", dev.url(1))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"✓ fetch order via second URL\s+200 .*\[us-east-2\]", result.stdout), result.stdout
+
+
+def test_openapi_and_offline_docs(dev: Dev) -> None:
+    status, headers, body = get(f"{dev.url(1)}/openapi.json")
+    spec = json.loads(body)
+    assert status == 200
+    assert "/orders" in spec["paths"]
+    assert spec["servers"] == [{"url": dev.url(1), "description": "ecommerce dev (local)"}]
+    status, _, page = get(f"{dev.url(0)}/docs")
+    assert status == 200
+    assert b"/docs/swagger-ui-bundle.min.js" in page
+    assert b"cdn" not in page.lower()
+    status, headers, _ = get(f"{dev.url(0)}/docs/swagger-ui-bundle.min.js")
+    assert (status, headers["content-type"].split(";")[0]) == (200, "application/javascript")
+
+
+def test_request_log_has_one_line_per_request(dev: Dev) -> None:
+    get(f"{dev.url(1)}/products?limit=1")
+    time.sleep(0.2)
+    assert re.search(r"GET /products 200 \d+\.\dms us-east-2", dev.text()), dev.text()
+    assert (dev.data_dir / "dev.log").read_text().count("GET /products") >= 1
+
+
+@pytest.mark.skipif(not (shutil.which("curl") and shutil.which("bash")), reason="needs curl and bash")
+def test_printed_curl_commands_work_as_printed(dev: Dev) -> None:
+    text = dev.text()
+    section = text.split(devserver.TRY_IT_HEADER, 1)[1].split("\n\n", 1)[0]
+    commands = [line for line in section.splitlines() if line and not line.startswith("#")]
+    assert len(commands) == 5
+    assert re.search(r"Idempotency-Key: [0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-", commands[2])
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", "\n".join(commands)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    outputs = result.stdout.splitlines()
+    assert "products" in json.loads(outputs[0])
+    assert json.loads(outputs[1])["name"] == "Desk Lamp"
+    order_id = outputs[2]
+    assert json.loads(outputs[3])["order_id"] == order_id
+    assert json.loads(outputs[4])["status"] == "cancelled"
+
+
+def test_second_runtime_on_the_same_data_dir_refuses(dev: Dev) -> None:
+    result = cli("dev", "--data-dir", str(dev.data_dir), "--port", str(free_port()), timeout=30)
+    assert result.returncode != 0
+    assert f"already running on {dev.data_dir} (pid {dev.process.pid})" in result.stderr
+
+
+def test_reset_refuses_while_running(dev: Dev) -> None:
+    result = cli("dev", "--data-dir", str(dev.data_dir), "--reset-only", timeout=30)
+    assert result.returncode != 0
+    assert "already running" in result.stderr
+    assert (dev.data_dir / "pgdata").is_dir()
+
+
+def postgres_processes(data_dir: Path) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(process.info["cmdline"] or [])
+        if "postgres" in cmdline and str(data_dir) in cmdline:
+            found.append(process)
+    return found
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_sigint_stops_servers_and_database_then_reset_wipes(dev: Dev) -> None:
+    """Runs last in this module: it stops the shared runtime."""
+    assert postgres_processes(dev.data_dir)
+    dev.process.send_signal(signal.SIGINT)
+    assert dev.process.wait(30) == 0, dev.text()
+    assert "PostgreSQL stopped" in dev.text()
+    assert not any(port_open(port) for port in dev.ports)
+    assert not postgres_processes(dev.data_dir)
+    result = cli("dev", "--data-dir", str(dev.data_dir), "--reset-only", timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert not (dev.data_dir / "pgdata").exists()
+
+
+def test_sigterm_stops_cleanly_and_a_restart_keeps_the_data() -> None:
+    data_dir = Path(tempfile.mkdtemp(prefix="dev-restart-"))
+    output = data_dir / "out.txt"  # beside pgdata, not inside it
+    ports = (free_port(), free_port())
+    args = [sys.executable, "-m", "handlers.tools.cli", "dev", "--fast", "--no-sample-data", "--data-dir",
+            str(data_dir), "--port", str(ports[0]), "--second-port", str(ports[1])]  # fmt: skip
+    try:
+        for round_ in range(2):
+            with output.open("w") as sink:
+                process = subprocess.Popen(args, stdout=sink, stderr=subprocess.STDOUT, text=True)
+            dev = Dev(process, data_dir, ports, output)
+            wait_ready(dev)
+            if round_ == 0:
+                body = {"name": "Kept", "price": "1.00", "stock_quantity": 1, "category": "Restart"}
+                request = urllib.request.Request(
+                    f"{dev.url()}/products", json.dumps(body).encode(), {"Content-Type": "application/json"}
+                )
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    product_id = json.loads(response.read())["product_id"]
+            else:
+                assert get(f"{dev.url(1)}/products/{product_id}")[0] == 200
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(30) == 0, dev.text()
+            assert not postgres_processes(data_dir)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
