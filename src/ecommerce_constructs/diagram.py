@@ -164,7 +164,8 @@ def _box_cluster(cluster: DsqlCluster) -> str:
 def _cluster_edges(clusters: list[DsqlCluster], lines: list[str]) -> list[str]:
     edges: list[str] = []
     for left, right in itertools.pairwise(clusters):
-        edges.append(f'  {_box_cluster(left)} <-.->|"to be peered (peering resource: next wave)"| {_box_cluster(right)}')
+        label = "to be peered (peering resource: next wave)"
+        edges.append(f'  {_box_cluster(left)} <-.->|"{label}"| {_box_cluster(right)}')
     witnesses = sorted({c.witness_region for c in clusters if c.witness_region})
     for witness in witnesses:
         witness_id = f"witness_{witness.replace('-', '_')}"
