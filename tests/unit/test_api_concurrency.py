@@ -8,6 +8,7 @@ for the loser, so the retry path runs for real.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -229,3 +230,23 @@ def test_concurrent_requests_never_see_each_others_events(shop_dsn: str) -> None
     results = concurrently(32, lambda i: Client(shop_dsn), create)
     assert all(reply.status == 201 for _, reply in results)
     assert all(reply.body["name"] == name for name, reply in results)
+
+
+def test_conflicts_outlasting_the_retry_budget_answer_503_with_retry_after(
+    client: Client, shop_dsn: str, admin: psycopg.Connection
+) -> None:
+    product = client.new_product(5)
+    impatient = Client(shop_dsn)
+    impatient.handlers["orders"]._database = Database(DatabaseSettings(local_dsn=shop_dsn), max_attempts=1)
+    blocker = psycopg.connect(shop_dsn)
+    blocker.execute("UPDATE products SET stock_quantity = stock_quantity WHERE product_id = %s", (product,))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(impatient.order, [(product, 1)])
+        time.sleep(0.3)  # the order's UPDATE now waits for the blocker's row
+        blocker.commit()  # ... and fails with 40001: a conflict, with no attempts left
+        reply = pending.result(timeout=30)
+    blocker.close()
+    impatient.close()
+    assert (reply.status, reply.problem_type) == (503, "busy")
+    assert reply.headers["Retry-After"] == "1"
+    assert stock(admin, product) == 5
