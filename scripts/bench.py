@@ -24,6 +24,7 @@ import psycopg
 
 from handlers.api import catalog, orders
 from handlers.db import Database, apply_migrations
+from handlers.tools.devserver import build_event
 from handlers.tools.engine import LocalEngine
 from handlers.tools.roundtrips import RoundTripCounter
 
@@ -32,19 +33,14 @@ JOHN = "c1000000-0000-4000-8000-000000000001"
 
 def event(method: str, path: str, body: str | None = None, **extra: Any) -> dict[str, Any]:
     headers = {"Content-Type": "application/json", **extra.pop("headers", {})}
-    query = extra.pop("query", None)
-    return {
-        "resource": "/{proxy+}",
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
-        "requestContext": {"stage": "prod", "requestId": "bench", "httpMethod": method, "path": path},
-        "body": body,
-        "isBase64Encoded": False,
-    }
+    query = extra.pop("query", None) or {}
+    return build_event(
+        method=method,
+        path=path,
+        headers=list(headers.items()),
+        query=list(query.items()),
+        body=(body or "").encode(),
+    )
 
 
 class Shop:

@@ -10,6 +10,7 @@ from uuid import uuid4
 from handlers.api import ROUTES, catalog, orders
 from handlers.api.common import ApiHandler
 from handlers.db import Database, DatabaseSettings
+from handlers.tools.devserver import build_event, function_for
 
 JOHN = "c1000000-0000-4000-8000-000000000001"
 LAPTOP = "a1000000-0000-4000-8000-000000000001"
@@ -24,27 +25,19 @@ def api_event(
     headers: dict[str, str] | None = None,
     query: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """The event API Gateway would send: the dev server's translation, so tests and `make dev` agree."""
     raw = body if isinstance(body, str) or body is None else json.dumps(body)
-    all_headers = {"Content-Type": "application/json", **(headers or {})}
-    return {
-        "resource": "/{proxy+}",
-        "path": path,
-        "httpMethod": method,
-        "headers": all_headers,
-        "multiValueHeaders": {key: [value] for key, value in all_headers.items()},
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
-        "pathParameters": {"proxy": path.lstrip("/")},
-        "stageVariables": None,
-        "requestContext": {
-            "stage": "prod",
-            "requestId": str(uuid4()),
-            "httpMethod": method,
-            "path": f"/prod{path}",
-        },
-        "body": raw,
-        "isBase64Encoded": False,
-    }
+    route = function_for(method, path)
+    resource, path_parameters = (route[1], route[2]) if route else ("/{proxy+}", None)
+    return build_event(
+        method=method,
+        path=path,
+        headers=[("Content-Type", "application/json"), *(headers or {}).items()],
+        query=list((query or {}).items()),
+        body=(raw or "").encode(),
+        resource=resource,
+        path_parameters=path_parameters,
+    )
 
 
 @dataclass

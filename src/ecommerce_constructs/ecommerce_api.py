@@ -320,40 +320,46 @@ class EcommerceApi(Construct):
 
     def _alarms(self) -> list[cloudwatch.Alarm]:
         alarms = [
-            cloudwatch.Alarm(
-                self,
+            self._alarm(
                 "ServerErrorsAlarm",
-                metric=self.metric_server_errors(),
-                threshold=5,
-                evaluation_periods=1,
-                alarm_description="The API returned more than 5 server errors in 5 minutes",
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                self.metric_server_errors(),
+                5,
+                "The API returned more than 5 server errors in 5 minutes",
             )
         ]
         for name, function in self.functions.items():
+            period = Duration.minutes(5)
             alarms.append(
-                cloudwatch.Alarm(
-                    self,
+                self._alarm(
                     f"{name}ErrorsAlarm",
-                    metric=function.metric_errors(period=Duration.minutes(5)),
-                    threshold=1,
-                    evaluation_periods=1,
-                    alarm_description=f"The {name} function failed (unhandled errors)",
-                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                    function.metric_errors(period=period),
+                    1,
+                    f"The {name} function failed (unhandled errors)",
                 )
             )
             alarms.append(
-                cloudwatch.Alarm(
-                    self,
+                self._alarm(
                     f"{name}ThrottlesAlarm",
-                    metric=function.metric_throttles(period=Duration.minutes(5)),
-                    threshold=1,
-                    evaluation_periods=1,
-                    alarm_description=f"The {name} function was throttled (concurrency exhausted)",
-                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                    function.metric_throttles(period=period),
+                    1,
+                    f"The {name} function was throttled (concurrency exhausted)",
                 )
             )
         return alarms
+
+    def _alarm(
+        self, construct_id: str, metric: cloudwatch.IMetric, threshold: float, description: str
+    ) -> cloudwatch.Alarm:
+        # Quiet periods are healthy: missing data must not raise an alarm.
+        return cloudwatch.Alarm(
+            self,
+            construct_id,
+            metric=metric,
+            threshold=threshold,
+            evaluation_periods=1,
+            alarm_description=description,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
 
     # ---- attributes used across stacks -----------------------------------------------------
 
