@@ -57,8 +57,9 @@ class DsqlCluster(Construct):
             self.cluster_arn = stack.format_arn(
                 service="dsql", resource="cluster", resource_name=existing_cluster_identifier
             )
-            # CloudFormation's Endpoint attribute is only available for clusters it created.
-            self.endpoint = f"{existing_cluster_identifier}.dsql.{self.region}.{stack.url_suffix}"
+            # CloudFormation's Endpoint attribute is only available for clusters it created. DSQL
+            # endpoints live under on.aws, not the partition's URL suffix (amazonaws.com).
+            self.endpoint = f"{existing_cluster_identifier}.dsql.{self.region}.on.aws"
             return
 
         multi_region = (

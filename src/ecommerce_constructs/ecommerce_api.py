@@ -66,7 +66,8 @@ class EcommerceApi(Construct):
     - ``tracing``: X-Ray on functions and stage [False].
     - ``monitoring``: create alarms on errors, throttles and 5xx [True].
     - ``manage_account_logging_role``: set API Gateway's account-wide CloudWatch role in this region,
-      which stage logging requires [True]; turn off if the account already manages it.
+      which stage logging requires [False: it is one setting per account and region, so only one
+      construct may own it; ``RegionalStack`` turns it on].
     - ``log_removal_policy``: what happens to log groups on stack deletion [DESTROY].
     """
 
@@ -87,7 +88,7 @@ class EcommerceApi(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         tracing: bool = False,
         monitoring: bool = True,
-        manage_account_logging_role: bool = True,
+        manage_account_logging_role: bool = False,
         log_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -193,17 +194,10 @@ class EcommerceApi(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"{name} function of the e-commerce API",
         )
+        # log_group_arn already ends in ":*", which covers the group's streams.
         role.add_to_policy(
             iam.PolicyStatement(
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[log_group.log_group_arn, f"{log_group.log_group_arn}:log-stream:*"],
-            )
-        )
-        Validations.of(role).acknowledge(
-            Acknowledgment(
-                id=f"AwsSolutions-IAM5[Resource::<{_logical_id(log_group)}.Arn>:log-stream:*]",
-                reason="Lambda names its log streams at runtime; the wildcard is confined to this "
-                "function's own log group.",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]
             )
         )
         if tracing:

@@ -76,6 +76,8 @@ class GlobalEdge(Construct):
                 max_ttl=catalog_cache_ttl,
                 min_ttl=Duration.seconds(0),
                 query_string_behavior=cloudfront.CacheQueryStringBehavior.all(),
+                # The API answers CORS with the requesting origin; one cached copy per origin.
+                header_behavior=cloudfront.CacheHeaderBehavior.allow_list("Origin"),
                 enable_accept_encoding_gzip=True,
                 enable_accept_encoding_brotli=True,
             )

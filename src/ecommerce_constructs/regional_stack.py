@@ -60,10 +60,17 @@ class RegionalStack(Stack):
             log_retention=_retention(config.monitoring.log_retention_days),
             tracing=config.monitoring.tracing,
             monitoring=config.monitoring.enabled,
+            manage_account_logging_role=True,
         )
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Regional API invoke URL")
         CfnOutput(self, "ClusterEndpoint", value=self.database.endpoint, description="DSQL endpoint")
         CfnOutput(self, "ClusterArn", value=self.database.cluster_arn, description="DSQL cluster ARN")
+        # `ecommerce migrate --app-role-arn` maps these IAM roles to the database role they log in as.
+        for name, function in self.api.functions.items():
+            assert function.role is not None
+            CfnOutput(
+                self, f"{name}RoleArn", value=function.role.role_arn, description=f"{name} function role"
+            )
 
 
 def _retention(days: int) -> logs.RetentionDays:

@@ -323,3 +323,38 @@ def test_repository_sql_passes_the_dsql_linter() -> None:
     statements.append(repository.ORDER_WITH_ITEMS)
     for statement in statements:
         assert check(statement.replace("%(", "'").replace(")s", "'").replace("%s", "NULL")) == []
+
+
+def test_replay_after_the_order_took_the_last_units(client: Client) -> None:
+    """The stock check must not hide the replay: the original order is why stock is gone."""
+    product = client.new_product(2)
+    key = str(uuid4())
+    first = client.order([(product, 2)], key=key)
+    assert first.status == 201
+    replay = client.order([(product, 2)], key=key)
+    assert (replay.status, replay.body) == (201, first.body)
+    other = client.order([(product, 1)], key=key)
+    assert (other.status, other.problem_type) == (422, "idempotency-key-reused")
+
+
+def test_values_the_database_would_refuse_are_4xx(client: Client) -> None:
+    nul = client.post("/products", {"name": "a\x00b", "price": 1, "category": "c"})
+    assert nul.status == 422
+    assert nul.body["errors"][0]["field"] == "name"
+    pricey = client.new_product(10_000, price="99999999.99")
+    huge = client.order([(pricey, 1000)])
+    assert (huge.status, huge.problem_type) == (422, "invalid-order")
+
+
+def test_patch_refuses_explicit_null(client: Client) -> None:
+    product = client.new_product(1)
+    reply = client.request("PATCH", f"/products/{product}", {"name": None})
+    assert reply.status == 422
+    assert "null" in reply.body["detail"] + str(reply.body["errors"])
+
+
+@pytest.mark.parametrize("key", ["   ", "tab\tkey", "ключ"])
+def test_blank_or_invisible_idempotency_keys_are_refused(client: Client, key: str) -> None:
+    body = {"customer_id": JOHN, "items": [{"product_id": MOUSE, "quantity": 1}]}
+    reply = client.post("/orders", body, headers={"Idempotency-Key": key})
+    assert reply.status in (400, 422), reply.body

@@ -250,3 +250,14 @@ def test_conflicts_outlasting_the_retry_budget_answer_503_with_retry_after(
     assert (reply.status, reply.problem_type) == (503, "busy")
     assert reply.headers["Retry-After"] == "1"
     assert stock(admin, product) == 5
+
+
+def test_20_requests_one_key_buying_all_the_stock(
+    client: Client, shop_dsn: str, admin: psycopg.Connection
+) -> None:
+    product = client.new_product(2)
+    key = str(uuid4())
+    replies = concurrently(20, lambda i: patient_client(shop_dsn), lambda c: c.order([(product, 2)], key=key))
+    assert {r.status for r in replies} == {201}, Counter(r.status for r in replies)
+    assert all(r.body == replies[0].body for r in replies)
+    assert stock(admin, product) == 0

@@ -109,6 +109,11 @@ def test_dsql_rights_are_scoped_to_the_cluster(region: str) -> None:
         assert statement["Resource"] != "*"
 
 
+def test_function_roles_are_outputs_for_role_mapping() -> None:
+    outputs = default_template("ecommerce-us-east-1").to_json()["Outputs"]
+    assert {"CatalogRoleArn", "OrdersRoleArn", "ClusterEndpoint", "ApiUrl"} <= set(outputs)
+
+
 def test_routes_cover_the_shop() -> None:
     template = default_template("ecommerce-us-east-1")
     paths = {
@@ -157,7 +162,10 @@ def test_edge_forwards_query_strings_and_caches_catalog() -> None:
                 {
                     "DefaultTTL": 60,
                     "ParametersInCacheKeyAndForwardedToOrigin": Match.object_like(
-                        {"QueryStringsConfig": {"QueryStringBehavior": "all"}}
+                        {
+                            "QueryStringsConfig": {"QueryStringBehavior": "all"},
+                            "HeadersConfig": {"HeaderBehavior": "whitelist", "Headers": ["Origin"]},
+                        }
                     ),
                 }
             )
@@ -209,7 +217,14 @@ def test_adopting_existing_clusters_and_kms() -> None:
     adopted = Template.from_stack(app.regional["us-east-2"])
     adopted.resource_count_is("AWS::DSQL::Cluster", 0)
     assert f"cluster/{identifier}" in json.dumps(adopted.to_json())
-    assert f"{identifier}.dsql.us-east-2" in json.dumps(adopted.to_json())
+    adopted.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Environment": {
+                "Variables": Match.object_like({"DSQL_ENDPOINT": f"{identifier}.dsql.us-east-2.on.aws"})
+            }
+        },
+    )
     created = Template.from_stack(app.regional["us-east-1"])
     created.has_resource(
         "AWS::DSQL::Cluster",

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+import psycopg
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
@@ -64,6 +65,7 @@ TITLES: dict[str, str] = {
     "idempotency-key-missing": "Idempotency-Key header required",
     "busy": "Service busy",
     "validation-error": "Request validation failed",
+    "invalid-value": "Value not accepted",
     "malformed-json": "Malformed JSON body",
     "payload-too-large": "Request body too large",
     "route-not-found": "No such route",
@@ -247,11 +249,20 @@ class ApiHandler:
             event = app.current_event
             return problem("route-not-found", 404, f"no route for {event.http_method} {event.path}")
 
+        @app.exception_handler(psycopg.errors.DataError)
+        def _bad_value(error: psycopg.errors.DataError) -> Response[str]:
+            # A value the model let through but the database refuses (class 22): the client's to fix,
+            # and retrying would fail the same way, so never a 5xx.
+            logger.warning("database rejected a value", extra={"sqlstate": error.sqlstate})
+            return problem(
+                "invalid-value", 422, "a value is out of range or not representable; check the input"
+            )
+
         @app.exception_handler(Exception)
         def _internal(error: Exception) -> Response[str]:
             # Internal exception text never reaches a client; it goes to the log with the stack.
             logger.exception("unhandled error")
-            if isinstance(error, DataLayerError) or type(error).__module__.startswith("psycopg"):
+            if isinstance(error, DataLayerError | psycopg.OperationalError):
                 return problem(
                     "database-unavailable",
                     503,

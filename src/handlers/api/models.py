@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from handlers.shop.domain import (
     MAX_LINE_QUANTITY,
@@ -34,6 +34,14 @@ MoneyOut = Annotated[str, Field(pattern=r"^\d+\.\d{2}$", examples=["999.99"])]
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        # PostgreSQL text cannot hold NUL; refuse it here with the field named, not as a 5xx later.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
 
 
 class _Out(BaseModel):
@@ -56,11 +64,20 @@ class ProductCreate(_In):
 
 
 class ProductPatch(_In):
+    """Fields to change; omit a field to keep it (explicit null is refused, not ignored)."""
+
     name: Name | None = None
     description: Description | None = None
     price: Money | None = None
     stock_quantity: Stock | None = None
     category: Category | None = None
+
+    @model_validator(mode="after")
+    def _no_explicit_null(self) -> ProductPatch:
+        nulls = sorted(name for name in self.model_fields_set if getattr(self, name) is None)
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)}: null is not a value; omit the field to keep it")
+        return self
 
 
 class CustomerCreate(_In):

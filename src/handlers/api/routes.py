@@ -36,8 +36,8 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
+        # Visible ASCII only: a blank or invisible key would collide between unrelated clients.
+        pattern=r"^[\x21-\x7e]{1,255}$",
         description="Required. A UUID per intended order; retries with the same key and body replay "
         "the response.",
     ),

@@ -21,6 +21,7 @@ from .domain import (
     DuplicateEmail,
     IdempotencyKeyReused,
     InsufficientStock,
+    InvalidOrder,
     NotFound,
     Order,
     OrderLine,
@@ -272,12 +273,22 @@ class ShopRepository:
             rows = cursor.fetchall()
         except psycopg.errors.UniqueViolation:
             return self._replay(idempotency_key, request)
+        except psycopg.errors.NumericValueOutOfRange:
+            raise InvalidOrder(
+                "the order total would exceed 99,999,999.99; split the order", field="items"
+            ) from None
         except (
             psycopg.errors.CheckViolation,
             psycopg.errors.NotNullViolation,
             psycopg.errors.ForeignKeyViolation,
         ):
-            raise self._explain_rejection(request) from None
+            # The key may already hold a committed order (a retry, or a concurrent duplicate that
+            # lost): then the stock that order took is why this attempt failed, and the answer is
+            # the replay, not "insufficient stock".
+            outcome = self._explain_rejection(request, idempotency_key)
+            if isinstance(outcome, PlacedOrder):
+                return outcome
+            raise outcome from None
         created_at = rows[0][3]
         lines = tuple(OrderLine(product_id, quantity, price) for product_id, price, quantity, _ in rows)
         lines = tuple(sorted(lines, key=lambda line: str(line.product_id)))
@@ -326,7 +337,7 @@ class ShopRepository:
         original = Order(**{**order.__dict__, "status": stored["status"], "updated_at": order.created_at})
         return PlacedOrder(original, replayed=True)
 
-    def _explain_rejection(self, request: OrderRequest) -> Exception:
+    def _explain_rejection(self, request: OrderRequest, key: str) -> PlacedOrder | Exception:
         """The statement aborted on a constraint; one read says which rule, naming the fields."""
         ids = [product_id for product_id, _ in request.lines]
         placeholders = ", ".join(["%s"] * len(ids))
@@ -334,10 +345,14 @@ class ShopRepository:
             lambda conn: conn.execute(
                 f"SELECT 'product', product_id, stock_quantity FROM products "
                 f"WHERE product_id IN ({placeholders}) AND active AND currency = %s "
-                "UNION ALL SELECT 'customer', customer_id, NULL FROM customers WHERE customer_id = %s",
-                (*ids, CURRENCY, request.customer_id),
+                "UNION ALL SELECT 'customer', customer_id, NULL FROM customers WHERE customer_id = %s "
+                "UNION ALL SELECT 'key', NULL, NULL FROM idempotency_records "
+                "WHERE scope = %s AND idempotency_key = %s",
+                (*ids, CURRENCY, request.customer_id, ORDER_SCOPE, key),
             ).fetchall()
         )
+        if any(row[0] == "key" for row in rows):
+            return self._replay(key, request)
         stock = {row[1]: row[2] for row in rows if row[0] == "product"}
         if not any(row[0] == "customer" for row in rows):
             return UnknownCustomer(request.customer_id)
