@@ -135,15 +135,33 @@ def _target_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @main.command("migrate")
 @_target_options
 @click.option("--sample-data", is_flag=True, help="Also load the sample data (idempotent).")
+@click.option(
+    "--app-role-arn",
+    "app_role_arns",
+    multiple=True,
+    help="IAM role of a function (stack outputs CatalogRoleArn, OrdersRoleArn): create the application "
+    "database role, map it with AWS IAM GRANT and grant it the tables. Repeatable.",
+)
 def migrate_command(
-    dsn: str | None, guard: bool, endpoint: str | None, region: str | None, sample_data: bool
+    dsn: str | None,
+    guard: bool,
+    endpoint: str | None,
+    region: str | None,
+    sample_data: bool,
+    app_role_arns: tuple[str, ...],
 ) -> None:
     """Apply pending schema migrations to --dsn or to a DSQL cluster (--endpoint, as admin)."""
     from handlers.db import apply_migrations
+    from handlers.db.roles import grant_app_role
 
     with _database_errors_reported():
         connect = _connector(dsn=dsn, guard=guard, endpoint=endpoint, region=region)
         result = apply_migrations(connect, include_sample_data=sample_data, poll_interval=0.2, log=click.echo)
+        if app_role_arns:
+            try:
+                grant_app_role(connect, app_role_arns, log=click.echo)
+            except ValueError as exc:
+                raise click.UsageError(str(exc)) from None
     loaded = ", sample data loaded" if result.sample_data_loaded else ""
     click.echo(f"applied {list(result.applied) or 'nothing'}, already applied {len(result.skipped)}{loaded}")
 
