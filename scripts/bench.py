@@ -24,11 +24,10 @@ import psycopg
 
 from handlers.api import catalog, orders
 from handlers.db import Database, apply_migrations
+from handlers.db.sample import JOHN
 from handlers.tools.devserver import build_event
 from handlers.tools.engine import LocalEngine
 from handlers.tools.roundtrips import RoundTripCounter
-
-JOHN = "c1000000-0000-4000-8000-000000000001"
 
 
 def event(method: str, path: str, body: str | None = None, **extra: Any) -> dict[str, Any]:

@@ -10,11 +10,8 @@ from uuid import uuid4
 from handlers.api import ROUTES, catalog, orders
 from handlers.api.common import ApiHandler
 from handlers.db import Database, DatabaseSettings
+from handlers.db.sample import JOHN, LAPTOP, MOUSE  # noqa: F401 - re-exported for the tests
 from handlers.tools.devserver import build_event, function_for
-
-JOHN = "c1000000-0000-4000-8000-000000000001"
-LAPTOP = "a1000000-0000-4000-8000-000000000001"
-MOUSE = "a1000000-0000-4000-8000-000000000002"
 
 
 def api_event(

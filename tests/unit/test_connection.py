@@ -347,3 +347,28 @@ def test_an_interrupted_unit_does_not_leak_its_open_transaction(fresh_dsn: str) 
         assert db.stats.connections_opened == 2
     finally:
         db.close()
+
+
+def test_no_connect_is_started_that_cannot_finish_before_the_deadline() -> None:
+    """An unreachable database must answer within the Lambda's time, not time out behind it."""
+    from handlers.db import Database, DatabaseSettings, RetriesExhaustedError
+
+    attempts: list[float] = []
+
+    def unreachable() -> Any:
+        attempts.append(1)
+        now[0] += 5  # a connect to an unreachable host uses its whole timeout
+        raise psycopg.OperationalError("connection timed out")
+
+    now = [100.0]
+    db = Database(
+        DatabaseSettings(local_dsn="x", connect_timeout=5),
+        connector=unreachable,
+        clock=lambda: now[0],
+        sleep=lambda seconds: now.__setitem__(0, now[0] + seconds),
+    )
+    with pytest.raises(RetriesExhaustedError) as caught:
+        db.run_transaction(lambda conn: None, deadline=now[0] + 9)  # a 10 s Lambda, 1 s margin
+    assert len(attempts) == 1  # at t+5 a second 5 s connect would overrun the deadline
+    assert caught.value.reason == "deadline"
+    assert now[0] < 100 + 9

@@ -172,6 +172,7 @@ class ApiHandler:
             remaining = context.get_remaining_time_in_millis() / 1000.0
             deadline = time.monotonic() + max(0.0, remaining - DEADLINE_MARGIN_SECONDS)
         self.shop = Shop(ShopRepository(lambda: self.database, deadline=deadline))
+        retries_before = self._database.stats.retries if self._database is not None else 0
         body = event.get("body") or ""
         if len(body.encode() if isinstance(body, str) else body) > MAX_BODY_BYTES:
             result = self._oversized(event)
@@ -187,15 +188,16 @@ class ApiHandler:
             headers[REGION_HEADER] = self.region
         else:
             result["multiValueHeaders"][REGION_HEADER] = [self.region]
-        self._record_metrics(event, result)
+        retries = (self._database.stats.retries if self._database is not None else 0) - retries_before
+        self._record_metrics(event, result, retries)
         return result
 
-    def _record_metrics(self, event: dict[str, Any], result: dict[str, Any]) -> None:
-        stats = self._database.last_call if self._database is not None else None
-        if stats is not None and stats.attempts > 1:
-            # Conflict retries are the health signal of an optimistic database: log and count them.
-            logger.info("database retries", extra={"attempts": stats.attempts, "path": event.get("path")})
-            self.metrics.add_metric(name="DatabaseRetries", unit=MetricUnit.Count, value=stats.attempts - 1)
+    def _record_metrics(self, event: dict[str, Any], result: dict[str, Any], retries: int) -> None:
+        if retries:
+            # Conflict retries are the health signal of an optimistic database: log and count them
+            # (all units of work of this request, not just the last).
+            logger.info("database retries", extra={"retries": retries, "path": event.get("path")})
+            self.metrics.add_metric(name="DatabaseRetries", unit=MetricUnit.Count, value=retries)
         if int(result.get("statusCode", 500)) >= 500:
             self.metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=1)
         if self.metrics.metric_set:

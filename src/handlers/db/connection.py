@@ -329,7 +329,10 @@ class Database:
         self.stats.units += 1
         try:
             while True:
-                if deadline is not None and self._clock() >= deadline:
+                # A retry that must reconnect reserves the connect timeout: a connect that cannot
+                # finish before the deadline is not started (the first attempt always may).
+                budget = self._connect_budget() if calls.attempts else 0.0
+                if deadline is not None and self._clock() + budget >= deadline:
                     raise self._exhausted(calls, reason="deadline")
                 calls.attempts += 1
                 self.stats.attempts += 1
@@ -377,6 +380,12 @@ class Database:
             if failure is Failure.FATAL:
                 raise
             raise _Retryable(exc, failure) from exc
+
+    def _connect_budget(self) -> float:
+        """Seconds the next attempt must reserve for opening a connection (0 when one is open)."""
+        if self._conn is not None and not connection_unusable(self._conn):
+            return 0.0
+        return float(self.settings.connect_timeout) if self.settings is not None else 0.0
 
     def _acquire(self) -> Connection:
         conn = self._conn
@@ -459,62 +468,3 @@ class _CallCounter:
             backoff_seconds=self.backoff,
             elapsed_seconds=elapsed,
         )
-
-
-# -- process-wide default ---------------------------------------------------------------------------
-
-_default: Database | None = None
-_default_lock = threading.Lock()
-
-
-def get_database() -> Database:
-    """The execution environment's :class:`Database`, built from the environment on first use."""
-    global _default  # one per process by design
-    with _default_lock:
-        if _default is None:
-            _default = Database(DatabaseSettings.from_env())
-        return _default
-
-
-def reset_database() -> None:
-    """Close and forget the process-wide database (tests, or after changing the environment)."""
-    global _default
-    with _default_lock:
-        if _default is not None:
-            _default.close()
-        _default = None
-
-
-def run_transaction(
-    work: Work[T],
-    *,
-    deadline: float | None = None,
-    max_attempts: int | None = None,
-    read_only: bool = False,
-    pipeline: bool = False,
-    idempotent: bool = False,
-) -> T:
-    """:meth:`Database.run_transaction` on the process-wide database."""
-    return get_database().run_transaction(
-        work,
-        deadline=deadline,
-        max_attempts=max_attempts,
-        read_only=read_only,
-        pipeline=pipeline,
-        idempotent=idempotent,
-    )
-
-
-def run_autocommit(
-    work: Work[T], *, deadline: float | None = None, max_attempts: int | None = None, idempotent: bool = True
-) -> T:
-    """:meth:`Database.run_autocommit` on the process-wide database."""
-    return get_database().run_autocommit(
-        work, deadline=deadline, max_attempts=max_attempts, idempotent=idempotent
-    )
-
-
-def deadline_after(seconds: float, *, clock: Callable[[], float] = time.monotonic) -> float:
-    """A deadline ``seconds`` from now, e.g. ``deadline_after(context.get_remaining_time_in_millis()
-    / 1000 - 0.5)`` in a Lambda handler (keep a margin to build the response)."""
-    return clock() + seconds
