@@ -7,7 +7,6 @@ and the local runtime create one per concurrent worker.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -288,7 +287,3 @@ def health_body(handler: ApiHandler) -> tuple[int, dict[str, str]]:
         "version": __version__,
         "database": database,
     }
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
