@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import uuid4
 
+import psycopg
+
 from handlers.api import ROUTES, catalog, orders
 from handlers.api.common import ApiHandler
 from handlers.db import Database, DatabaseSettings
@@ -91,3 +93,9 @@ class Client:
     def close(self) -> None:
         for handler in self.handlers.values():
             handler.database.close()
+
+
+def stock(admin: psycopg.Connection, product_id: str) -> int:
+    row = admin.execute("SELECT stock_quantity FROM products WHERE product_id = %s", (product_id,)).fetchone()
+    assert row is not None
+    return int(row[0])

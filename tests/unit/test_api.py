@@ -8,16 +8,10 @@ from uuid import uuid4
 import psycopg
 import pytest
 
-from api_support import JOHN, LAPTOP, MOUSE, Client
+from api_support import JOHN, LAPTOP, MOUSE, Client, stock
 from ecommerce_constructs.ecommerce_api import ROUTES as CDK_ROUTES
 from handlers.api import ROUTES
 from handlers.shop.domain import MAX_ORDER_LINES
-
-
-def stock(admin: psycopg.Connection, product_id: str) -> int:
-    row = admin.execute("SELECT stock_quantity FROM products WHERE product_id = %s", (product_id,)).fetchone()
-    assert row is not None
-    return int(row[0])
 
 
 def test_routes_match_the_infrastructure() -> None:

@@ -18,7 +18,7 @@ from uuid import uuid4
 import psycopg
 import pytest
 
-from api_support import JOHN, MOUSE, Client, Reply
+from api_support import JOHN, MOUSE, Client, Reply, stock
 from handlers.db import Backoff, Database, DatabaseSettings
 from handlers.tools.roundtrips import RoundTripCounter
 
@@ -52,12 +52,6 @@ def concurrently(count: int, make: Callable[[int], Client], act: Callable[[Clien
     finally:
         for client in clients:
             client.close()
-
-
-def stock(admin: psycopg.Connection, product_id: str) -> int:
-    row = admin.execute("SELECT stock_quantity FROM products WHERE product_id = %s", (product_id,)).fetchone()
-    assert row is not None
-    return int(row[0])
 
 
 def sold(admin: psycopg.Connection, product_id: str) -> int:
