@@ -29,8 +29,8 @@ node_modules/.installed: package.json package-lock.json
 install: $(VENV)/.installed node_modules/.installed
 
 lint: $(VENV)/.installed
-	ruff check src tests scripts app.py
-	ruff format --check src tests scripts app.py
+	ruff check src tests scripts bench app.py
+	ruff format --check src tests scripts bench app.py
 
 typecheck: $(VENV)/.installed
 	mypy
@@ -59,6 +59,7 @@ dev: install
 
 bench: $(VENV)/.installed
 	$(PY) scripts/bench.py
+	$(PY) -m bench.cold_start --json bench/cold_start.json
 
 dev-reset: $(VENV)/.installed
 	ecommerce dev --reset-only

@@ -22,12 +22,12 @@ from typing import Any
 
 import psycopg
 
+from ecommerce_dev.devserver import build_event
+from ecommerce_dev.engine import LocalEngine
+from ecommerce_dev.roundtrips import RoundTripCounter
 from handlers.api import catalog, orders
 from handlers.db import Database, apply_migrations
 from handlers.db.sample import JOHN
-from handlers.tools.devserver import build_event
-from handlers.tools.engine import LocalEngine
-from handlers.tools.roundtrips import RoundTripCounter
 
 
 def event(method: str, path: str, body: str | None = None, **extra: Any) -> dict[str, Any]:

@@ -9,11 +9,12 @@ from uuid import uuid4
 
 import psycopg
 
-from handlers.api import ROUTES, catalog, orders
+from ecommerce_dev.apigw import LambdaContext, build_event, match, missing_route_result
+from ecommerce_dev.guarded import guarded_database
+from handlers.api import catalog, orders
 from handlers.api.common import ApiHandler
-from handlers.db import Database, DatabaseSettings
+from handlers.db import Database
 from handlers.db.sample import JOHN, LAPTOP, MOUSE  # noqa: F401 - re-exported for the tests
-from handlers.tools.devserver import build_event, function_for
 
 
 def api_event(
@@ -26,16 +27,12 @@ def api_event(
 ) -> dict[str, Any]:
     """The event API Gateway would send: the dev server's translation, so tests and `make dev` agree."""
     raw = body if isinstance(body, str) or body is None else json.dumps(body)
-    route = function_for(method, path)
-    resource, path_parameters = (route[1], route[2]) if route else ("/{proxy+}", None)
     return build_event(
         method=method,
         path=path,
         headers=[("Content-Type", "application/json"), *(headers or {}).items()],
         query=list((query or {}).items()),
         body=(raw or "").encode(),
-        resource=resource,
-        path_parameters=path_parameters,
     )
 
 
@@ -56,7 +53,7 @@ class Client:
 
     def __init__(self, dsn: str, *, region: str = "us-east-1", database: Database | None = None) -> None:
         def db() -> Database:
-            return database or Database(DatabaseSettings(local_dsn=dsn))
+            return database or guarded_database(dsn)
 
         self.handlers: dict[str, ApiHandler] = {
             "catalog": catalog.build(database=db(), region=region),
@@ -64,8 +61,12 @@ class Client:
         }
 
     def request(self, method: str, path: str, body: Any = None, **kwargs: Any) -> Reply:
-        handler = self.handlers[ROUTES[path.strip("/").split("/")[0]]]
-        result = handler(api_event(method, path, body, **kwargs), None)
+        found = match(method, path)
+        if found is None or found.function is None:
+            result = missing_route_result()  # API Gateway answers; no function runs
+        else:
+            event = api_event(method, path, body, **kwargs)
+            result = self.handlers[found.function](event, LambdaContext(function_name=found.function))
         headers = {
             k: v[-1] if isinstance(v, list) else v for k, v in (result.get("multiValueHeaders") or {}).items()
         }

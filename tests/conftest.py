@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from handlers.tools.engine import LocalEngine
+from ecommerce_dev.engine import LocalEngine
 
 
 @pytest.fixture(scope="session")

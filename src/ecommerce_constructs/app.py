@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 from aws_cdk import App, Environment, Tags, Validations
 
-from .config import EcommerceConfig, load_config
+from .config import ConfigError, EcommerceConfig, load_config
 from .edge_stack import EdgeStack
 from .regional_stack import RegionalStack
 from .regions import EDGE_REGION
@@ -60,10 +62,20 @@ def build(app: App, config: EcommerceConfig, *, nag: bool = True, lambda_code: A
 
 
 def main() -> None:
-    """Entry point of ``cdk.json`` (``python -m ecommerce_constructs``) and ``app.py``."""
+    """Entry point of ``app.py`` (cdk.json) and ``python -m ecommerce_constructs``.
+
+    A configuration error is printed alone (it names file, key and fix) with exit status 1: a
+    traceback would only bury it.
+    """
+    warnings.formatwarning = lambda message, category, *_: f"warning: {message}\n"
     app = App()
     context = {key: app.node.try_get_context(key) for key in _context_keys()}
-    build(app, load_config(context=context))
+    try:
+        config = load_config(context=context)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        raise SystemExit(1) from None
+    build(app, config)
     app.synth()
 
 

@@ -161,11 +161,12 @@ class FunctionMemory(_Model):
 
 
 class LambdaConfig(_Model):
-    """Lambda settings. Defaults: the memory above, 10 s timeout, arm64 (Graviton)."""
+    """Lambda settings. Defaults: the memory above, 10 s timeout, arm64 (Graviton), no SnapStart."""
 
     memory: FunctionMemory = FunctionMemory()
     timeout_seconds: int = Field(10, ge=1, le=900)
     architecture: Literal["arm64", "x86_64"] = "arm64"
+    snap_start: bool = False
 
     @field_validator("timeout_seconds")
     @classmethod

@@ -23,9 +23,10 @@ from aws_cdk import App, CfnResource, Stack
 from constructs import Construct, IConstruct
 
 from .app import build
+from .bundling import contract
 from .config import CONFIG_CONTEXT_KEY, CONTEXT_KEYS, load_config
 from .dsql_cluster import DsqlCluster
-from .ecommerce_api import ROUTES, STAGE_NAME, EcommerceApi
+from .ecommerce_api import STAGE_NAME, EcommerceApi
 from .global_edge import GlobalEdge
 
 BEGIN = "<!-- architecture-diagram:begin (generated: do not edit by hand) -->"
@@ -151,7 +152,10 @@ def _api_edges(api: EcommerceApi) -> list[str]:
     rest = _box(api.rest_api)
     edges = [f"  {rest} --- {_box(api.rest_api.deployment_stage)}"]
     for name, function in api.functions.items():
-        paths = " ".join(f"/{path}" for path, target in ROUTES.items() if target == name)
+        tops = dict.fromkeys(
+            "/" + route.path.split("/")[1] for route in contract().ROUTES if route.function == name.lower()
+        )
+        paths = " ".join(tops)
         edges.append(f'  {rest} -->|"{paths}"| {_box(function)}')
         edges.append(f'  {_box(function)} -->|"IAM token (dsql:DbConnect)"| {_box_cluster(api.cluster)}')
     return edges

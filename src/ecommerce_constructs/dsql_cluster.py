@@ -8,6 +8,8 @@ from aws_cdk import aws_dsql as dsql
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from .bundling import contract
+
 METRIC_NAMESPACE = "AWS/AuroraDSQL"
 
 
@@ -16,7 +18,7 @@ class DsqlCluster(Construct):
 
     Keyword-only props (defaults in brackets):
 
-    - ``cluster_name``: value of the cluster's ``Name`` tag [required].
+    - ``cluster_name``: value of the cluster's ``Name`` tag [the construct's path, e.g. ``shop/Db``].
     - ``deletion_protection``: refuse DeleteCluster until turned off [True].
     - ``removal_policy``: what happens to the cluster when it leaves the stack [RETAIN].
     - ``kms_key_arn``: customer managed KMS key in this region [AWS-owned key].
@@ -34,7 +36,7 @@ class DsqlCluster(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        cluster_name: str,
+        cluster_name: str | None = None,
         deletion_protection: bool = True,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         kms_key_arn: str | None = None,
@@ -57,9 +59,8 @@ class DsqlCluster(Construct):
             self.cluster_arn = stack.format_arn(
                 service="dsql", resource="cluster", resource_name=existing_cluster_identifier
             )
-            # CloudFormation's Endpoint attribute is only available for clusters it created. DSQL
-            # endpoints live under on.aws, not the partition's URL suffix (amazonaws.com).
-            self.endpoint = f"{existing_cluster_identifier}.dsql.{self.region}.on.aws"
+            # CloudFormation's Endpoint attribute is only available for clusters it created.
+            self.endpoint = contract().dsql_endpoint(existing_cluster_identifier, self.region)
             return
 
         multi_region = (
@@ -75,7 +76,7 @@ class DsqlCluster(Construct):
             multi_region_properties=multi_region,
         )
         self.resource.apply_removal_policy(removal_policy)
-        Tags.of(self.resource).add("Name", cluster_name)
+        Tags.of(self.resource).add("Name", cluster_name or self.node.path)
         self.cluster_identifier = self.resource.attr_identifier
         self.cluster_arn = self.resource.attr_resource_arn
         self.endpoint = self.resource.attr_endpoint

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from aws_cdk import (
     Acknowledgment,
+    Annotations,
     ArnFormat,
-    CfnElement,
     Duration,
     Fn,
     RemovalPolicy,
@@ -23,31 +23,26 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from .bundling import LAMBDA_RUNTIME, handler_code
+from .bundling import LAMBDA_PYTHON_VERSION, LAMBDA_RUNTIME, PYTHON_ENV_VAR, contract, handler_code
 from .dsql_cluster import DsqlCluster
 
 STAGE_NAME = "prod"
 
-# Top-level path -> function. Catalog/customers and orders are separate functions, as in the
-# recipe, so each keeps its own memory setting.
-ROUTES: dict[str, str] = {
-    "products": "Catalog",
-    "customers": "Catalog",
-    "health": "Catalog",
-    "orders": "Orders",
-}
-HANDLERS: dict[str, str] = {
-    "Catalog": "handlers.api.catalog.handler",
-    "Orders": "handlers.api.orders.handler",
-}
-
 
 @dataclass(frozen=True)
 class FunctionSettings:
-    """Per-function Lambda settings. Defaults: 256 MB, 10 s (API Gateway allows at most 29 s)."""
+    """Per-function Lambda settings.
+
+    - ``memory_size``: MB [256].
+    - ``timeout``: [10 s]; API Gateway gives up after 29 s whatever this says.
+    - ``snap_start``: Lambda SnapStart on published versions, so cold starts restore a snapshot
+      taken after the imports instead of running them [False: it bills snapshot caching and
+      restores; see docs/decisions/0005-cold-start.md].
+    """
 
     memory_size: int = 256
     timeout: Duration = Duration.seconds(10)  # noqa: RUF009 - Duration is immutable
+    snap_start: bool = False
 
 
 class EcommerceApi(Construct):
@@ -57,6 +52,8 @@ class EcommerceApi(Construct):
 
     - ``cluster``: the ``DsqlCluster`` the functions connect to (IAM ``dsql:DbConnect`` on it only).
     - ``database_role``: PostgreSQL role the functions log in as [``ecommerce_app``].
+      Which function serves which route, and the environment they read, come from the Lambda
+      code's own contract (``handlers/contract.py``), so the two can never disagree.
     - ``catalog`` / ``orders``: ``FunctionSettings`` [256 MB / 512 MB, 10 s].
     - ``architecture``: ``lambda_.Architecture`` [ARM_64].
     - ``code``: Lambda code [the installed ``handlers`` package, bundled locally with pip].
@@ -77,7 +74,7 @@ class EcommerceApi(Construct):
         construct_id: str,
         *,
         cluster: DsqlCluster,
-        database_role: str = "ecommerce_app",
+        database_role: str | None = None,
         catalog: FunctionSettings = FunctionSettings(memory_size=256),
         orders: FunctionSettings = FunctionSettings(memory_size=512),
         architecture: lambda_.Architecture = lambda_.Architecture.ARM_64,
@@ -94,27 +91,50 @@ class EcommerceApi(Construct):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.cluster = cluster
-        # Architecture objects are jsii proxies: compare by name, never by identity.
-        arch_name = architecture.name
-        code = code or handler_code(arch_name)
+        terms = contract()
+        if code is None:
+            # Architecture objects are jsii proxies: compare by name, never by identity.
+            code, bytecode = handler_code(architecture.name)
+            if not bytecode:
+                Annotations.of(self).add_warning_v2(
+                    "ecommerce:no-bytecode",
+                    f"No Python {LAMBDA_PYTHON_VERSION} interpreter found: the Lambda bundle ships without "
+                    f"bytecode and each cold start compiles it (hundreds of ms). Install "
+                    f"python{LAMBDA_PYTHON_VERSION} or set {PYTHON_ENV_VAR} to one.",
+                )
+        env = terms.Env
         environment = {
-            "DSQL_ENDPOINT": cluster.endpoint,
-            "DSQL_REGION": stack.region,
-            "DB_USER": database_role,
-            "CORS_ORIGINS": ",".join(cors_origins),
-            "POWERTOOLS_SERVICE_NAME": "ecommerce",
-            "POWERTOOLS_METRICS_NAMESPACE": "Ecommerce",
-            "POWERTOOLS_TRACE_DISABLED": "false" if tracing else "true",
+            env.DSQL_ENDPOINT: cluster.endpoint,
+            env.DSQL_REGION: stack.region,
+            env.DB_USER: database_role or terms.DEFAULT_APP_ROLE,
+            env.CORS_ORIGINS: ",".join(cors_origins),
+            env.SERVICE_NAME: terms.SERVICE_NAME,
+            env.METRICS_NAMESPACE: terms.METRICS_NAMESPACE,
+            env.TRACE_DISABLED: "false" if tracing else "true",
         }
 
         self.functions: dict[str, lambda_.Function] = {}
         for name, settings in (("Catalog", catalog), ("Orders", orders)):
             self.functions[name] = self._function(
-                name, settings, code, architecture, environment, log_retention, tracing, log_removal_policy
+                name,
+                terms.FUNCTIONS[name.lower()],
+                settings,
+                code,
+                architecture,
+                environment,
+                log_retention,
+                tracing,
+                log_removal_policy,
             )
             cluster.grant_connect(self.functions[name])
         self.catalog_function = self.functions["Catalog"]
         self.orders_function = self.functions["Orders"]
+        # API Gateway invokes a published version through this alias: what SnapStart needs, and
+        # each deployment switches every route to the new code at once.
+        self.aliases: dict[str, lambda_.Alias] = {
+            name: lambda_.Alias(self, f"{name}Live", alias_name="live", version=function.current_version)
+            for name, function in self.functions.items()
+        }
 
         self.access_log_group = logs.LogGroup(
             self, "AccessLogs", retention=log_retention, removal_policy=log_removal_policy
@@ -175,6 +195,7 @@ class EcommerceApi(Construct):
     def _function(
         self,
         name: str,
+        handler: str,
         settings: FunctionSettings,
         code: lambda_.Code,
         architecture: lambda_.Architecture,
@@ -208,12 +229,12 @@ class EcommerceApi(Construct):
                     "permissions; CDK adds them only when tracing is enabled.",
                 )
             )
-        return lambda_.Function(
+        function = lambda_.Function(
             self,
             name,
             runtime=LAMBDA_RUNTIME,
             architecture=architecture,
-            handler=HANDLERS[name],
+            handler=handler,
             code=code,
             memory_size=settings.memory_size,
             timeout=settings.timeout,
@@ -222,8 +243,18 @@ class EcommerceApi(Construct):
             logging_format=lambda_.LoggingFormat.JSON,
             environment=environment,
             tracing=lambda_.Tracing.ACTIVE if tracing else lambda_.Tracing.DISABLED,
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if settings.snap_start else None,
             description=f"E-commerce API: {name.lower()}",
         )
+        Validations.of(function).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-L1",
+                reason=f"Python {LAMBDA_PYTHON_VERSION} is chosen so that bytecode compiled by the same "
+                "interpreter ships in the bundle (cold start measured in docs/decisions/0005-cold-start.md); "
+                "it is a supported Lambda runtime.",
+            )
+        )
+        return function
 
     def _account_logging_role(self) -> apigw.CfnAccount:
         # Stage access/execution logging fails to deploy unless the account has this role set;
@@ -269,23 +300,22 @@ class EcommerceApi(Construct):
             "RequestValidator",
             rest_api=self.rest_api,
             validate_request_parameters=True,
-            # Proxy methods declare no body model, so this passes bodies through; the handlers
-            # validate them with pydantic and answer problem+json.
+            # Methods declare no body model, so this passes bodies through; the handlers validate
+            # them with pydantic and answer problem+json.
             validate_request_body=True,
         )
         integrations = {
-            name: apigw.LambdaIntegration(function, proxy=True, allow_test_invoke=False)
-            for name, function in self.functions.items()
+            name.lower(): apigw.LambdaIntegration(alias, proxy=True, allow_test_invoke=False)
+            for name, alias in self.aliases.items()
         }
-        for path, function_name in ROUTES.items():
-            resource = self.rest_api.root.add_resource(path)
-            integration = integrations[function_name]
-            targets = [resource] if path == "health" else [resource, resource.add_resource("{proxy+}")]
-            for target in targets:
-                method = target.add_method(
-                    "GET" if path == "health" else "ANY", integration, request_validator=validator
-                )
-                self._acknowledge_public(method)
+        self.methods: dict[str, apigw.Method] = {}
+        for route in contract().ROUTES:
+            resource = self.rest_api.root.resource_for_path(route.path)
+            method = resource.add_method(
+                route.method, integrations[route.function], request_validator=validator
+            )
+            self.methods[route.operation] = method
+            self._acknowledge_public(method)
 
     @staticmethod
     def _acknowledge_public(method: apigw.Method) -> None:
@@ -384,9 +414,3 @@ def _as_nag_sees_it(stack: Stack, arn: str) -> str:
         if Token.is_unresolved(token):
             arn = arn.replace(token, placeholder)
     return arn
-
-
-def _logical_id(construct: Construct) -> str:
-    child = construct.node.default_child
-    assert isinstance(child, CfnElement)
-    return Stack.of(construct).get_logical_id(child)

@@ -53,5 +53,8 @@ class EdgeStack(Stack):
             web_acl_arn=edge.web_acl_arn,
         )
         CfnOutput(
-            self, "DistributionDomainName", value=self.edge.domain_name, description="CloudFront domain"
+            self,
+            "EcommerceDistributionDomainName",
+            value=self.edge.distribution_domain_name,
+            description="CloudFront domain",
         )

@@ -119,8 +119,8 @@ class GlobalEdge(Construct):
         self._acknowledge(certificate is not None, web_acl_arn is not None)
 
     @property
-    def domain_name(self) -> str:
-        """The distribution's ``*.cloudfront.net`` name."""
+    def distribution_domain_name(self) -> str:
+        """The distribution's ``*.cloudfront.net`` name (also when a custom domain is configured)."""
         return self.distribution.distribution_domain_name
 
     def _log_bucket(self) -> s3.Bucket:

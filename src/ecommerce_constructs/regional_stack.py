@@ -9,7 +9,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from .config import LOG_RETENTION_DAYS, EcommerceConfig
+from .config import EcommerceConfig
 from .dsql_cluster import DsqlCluster
 from .ecommerce_api import EcommerceApi, FunctionSettings
 
@@ -48,8 +48,10 @@ class RegionalStack(Stack):
             "Api",
             cluster=self.database,
             database_role=db.app_role,
-            catalog=FunctionSettings(memory_size=fn.memory.products, timeout=timeout),
-            orders=FunctionSettings(memory_size=fn.memory.orders, timeout=timeout),
+            catalog=FunctionSettings(
+                memory_size=fn.memory.products, timeout=timeout, snap_start=fn.snap_start
+            ),
+            orders=FunctionSettings(memory_size=fn.memory.orders, timeout=timeout, snap_start=fn.snap_start),
             architecture=lambda_.Architecture.ARM_64
             if fn.architecture == "arm64"
             else lambda_.Architecture.X86_64,
@@ -62,7 +64,7 @@ class RegionalStack(Stack):
             monitoring=config.monitoring.enabled,
             manage_account_logging_role=True,
         )
-        CfnOutput(self, "ApiUrl", value=self.api.url, description="Regional API invoke URL")
+        CfnOutput(self, "EcommerceApiEndpoint", value=self.api.url, description="Regional API invoke URL")
         CfnOutput(self, "ClusterEndpoint", value=self.database.endpoint, description="DSQL endpoint")
         CfnOutput(self, "ClusterArn", value=self.database.cluster_arn, description="DSQL cluster ARN")
         # `ecommerce migrate --app-role-arn` maps these IAM roles to the database role they log in as.
@@ -74,5 +76,31 @@ class RegionalStack(Stack):
 
 
 def _retention(days: int) -> logs.RetentionDays:
-    # RetentionDays lists the periods in ascending order, like LOG_RETENTION_DAYS (INFINITE last).
-    return list(logs.RetentionDays)[LOG_RETENTION_DAYS.index(days)]
+    return RETENTION[days]
+
+
+# Every value config.LOG_RETENTION_DAYS allows (tests/unit/test_config.py checks both agree).
+RETENTION: dict[int, logs.RetentionDays] = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}

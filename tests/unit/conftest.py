@@ -8,8 +8,8 @@ import psycopg
 import pytest
 
 from api_support import Client
-from handlers.db import apply_migrations
-from handlers.tools.engine import LocalEngine
+from ecommerce_dev.engine import LocalEngine
+from handlers.db.migrate import apply_migrations
 
 
 def migrated_database(engine: LocalEngine, name: str) -> str:

@@ -19,8 +19,9 @@ import psycopg
 import pytest
 
 from api_support import JOHN, MOUSE, Client, Reply, stock
-from handlers.db import Backoff, Database, DatabaseSettings
-from handlers.tools.roundtrips import RoundTripCounter
+from ecommerce_dev.guarded import guarded_database
+from ecommerce_dev.roundtrips import RoundTripCounter
+from handlers.db import Backoff, Database
 
 T = TypeVar("T")
 
@@ -28,9 +29,7 @@ T = TypeVar("T")
 def patient_client(dsn: str, region: str = "us-east-1") -> Client:
     # 64 buyers on one row conflict in rounds: give them the attempts a Lambda deadline would.
     def database() -> Database:
-        return Database(
-            DatabaseSettings(local_dsn=dsn), max_attempts=200, backoff=Backoff(base=0.005, cap=0.2)
-        )
+        return guarded_database(dsn, max_attempts=200, backoff=Backoff(base=0.005, cap=0.2))
 
     client = Client(dsn, region=region)
     client.handlers["orders"]._database = database()
@@ -232,7 +231,7 @@ def test_conflicts_outlasting_the_retry_budget_answer_503_with_retry_after(
 ) -> None:
     product = client.new_product(5)
     impatient = Client(shop_dsn)
-    impatient.handlers["orders"]._database = Database(DatabaseSettings(local_dsn=shop_dsn), max_attempts=1)
+    impatient.handlers["orders"]._database = guarded_database(shop_dsn, max_attempts=1)
     blocker = psycopg.connect(shop_dsn)
     blocker.execute("UPDATE products SET stock_quantity = stock_quantity WHERE product_id = %s", (product,))
     with ThreadPoolExecutor(max_workers=1) as pool:

@@ -11,6 +11,7 @@ import boto3
 import psycopg
 import pytest
 
+from ecommerce_dev.guarded import guarded_connector, guarded_database
 from handlers.db import (
     ConfigurationError,
     Database,
@@ -22,6 +23,7 @@ from handlers.db import (
 )
 from handlers.db import connection as connection_module
 from handlers.db.errors import CONNECTION_RATE_EXCEEDED, TOO_MANY_CONNECTIONS
+from handlers.settings import Settings
 
 ENDPOINT = "abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws"
 
@@ -53,13 +55,13 @@ def _query(token: str) -> dict[str, str]:
 
 
 def test_settings_local_mode_from_env() -> None:
-    settings = DatabaseSettings.from_env({"ECOMMERCE_LOCAL_DSN": "dbname=shop"})
+    settings = Settings.from_env({"ECOMMERCE_LOCAL_DSN": "dbname=shop"}).database()
     assert settings.local
     assert settings.role == "ecommerce_app"
 
 
 def test_settings_aws_mode_from_env() -> None:
-    settings = DatabaseSettings.from_env(
+    settings = Settings.from_env(
         {
             "DSQL_ENDPOINT": ENDPOINT,
             "AWS_REGION": "us-east-1",
@@ -67,7 +69,7 @@ def test_settings_aws_mode_from_env() -> None:
             "DB_CONNECT_TIMEOUT": "3",
             "DB_MAX_CONNECTION_AGE": "600",
         }
-    )
+    ).database()
     assert not settings.local
     assert (settings.endpoint, settings.region, settings.role) == (ENDPOINT, "us-east-1", "shop_api")
     assert settings.connect_timeout == 3
@@ -75,15 +77,16 @@ def test_settings_aws_mode_from_env() -> None:
 
 
 def test_settings_dsql_region_wins_and_admin_flag() -> None:
-    settings = DatabaseSettings.from_env(
+    settings = Settings.from_env(
         {"DSQL_ENDPOINT": ENDPOINT, "DSQL_REGION": "us-east-2", "AWS_REGION": "us-east-1", "DB_ADMIN": "true"}
-    )
+    ).database()
     assert settings.region == "us-east-2"
     assert settings.role == "admin"
 
 
-def test_settings_region_falls_back_to_the_endpoint() -> None:
-    assert DatabaseSettings.from_env({"DSQL_ENDPOINT": ENDPOINT}).region == "us-east-1"
+def test_settings_region_falls_back_to_the_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    assert Settings.from_env({"DSQL_ENDPOINT": ENDPOINT}).database().region == "us-east-1"
 
 
 def test_settings_default_max_connection_age_is_below_dsql_limit() -> None:
@@ -91,9 +94,10 @@ def test_settings_default_max_connection_age_is_below_dsql_limit() -> None:
 
 
 @pytest.mark.parametrize("env", [{}, {"DSQL_ENDPOINT": "my-proxy.example.com"}], ids=["nothing", "no-region"])
-def test_settings_refuse_incomplete_environment(env: dict[str, str]) -> None:
+def test_settings_refuse_incomplete_environment(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_REGION", raising=False)
     with pytest.raises(ConfigurationError):
-        DatabaseSettings.from_env(env)
+        Settings.from_env(env).database()
 
 
 # -- IAM tokens (real botocore signer, offline) ------------------------------------------------------
@@ -215,7 +219,7 @@ class FakeClock:
 
 
 def _local_db(dsn: str, **kwargs: Any) -> Database:
-    return Database(DatabaseSettings(local_dsn=dsn), **kwargs)
+    return guarded_database(dsn, **kwargs)
 
 
 def _backend_pid(conn: psycopg.Connection[Any]) -> int:
@@ -236,7 +240,7 @@ def test_connection_is_reused_across_units_of_work(fresh_dsn: str) -> None:
 
 
 def test_local_connections_are_guarded_and_snapshot_isolated(fresh_dsn: str) -> None:
-    from handlers.tools.guarded import GuardedConnection
+    from ecommerce_dev.guarded import GuardedConnection
 
     db = _local_db(fresh_dsn)
     try:
@@ -279,7 +283,7 @@ def test_recovers_after_the_backend_is_terminated(fresh_dsn: str, local_engine: 
 
 
 def test_connect_throttling_is_retried_with_backoff(fresh_dsn: str) -> None:
-    real = make_connector(DatabaseSettings(local_dsn=fresh_dsn))
+    real = guarded_connector(fresh_dsn)
     failures = iter([CONNECTION_RATE_EXCEEDED, TOO_MANY_CONNECTIONS])
     sleeps: list[float] = []
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from handlers.tools import devserver
+from ecommerce_dev import apigw, devserver
 
 # ---- unit: API Gateway REST proxy events ---------------------------------------------------------
 
@@ -29,7 +29,7 @@ from handlers.tools import devserver
 def event(**overrides: object) -> dict[str, object]:
     args: dict[str, object] = {"method": "GET", "path": "/products", "headers": [], "query": [], "body": b""}
     args.update(overrides)
-    return devserver.build_event(**args)  # type: ignore[arg-type]
+    return apigw.build_event(**args)  # type: ignore[arg-type]
 
 
 def test_query_strings_keep_every_value_and_the_last_one_in_the_single_map() -> None:
@@ -56,36 +56,41 @@ def test_text_body_passes_as_is_and_binary_body_as_base64() -> None:
     assert event()["body"] is None
 
 
-def test_request_context_is_the_prod_stage() -> None:
-    built = event(path="/orders/42", resource="/orders/{proxy+}", path_parameters={"proxy": "42"})
+def test_request_context_is_the_prod_stage_and_the_resource_is_found() -> None:
+    built = event(path="/orders/42")
     context = built["requestContext"]
     assert isinstance(context, dict)
     assert context["stage"] == "prod"
     assert context["path"] == "/prod/orders/42"
-    assert built["pathParameters"] == {"proxy": "42"}
-    assert built["resource"] == context["resourcePath"] == "/orders/{proxy+}"
+    assert built["pathParameters"] == {"order_id": "42"}
+    assert built["resource"] == context["resourcePath"] == "/orders/{order_id}"
 
 
 @pytest.mark.parametrize(
     ("method", "path", "expected"),
     [
         ("GET", "/products", ("catalog", "/products", None)),
-        ("POST", "/products/abc/x", ("catalog", "/products/{proxy+}", {"proxy": "abc/x"})),
-        ("GET", "/customers/1", ("catalog", "/customers/{proxy+}", {"proxy": "1"})),
+        ("PATCH", "/products/abc", ("catalog", "/products/{product_id}", {"product_id": "abc"})),
+        ("GET", "/customers/1/orders", ("catalog", "/customers/{customer_id}/orders", {"customer_id": "1"})),
         ("POST", "/orders", ("orders", "/orders", None)),
+        ("POST", "/orders/9/cancel", ("orders", "/orders/{order_id}/cancel", {"order_id": "9"})),
         ("GET", "/health", ("catalog", "/health", None)),
-        ("POST", "/health", None),
+        ("POST", "/health", (None, "/health", None)),
+        ("POST", "/products/abc/x", None),
         ("GET", "/health/deep", None),
         ("GET", "/", None),
         ("GET", "/admin", None),
     ],
 )
-def test_function_choice_follows_routes_like_api_gateway(method: str, path: str, expected: object) -> None:
-    assert devserver.function_for(method, path) == expected
+def test_function_choice_follows_the_contract_like_api_gateway(
+    method: str, path: str, expected: object
+) -> None:
+    found = apigw.match(method, path)
+    assert (None if found is None else (found.function, found.resource, found.path_parameters)) == expected
 
 
 def test_results_merge_headers_and_decode_base64() -> None:
-    status, headers, body = devserver.decode_result(
+    status, headers, body = apigw.decode_result(
         {
             "statusCode": 201,
             "headers": {"Content-Type": "application/json"},
@@ -129,7 +134,7 @@ def free_port() -> int:
 
 def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "handlers.tools.cli", *args], capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "ecommerce_dev.cli", *args], capture_output=True, text=True, timeout=timeout
     )
 
 
@@ -173,7 +178,7 @@ def dev() -> Iterator[Dev]:
     ports = (free_port(), free_port())
     with output.open("w") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "handlers.tools.cli", "dev", "--fast", "--data-dir", str(data_dir),
+            [sys.executable, "-m", "ecommerce_dev.cli", "dev", "--fast", "--data-dir", str(data_dir),
              "--port", str(ports[0]), "--second-port", str(ports[1])],
             stdout=sink,
             stderr=subprocess.STDOUT,
@@ -286,7 +291,7 @@ def test_sigterm_stops_cleanly_and_a_restart_keeps_the_data() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="dev-restart-"))
     output = data_dir / "out.txt"  # beside pgdata, not inside it
     ports = (free_port(), free_port())
-    args = [sys.executable, "-m", "handlers.tools.cli", "dev", "--fast", "--no-sample-data", "--data-dir",
+    args = [sys.executable, "-m", "ecommerce_dev.cli", "dev", "--fast", "--no-sample-data", "--data-dir",
             str(data_dir), "--port", str(ports[0]), "--second-port", str(ports[1])]  # fmt: skip
     try:
         for round_ in range(2):

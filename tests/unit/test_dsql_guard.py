@@ -16,9 +16,9 @@ from psycopg import errors, sql
 from psycopg.conninfo import make_conninfo
 from psycopg.pq import TransactionStatus
 
-from handlers.tools.engine import LocalEngine
-from handlers.tools.guard import RULES, analyze, check, check_transaction
-from handlers.tools.guarded import DsqlLimitError, DsqlUnsupportedError, GuardedConnection, GuardedCursor
+from ecommerce_dev.engine import LocalEngine
+from ecommerce_dev.guard import RULES, analyze, check, check_transaction
+from ecommerce_dev.guarded import DsqlLimitError, DsqlUnsupportedError, GuardedConnection, GuardedCursor
 
 CORPUS: list[dict[str, Any]] = yaml.safe_load(
     (Path(__file__).parents[1] / "data" / "dsql_corpus.yaml").read_text(encoding="utf-8")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from handlers.tools.cli import main
-from handlers.tools.lint import lint_text
+from ecommerce_dev.cli import main
+from ecommerce_dev.lint import lint_text
 
 MIGRATION = """\
 -- 0001_init.sql
@@ -121,7 +121,7 @@ def test_command_line_subprocess(tmp_path: Path, how: str) -> None:
             pytest.skip("console script not installed")
         command = [str(script), "dsql-lint", str(path)]
     else:
-        command = [sys.executable, "-m", "handlers.tools.cli", "dsql-lint", str(path)]
+        command = [sys.executable, "-m", "ecommerce_dev.cli", "dsql-lint", str(path)]
     result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=60)
     assert result.returncode == 1
     assert result.stdout.startswith(f"{path}:2: dsql/truncate: ")

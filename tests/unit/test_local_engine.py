@@ -10,8 +10,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from handlers.tools.engine import LocalEngine
-from handlers.tools.guarded import DsqlUnsupportedError, GuardedConnection
+from ecommerce_dev.engine import LocalEngine
+from ecommerce_dev.guarded import DsqlUnsupportedError, GuardedConnection
 
 
 @pytest.fixture

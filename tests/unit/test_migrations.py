@@ -10,18 +10,17 @@ from typing import Any
 import psycopg
 import pytest
 
-from handlers.db import (
-    DatabaseSettings,
-    IndexBuildError,
-    MigrationChecksumError,
-    MigrationError,
+from ecommerce_dev import guard
+from ecommerce_dev.guarded import guarded_connector
+from handlers.db import IndexBuildError, MigrationChecksumError, MigrationError
+from handlers.db.migrate import (
+    _Runner,
     apply_migrations,
+    default_migrations_dir,
     load_migrations,
-    make_connector,
+    sample_data_statements,
     split_statements,
 )
-from handlers.db.migrate import _Runner, default_migrations_dir, sample_data_statements
-from handlers.tools import guard
 
 TABLES = {"customers", "products", "orders", "order_items", "idempotency_records", "schema_migrations"}
 INDEXES = {
@@ -39,7 +38,7 @@ Connect = Callable[[], psycopg.Connection[Any]]
 
 
 def _connect(dsn: str) -> Connect:
-    return make_connector(DatabaseSettings(local_dsn=dsn, admin=True))
+    return guarded_connector(dsn)
 
 
 def _query(dsn: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -383,7 +382,7 @@ def test_index_without_if_not_exists_is_refused(fresh_dsn: str, tmp_path: Path) 
 
 def test_runner_statements_run_through_the_guard(fresh_dsn: str, tmp_path: Path) -> None:
     """A migration DSQL would reject fails locally too, before PostgreSQL runs it."""
-    from handlers.tools.guarded import DsqlUnsupportedError, GuardedConnection
+    from ecommerce_dev.guarded import DsqlUnsupportedError, GuardedConnection
 
     with _connect(fresh_dsn)() as conn:
         assert isinstance(conn, GuardedConnection)

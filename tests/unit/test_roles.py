@@ -6,10 +6,10 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from handlers.db import apply_migrations
+from ecommerce_dev.cli import main
+from ecommerce_dev.engine import LocalEngine
+from handlers.db.migrate import apply_migrations
 from handlers.db.roles import grant_app_role
-from handlers.tools.cli import main
-from handlers.tools.engine import LocalEngine
 
 ARNS = ["arn:aws:iam::123456789012:role/shop-Catalog", "arn:aws:iam::123456789012:role/shop-Orders"]
 

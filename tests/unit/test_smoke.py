@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from handlers.tools.cli import main
-from handlers.tools.smoke import run_smoke
+from ecommerce_dev.cli import main
+from ecommerce_dev.smoke import run_smoke
 
 
 def closed_port() -> int:

@@ -12,6 +12,7 @@ from aws_cdk.assertions import Match, Template
 from cdk_support import ACCOUNT, build_app, default_app, default_template
 from ecommerce_constructs import DsqlCluster, EcommerceApi
 from ecommerce_constructs.config import validate_config
+from handlers import contract
 
 REGIONS = ("us-east-1", "us-east-2")
 
@@ -66,7 +67,7 @@ def test_regional_stack_resources(region: str) -> None:
             "AWS::Lambda::Function",
             {
                 "Handler": handler,
-                "Runtime": "python3.14",
+                "Runtime": "python3.13",
                 "Architectures": ["arm64"],
                 "MemorySize": memory,
                 "Timeout": 10,
@@ -111,7 +112,7 @@ def test_dsql_rights_are_scoped_to_the_cluster(region: str) -> None:
 
 def test_function_roles_are_outputs_for_role_mapping() -> None:
     outputs = default_template("ecommerce-us-east-1").to_json()["Outputs"]
-    assert {"CatalogRoleArn", "OrdersRoleArn", "ClusterEndpoint", "ApiUrl"} <= set(outputs)
+    assert {"CatalogRoleArn", "OrdersRoleArn", "ClusterEndpoint", "EcommerceApiEndpoint"} <= set(outputs)
 
 
 def test_routes_cover_the_shop() -> None:
@@ -119,9 +120,13 @@ def test_routes_cover_the_shop() -> None:
     paths = {
         r["Properties"]["PathPart"] for r in template.find_resources("AWS::ApiGateway::Resource").values()
     }
-    assert paths == {"products", "customers", "orders", "health", "{proxy+}"}
+    assert paths == {
+        "products", "customers", "orders", "health", "{product_id}", "{customer_id}", "{order_id}", "cancel",
+    }  # fmt: skip
     methods = template.find_resources("AWS::ApiGateway::Method")
-    assert len(methods) == 7
+    assert sorted(m["Properties"]["HttpMethod"] for m in methods.values()) == sorted(
+        route.method for route in contract.ROUTES
+    )
     assert all(m["Properties"]["RequestValidatorId"] for m in methods.values())
 
 
@@ -262,3 +267,12 @@ def _inline_code() -> Any:
     from aws_cdk import aws_lambda as lambda_
 
     return lambda_.Code.from_inline("def handler(event, context):\n    return {}\n")
+
+
+def test_a_cluster_needs_no_props() -> None:
+    app = App(context={"aws:cdk:bundling-stacks": []})
+    stack = Stack(app, "shop")
+    DsqlCluster(stack, "Db")
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::DSQL::Cluster", {"Tags": Match.array_with([{"Key": "Name", "Value": "shop/Db"}])}
+    )

@@ -15,6 +15,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from ecommerce_dev.guarded import guarded_connector, guarded_database
+from ecommerce_dev.roundtrips import RoundTripCounter
 from handlers.db import (
     Backoff,
     CommitOutcomeUnknownError,
@@ -22,12 +24,10 @@ from handlers.db import (
     DatabaseSettings,
     DataLayerError,
     RetriesExhaustedError,
-    apply_migrations,
     make_connector,
     sqlstate_of,
 )
-from handlers.db.migrate import default_migrations_dir
-from handlers.tools.roundtrips import RoundTripCounter
+from handlers.db.migrate import apply_migrations, default_migrations_dir
 
 Conn = psycopg.Connection[Any]
 
@@ -69,12 +69,12 @@ def dsn(fresh_dsn: str) -> str:
 
 
 def _admin(dsn: str) -> Conn:
-    return make_connector(DatabaseSettings(local_dsn=dsn))()
+    return guarded_connector(dsn)()
 
 
 def _db(dsn: str, **kwargs: Any) -> Database:
     kwargs.setdefault("sleep", lambda s: None)
-    return Database(DatabaseSettings(local_dsn=dsn), **kwargs)
+    return guarded_database(dsn, **kwargs)
 
 
 def _plain_db(dsn: str, **kwargs: Any) -> Database:
@@ -483,9 +483,7 @@ def _migrations_without_foreign_keys(tmp: Path) -> Path:
 def _shop(
     dsn: str, migrations: Path | None, customers: int = 8, products: int = 8
 ) -> tuple[list[str], list[str]]:
-    apply_migrations(
-        make_connector(DatabaseSettings(local_dsn=dsn, admin=True)), migrations=migrations, poll_interval=0.01
-    )
+    apply_migrations(guarded_connector(dsn), migrations=migrations, poll_interval=0.01)
     cids = [str(uuid.UUID(int=i + 1)) for i in range(customers)]
     pids = [str(uuid.UUID(int=1000 + i)) for i in range(products)]
     with _admin(dsn) as conn:

@@ -1,13 +1,15 @@
-"""Lambda entry point for the catalog, customers and health routes (the recipe's products function)."""
+"""Lambda entry point of the catalog function: products, customers and health."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from .common import ApiHandler
 from .routes import register_catalog
 
 
-def build(**kwargs: object) -> ApiHandler:
-    return ApiHandler((register_catalog,), **kwargs)  # type: ignore[arg-type]
+def build(**kwargs: Any) -> ApiHandler:
+    return ApiHandler("catalog", (register_catalog,), **kwargs)
 
 
 handler = build()

@@ -1,4 +1,4 @@
-"""What both Lambda entry points share: the resolver, problem+json errors, the serving region.
+"""What both Lambda entry points share: the resolver, problem+json errors, logging and tracing.
 
 One :class:`ApiHandler` is one Lambda execution environment: its own Powertools resolver (which
 keeps per-request state) and its own database connection. Lambda runs one per environment; tests
@@ -8,24 +8,25 @@ and the local runtime create one per concurrent worker.
 from __future__ import annotations
 
 import logging
-import os
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-import psycopg
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from pydantic import BaseModel
 
-from handlers import __version__
-from handlers.db import CommitOutcomeUnknownError, Database, DataLayerError
-from handlers.shop.domain import Busy, ShopError
+from handlers import __version__, contract
+from handlers.db import Database
+from handlers.settings import Settings
+from handlers.shop.domain import ShopError, Unavailable
 from handlers.shop.repository import ShopRepository
 from handlers.shop.services import Shop
 
@@ -38,41 +39,33 @@ MAX_BODY_BYTES = 256 * 1024
 # Leave time to answer before API Gateway's 29 s limit or the function timeout.
 DEADLINE_MARGIN_SECONDS = 1.0
 
-# HTTP status of each domain error code; the API layer's only knowledge of the domain's errors.
+# HTTP status of every domain error code: the API layer's only knowledge of the domain's errors
+# (tests/unit/test_api.py checks that every ShopError subclass is listed).
 STATUS_OF: dict[str, int] = {
     "not-found": 404,
     "invalid-order": 422,
     "invalid-cursor": 400,
+    "invalid-value": 422,
     "unknown-customer": 422,
     "unknown-products": 422,
     "insufficient-stock": 409,
     "duplicate-email": 409,
     "invalid-status-transition": 409,
     "idempotency-key-reused": 422,
+    "database-unavailable": 503,
     "busy": 503,
 }
+# Problems the HTTP layer itself raises.
 TITLES: dict[str, str] = {
-    "not-found": "Resource not found",
-    "invalid-order": "Invalid order",
-    "invalid-cursor": "Invalid cursor",
-    "unknown-customer": "Unknown customer",
-    "unknown-products": "Unknown or retired products",
-    "insufficient-stock": "Insufficient stock",
-    "duplicate-email": "Email already registered",
-    "invalid-status-transition": "Invalid status transition",
-    "idempotency-key-reused": "Idempotency-Key reused with a different request",
     "idempotency-key-missing": "Idempotency-Key header required",
-    "busy": "Service busy",
     "validation-error": "Request validation failed",
-    "invalid-value": "Value not accepted",
     "malformed-json": "Malformed JSON body",
     "payload-too-large": "Request body too large",
     "route-not-found": "No such route",
     "internal-error": "Internal error",
-    "database-unavailable": "Database unavailable",
 }
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "ecommerce"))
+logger = Logger(service=contract.SERVICE_NAME)
 logging.getLogger("psycopg").setLevel(logging.ERROR)
 
 RouteRegistrar = Callable[["ApiHandler"], None]
@@ -91,15 +84,26 @@ def problem(
     status: int,
     detail: str,
     *,
+    title: str | None = None,
     errors: list[FieldError] | None = None,
     headers: Mapping[str, str] = {},
 ) -> Response[str]:
-    body = Problem(type=PROBLEM_BASE + code, title=TITLES[code], status=status, detail=detail, errors=errors)
+    body = Problem(
+        type=PROBLEM_BASE + code, title=title or TITLES[code], status=status, detail=detail, errors=errors
+    )
     return Response(
         status_code=status,
         content_type=PROBLEM_JSON,
         body=body.model_dump_json(exclude_none=True),
         headers=dict(headers),
+    )
+
+
+def shop_problem(error: ShopError) -> Response[str]:
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, Unavailable) else {}
+    errors = [FieldError(field=error.field, message=error.detail)] if error.field else None
+    return problem(
+        error.code, STATUS_OF[error.code], error.detail, title=error.title, errors=errors, headers=headers
     )
 
 
@@ -120,19 +124,30 @@ def _field_name(location: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+def _powertools_rule(path: str) -> str:
+    return re.sub(r"\{(\w+)\}", r"<\1>", path)
+
+
 class ApiHandler:
-    """A Lambda entry point: ``handler(event, context) -> API Gateway proxy response``."""
+    """A Lambda entry point: ``handler(event, context) -> API Gateway proxy response``.
+
+    ``function`` is the contract's function name; None registers any operation (the OpenAPI build).
+    """
 
     def __init__(
         self,
+        function: str | None,
         registrars: tuple[RouteRegistrar, ...],
         *,
         database: Database | None = None,
         region: str | None = None,
+        settings: Settings | None = None,
     ) -> None:
-        self.region = region or os.environ.get("DSQL_REGION") or os.environ.get("AWS_REGION", "local")
+        self.function = function
+        self.settings = settings or Settings.from_env()
+        self.region = region or self.settings.region or "local"
         self._database = database
-        origins = [o for o in os.environ.get("CORS_ORIGINS", "").split(",") if o]
+        origins = list(self.settings.cors_origins)
         cors = (
             CORSConfig(allow_origin=origins[0], extra_origins=origins[1:], allow_headers=["Idempotency-Key"])
             if origins
@@ -141,17 +156,39 @@ class ApiHandler:
         self.app = APIGatewayRestResolver(enable_validation=True, cors=cors)
         # Ephemeral: no state shared between handler instances (the shared Metrics class would mix
         # the metrics of concurrent workers locally). Flushed as CloudWatch EMF log lines.
-        self.metrics = EphemeralMetrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Ecommerce"))
+        self.metrics = EphemeralMetrics(namespace=self.settings.metrics_namespace)
         self.shop: Shop | None = None
+        self.tracer = self._tracer()
+        self.registered: set[str] = set()
         for register in registrars:
             register(self)
         self._register_errors()
+        entry = logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)(
+            self._handle
+        )
+        self._entry = self.tracer.capture_lambda_handler(entry) if self.tracer is not None else entry
+
+    def _tracer(self) -> Any:
+        if self.settings.trace_disabled:
+            return None
+        # Imported only when tracing is on: the X-Ray SDK costs ~180 ms of cold start.
+        from aws_lambda_powertools import Tracer
+
+        return Tracer(service=self.settings.service_name)
+
+    def operation(self, name: str, **openapi: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Register the route of ``contract.ROUTES[name]`` (method and path come from the contract)."""
+        spec = contract.route(name)
+        if self.function is not None and spec.function != self.function:
+            raise ValueError(f"{name} belongs to the {spec.function} function, not {self.function}")
+        self.registered.add(name)
+        return self.app.route(_powertools_rule(spec.path), method=spec.method, operation_id=name, **openapi)
 
     @property
     def database(self) -> Database:
         # Opened lazily: a cold start that only fails validation never connects.
         if self._database is None:
-            self._database = Database()
+            self._database = Database(self.settings.database())
         return self._database
 
     def run(self, use_case: Callable[[Shop], T]) -> T:
@@ -160,21 +197,26 @@ class ApiHandler:
         saved = (BaseRouter.current_event, BaseRouter.lambda_context)
         _POWERTOOLS_LOCK.release()
         try:
-            return use_case(self.shop)
+            if self.tracer is None:
+                return use_case(self.shop)
+            with self.tracer.provider.in_subsegment("## shop"):
+                return use_case(self.shop)
         finally:
             _POWERTOOLS_LOCK.acquire()
             BaseRouter.current_event, BaseRouter.lambda_context = saved
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        deadline = None
-        if context is not None and hasattr(context, "get_remaining_time_in_millis"):
-            remaining = context.get_remaining_time_in_millis() / 1000.0
-            deadline = time.monotonic() + max(0.0, remaining - DEADLINE_MARGIN_SECONDS)
+        result: dict[str, Any] = self._entry(event, context)
+        return result
+
+    def _handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        remaining = context.get_remaining_time_in_millis() / 1000.0
+        deadline = time.monotonic() + max(0.0, remaining - DEADLINE_MARGIN_SECONDS)
         self.shop = Shop(ShopRepository(lambda: self.database, deadline=deadline))
         retries_before = self._database.stats.retries if self._database is not None else 0
         body = event.get("body") or ""
         if len(body.encode() if isinstance(body, str) else body) > MAX_BODY_BYTES:
-            result = self._oversized(event)
+            result = self._oversized()
         else:
             with _POWERTOOLS_LOCK:
                 result = self.app.resolve(event, context)
@@ -202,7 +244,7 @@ class ApiHandler:
         if self.metrics.metric_set:
             self.metrics.flush_metrics()
 
-    def _oversized(self, event: dict[str, Any]) -> dict[str, Any]:
+    def _oversized(self) -> dict[str, Any]:
         response = problem("payload-too-large", 413, f"request bodies are limited to {MAX_BODY_BYTES} bytes")
         return {
             "statusCode": 413,
@@ -230,46 +272,21 @@ class ApiHandler:
 
         @app.exception_handler(ShopError)
         def _shop(error: ShopError) -> Response[str]:
-            headers = {"Retry-After": str(error.retry_after)} if isinstance(error, Busy) else {}
-            errors = [FieldError(field=error.field, message=error.detail)] if error.field else None
-            return problem(error.code, STATUS_OF[error.code], error.detail, errors=errors, headers=headers)
-
-        @app.exception_handler(CommitOutcomeUnknownError)
-        def _unknown_outcome(error: CommitOutcomeUnknownError) -> Response[str]:
-            logger.warning("commit outcome unknown", extra={"error": type(error).__name__})
-            return problem(
-                "database-unavailable",
-                503,
-                "the connection broke while committing; retry with the same Idempotency-Key to learn "
-                "the outcome",
-                headers={"Retry-After": "1"},
-            )
+            if isinstance(error, Unavailable):
+                logger.warning(
+                    "database unavailable", extra={"problem": error.code, "cause": repr(error.__cause__)}
+                )
+            return shop_problem(error)
 
         @app.not_found
         def _not_found(_: NotFoundError) -> Response[str]:
             event = app.current_event
             return problem("route-not-found", 404, f"no route for {event.http_method} {event.path}")
 
-        @app.exception_handler(psycopg.errors.DataError)
-        def _bad_value(error: psycopg.errors.DataError) -> Response[str]:
-            # A value the model let through but the database refuses (class 22): the client's to fix,
-            # and retrying would fail the same way, so never a 5xx.
-            logger.warning("database rejected a value", extra={"sqlstate": error.sqlstate})
-            return problem(
-                "invalid-value", 422, "a value is out of range or not representable; check the input"
-            )
-
         @app.exception_handler(Exception)
         def _internal(error: Exception) -> Response[str]:
             # Internal exception text never reaches a client; it goes to the log with the stack.
             logger.exception("unhandled error")
-            if isinstance(error, DataLayerError | psycopg.OperationalError):
-                return problem(
-                    "database-unavailable",
-                    503,
-                    "the database is unavailable; retry shortly",
-                    headers={"Retry-After": "1"},
-                )
             return problem("internal-error", 500, "an internal error occurred; it has been logged")
 
 
@@ -287,3 +304,19 @@ def health_body(handler: ApiHandler) -> tuple[int, dict[str, str]]:
         "version": __version__,
         "database": database,
     }
+
+
+def _after_restore() -> None:
+    # A SnapStart restore resumes every environment from the same memory image: give each its own
+    # random state (retry jitter must not move in lock step across environments).
+    import random
+
+    random.seed()
+
+
+try:  # the module exists only inside Lambda's runtime
+    from snapshot_restore_py import register_after_restore  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - outside Lambda
+    pass
+else:  # pragma: no cover
+    register_after_restore(_after_restore)

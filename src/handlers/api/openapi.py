@@ -23,7 +23,7 @@ DESCRIPTION = (
 
 
 def openapi_document() -> dict[str, Any]:
-    handler = ApiHandler((register_catalog, register_orders), region="openapi")
+    handler = ApiHandler(None, (register_catalog, register_orders), region="openapi")
     schema = handler.app.get_openapi_json_schema(
         title="ecommerce-constructs shop API", version=__version__, description=DESCRIPTION
     )

@@ -1,13 +1,15 @@
-"""Lambda entry point for the order routes (the recipe's orders function)."""
+"""Lambda entry point of the orders function."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from .common import ApiHandler
 from .routes import register_orders
 
 
-def build(**kwargs: object) -> ApiHandler:
-    return ApiHandler((register_orders,), **kwargs)  # type: ignore[arg-type]
+def build(**kwargs: Any) -> ApiHandler:
+    return ApiHandler("orders", (register_orders,), **kwargs)
 
 
 handler = build()

@@ -57,15 +57,15 @@ def responses(status: int, model: type[BaseModel] | None, description: str, *pro
 
 
 def register_catalog(handler: ApiHandler) -> None:
-    app = handler.app
-
-    @app.get("/health", tags=["operations"], responses=responses(200, Health, "Database reachable", 503))
+    @handler.operation(
+        "health", tags=["operations"], responses=responses(200, Health, "Database reachable", 503)
+    )
     def health() -> Response[str]:
         status, body = health_body(handler)
         return json_response(status, Health(**body))
 
-    @app.get(
-        "/products",
+    @handler.operation(
+        "list_products",
         tags=["catalog"],
         summary="List products, newest first (keyset paging)",
         responses=responses(200, ProductPage, "One page of products", 400),
@@ -80,19 +80,19 @@ def register_catalog(handler: ApiHandler) -> None:
             200, ProductPage(products=[ProductOut.of(p) for p in page.items], next_cursor=page.next_cursor)
         )
 
-    @app.post("/products", tags=["catalog"], responses=responses(201, ProductOut, "Created"))
+    @handler.operation("create_product", tags=["catalog"], responses=responses(201, ProductOut, "Created"))
     def create_product(product: Annotated[ProductCreate, Body()]) -> Response[str]:
         created = handler.run(lambda shop: shop.create_product(**product.model_dump()))
         return json_response(201, ProductOut.of(created), {"Location": f"/products/{created.product_id}"})
 
-    @app.get(
-        "/products/<product_id>", tags=["catalog"], responses=responses(200, ProductOut, "The product", 404)
+    @handler.operation(
+        "get_product", tags=["catalog"], responses=responses(200, ProductOut, "The product", 404)
     )
     def get_product(product_id: UUID) -> Response[str]:
         return json_response(200, ProductOut.of(handler.run(lambda shop: shop.get_product(product_id))))
 
-    @app.patch(
-        "/products/<product_id>", tags=["catalog"], responses=responses(200, ProductOut, "Updated", 404)
+    @handler.operation(
+        "update_product", tags=["catalog"], responses=responses(200, ProductOut, "Updated", 404)
     )
     def update_product(product_id: UUID, changes: Annotated[ProductPatch, Body()]) -> Response[str]:
         updated = handler.run(
@@ -100,8 +100,8 @@ def register_catalog(handler: ApiHandler) -> None:
         )
         return json_response(200, ProductOut.of(updated))
 
-    @app.delete(
-        "/products/<product_id>",
+    @handler.operation(
+        "retire_product",
         tags=["catalog"],
         summary="Retire a product (soft delete: it leaves the catalog, past orders keep it)",
         responses=responses(204, None, "Retired", 404),
@@ -110,21 +110,23 @@ def register_catalog(handler: ApiHandler) -> None:
         handler.run(lambda shop: shop.retire_product(product_id))
         return json_response(204, None)
 
-    @app.post("/customers", tags=["customers"], responses=responses(201, CustomerOut, "Created", 409))
+    @handler.operation(
+        "create_customer", tags=["customers"], responses=responses(201, CustomerOut, "Created", 409)
+    )
     def create_customer(customer: Annotated[CustomerCreate, Body()]) -> Response[str]:
         created = handler.run(lambda shop: shop.create_customer(**customer.model_dump()))
         return json_response(201, CustomerOut.of(created), {"Location": f"/customers/{created.customer_id}"})
 
-    @app.get(
-        "/customers/<customer_id>",
+    @handler.operation(
+        "get_customer",
         tags=["customers"],
         responses=responses(200, CustomerOut, "The customer", 404),
     )
     def get_customer(customer_id: UUID) -> Response[str]:
         return json_response(200, CustomerOut.of(handler.run(lambda shop: shop.get_customer(customer_id))))
 
-    @app.get(
-        "/customers/<customer_id>/orders",
+    @handler.operation(
+        "list_customer_orders",
         tags=["customers"],
         summary="A customer's orders, newest first (keyset paging)",
         responses=responses(200, OrderPage, "One page of orders", 400, 404),
@@ -139,10 +141,8 @@ def register_catalog(handler: ApiHandler) -> None:
 
 
 def register_orders(handler: ApiHandler) -> None:
-    app = handler.app
-
-    @app.post(
-        "/orders",
+    @handler.operation(
+        "place_order",
         tags=["orders"],
         summary="Place an order: takes stock, totals, stores the idempotency record in one transaction",
         responses=responses(201, OrderOut, "Created (or the replayed original response)", 400, 409, 503),
@@ -170,12 +170,12 @@ def register_orders(handler: ApiHandler) -> None:
         )
         return json_response(201, OrderOut.of(placed.order), headers)
 
-    @app.get("/orders/<order_id>", tags=["orders"], responses=responses(200, OrderOut, "The order", 404))
+    @handler.operation("get_order", tags=["orders"], responses=responses(200, OrderOut, "The order", 404))
     def get_order(order_id: UUID) -> Response[str]:
         return json_response(200, OrderOut.of(handler.run(lambda shop: shop.get_order(order_id))))
 
-    @app.post(
-        "/orders/<order_id>/cancel",
+    @handler.operation(
+        "cancel_order",
         tags=["orders"],
         summary="Cancel a confirmed order and return its stock (exactly once)",
         responses=responses(200, OrderOut, "Cancelled", 404, 409, 503),

@@ -1,6 +1,7 @@
-"""Data layer: connections to Aurora DSQL (or the local engine), retrying transactions, migrations.
+"""Data layer: connections to Aurora DSQL (or a local PostgreSQL) and retrying transactions.
 
-Importing this package is cheap: no boto3, pglast or embedded PostgreSQL at import time.
+What a request needs, nothing more: the migration runner (``handlers.db.migrate``) and the role
+setup (``handlers.db.roles``) are imported by name where they run, never on the request path.
 """
 
 from .connection import (
@@ -22,7 +23,6 @@ from .errors import (
     is_serialization_failure,
     sqlstate_of,
 )
-from .migrate import Migration, MigrationResult, apply_migrations, load_migrations, split_statements
 from .transactions import Backoff, CallStats, RetryStats
 
 __all__ = [
@@ -34,19 +34,14 @@ __all__ = [
     "Database",
     "DatabaseSettings",
     "IndexBuildError",
-    "Migration",
     "MigrationChecksumError",
     "MigrationError",
-    "MigrationResult",
     "RetriesExhaustedError",
     "RetryStats",
-    "apply_migrations",
     "aws_connect_kwargs",
     "dsql_client",
     "generate_auth_token",
     "is_serialization_failure",
-    "load_migrations",
     "make_connector",
-    "split_statements",
     "sqlstate_of",
 ]

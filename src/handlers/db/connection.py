@@ -14,15 +14,16 @@ it idempotent or read-only. Otherwise :class:`~handlers.db.errors.CommitOutcomeU
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg import pq
+
+from handlers.contract import ADMIN_ROLE, DEFAULT_APP_ROLE
 
 from .errors import (
     CONNECT_RETRYABLE,
@@ -53,12 +54,9 @@ ConnectFn = Callable[..., Connection]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_APP_ROLE = "ecommerce_app"
-ADMIN_ROLE = "admin"  # DSQL's built-in role; the only one that uses DbConnectAdmin tokens
 DSQL_PORT = 5432
 DSQL_DATABASE = "postgres"
 _LIBPQ_DIRECT_SSL = 170000  # sslnegotiation=direct needs libpq >= 17
-_TRUE = frozenset({"1", "true", "yes", "on"})
 
 
 @dataclass(frozen=True)
@@ -84,27 +82,6 @@ class DatabaseSettings:
         """Database role to log in as: ``admin`` for migrations, the application role otherwise."""
         return ADMIN_ROLE if self.admin else self.user
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> DatabaseSettings:
-        """Read ``ECOMMERCE_LOCAL_DSN`` (local mode) or ``DSQL_ENDPOINT`` + ``DSQL_REGION``/``AWS_REGION``,
-        plus ``DB_USER``, ``DB_ADMIN``, ``DB_CONNECT_TIMEOUT``, ``DB_APPLICATION_NAME``,
-        ``DB_MAX_CONNECTION_AGE`` (seconds). Keyword ``overrides`` win over the environment."""
-        env = os.environ if env is None else env
-        endpoint = env.get("DSQL_ENDPOINT") or None
-        settings = cls(
-            endpoint=endpoint,
-            region=env.get("DSQL_REGION") or env.get("AWS_REGION") or _region_from_endpoint(endpoint),
-            user=env.get("DB_USER") or DEFAULT_APP_ROLE,
-            admin=env.get("DB_ADMIN", "").strip().lower() in _TRUE,
-            local_dsn=env.get("ECOMMERCE_LOCAL_DSN") or None,
-            connect_timeout=int(env.get("DB_CONNECT_TIMEOUT") or 5),
-            application_name=env.get("DB_APPLICATION_NAME") or "ecommerce",
-            max_connection_age=float(env.get("DB_MAX_CONNECTION_AGE") or 55 * 60.0),
-        )
-        settings = replace(settings, **overrides)
-        settings.validate()
-        return settings
-
     def validate(self) -> None:
         if self.local:
             return
@@ -112,14 +89,6 @@ class DatabaseSettings:
             raise ConfigurationError("set DSQL_ENDPOINT (AWS) or ECOMMERCE_LOCAL_DSN (local engine)")
         if not self.region:
             raise ConfigurationError("set DSQL_REGION or AWS_REGION for the DSQL endpoint")
-
-
-def _region_from_endpoint(endpoint: str | None) -> str | None:
-    # <cluster-id>.dsql.<region>.on.aws
-    parts = (endpoint or "").split(".")
-    if len(parts) >= 5 and parts[1] == "dsql" and parts[-2:] == ["on", "aws"]:
-        return parts[2]
-    return None
 
 
 # -- IAM tokens -------------------------------------------------------------------------------------
@@ -197,13 +166,11 @@ def make_connector(
 
 
 def _local_connector(settings: DatabaseSettings, connect_fn: ConnectFn | None) -> Connector:
-    def connect_local() -> Connection:
-        fn = connect_fn
-        if fn is None:
-            # Imported lazily: the guard needs pglast, which the Lambda bundle does not ship.
-            from handlers.tools.guarded import GuardedConnection
+    # The local runtime and the tests inject the DSQL guard's connection class here; the data layer
+    # itself knows nothing of it (the guard needs pglast, which Lambda never ships).
+    fn: ConnectFn = connect_fn or psycopg.Connection.connect
 
-            fn = GuardedConnection.connect
+    def connect_local() -> Connection:
         return fn(
             settings.local_dsn or "",
             autocommit=True,
@@ -234,7 +201,10 @@ class Database:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if connector is None:
-            settings = settings or DatabaseSettings.from_env()
+            if settings is None:
+                from handlers.settings import Settings
+
+                settings = Settings.from_env().database()
             connector = make_connector(settings)
         self.settings = settings
         self._connector = connector

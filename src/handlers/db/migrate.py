@@ -424,19 +424,3 @@ def _unquote(name: str) -> str:
 def _summary(sql: str) -> str:
     flat = " ".join(sql.split())
     return flat if len(flat) <= 100 else flat[:97] + "..."
-
-
-def main() -> None:  # pragma: no cover - thin CLI wrapper
-    """``python -m handlers.db.migrate [--sample-data]``: migrate the database named by the environment."""
-    import sys
-
-    from .connection import DatabaseSettings, make_connector
-
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    settings = DatabaseSettings.from_env(admin=True)
-    result = apply_migrations(make_connector(settings), include_sample_data="--sample-data" in sys.argv)
-    print(f"applied={list(result.applied)} skipped={list(result.skipped)} seconds={result.seconds:.2f}")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from .connection import DEFAULT_APP_ROLE
+from handlers.contract import DEFAULT_APP_ROLE
 
 # What the API touches, and how. DELETE only where records expire (idempotency pruning).
 TABLE_PRIVILEGES: dict[str, str] = {

@@ -172,13 +172,14 @@ def decode_cursor(cursor: str, scope: str | None) -> tuple[datetime, UUID]:
     return decoded
 
 
-# ---- errors (mapped to problem types by the API layer) --------------------------------------------
+# ---- errors (the API layer maps each code to a status; tests/unit/test_api.py checks every class) ---
 
 
 class ShopError(Exception):
-    """A failure the client can act on."""
+    """A failure the client can act on: ``code`` names it for machines, ``title`` for people."""
 
     code = "shop-error"
+    title = "Request failed"
 
     def __init__(self, detail: str, *, field: str | None = None) -> None:
         super().__init__(detail)
@@ -188,6 +189,7 @@ class ShopError(Exception):
 
 class NotFound(ShopError):
     code = "not-found"
+    title = "Resource not found"
 
     def __init__(self, resource: str, identifier: object) -> None:
         super().__init__(f"{resource} {identifier} does not exist")
@@ -196,17 +198,30 @@ class NotFound(ShopError):
 
 class InvalidOrder(ShopError):
     code = "invalid-order"
+    title = "Invalid order"
 
 
 class InvalidCursor(ShopError):
     code = "invalid-cursor"
+    title = "Invalid cursor"
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail, field="cursor")
 
 
+class InvalidValue(ShopError):
+    """A value the input rules let through but the data's own rules refuse (range, NUL, length)."""
+
+    code = "invalid-value"
+    title = "Value not accepted"
+
+    def __init__(self) -> None:
+        super().__init__("a value is out of range or not representable; check the input")
+
+
 class UnknownCustomer(ShopError):
     code = "unknown-customer"
+    title = "Unknown customer"
 
     def __init__(self, customer_id: UUID) -> None:
         super().__init__(f"customer {customer_id} does not exist", field="customer_id")
@@ -214,6 +229,7 @@ class UnknownCustomer(ShopError):
 
 class UnknownProducts(ShopError):
     code = "unknown-products"
+    title = "Unknown or retired products"
 
     def __init__(self, product_ids: list[UUID]) -> None:
         listed = ", ".join(map(str, product_ids))
@@ -230,6 +246,7 @@ class Shortage:
 
 class InsufficientStock(ShopError):
     code = "insufficient-stock"
+    title = "Insufficient stock"
 
     def __init__(self, shortages: list[Shortage]) -> None:
         listed = ", ".join(
@@ -241,6 +258,7 @@ class InsufficientStock(ShopError):
 
 class DuplicateEmail(ShopError):
     code = "duplicate-email"
+    title = "Email already registered"
 
     def __init__(self, email: str) -> None:
         super().__init__(f"a customer with email {email} already exists", field="email")
@@ -248,6 +266,7 @@ class DuplicateEmail(ShopError):
 
 class InvalidTransition(ShopError):
     code = "invalid-status-transition"
+    title = "Invalid status transition"
 
     def __init__(self, order_id: UUID, status: str, target: str) -> None:
         super().__init__(f"order {order_id} is {status}; it cannot become {target}", field="status")
@@ -255,6 +274,7 @@ class InvalidTransition(ShopError):
 
 class IdempotencyKeyReused(ShopError):
     code = "idempotency-key-reused"
+    title = "Idempotency-Key reused with a different request"
 
     def __init__(self) -> None:
         super().__init__(
@@ -264,11 +284,33 @@ class IdempotencyKeyReused(ShopError):
         )
 
 
-class Busy(ShopError):
+class Unavailable(ShopError):
+    """The database could not be reached or answered; the same request may well work shortly."""
+
+    code = "database-unavailable"
+    title = "Database unavailable"
+
+    def __init__(
+        self, detail: str = "the database is unavailable; retry shortly", retry_after: int = 1
+    ) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class OutcomeUnknown(Unavailable):
+    """The connection broke after COMMIT was sent: the write may or may not have happened."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the connection broke while committing; retry with the same Idempotency-Key to learn the outcome"
+        )
+
+
+class Busy(Unavailable):
     """Conflicts kept winning until the retry budget or deadline ran out."""
 
     code = "busy"
+    title = "Service busy"
 
     def __init__(self, retry_after: int = 1) -> None:
-        super().__init__("the shop is busy with conflicting updates; retry shortly")
-        self.retry_after = retry_after
+        super().__init__("the shop is busy with conflicting updates; retry shortly", retry_after)

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
 import psycopg
 from psycopg import sql
 
-from handlers.db import Database, RetriesExhaustedError
+from handlers.db import (
+    CommitOutcomeUnknownError,
+    Database,
+    DataLayerError,
+    RetriesExhaustedError,
+    is_serialization_failure,
+)
 
 from .domain import (
     CURRENCY,
@@ -22,21 +29,26 @@ from .domain import (
     IdempotencyKeyReused,
     InsufficientStock,
     InvalidOrder,
+    InvalidValue,
     NotFound,
     Order,
     OrderLine,
     OrderRequest,
+    OutcomeUnknown,
     Page,
     PlacedOrder,
     Product,
     ProductChanges,
     Shortage,
+    Unavailable,
     UnknownCustomer,
     UnknownProducts,
     encode_cursor,
 )
 
 Connection = psycopg.Connection[Any]
+P = ParamSpec("P")
+R = TypeVar("R")
 
 PRODUCT_COLUMNS = (
     "product_id, name, description, price, currency, stock_quantity, category, active, created_at, updated_at"
@@ -111,6 +123,30 @@ SELECT o.order_id, o.customer_id, o.status, o.total_amount, o.currency, o.create
 """
 
 
+def _domain_errors(method: Callable[P, R]) -> Callable[P, R]:
+    """Driver and data-layer failures leave the repository as domain errors, never as psycopg's."""
+
+    @functools.wraps(method)
+    def translated(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except RetriesExhaustedError as exc:
+            # Busy: conflicts kept winning. Anything else that outlasted the retries (the database
+            # unreachable, connections refused) is unavailability, not contention.
+            conflicts = exc.last_error is not None and is_serialization_failure(exc.last_error)
+            raise (Busy() if conflicts else Unavailable()) from None
+        except CommitOutcomeUnknownError:
+            raise OutcomeUnknown() from None
+        except (psycopg.errors.DataError, psycopg.errors.IntegrityError):
+            # Class 22/23: a value the input rules let through but the table refuses. The client's to
+            # fix, and a retry would fail the same way.
+            raise InvalidValue() from None
+        except (psycopg.OperationalError, DataLayerError) as exc:
+            raise Unavailable() from exc
+
+    return translated
+
+
 class ShopRepository:
     """``database`` is the Database or a function returning it, so that the connection (and its
     settings) are needed only when a query actually runs."""
@@ -125,6 +161,7 @@ class ShopRepository:
 
     # ---- catalog ------------------------------------------------------------------------------
 
+    @_domain_errors
     def list_products(
         self, *, limit: int, after: tuple[Any, UUID] | None, category: str | None
     ) -> Page[Product]:
@@ -151,6 +188,7 @@ class ShopRepository:
             next_cursor = encode_cursor(last.created_at, last.product_id, category)
         return Page(products, next_cursor)
 
+    @_domain_errors
     def get_product(self, product_id: UUID) -> Product:
         row = self._read(
             lambda conn: conn.execute(
@@ -161,6 +199,7 @@ class ShopRepository:
             raise NotFound("product", product_id)
         return Product(*row)
 
+    @_domain_errors
     def create_product(
         self, *, name: str, description: str, price: Decimal, stock_quantity: int, category: str
     ) -> Product:
@@ -172,6 +211,7 @@ class ShopRepository:
         assert row is not None
         return Product(*row)
 
+    @_domain_errors
     def update_product(self, product_id: UUID, changes: ProductChanges) -> Product:
         fields = changes.as_dict()
         assignments: list[sql.Composable] = [sql.SQL("{} = %s").format(sql.Identifier(n)) for n in fields]
@@ -184,6 +224,7 @@ class ShopRepository:
             raise NotFound("product", product_id)
         return Product(*row)
 
+    @_domain_errors
     def retire_product(self, product_id: UUID) -> None:
         """Soft delete: orders keep referring to the row; it leaves the catalog and cannot be ordered."""
         row = self._write_one(
@@ -196,6 +237,7 @@ class ShopRepository:
 
     # ---- customers ------------------------------------------------------------------------------
 
+    @_domain_errors
     def create_customer(self, *, email: str, first_name: str, last_name: str) -> Customer:
         try:
             row = self._write_one(
@@ -208,6 +250,7 @@ class ShopRepository:
         assert row is not None
         return Customer(*row)
 
+    @_domain_errors
     def get_customer(self, customer_id: UUID) -> Customer:
         row = self._read(
             lambda conn: conn.execute(
@@ -220,6 +263,7 @@ class ShopRepository:
             raise NotFound("customer", customer_id)
         return Customer(*row)
 
+    @_domain_errors
     def list_customer_orders(
         self, customer_id: UUID, *, limit: int, after: tuple[Any, UUID] | None
     ) -> Page[Order]:
@@ -247,6 +291,7 @@ class ShopRepository:
 
     # ---- orders ---------------------------------------------------------------------------------
 
+    @_domain_errors
     def place_order(self, request: OrderRequest, *, order_id: UUID, idempotency_key: str) -> PlacedOrder:
         """Happy path: one round trip. Replays and failures add one read to explain themselves."""
         values = ", ".join(f"(%(p{i})s::uuid, %(q{i})s::int)" for i in range(len(request.lines)))
@@ -298,12 +343,14 @@ class ShopRepository:
         )
         return PlacedOrder(order, replayed=False)
 
+    @_domain_errors
     def get_order(self, order_id: UUID) -> Order:
         rows = self._read(lambda conn: conn.execute(ORDER_WITH_ITEMS, (order_id,)).fetchall())
         if not rows:
             raise NotFound("order", order_id)
         return _order_from_rows(rows)
 
+    @_domain_errors
     def cancel_order(self, order_id: UUID) -> Order | None:
         """One round trip; None when no confirmed order matched (the caller explains why)."""
         cursor = self._transaction(
@@ -312,6 +359,7 @@ class ShopRepository:
         rows = cursor.fetchall()
         return _order_from_rows(rows) if rows else None
 
+    @_domain_errors
     def ping(self) -> None:
         self._read(lambda conn: conn.execute("SELECT 1").fetchone())
 
@@ -364,18 +412,10 @@ class ShopRepository:
         return InsufficientStock(shortages) if shortages else Busy()
 
     def _read(self, work: Any) -> Any:
-        try:
-            return self.db.run_autocommit(work, deadline=self.deadline)
-        except RetriesExhaustedError:
-            raise Busy() from None
+        return self.db.run_autocommit(work, deadline=self.deadline)
 
     def _transaction(self, work: Any, *, pipeline: bool = False, idempotent: bool = False) -> Any:
-        try:
-            return self.db.run_transaction(
-                work, deadline=self.deadline, pipeline=pipeline, idempotent=idempotent
-            )
-        except RetriesExhaustedError:
-            raise Busy() from None
+        return self.db.run_transaction(work, deadline=self.deadline, pipeline=pipeline, idempotent=idempotent)
 
     def _write_one(self, query: Any, params: Sequence[Any]) -> Any:
         """INSERT/UPDATE … RETURNING as BEGIN + statement + COMMIT in one round trip."""

@@ -86,7 +86,7 @@ def describe_network_error(url: str, error: BaseException, timeout: float) -> st
         )
     if isinstance(reason, socket.gaierror):
         name = host.split(":")[0]
-        return f"cannot resolve {name} (DNS): check the URL (stack outputs ApiUrl, DistributionDomainName)"
+        return f"cannot resolve {name} (DNS): check the URL (`ecommerce outputs` lists the deployed ones)"
     if isinstance(reason, TimeoutError | socket.timeout) or "timed out" in str(reason):
         return f"no answer from {host} within {timeout:g}s (timeout): check the URL and your network"
     if isinstance(reason, ssl.SSLError):

@@ -15,7 +15,7 @@ Usage::
         ...
         assert counter.round_trips == 1
 
-Stdlib only; lives in handlers.tools, which never ships to Lambda.
+Stdlib only; lives in ecommerce_dev, which never ships to Lambda.
 """
 
 from __future__ import annotations

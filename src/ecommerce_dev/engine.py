@@ -19,8 +19,8 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from psycopg.rows import TupleRow
 
-from handlers.tools.guard import MAX_TRANSACTION_AGE
-from handlers.tools.guarded import GuardedConnection
+from ecommerce_dev.guard import MAX_TRANSACTION_AGE
+from ecommerce_dev.guarded import GuardedConnection
 
 ADMIN_USER: Final = "postgres"
 DEFAULT_DATABASE: Final = "postgres"

@@ -10,9 +10,39 @@ from typing import Any
 import click
 
 
-@click.group()
+class _Group(click.Group):
+    """Configuration errors are already phrased for people: print the message alone, exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from ecommerce_constructs.config import ConfigError
+
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            click.echo(str(exc), err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=_Group)
 def main() -> None:
     """Developer tools for the e-commerce backend on Aurora DSQL."""
+
+
+@main.command("config")
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Configuration file [default: $ECOMMERCE_CONFIG, else config/regions.yaml].",
+)
+def config_command(path: Path | None) -> None:
+    """Validate the deployment configuration and print it with every default filled in."""
+    import json
+
+    from ecommerce_constructs.config import load_config
+
+    config = load_config(path)
+    click.echo(json.dumps(config.model_dump(mode="json", by_alias=True), indent=2))
 
 
 @main.command("dsql-lint")
@@ -24,7 +54,7 @@ def dsql_lint(ctx: click.Context, files: tuple[Path, ...]) -> None:
     Output: FILE:LINE: RULE: MESSAGE. Exit status 0 clean, 1 violations, 2 unreadable file or
     syntax error. Statements outside BEGIN ... COMMIT are checked as autocommit statements.
     """
-    from handlers.tools.lint import lint_paths
+    from ecommerce_dev.lint import lint_paths
 
     report = lint_paths(files)
     for finding in report.findings:
@@ -78,7 +108,7 @@ def dev(
 ) -> None:
     """Run the shop locally: embedded PostgreSQL with the DSQL guard, migrations, sample data, and the
     API of two simulated regions (us-east-1, us-east-2) on 127.0.0.1, both on the one database."""
-    from handlers.tools import devserver
+    from ecommerce_dev import devserver
 
     try:
         if reset or reset_only:
@@ -151,7 +181,7 @@ def migrate_command(
     app_role_arns: tuple[str, ...],
 ) -> None:
     """Apply pending schema migrations to --dsn or to a DSQL cluster (--endpoint, as admin)."""
-    from handlers.db import apply_migrations
+    from handlers.db.migrate import apply_migrations
     from handlers.db.roles import grant_app_role
 
     with _database_errors_reported():
@@ -187,28 +217,26 @@ Connect = Callable[[], Any]
 
 def _connector(*, dsn: str | None, guard: bool, endpoint: str | None, region: str | None) -> Connect:
     """A connection factory for the chosen target: --dsn (guarded by default) or DSQL as ``admin``."""
+    from handlers.contract import region_of_endpoint
     from handlers.db import DatabaseSettings, make_connector
 
     if bool(dsn) == bool(endpoint):
         raise click.UsageError("give exactly one target: --dsn DSN, or --endpoint HOST [--region R]")
     if dsn:
         if guard:
-            return make_connector(DatabaseSettings(local_dsn=dsn, application_name="ecommerce-migrate"))
+            from ecommerce_dev.guarded import guarded_connector
+
+            return guarded_connector(dsn, application_name="ecommerce-migrate")
         import psycopg
 
         return lambda: psycopg.connect(dsn, autocommit=True, connect_timeout=10)
-    settings = DatabaseSettings(endpoint=endpoint, region=region or _region_of(endpoint or ""), admin=True)
+    settings = DatabaseSettings(endpoint=endpoint, region=region or region_of_endpoint(endpoint), admin=True)
     if not settings.region:
         raise click.UsageError(
             "--region is required when the endpoint does not name it (ID.dsql.REGION.on.aws)"
         )
     # DDL needs the admin role: DbConnectAdmin tokens (dsql:DbConnectAdmin permission).
     return make_connector(settings)
-
-
-def _region_of(endpoint: str) -> str | None:
-    parts = endpoint.split(".")
-    return parts[2] if len(parts) >= 5 and parts[1] == "dsql" else None
 
 
 @contextlib.contextmanager
@@ -245,20 +273,52 @@ def _database_errors_reported() -> Iterator[None]:
 @main.command("smoke")
 @click.option(
     "--base-url",
-    required=True,
     envvar="ECOMMERCE_BASE_URL",
     help="API base: http://127.0.0.1:8080, https://ID.execute-api.REGION.amazonaws.com/prod or https://CLOUDFRONT_DOMAIN.",
 )
 @click.option(
     "--second-url", help="Another region's base URL: an order placed via --base-url must be visible there."
 )
+@click.option(
+    "--deployed",
+    is_flag=True,
+    help="Take both URLs from the configured app's stack outputs (AWS credentials needed).",
+)
 @click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds per request.")
-def smoke_command(base_url: str, second_url: str | None, timeout: float) -> None:
+def smoke_command(base_url: str | None, second_url: str | None, deployed: bool, timeout: float) -> None:
     """Run the recipe's flow against a deployment and report each step; exit 1 on any failure."""
-    from handlers.tools.smoke import run_smoke
+    from ecommerce_dev.smoke import run_smoke
 
+    if deployed == bool(base_url):
+        raise click.UsageError("give --base-url URL, or --deployed to read the URLs from the stacks")
+    if deployed:
+        deployment = _deployment()
+        base_url = deployment.public_url()
+        config = deployment.config
+        if second_url is None and config.multi_region:
+            second_url = deployment.api_url(next(r for r in config.regions if r != config.primary))
+    assert base_url is not None
     ok = run_smoke(base_url, second_url, timeout=timeout, echo=click.echo)
     raise SystemExit(0 if ok else 1)
+
+
+@main.command("outputs")
+def outputs_command() -> None:
+    """Print the outputs of every deployed stack of the configured app (AWS credentials needed)."""
+    deployment = _deployment()
+    for stack, outputs in deployment.outputs.items():
+        for key, value in sorted(outputs.items()):
+            click.echo(f"{stack}\t{key}\t{value}")
+
+
+def _deployment() -> Any:
+    from ecommerce_constructs.config import load_config
+    from ecommerce_dev.deployment import DeploymentError, read_deployment
+
+    try:
+        return read_deployment(load_config())
+    except DeploymentError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from handlers.tools.guard import analyze, check_script
+from ecommerce_dev.guard import analyze, check_script
 
 SYNTAX = "syntax"
 ERROR = "error"

@@ -1,6 +1,6 @@
 """A psycopg connection that rejects, before PostgreSQL runs it, what Aurora DSQL would reject.
 
-Statement rules come from `handlers.tools.guard`. This module adds the stateful part: DSQL's
+Statement rules come from `ecommerce_dev.guard`. This module adds the stateful part: DSQL's
 transaction rules (one DDL per transaction, no DDL/DML mix, 3,000 modified rows, 5 minutes), the
 REPEATABLE READ-only isolation, and emulation of DSQL-only commands (``CREATE INDEX ASYNC`` with
 ``sys.jobs``; ``AWS IAM GRANT/REVOKE`` with ``sys.iam_pg_role_mappings``).
@@ -27,7 +27,7 @@ from psycopg.copy import Copy, Writer
 from psycopg.pq.abc import PGresult
 from psycopg.rows import Row, RowFactory, tuple_row
 
-from handlers.tools.guard import (
+from ecommerce_dev.guard import (
     LIMIT,
     MAX_MODIFIED_ROWS,
     MAX_TRANSACTION_AGE,
@@ -505,3 +505,21 @@ def _arn_problem(arn: str) -> str | None:
         if len(account) == 12 and account.isdigit() and resource.startswith("role/") and len(resource) > 5:
             return None
     return f"invalid IAM role ARN {arn!r}: expected arn:aws:iam::<12-digit account>:role/<name>"
+
+
+def guarded_connector(
+    dsn: str, *, application_name: str = "ecommerce"
+) -> Callable[[], psycopg.Connection[Any]]:
+    """A connection factory for the data layer that goes through the DSQL guard."""
+    from handlers.db import DatabaseSettings, make_connector
+
+    settings = DatabaseSettings(local_dsn=dsn, application_name=application_name)
+    return make_connector(settings, connect_fn=GuardedConnection.connect)
+
+
+def guarded_database(dsn: str, *, application_name: str = "ecommerce", **kwargs: Any) -> Any:
+    """A :class:`handlers.db.Database` whose connections go through the DSQL guard."""
+    from handlers.db import Database, DatabaseSettings
+
+    settings = DatabaseSettings(local_dsn=dsn, application_name=application_name)
+    return Database(settings, connector=guarded_connector(dsn, application_name=application_name), **kwargs)

@@ -1,0 +1,129 @@
+"""The Lambda asset: always this distribution's handlers, trimmed, with bytecode of the right Python."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from aws_cdk import App, Stack
+from aws_cdk.assertions import Annotations, Match
+
+from ecommerce_constructs import bundling
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_source_is_the_directory_beside_the_constructs() -> None:
+    assert bundling.handlers_source_dir() == ROOT / "src" / "handlers"
+    assert bundling.contract().DISTRIBUTION == "ecommerce-constructs"
+
+
+def test_a_users_own_handlers_package_is_never_bundled(tmp_path: Path) -> None:
+    """A CDK app with its own `handlers/` first on sys.path still ships our Lambda code."""
+    decoy = tmp_path / "app" / "handlers"
+    decoy.mkdir(parents=True)
+    (decoy / "__init__.py").write_text("MINE = True\n")
+    (decoy / "contract.py").write_text('DISTRIBUTION = "someone-else"\nROUTES = ()\nFUNCTIONS = {}\n')
+    outdir = tmp_path / "cdk.out"
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        import handlers
+        assert handlers.MINE, "the decoy is what `import handlers` finds"
+        from aws_cdk import App, Environment, Stack
+        from ecommerce_constructs import DsqlCluster, EcommerceApi
+        app = App(outdir={str(outdir)!r}, context={{"aws:cdk:bundling-stacks": []}})
+        stack = Stack(app, "shop", env=Environment(account="123456789012", region="eu-west-1"))
+        EcommerceApi(stack, "Api", cluster=DsqlCluster(stack, "Db"))
+        app.synth()
+        print(json.dumps(sys.modules["ecommerce_constructs._handlers_contract"].__file__))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=decoy.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={
+            "PYTHONPATH": str(decoy.parent),
+            "PATH": "/usr/bin:/bin",
+            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        },
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1]) == str(ROOT / "src" / "handlers" / "contract.py")
+    assets = json.loads((outdir / "shop.assets.json").read_text())["files"].values()
+    code = [a["source"]["path"] for a in assets if a["source"]["packaging"] == "zip"]
+    assert code == [str(ROOT / "src" / "handlers")]
+
+
+def test_a_wrong_directory_is_refused_with_a_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_package = tmp_path / "ecommerce_constructs" / "bundling.py"
+    fake_package.parent.mkdir()
+    (tmp_path / "handlers").mkdir()
+    monkeypatch.setattr(bundling, "__file__", str(fake_package))
+    with pytest.raises(bundling.HandlerSourceError, match="reinstall"):
+        bundling.handlers_source_dir()
+
+
+def test_an_interpreter_of_another_version_is_never_used(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """This machine's own Python is not the runtime's: offered explicitly, it is still refused."""
+    assert f"{sys.version_info[0]}.{sys.version_info[1]}" != bundling.LAMBDA_PYTHON_VERSION
+    monkeypatch.setenv(bundling.PYTHON_ENV_VAR, sys.executable)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "no-pyenv"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    bundling.bytecode_interpreter.cache_clear()
+    try:
+        assert bundling.bytecode_interpreter() is None
+        app = App(context={"aws:cdk:bundling-stacks": []})
+        stack = Stack(app, "s")
+        from ecommerce_constructs import DsqlCluster, EcommerceApi
+
+        EcommerceApi(stack, "Api", cluster=DsqlCluster(stack, "Db"))
+        warnings = Annotations.from_stack(stack).find_warning(
+            "*", Match.string_like_regexp("without bytecode")
+        )
+        assert warnings, "a bundle without bytecode must say so"
+    finally:
+        bundling.bytecode_interpreter.cache_clear()
+
+
+def test_the_asset_hash_says_whether_bytecode_ships() -> None:
+    source = bundling.handlers_source_dir()
+    assert bundling._source_hash(source, True) != bundling._source_hash(source, False)
+
+
+def test_trim_removes_what_lambda_never_reads(tmp_path: Path) -> None:
+    files = [
+        "pkg/__init__.py",
+        "pkg/__pycache__/x.cpython-311.pyc",
+        "pkg/core.pyi",
+        "pkg/py.typed",
+        "pkg/tests/__init__.py",
+        "pkg/tests/test_x.py",
+        "pkg-1.0.dist-info/RECORD",
+        "pkg-1.0.dist-info/METADATA",
+        "pkg-1.0.dist-info/INSTALLER",
+        "pkg-1.0.dist-info/licenses/LICENSE",
+        "bin/jp.py",
+        "tests/__init__.py",
+    ]
+    for name in files:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    bundling.trim(tmp_path)
+    left = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert left == [
+        "pkg-1.0.dist-info/METADATA",
+        "pkg-1.0.dist-info/licenses/LICENSE",
+        "pkg/__init__.py",
+        "tests/__init__.py",
+    ]

@@ -1,0 +1,163 @@
+"""Every shell command the README and docs/deploy.md show runs as written, in a fresh shell.
+
+"Fresh" means what a user has after `make install` in a new terminal: the system PATH (Node, npx,
+python3) without the virtualenv, no VIRTUAL_ENV, no variables of ours. Commands that need AWS run
+with credentials that reach no AWS: they must get through all of our code (the app synthesizes,
+the CLI reads its configuration) and then fail at AWS with a readable message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCUMENTS = ("README.md", "docs/deploy.md")
+
+# How each documented command is exercised. A command found in the documents but missing here fails
+# test_every_documented_command_is_exercised: new documentation cannot go untested.
+RUN = {
+    "make install",
+    "make synth",
+    ".venv/bin/ecommerce smoke --base-url http://127.0.0.1:8080 --second-url http://127.0.0.1:8081",
+}
+# Expected: our code runs to the end, then AWS is unreachable. The value is the evidence of that.
+AWS = {
+    "npx cdk bootstrap": "Unable to resolve AWS account",
+    "npx cdk deploy --all": "Synthesis time",
+    "npx cdk destroy --all": "irreversible action",
+    ".venv/bin/ecommerce outputs": "configure AWS credentials",
+    ".venv/bin/ecommerce smoke --deployed": "configure AWS credentials",
+}
+SELF = {"make test"}  # this suite is what it runs
+DEV = "make dev"
+NEEDS_DEV = {".venv/bin/ecommerce smoke --base-url http://127.0.0.1:8080 --second-url http://127.0.0.1:8081"}
+
+
+def documented_commands() -> list[tuple[str, str]]:
+    """(document, command) for every line of every ```bash block; `\\` continuations joined,
+    comments after two spaces dropped."""
+    found: list[tuple[str, str]] = []
+    for name in DOCUMENTS:
+        text = (ROOT / name).read_text(encoding="utf-8")
+        for block in re.findall(r"```(?:bash|sh|shell)\n(.*?)```", text, re.DOTALL):
+            for line in block.replace("\\\n", " ").splitlines():
+                command = re.split(r"\s{2,}#", line)[0].strip()
+                if command and not command.startswith("#"):
+                    found.append((name, " ".join(command.split())))
+    return found
+
+
+def fresh_env(**extra: str) -> dict[str, str]:
+    venv = str(ROOT / ".venv" / "bin")
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p and Path(p) != Path(venv))
+    path = os.pathsep.join(p for p in path.split(os.pathsep) if "node_modules" not in p)
+    env = {"HOME": os.environ["HOME"], "PATH": path, "LANG": os.environ.get("LANG", "C.UTF-8")}
+    for key in ("PYENV_ROOT", "TMPDIR"):
+        if key in os.environ:
+            env[key] = os.environ[key]
+    env.update(extra)
+    return env
+
+
+def no_aws_env(home: Path) -> dict[str, str]:
+    """Credentials of nobody, endpoints of nothing: any AWS call fails fast."""
+    return fresh_env(
+        HOME=str(home),
+        PYENV_ROOT=os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv")),
+        AWS_ACCESS_KEY_ID="AKIAIOSFODNN7EXAMPLE",
+        AWS_SECRET_ACCESS_KEY="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_ENDPOINT_URL="http://127.0.0.1:9",
+        AWS_MAX_ATTEMPTS="1",
+        npm_config_update_notifier="false",
+    )
+
+
+def shell(command: str, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-c", command],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_every_documented_command_is_exercised() -> None:
+    commands = documented_commands()
+    assert commands, "no commands found: did the documents lose their bash blocks?"
+    known = RUN | set(AWS) | SELF | {DEV}
+    unknown = sorted({command for _, command in commands} - known)
+    assert not unknown, f"documented but not exercised by this module (add them to RUN/AWS/...): {unknown}"
+
+
+def test_the_fresh_shell_really_lacks_the_project() -> None:
+    result = shell("python3 -c 'import ecommerce_constructs'", fresh_env())
+    assert result.returncode != 0, "the shell already finds the project: the tests below would prove nothing"
+
+
+@pytest.mark.parametrize("command", sorted(RUN - NEEDS_DEV))
+def test_runs_as_written(command: str) -> None:
+    result = shell(command, fresh_env())
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", sorted(AWS))
+def test_aws_commands_get_through_our_code(command: str, tmp_path: Path) -> None:
+    result = shell(command, no_aws_env(tmp_path), timeout=300)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    assert "No module named" not in output, output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
+    assert AWS[command] in output, output[-3000:]
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+@pytest.fixture(scope="module")
+def make_dev() -> Iterator[subprocess.Popen[str]]:
+    if not (_free(8080) and _free(8081)):
+        pytest.skip("ports 8080/8081 are taken; the documented make dev URLs need them")
+    data_dir = Path(tempfile.mkdtemp(prefix="docs-make-dev-"))
+    output = data_dir.parent / f"{data_dir.name}.out"
+    with output.open("w") as sink:
+        process = subprocess.Popen(
+            ["bash", "-c", DEV], cwd=ROOT, env=fresh_env(ECOMMERCE_DATA_DIR=str(data_dir)),
+            stdout=sink, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while "Ctrl-C stops" not in output.read_text():
+            assert process.poll() is None, output.read_text()
+            assert time.monotonic() < deadline, output.read_text()
+            time.sleep(0.2)
+        yield process
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(60)
+        shutil.rmtree(data_dir, ignore_errors=True)
+        output.unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize("command", sorted(NEEDS_DEV))
+def test_runs_as_written_against_make_dev(command: str, make_dev: subprocess.Popen[str]) -> None:
+    result = shell(command, fresh_env())
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
