@@ -427,3 +427,32 @@ def _order_from_rows(rows: list[Any]) -> Order:
     order_id, customer_id, status, total, currency, created_at, updated_at = rows[0][:7]
     items = tuple(OrderLine(row[7], row[8], row[9]) for row in rows)
     return Order(order_id, customer_id, status, total, currency, created_at, updated_at, items)
+
+
+def statements_for_lint() -> dict[str, str]:
+    """Every statement this module sends, rendered with sample parameters (named for reports):
+    `make test` runs them through AWS's dsql-lint and our guard."""
+    sample = {
+        "%(order_id)s": "'7d3f1e5c-6a0b-4c55-9a51-5d2f9b1e0a11'",
+        "%(customer_id)s": "'c1000000-0000-4000-8000-000000000001'",
+        "%(currency)s": "'USD'",
+        "%(scope)s": "'POST /orders'",
+        "%(key)s": "'key-1'",
+        "%(request_hash)s": "'hash'",
+        "%(response_body)s": "'{}'",
+        "%(ttl_hours)s": "24",
+        "%(p0)s": "'a1000000-0000-4000-8000-000000000001'",
+        "%(q0)s": "1",
+        "%s": "'a1000000-0000-4000-8000-000000000001'",
+    }
+
+    def render(statement: str) -> str:
+        for placeholder, value in sample.items():
+            statement = statement.replace(placeholder, value)
+        return statement
+
+    return {
+        "place_order": render(PLACE_ORDER.format(values="(%(p0)s::uuid, %(q0)s::int)")),
+        "cancel_order": render(CANCEL_ORDER),
+        "order_with_items": render(ORDER_WITH_ITEMS),
+    }
