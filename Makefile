@@ -6,7 +6,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install lint typecheck unit test synth snapshot-update dev dev-reset bench constraints clean
+.PHONY: help install lint typecheck unit test synth snapshot-update dev dev-reset bench fuzz constraints clean
 
 help:
 	@echo "make dev              run the whole shop locally (two simulated regions, one database)"
@@ -14,6 +14,7 @@ help:
 	@echo "make synth            synthesize every stack into cdk.out/ (bundles Lambda code) and cfn-lint it"
 	@echo "make snapshot-update  accept intentional template changes"
 	@echo "make bench            benchmarks (ratios from one run)"
+	@echo "make fuzz             schemathesis against the OpenAPI document, long run (>= 5,000 requests)"
 
 # Re-installs only when the dependency declarations change.
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -60,6 +61,9 @@ dev: install
 bench: $(VENV)/.installed
 	$(PY) scripts/bench.py
 	$(PY) -m bench.cold_start --json bench/cold_start.json
+
+fuzz: $(VENV)/.installed
+	$(PY) -m ecommerce_dev.fuzz --max-examples 150 --min-cases 5000
 
 dev-reset: $(VENV)/.installed
 	ecommerce dev --reset-only

@@ -9,7 +9,13 @@ from uuid import uuid4
 
 import psycopg
 
-from ecommerce_dev.apigw import LambdaContext, build_event, match, missing_route_result
+from ecommerce_dev.apigw import (
+    LambdaContext,
+    build_event,
+    match,
+    method_not_allowed_result,
+    missing_route_result,
+)
 from ecommerce_dev.guarded import guarded_database
 from handlers.api import catalog, orders
 from handlers.api.common import ApiHandler
@@ -55,6 +61,7 @@ class Client:
         def db() -> Database:
             return database or guarded_database(dsn)
 
+        self.region = region
         self.handlers: dict[str, ApiHandler] = {
             "catalog": catalog.build(database=db(), region=region),
             "orders": orders.build(database=db(), region=region),
@@ -62,8 +69,10 @@ class Client:
 
     def request(self, method: str, path: str, body: Any = None, **kwargs: Any) -> Reply:
         found = match(method, path)
-        if found is None or found.function is None:
-            result = missing_route_result()  # API Gateway answers; no function runs
+        if found is None:
+            result = missing_route_result(self.region)  # API Gateway answers; no function runs
+        elif found.function is None:
+            result = method_not_allowed_result(found, self.region)
         else:
             event = api_event(method, path, body, **kwargs)
             result = self.handlers[found.function](event, LambdaContext(function_name=found.function))

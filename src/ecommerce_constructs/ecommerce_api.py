@@ -171,8 +171,8 @@ class EcommerceApi(Construct):
             ),
             default_cors_preflight_options=apigw.CorsOptions(
                 allow_origins=list(cors_origins),
-                allow_headers=["Content-Type", "Idempotency-Key"],
-                allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+                allow_headers=["Content-Type", "Idempotency-Key", "Authorization"],
+                allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"],
             )
             if cors_origins
             else None,
@@ -186,7 +186,7 @@ class EcommerceApi(Construct):
                 "web ACL per stage would double the cost. Stage throttling applies to direct calls.",
             )
         )
-        self._routes()
+        self._routes(cors=bool(cors_origins))
 
         self.alarms: list[cloudwatch.Alarm] = self._alarms() if monitoring else []
 
@@ -294,7 +294,8 @@ class EcommerceApi(Construct):
         )
         return apigw.CfnAccount(self, "ApiGatewayAccount", cloud_watch_role_arn=role.role_arn)
 
-    def _routes(self) -> None:
+    def _routes(self, cors: bool) -> None:
+        terms = contract()
         validator = apigw.RequestValidator(
             self,
             "RequestValidator",
@@ -309,13 +310,106 @@ class EcommerceApi(Construct):
             for name, alias in self.aliases.items()
         }
         self.methods: dict[str, apigw.Method] = {}
-        for route in contract().ROUTES:
-            resource = self.rest_api.root.resource_for_path(route.path)
-            method = resource.add_method(
-                route.method, integrations[route.function], request_validator=validator
+        for path, allowed in terms.methods_by_path().items():
+            resource = self.rest_api.root.resource_for_path(path)
+            for route in (r for r in terms.ROUTES if r.path == path):
+                verbs = [route.method, "HEAD"] if route.method == "GET" else [route.method]
+                for verb in verbs:
+                    method = resource.add_method(
+                        verb, integrations[route.function], request_validator=validator
+                    )
+                    self.methods[route.operation + ("_head" if verb == "HEAD" else "")] = method
+                    self._acknowledge_public(method)
+            for verb in terms.HTTP_METHODS:
+                if verb not in allowed and not (cors and verb == "OPTIONS"):
+                    self._method_not_allowed(resource, verb, path, validator)
+        self._gateway_responses()
+
+    def _method_not_allowed(
+        self, resource: apigw.IResource, verb: str, path: str, validator: apigw.RequestValidator
+    ) -> None:
+        """API Gateway answers 405 itself (a MOCK method, no function runs), as RFC 9110 asks."""
+        terms = contract()
+        headers = {
+            "Allow": f"'{terms.allow_header(path)}'",
+            "Content-Type": f"'{terms.PROBLEM_MEDIA_TYPE}'",
+            terms.REGION_HEADER: f"'{Stack.of(self).region}'",
+        }
+        integration = apigw.MockIntegration(
+            request_templates={"application/json": '{"statusCode": 405}'},
+            passthrough_behavior=apigw.PassthroughBehavior.WHEN_NO_MATCH,
+            integration_responses=[
+                apigw.IntegrationResponse(
+                    status_code="405",
+                    response_parameters={f"method.response.header.{k}": v for k, v in headers.items()},
+                    response_templates={"application/json": terms.method_not_allowed_body(path)},
+                )
+            ],
+        )
+        method = resource.add_method(
+            verb,
+            integration,
+            request_validator=validator,
+            method_responses=[
+                apigw.MethodResponse(
+                    status_code="405",
+                    response_parameters={f"method.response.header.{k}": True for k in headers},
+                )
+            ],
+        )
+        Validations.of(method).acknowledge(
+            *(
+                Acknowledgment(
+                    id=rule,
+                    reason="API Gateway's own 405 answer to a method this resource does not have: a MOCK "
+                    "integration that runs no function and touches no data, for anyone.",
+                )
+                for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4")
             )
-            self.methods[route.operation] = method
-            self._acknowledge_public(method)
+        )
+
+    def _gateway_responses(self) -> None:
+        """What API Gateway answers without a function is problem+json too, with the region header."""
+        terms = contract()
+        headers = {
+            "Content-Type": f"'{terms.PROBLEM_MEDIA_TYPE}'",
+            terms.REGION_HEADER: f"'{Stack.of(self).region}'",
+        }
+        fixed = {
+            "NotFound": (apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, "404", terms.NO_ROUTE_BODY),
+            "TooLarge": (
+                apigw.ResponseType.REQUEST_TOO_LARGE,
+                "413",
+                terms.problem_body(
+                    "payload-too-large", "Request body too large", 413, "$context.error.message"
+                ),
+            ),
+            "Throttled": (
+                apigw.ResponseType.THROTTLED,
+                "429",
+                terms.problem_body("throttled", "Too many requests", 429, "retry later, with backoff"),
+            ),
+        }
+        for name, (kind, status, body) in fixed.items():
+            self.rest_api.add_gateway_response(
+                name,
+                type=kind,
+                status_code=status,
+                response_headers=headers,
+                templates={"application/json": body},
+            )
+        # Statuses vary inside these classes: the body leaves out "status" (optional in RFC 9457).
+        for name, kind, title in (
+            ("Default4xx", apigw.ResponseType.DEFAULT_4_XX, "Request refused by the API gateway"),
+            ("Default5xx", apigw.ResponseType.DEFAULT_5_XX, "API gateway error"),
+        ):
+            body = (
+                f'{{"type":"{terms.PROBLEM_TYPE_BASE}gateway-$context.error.responseType",'
+                f'"title":"{title}","detail":"$context.error.message"}}'
+            )
+            self.rest_api.add_gateway_response(
+                name, type=kind, response_headers=headers, templates={"application/json": body}
+            )
 
     @staticmethod
     def _acknowledge_public(method: apigw.Method) -> None:

@@ -50,25 +50,33 @@ def match(method: str, path: str) -> Match | None:
         found = pattern.match(path)
         if found is None:
             continue
-        route = next(
-            (r for r in contract.ROUTES if r.path == resource and r.method == method.upper()),
-            None,
-        )
+        route = contract.find(method, resource)
         return Match(resource, found.groupdict() or None, methods_of[resource], route)
     return None
 
 
-def missing_route_result() -> dict[str, Any]:
-    """What API Gateway REST itself answers when no resource and method match (no Lambda runs)."""
+def _problem_result(status: int, body: str, region: str, headers: Mapping[str, str] = {}) -> dict[str, Any]:
     return {
-        "statusCode": 403,
-        "headers": {
-            "Content-Type": "application/json",
-            "x-amzn-ErrorType": "MissingAuthenticationTokenException",
-        },
-        "body": '{"message":"Missing Authentication Token"}',
+        "statusCode": status,
+        "headers": {"Content-Type": contract.PROBLEM_MEDIA_TYPE, contract.REGION_HEADER: region, **headers},
+        "body": body,
         "isBase64Encoded": False,
     }
+
+
+def missing_route_result(region: str) -> dict[str, Any]:
+    """What the deployed API answers itself when no resource matches (a gateway response)."""
+    return _problem_result(404, contract.NO_ROUTE_BODY, region)
+
+
+def method_not_allowed_result(found: Match, region: str) -> dict[str, Any]:
+    """What the deployed API answers itself for a method the resource lacks (a MOCK method)."""
+    return _problem_result(
+        405,
+        contract.method_not_allowed_body(found.resource),
+        region,
+        {"Allow": contract.allow_header(found.resource)},
+    )
 
 
 def _single(multi: Mapping[str, list[str]]) -> dict[str, str] | None:

@@ -9,6 +9,7 @@ both spelled here; ``tests/unit/test_contract.py`` checks that they agree.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Final
 
@@ -65,14 +66,33 @@ FUNCTIONS: Final = {
 }
 
 
+#: The only request body media type the API accepts (parameters such as charset are allowed).
+JSON_MEDIA_TYPE: Final = "application/json"
+#: RFC 9457 problem details: every error of the API, whether a handler, API Gateway itself or the
+#: local runtime answers, has this media type, a ``type`` under this base and the region header.
+PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
+PROBLEM_TYPE_BASE: Final = "urn:ecommerce:problem:"
+REGION_HEADER: Final = "X-Serving-Region"
+
+
+def problem_body(code: str, title: str, status: int, detail: str) -> str:
+    """A problem document as the handlers render it (``handlers.api.models.Problem``)."""
+    return json.dumps(
+        {"type": PROBLEM_TYPE_BASE + code, "title": title, "status": status, "detail": detail},
+        separators=(",", ":"),
+    )
+
+
 @dataclass(frozen=True)
 class Route:
-    """One operation of the REST API. ``path`` uses API Gateway's ``{param}`` syntax."""
+    """One operation of the REST API. ``path`` uses API Gateway's ``{param}`` syntax; ``body``
+    says whether it takes a JSON request body."""
 
     operation: str
     method: str
     path: str
     function: str
+    body: bool = False
 
 
 #: Every operation the API offers. API Gateway's resources and methods, the handlers' routes,
@@ -80,17 +100,21 @@ class Route:
 ROUTES: Final = (
     Route("health", "GET", "/health", "catalog"),
     Route("list_products", "GET", "/products", "catalog"),
-    Route("create_product", "POST", "/products", "catalog"),
+    Route("create_product", "POST", "/products", "catalog", body=True),
     Route("get_product", "GET", "/products/{product_id}", "catalog"),
-    Route("update_product", "PATCH", "/products/{product_id}", "catalog"),
+    Route("update_product", "PATCH", "/products/{product_id}", "catalog", body=True),
     Route("retire_product", "DELETE", "/products/{product_id}", "catalog"),
-    Route("create_customer", "POST", "/customers", "catalog"),
+    Route("create_customer", "POST", "/customers", "catalog", body=True),
     Route("get_customer", "GET", "/customers/{customer_id}", "catalog"),
     Route("list_customer_orders", "GET", "/customers/{customer_id}/orders", "catalog"),
-    Route("place_order", "POST", "/orders", "orders"),
+    Route("place_order", "POST", "/orders", "orders", body=True),
     Route("get_order", "GET", "/orders/{order_id}", "orders"),
     Route("cancel_order", "POST", "/orders/{order_id}/cancel", "orders"),
 )
+
+
+#: Every method API Gateway REST knows; a resource answers 405 for the ones it does not define.
+HTTP_METHODS: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 def route(operation: str) -> Route:
@@ -98,6 +122,12 @@ def route(operation: str) -> Route:
         if candidate.operation == operation:
             return candidate
     raise KeyError(f"no operation {operation!r} in handlers.contract.ROUTES")
+
+
+def find(method: str, resource: str) -> Route | None:
+    """The route of ``method`` on an API Gateway resource path; HEAD finds the GET route."""
+    wanted = "GET" if method.upper() == "HEAD" else method.upper()
+    return next((r for r in ROUTES if r.path == resource and r.method == wanted), None)
 
 
 def methods_by_path() -> dict[str, tuple[str, ...]]:
@@ -109,3 +139,20 @@ def methods_by_path() -> dict[str, tuple[str, ...]]:
         if item.method == "GET":
             methods.append("HEAD")
     return {path: tuple(methods) for path, methods in table.items()}
+
+
+def allow_header(resource: str) -> str:
+    """The ``Allow`` header of an API Gateway resource path (its 405 answers carry it)."""
+    return ", ".join(methods_by_path()[resource])
+
+
+def method_not_allowed_body(resource: str) -> str:
+    return problem_body(
+        "method-not-allowed", "Method not allowed", 405, f"{resource} allows {allow_header(resource)}"
+    )
+
+
+#: The answer for a path no resource matches (API Gateway's own gateway response, and the local runtime's).
+NO_ROUTE_BODY: Final = problem_body(
+    "route-not-found", "No such route", 404, "no operation of this API has this path"
+)

@@ -119,7 +119,7 @@ def test_unknown_route_and_bad_ids(client: Client) -> None:
     assert client.get("/products/not-a-uuid").status == 422
     missing = client.get(f"/products/{uuid4()}")
     assert (missing.status, missing.problem_type) == (404, "not-found")
-    assert client.get("/customers/x/y/z").status == 403  # API Gateway: no such resource
+    assert client.get("/customers/x/y/z").status == 404  # API Gateway: no such resource
 
 
 # ---- customers ----------------------------------------------------------------------------------
@@ -337,7 +337,7 @@ def test_patch_refuses_explicit_null(client: Client) -> None:
     product = client.new_product(1)
     reply = client.request("PATCH", f"/products/{product}", {"name": None})
     assert reply.status == 422
-    assert "null" in reply.body["detail"] + str(reply.body["errors"])
+    assert [e["field"] for e in reply.body["errors"]] == ["name"]
 
 
 @pytest.mark.parametrize("key", ["   ", "tab\tkey", "ключ"])

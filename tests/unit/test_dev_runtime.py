@@ -247,6 +247,60 @@ def test_printed_curl_commands_work_as_printed(dev: Dev) -> None:
     assert json.loads(outputs[4])["status"] == "cancelled"
 
 
+def raw_http(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send these bytes as they are (no client library to tidy them up) and read the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "problem"),
+    [
+        (b"GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 404, "route-not-found"),
+        (b"TRACE /products HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 405, "method-not-allowed"),
+        (
+            b"PUT /health HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            405,
+            "method-not-allowed",
+        ),
+        (
+            b"GET /products HTTP/1.1\r\nHost: x\r\nX-Big: "
+            + b"x" * 20_000
+            + b"\r\nConnection: close\r\n\r\n",
+            400,
+            "malformed-request",
+        ),
+        (
+            b"GET /products HTTP/1.1\r\nHost: x\r\nX-Big: " + b"x" * 100_000 + b"\r\n\r\n",
+            400,
+            "malformed-request",
+        ),
+        (b"GARBAGE\r\n\r\n", 400, "malformed-request"),
+        (
+            b"POST /products HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
+            b"Connection: close\r\n\r\nhi",
+            415,
+            "unsupported-media-type",
+        ),
+    ],
+)
+def test_the_servers_own_answers_are_problems_with_the_region(
+    dev: Dev, request_bytes: bytes, status: int, problem: str
+) -> None:
+    got, headers, body = raw_http(dev.ports[1], request_bytes)
+    assert got == status, body
+    assert headers["content-type"] == "application/problem+json"
+    assert headers["x-serving-region"] == "us-east-2"
+    assert json.loads(body)["type"] == f"urn:ecommerce:problem:{problem}"
+
+
 def test_second_runtime_on_the_same_data_dir_refuses(dev: Dev) -> None:
     result = cli("dev", "--data-dir", str(dev.data_dir), "--port", str(free_port()), timeout=30)
     assert result.returncode != 0

@@ -25,8 +25,36 @@ def test_every_operation_documents_success_and_problems() -> None:
             success = [code for code in responses if code.startswith("2")]
             assert success, f"{method} {path} documents no success"
             assert "200" not in responses or method != "post" or path.endswith("/cancel"), f"{method} {path}"
+            if method == "head":
+                assert all("content" not in r for r in responses.values()), f"HEAD {path} has a body"
+                continue
             problem = responses["422"]["content"]["application/problem+json"]["schema"]
             assert problem == {"$ref": "#/components/schemas/Problem"}
+
+
+def test_the_document_states_the_real_rules() -> None:
+    document = openapi_document()
+    paths, schemas = document["paths"], document["components"]["schemas"]
+    key = next(p for p in paths["/orders"]["post"]["parameters"] if p["name"].lower() == "idempotency-key")
+    assert key["required"] is True
+    for path, method in (("/products", "post"), ("/customers", "post"), ("/orders", "post"),
+                         ("/products/{product_id}", "patch")):  # fmt: skip
+        assert {"400", "413", "415", "422"} <= set(paths[path][method]["responses"]), (method, path)
+    retired = paths["/products/{product_id}"]["delete"]["responses"]["204"]
+    assert "content" not in retired
+    for name, field in schemas["ProductPatch"]["properties"].items():
+        assert "null" not in json.dumps(field), f"PATCH {name} is documented as nullable"
+    price = schemas["ProductCreate"]["properties"]["price"]["anyOf"]
+    assert {
+        "type": "string",
+        "pattern": r"^(0|[1-9][0-9]{0,7})(\.[0-9]{1,2})?$",
+        "examples": ["19.99"],
+    } in price
+    assert any(branch.get("multipleOf") == 0.01 and branch.get("maximum") == 99999999.99 for branch in price)
+    assert r"\x00" in schemas["CustomerCreate"]["properties"]["email"]["pattern"]
+    product_id = paths["/products/{product_id}"]["get"]["parameters"][0]["schema"]
+    assert product_id["pattern"].startswith("^[0-9a-fA-F]{8}-")
+    assert set(paths["/products"]) == {"get", "head", "post"}
 
 
 def test_money_is_documented_as_decimal_string() -> None:

@@ -124,10 +124,57 @@ def test_routes_cover_the_shop() -> None:
         "products", "customers", "orders", "health", "{product_id}", "{customer_id}", "{order_id}", "cancel",
     }  # fmt: skip
     methods = template.find_resources("AWS::ApiGateway::Method")
-    assert sorted(m["Properties"]["HttpMethod"] for m in methods.values()) == sorted(
-        route.method for route in contract.ROUTES
-    )
     assert all(m["Properties"]["RequestValidatorId"] for m in methods.values())
+
+
+def _resource_paths(template: Template) -> dict[str, str]:
+    resources = template.find_resources("AWS::ApiGateway::Resource")
+
+    def path(logical_id: str) -> str:
+        props = resources[logical_id]["Properties"]
+        parent = props["ParentId"]
+        prefix = path(parent["Ref"]) if isinstance(parent, dict) and "Ref" in parent else ""
+        return f"{prefix}/{props['PathPart']}"
+
+    return {logical_id: path(logical_id) for logical_id in resources}
+
+
+def test_every_resource_answers_every_method_lambda_or_405() -> None:
+    """Defined methods (GET with HEAD) reach the function; every other method is API Gateway's 405."""
+    template = default_template("ecommerce-us-east-1")
+    paths = _resource_paths(template)
+    seen: dict[tuple[str, str], str] = {}
+    for method in template.find_resources("AWS::ApiGateway::Method").values():
+        props = method["Properties"]
+        path = paths[props["ResourceId"]["Ref"]]
+        seen[(path, props["HttpMethod"])] = props["Integration"]["Type"]
+        if props["Integration"]["Type"] == "MOCK":
+            # The same answer the local runtime gives (ecommerce_dev.apigw.method_not_allowed_result).
+            (answer,) = props["Integration"]["IntegrationResponses"]
+            assert answer["ResponseTemplates"]["application/json"] == contract.method_not_allowed_body(path)
+            assert (
+                answer["ResponseParameters"]["method.response.header.Allow"]
+                == f"'{contract.allow_header(path)}'"
+            )
+    expected_paths = contract.methods_by_path()
+    assert {path for path, _ in seen} == set(expected_paths)
+    for (path, verb), integration in seen.items():
+        allowed = expected_paths[path]
+        assert integration == ("AWS_PROXY" if verb in allowed else "MOCK"), (path, verb)
+    assert len(seen) == len(expected_paths) * len(contract.HTTP_METHODS)
+
+
+def test_gateway_answers_are_problem_json() -> None:
+    template = default_template("ecommerce-us-east-1")
+    responses = template.find_resources("AWS::ApiGateway::GatewayResponse")
+    kinds = {r["Properties"]["ResponseType"]: r["Properties"] for r in responses.values()}
+    assert kinds["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"
+    assert {"DEFAULT_4XX", "DEFAULT_5XX", "THROTTLED", "REQUEST_TOO_LARGE"} <= set(kinds)
+    for props in kinds.values():
+        headers = props["ResponseParameters"]
+        assert headers["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
+        assert headers["gatewayresponse.header.X-Serving-Region"] == "'us-east-1'"
+        json.loads(props["ResponseTemplates"]["application/json"].replace("$context.error.message", "m"))
 
 
 def test_edge_forwards_query_strings_and_caches_catalog() -> None:

@@ -1,4 +1,10 @@
-"""The ASGI app of one region: /openapi.json, /docs (Swagger UI, offline) and the API itself."""
+"""The HTTP side of one simulated region: /openapi.json, /docs (Swagger UI, offline) and the API.
+
+It answers like the deployed stage: what API Gateway answers itself (404 for a path no resource
+has, 405 with ``Allow`` for a method a resource lacks) comes from ``ecommerce_dev.apigw``; so do the
+server's own errors (malformed or oversized request heads, which uvicorn would answer in plain
+text): problem+json with the serving-region header, like every other error of the API.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ecommerce_dev import apigw
+from handlers import contract
 
 from .regions import RegionRuntime
 
@@ -23,6 +30,8 @@ SWAGGER_ASSETS = {
     "swagger-ui-bundle.min.js": "application/javascript",
     "swagger-ui.min.css": "text/css",
 }
+# API Gateway REST refuses request lines plus headers over 10,240 bytes; so does the local runtime.
+MAX_HEAD_BYTES = 10 * 1024
 
 
 def _openapi(base_url: str) -> dict[str, Any]:
@@ -52,50 +61,68 @@ def _swagger_page(spec: dict[str, Any]) -> str:
 
 
 def create_app(runtime: RegionRuntime) -> Any:
-    """Starlette app: /openapi.json, /docs and everything else to the handlers."""
-    from starlette.applications import Starlette
+    """An ASGI app: the tooling pages by exact path and method, everything else as API Gateway would."""
+    from starlette.requests import Request
     from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
-    from starlette.routing import Route
 
-    async def openapi_json(request: Request) -> Response:
-        return JSONResponse(_openapi(runtime.url))
+    async def tooling(request: Request) -> Response | None:
+        path, method = request.url.path, request.method
+        if method not in ("GET", "HEAD"):
+            return None
+        if path == "/openapi.json":
+            return JSONResponse(_openapi(runtime.url))
+        if path == "/docs":
+            return HTMLResponse(_swagger_page(_openapi(runtime.url)))
+        name = path.removeprefix("/docs/")
+        if path.startswith("/docs/") and name in SWAGGER_ASSETS:
+            return FileResponse(_swagger_dir() / name, media_type=SWAGGER_ASSETS[name])
+        return None
 
-    async def docs(request: Request) -> Response:
-        return HTMLResponse(_swagger_page(_openapi(runtime.url)))
-
-    async def docs_asset(request: Request) -> Response:
-        name = request.path_params["name"]
-        if name not in SWAGGER_ASSETS:
-            return JSONResponse({"message": "Not Found"}, status_code=404)
-        return FileResponse(_swagger_dir() / name, media_type=SWAGGER_ASSETS[name])
-
-    async def proxy(request: Request) -> Response:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
         started = time.perf_counter()
-        status, headers, body = await _dispatch(runtime, request)
-        response = Response(content=body, status_code=status)
-        for name, value in headers:
-            if name.lower() != "content-length":
-                response.headers.append(name, value)
+        head = len(scope.get("raw_path") or b"") + sum(len(k) + len(v) for k, v in scope["headers"])
+        response: Response | None
+        if head > MAX_HEAD_BYTES:
+            response = Response(
+                contract.problem_body(
+                    "malformed-request", "Malformed request", 400, f"request head over {MAX_HEAD_BYTES} bytes"
+                ),
+                status_code=400,
+                media_type=contract.PROBLEM_MEDIA_TYPE,
+                headers={contract.REGION_HEADER: runtime.region},
+            )
+        else:
+            response = await tooling(request)
+        if response is None:
+            status, headers, body = await _dispatch(runtime, request)
+            response = Response(content=body if request.method != "HEAD" else b"", status_code=status)
+            for name, value in headers:
+                if name.lower() != "content-length":
+                    response.headers.append(name, value)
         elapsed = (time.perf_counter() - started) * 1000
-        log.info("%s %s %d %.1fms %s", request.method, request.url.path, status, elapsed, runtime.region)
-        return response
+        log.info(
+            "%s %s %d %.1fms %s",
+            request.method,
+            request.url.path,
+            response.status_code,
+            elapsed,
+            runtime.region,
+        )
+        await response(scope, receive, send)
 
-    methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-    return Starlette(
-        routes=[
-            Route("/openapi.json", openapi_json, methods=["GET"]),
-            Route("/docs", docs, methods=["GET"]),
-            Route("/docs/{name}", docs_asset, methods=["GET"]),
-            Route("/{path:path}", proxy, methods=methods),
-        ]
-    )
+    return app
 
 
 async def _dispatch(runtime: RegionRuntime, request: Request) -> tuple[int, list[tuple[str, str]], bytes]:
     path = request.url.path
     found = apigw.match(request.method, path)
-    if found is None or found.route is None:
-        return apigw.decode_result(apigw.missing_route_result())
+    if found is None:
+        return apigw.decode_result(apigw.missing_route_result(runtime.region))
+    if found.route is None:
+        return apigw.decode_result(apigw.method_not_allowed_result(found, runtime.region))
     event = apigw.build_event(
         method=request.method,
         path=path,
@@ -110,3 +137,28 @@ async def _dispatch(runtime: RegionRuntime, request: Request) -> tuple[int, list
     loop = asyncio.get_running_loop()
     result = await loop.run_in_executor(runtime.executor, runtime.invoke, found.route.function, event)
     return apigw.decode_result(result)
+
+
+def protocol_class(region: str) -> type[Any]:
+    """uvicorn's h11 protocol, answering malformed or oversized request heads with problem+json."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class ProblemH11Protocol(H11Protocol):  # type: ignore[misc]
+        def send_400_response(self, msg: str) -> None:
+            body = contract.problem_body("malformed-request", "Malformed request", 400, msg).encode()
+            headers = [
+                (b"content-type", contract.PROBLEM_MEDIA_TYPE.encode()),
+                (contract.REGION_HEADER.lower().encode(), region.encode()),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ]
+            for event in (
+                h11.Response(status_code=400, headers=headers, reason=b"Bad Request"),
+                h11.Data(data=body),
+                h11.EndOfMessage(),
+            ):
+                self.transport.write(self.conn.send(event))
+            self.transport.close()
+
+    return ProblemH11Protocol

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from ecommerce_dev.apigw import HOST
 
-from .app import create_app, log
+from .app import MAX_HEAD_BYTES, create_app, log, protocol_class
 from .banner import banner
 from .lock import DevLock
 from .options import LOG_FILE, PGDATA, DevError, DevOptions
@@ -122,6 +122,8 @@ async def _serve(
         Server(
             uvicorn.Config(
                 create_app(runtime),
+                http=protocol_class(runtime.region),
+                h11_max_incomplete_event_size=4 * MAX_HEAD_BYTES,
                 lifespan="off",
                 access_log=False,
                 log_level="warning",

@@ -31,10 +31,11 @@ from handlers.shop.repository import ShopRepository
 from handlers.shop.services import Shop
 
 from .models import FieldError, Problem
+from .requests import check_body
 
-PROBLEM_JSON = "application/problem+json"
-REGION_HEADER = "X-Serving-Region"
-PROBLEM_BASE = "urn:ecommerce:problem:"
+PROBLEM_JSON = contract.PROBLEM_MEDIA_TYPE
+REGION_HEADER = contract.REGION_HEADER
+PROBLEM_BASE = contract.PROBLEM_TYPE_BASE
 MAX_BODY_BYTES = 256 * 1024
 # Leave time to answer before API Gateway's 29 s limit or the function timeout.
 DEADLINE_MARGIN_SECONDS = 1.0
@@ -60,6 +61,8 @@ TITLES: dict[str, str] = {
     "idempotency-key-missing": "Idempotency-Key header required",
     "validation-error": "Request validation failed",
     "malformed-json": "Malformed JSON body",
+    "malformed-body": "Malformed request body",
+    "unsupported-media-type": "Unsupported media type",
     "payload-too-large": "Request body too large",
     "route-not-found": "No such route",
     "internal-error": "Internal error",
@@ -122,6 +125,16 @@ def _field_name(location: tuple[Any, ...]) -> str:
     if parts and parts[0] in {"body", "query", "path", "header"}:
         parts = parts[1:]
     return ".".join(parts) or "body"
+
+
+def _result(response: Response[str]) -> dict[str, Any]:
+    """A proxy result for an answer given before the resolver runs."""
+    return {
+        "statusCode": response.status_code,
+        "headers": {"Content-Type": str(response.content_type), **response.headers},
+        "body": response.body,
+        "isBase64Encoded": False,
+    }
 
 
 def _powertools_rule(path: str) -> str:
@@ -214,12 +227,24 @@ class ApiHandler:
         deadline = time.monotonic() + max(0.0, remaining - DEADLINE_MARGIN_SECONDS)
         self.shop = Shop(ShopRepository(lambda: self.database, deadline=deadline))
         retries_before = self._database.stats.retries if self._database is not None else 0
+        head = str(event.get("httpMethod", "")).upper() == "HEAD"
+        if head:
+            # HEAD is GET without the body (RFC 9110); API Gateway hands it over as HEAD.
+            event = {**event, "httpMethod": "GET"}
+        route = contract.find(str(event.get("httpMethod", "")), str(event.get("resource", "")))
         body = event.get("body") or ""
+        rejection = None
         if len(body.encode() if isinstance(body, str) else body) > MAX_BODY_BYTES:
-            result = self._oversized()
+            result = _result(
+                problem("payload-too-large", 413, f"request bodies are limited to {MAX_BODY_BYTES} bytes")
+            )
+        elif route is not None and route.body and (rejection := check_body(event)) is not None:
+            result = _result(problem(rejection.code, rejection.status, rejection.detail))
         else:
             with _POWERTOOLS_LOCK:
                 result = self.app.resolve(event, context)
+        if head:
+            result["body"], result["isBase64Encoded"] = "", False
         headers = (
             result.setdefault("headers", {})
             if "headers" in result or "multiValueHeaders" not in result
@@ -244,15 +269,6 @@ class ApiHandler:
         if self.metrics.metric_set:
             self.metrics.flush_metrics()
 
-    def _oversized(self) -> dict[str, Any]:
-        response = problem("payload-too-large", 413, f"request bodies are limited to {MAX_BODY_BYTES} bytes")
-        return {
-            "statusCode": 413,
-            "headers": {"Content-Type": PROBLEM_JSON},
-            "body": response.body,
-            "isBase64Encoded": False,
-        }
-
     # ---- errors -> problem+json ----------------------------------------------------------------
 
     def _register_errors(self) -> None:
@@ -263,6 +279,15 @@ class ApiHandler:
             errors = error.errors()
             if any(e.get("type") == "json_invalid" for e in errors):
                 return problem("malformed-json", 400, "the request body is not valid JSON")
+            if [tuple(e.get("loc", ())) for e in errors] == [("header", "idempotency-key")] and errors[0].get(
+                "type"
+            ) == "missing":
+                return problem(
+                    "idempotency-key-missing",
+                    400,
+                    "POST /orders needs an Idempotency-Key header (a new UUID per order) so retries never "
+                    "double-order",
+                )
             fields = [
                 FieldError(field=_field_name(tuple(e.get("loc", ()))), message=str(e.get("msg")))
                 for e in errors

@@ -8,12 +8,13 @@ decimal places — never a float in between.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from decimal import Decimal
-from typing import Annotated
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 from handlers.shop.domain import (
     MAX_LINE_QUANTITY,
@@ -22,26 +23,111 @@ from handlers.shop.domain import (
     Order,
     OrderLine,
     Product,
+    normalize_email,
 )
 
-Money = Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2, allow_inf_nan=False)]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-Category = Annotated[str, Field(min_length=1, max_length=100)]
-Description = Annotated[str, Field(max_length=4000)]
-Stock = Annotated[StrictInt, Field(ge=0, le=1_000_000)]
+# The document and the validation are the same rules: every constraint below is either a JSON
+# Schema keyword or stated in the field's description, and schemathesis checks both ways.
+
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_UUID = re.compile(UUID_PATTERN)
+NO_NUL = r"^[^\x00]*$"
+MONEY_PATTERN = r"^(0|[1-9][0-9]{0,7})(\.[0-9]{1,2})?$"
+MAX_MONEY = Decimal("99999999.99")
+# RFC 5321 limits a mailbox to 254 characters; the database allows 320 after lower-casing (which
+# can lengthen a string: 'İ' becomes two characters).
+EMAIL_PATTERN = r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$"
+MAX_EMAIL = 254
+MAX_STORED_EMAIL = 320
+
+
+def _canonical_uuid(value: Any) -> Any:
+    # Python's UUID() also takes "urn:uuid:…", braces and 32 bare hex digits; the API does not.
+    if isinstance(value, str) and not _UUID.match(value):
+        raise ValueError("must be a UUID in its canonical 8-4-4-4-12 hexadecimal form")
+    return value
+
+
+Uuid = Annotated[
+    UUID,
+    BeforeValidator(_canonical_uuid),
+    WithJsonSchema({"type": "string", "format": "uuid", "pattern": UUID_PATTERN}),
+]
+
+
+def _money(value: Any) -> Decimal:
+    """A price: a decimal string (exact), or a JSON number (the recipe's form)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        raise ValueError('must be a decimal string such as "19.99" or a JSON number')
+    if isinstance(value, str):
+        if not re.fullmatch(MONEY_PATTERN, value):
+            raise ValueError('must be a decimal string with at most two decimal places, e.g. "19.99"')
+        amount = Decimal(value)
+    else:
+        try:
+            amount = Decimal(str(value))
+        except InvalidOperation:
+            raise ValueError("must be a finite number") from None
+        if not amount.is_finite():
+            raise ValueError("must be a finite number")
+        cents = amount.quantize(Decimal("0.01"))
+        # Binary floating point in the client (57 * 0.01 is 0.5700000000000001) is not a third
+        # decimal the user meant; anything farther from a cent is refused.
+        if abs(amount - cents) > Decimal("1e-9"):
+            raise ValueError("must have at most two decimal places")
+        amount = cents
+    if not Decimal(0) <= amount <= MAX_MONEY:
+        raise ValueError(f"must be between 0 and {MAX_MONEY}")
+    return amount
+
+
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_money),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": MONEY_PATTERN, "examples": ["19.99"]},
+                {"type": "number", "minimum": 0, "maximum": float(MAX_MONEY), "multipleOf": 0.01},
+            ],
+            "description": "Decimal string (preferred) or JSON number, at most two decimal places.",
+        }
+    ),
+]
+
+
+def _json_integer(value: Any) -> Any:
+    # JSON Schema's "integer" is any number without a fraction (5 and 5.0); never a string or bool.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a JSON integer")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("must be a whole number")
+        return int(value)
+    return value
+
+
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
+Category = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
+Description = Annotated[str, Field(max_length=4000, pattern=NO_NUL)]
+# WithJsonSchema: Powertools' generator would print a BeforeValidator'd Field's bounds as ge/le.
+Stock = Annotated[
+    int,
+    BeforeValidator(_json_integer),
+    Field(ge=0, le=1_000_000),
+    WithJsonSchema({"type": "integer", "minimum": 0, "maximum": 1_000_000}),
+]
+Quantity = Annotated[
+    int,
+    BeforeValidator(_json_integer),
+    Field(ge=1, le=MAX_LINE_QUANTITY),
+    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_LINE_QUANTITY}),
+]
 MoneyOut = Annotated[str, Field(pattern=r"^\d+\.\d{2}$", examples=["999.99"])]
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
-
-    @field_validator("*")
-    @classmethod
-    def _no_nul(cls, value: object) -> object:
-        # PostgreSQL text cannot hold NUL; refuse it here with the field named, not as a 5xx later.
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("must not contain NUL characters")
-        return value
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class _Out(BaseModel):
@@ -63,36 +149,52 @@ class ProductCreate(_In):
     category: Category
 
 
+def _omit_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+Omittable = Field(json_schema_extra=_omit_default)
+
+
 class ProductPatch(_In):
-    """Fields to change; omit a field to keep it (explicit null is refused, not ignored)."""
+    """Fields to change; omit a field to keep it. null is not a value (it is refused)."""
 
-    name: Name | None = None
-    description: Description | None = None
-    price: Money | None = None
-    stock_quantity: Stock | None = None
-    category: Category | None = None
-
-    @model_validator(mode="after")
-    def _no_explicit_null(self) -> ProductPatch:
-        nulls = sorted(name for name in self.model_fields_set if getattr(self, name) is None)
-        if nulls:
-            raise ValueError(f"{', '.join(nulls)}: null is not a value; omit the field to keep it")
-        return self
+    # Typed without None: an explicit null fails validation, an omitted field stays None (unchanged).
+    name: Annotated[Name, Omittable] = None  # type: ignore[assignment]
+    description: Annotated[Description, Omittable] = None  # type: ignore[assignment]
+    price: Annotated[Money, Omittable] = None  # type: ignore[assignment]
+    stock_quantity: Annotated[Stock, Omittable] = None  # type: ignore[assignment]
+    category: Annotated[Category, Omittable] = None  # type: ignore[assignment]
 
 
 class CustomerCreate(_In):
-    email: Annotated[str, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
-    first_name: Annotated[str, Field(min_length=1, max_length=100)]
-    last_name: Annotated[str, Field(min_length=1, max_length=100)]
+    email: Annotated[
+        str,
+        Field(
+            min_length=3,
+            max_length=MAX_EMAIL,
+            pattern=EMAIL_PATTERN,
+            description=f"Stored lower-case; at most {MAX_STORED_EMAIL} characters once lower-cased.",
+        ),
+    ]
+    first_name: Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
+    last_name: Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
+
+    @field_validator("email")
+    @classmethod
+    def _stored_email_fits(cls, value: str) -> str:
+        if len(normalize_email(value)) > MAX_STORED_EMAIL:
+            raise ValueError(f"at most {MAX_STORED_EMAIL} characters once lower-cased")
+        return value
 
 
 class OrderItemIn(_In):
-    product_id: UUID
-    quantity: Annotated[StrictInt, Field(ge=1, le=MAX_LINE_QUANTITY)]
+    product_id: Uuid
+    quantity: Quantity
 
 
 class OrderCreate(_In):
-    customer_id: UUID
+    customer_id: Uuid
     # Raw lines before merging; the merged order may list at most MAX_ORDER_LINES products.
     items: Annotated[list[OrderItemIn], Field(min_length=1, max_length=10 * MAX_ORDER_LINES)]
 

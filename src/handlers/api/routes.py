@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
-from uuid import UUID
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
@@ -12,7 +11,7 @@ from pydantic import BaseModel
 
 from handlers.shop.domain import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, OrderRequest, ProductChanges
 
-from .common import PROBLEM_JSON, ApiHandler, health_body, json_response, problem
+from .common import PROBLEM_JSON, ApiHandler, health_body, json_response
 from .models import (
     CustomerCreate,
     CustomerOut,
@@ -26,34 +25,55 @@ from .models import (
     ProductOut,
     ProductPage,
     ProductPatch,
+    Uuid,
 )
 
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"Page size (1-{MAX_PAGE_SIZE})")]
-Cursor = Annotated[
-    str | None, Query(min_length=1, max_length=512, description="next_cursor of the previous page")
+# Query strings are text: "5" is a page size, "5.0", "05" or " 5" is not (the pattern is 1..100).
+Limit = Annotated[
+    str,
+    Query(
+        pattern=r"^([1-9]|[1-9][0-9]|100)$", description=f"Page size, 1-{MAX_PAGE_SIZE} [{DEFAULT_PAGE_SIZE}]"
+    ),
 ]
-IdempotencyKey = Annotated[
+Cursor = Annotated[
     str | None,
+    Query(
+        min_length=1,
+        max_length=512,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="next_cursor of the previous page",
+    ),
+]
+CategoryFilter = Annotated[str | None, Query(min_length=1, max_length=100, pattern=r"^[^\x00]*$")]
+IdempotencyKey = Annotated[
+    str,
     Header(
         alias="Idempotency-Key",
         # Visible ASCII only: a blank or invisible key would collide between unrelated clients.
         pattern=r"^[\x21-\x7e]{1,255}$",
-        description="Required. A UUID per intended order; retries with the same key and body replay "
-        "the response.",
+        description="A UUID per intended order; retries with the same key and body replay the response.",
     ),
 ]
 
 _PROBLEM_CONTENT = {PROBLEM_JSON: {"model": Problem}}
+_PROBLEM = {"description": "Problem details (RFC 9457)", "content": _PROBLEM_CONTENT}
+# What any route with a JSON body may answer before its own rules run.
+_BODY_PROBLEMS = (400, 413, 415, 422)
 
 
 def responses(status: int, model: type[BaseModel] | None, description: str, *problems: int) -> dict[int, Any]:
-    """OpenAPI responses: the success (with its model) plus the problem statuses a route returns."""
+    """OpenAPI responses: the success (with its model, none for 204) plus the problems a route returns."""
     declared: dict[int, Any] = {status: {"description": description}}
     if model is not None:
         declared[status]["content"] = {"application/json": {"model": model}}
-    for code in (*problems, 422):
-        declared[code] = {"description": "Problem details (RFC 9457)", "content": _PROBLEM_CONTENT}
+    # Every operation validates its input (422) and may find the database unavailable (503).
+    for code in (*problems, 422, 503):
+        declared[code] = _PROBLEM
     return declared
+
+
+def body_responses(status: int, model: type[BaseModel], description: str, *problems: int) -> dict[int, Any]:
+    return responses(status, model, description, *problems, *_BODY_PROBLEMS)
 
 
 def register_catalog(handler: ApiHandler) -> None:
@@ -71,16 +91,18 @@ def register_catalog(handler: ApiHandler) -> None:
         responses=responses(200, ProductPage, "One page of products", 400),
     )
     def list_products(
-        limit: Limit = DEFAULT_PAGE_SIZE,
-        cursor: Cursor = None,
-        category: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+        limit: Limit = str(DEFAULT_PAGE_SIZE), cursor: Cursor = None, category: CategoryFilter = None
     ) -> Response[str]:
-        page = handler.run(lambda shop: shop.list_products(limit=limit, cursor=cursor, category=category))
+        page = handler.run(
+            lambda shop: shop.list_products(limit=int(limit), cursor=cursor, category=category)
+        )
         return json_response(
             200, ProductPage(products=[ProductOut.of(p) for p in page.items], next_cursor=page.next_cursor)
         )
 
-    @handler.operation("create_product", tags=["catalog"], responses=responses(201, ProductOut, "Created"))
+    @handler.operation(
+        "create_product", tags=["catalog"], responses=body_responses(201, ProductOut, "Created")
+    )
     def create_product(product: Annotated[ProductCreate, Body()]) -> Response[str]:
         created = handler.run(lambda shop: shop.create_product(**product.model_dump()))
         return json_response(201, ProductOut.of(created), {"Location": f"/products/{created.product_id}"})
@@ -88,13 +110,13 @@ def register_catalog(handler: ApiHandler) -> None:
     @handler.operation(
         "get_product", tags=["catalog"], responses=responses(200, ProductOut, "The product", 404)
     )
-    def get_product(product_id: UUID) -> Response[str]:
+    def get_product(product_id: Uuid) -> Response[str]:
         return json_response(200, ProductOut.of(handler.run(lambda shop: shop.get_product(product_id))))
 
     @handler.operation(
-        "update_product", tags=["catalog"], responses=responses(200, ProductOut, "Updated", 404)
+        "update_product", tags=["catalog"], responses=body_responses(200, ProductOut, "Updated", 404)
     )
-    def update_product(product_id: UUID, changes: Annotated[ProductPatch, Body()]) -> Response[str]:
+    def update_product(product_id: Uuid, changes: Annotated[ProductPatch, Body()]) -> Response[str]:
         updated = handler.run(
             lambda shop: shop.update_product(product_id, ProductChanges(**changes.model_dump()))
         )
@@ -106,12 +128,12 @@ def register_catalog(handler: ApiHandler) -> None:
         summary="Retire a product (soft delete: it leaves the catalog, past orders keep it)",
         responses=responses(204, None, "Retired", 404),
     )
-    def retire_product(product_id: UUID) -> Response[str]:
+    def retire_product(product_id: Uuid) -> Response[str]:
         handler.run(lambda shop: shop.retire_product(product_id))
         return json_response(204, None)
 
     @handler.operation(
-        "create_customer", tags=["customers"], responses=responses(201, CustomerOut, "Created", 409)
+        "create_customer", tags=["customers"], responses=body_responses(201, CustomerOut, "Created", 409)
     )
     def create_customer(customer: Annotated[CustomerCreate, Body()]) -> Response[str]:
         created = handler.run(lambda shop: shop.create_customer(**customer.model_dump()))
@@ -122,7 +144,7 @@ def register_catalog(handler: ApiHandler) -> None:
         tags=["customers"],
         responses=responses(200, CustomerOut, "The customer", 404),
     )
-    def get_customer(customer_id: UUID) -> Response[str]:
+    def get_customer(customer_id: Uuid) -> Response[str]:
         return json_response(200, CustomerOut.of(handler.run(lambda shop: shop.get_customer(customer_id))))
 
     @handler.operation(
@@ -132,9 +154,11 @@ def register_catalog(handler: ApiHandler) -> None:
         responses=responses(200, OrderPage, "One page of orders", 400, 404),
     )
     def list_customer_orders(
-        customer_id: UUID, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None
+        customer_id: Uuid, limit: Limit = str(DEFAULT_PAGE_SIZE), cursor: Cursor = None
     ) -> Response[str]:
-        page = handler.run(lambda shop: shop.list_customer_orders(customer_id, limit=limit, cursor=cursor))
+        page = handler.run(
+            lambda shop: shop.list_customer_orders(customer_id, limit=int(limit), cursor=cursor)
+        )
         return json_response(
             200, OrderPage(orders=[OrderSummary.of(o) for o in page.items], next_cursor=page.next_cursor)
         )
@@ -145,19 +169,9 @@ def register_orders(handler: ApiHandler) -> None:
         "place_order",
         tags=["orders"],
         summary="Place an order: takes stock, totals, stores the idempotency record in one transaction",
-        responses=responses(201, OrderOut, "Created (or the replayed original response)", 400, 409, 503),
+        responses=body_responses(201, OrderOut, "Created (or the replayed original response)", 409),
     )
-    def place_order(
-        order: Annotated[OrderCreate, Body()], idempotency_key: IdempotencyKey = None
-    ) -> Response[str]:
-        if idempotency_key is None:
-            return problem(
-                "idempotency-key-missing",
-                400,
-                "POST /orders needs an Idempotency-Key header (a new UUID per order) so retries never "
-                "double-order",
-                errors=None,
-            )
+    def place_order(order: Annotated[OrderCreate, Body()], idempotency_key: IdempotencyKey) -> Response[str]:
         request = OrderRequest.build(
             order.customer_id, ((item.product_id, item.quantity) for item in order.items)
         )
@@ -171,7 +185,7 @@ def register_orders(handler: ApiHandler) -> None:
         return json_response(201, OrderOut.of(placed.order), headers)
 
     @handler.operation("get_order", tags=["orders"], responses=responses(200, OrderOut, "The order", 404))
-    def get_order(order_id: UUID) -> Response[str]:
+    def get_order(order_id: Uuid) -> Response[str]:
         return json_response(200, OrderOut.of(handler.run(lambda shop: shop.get_order(order_id))))
 
     @handler.operation(
@@ -180,5 +194,5 @@ def register_orders(handler: ApiHandler) -> None:
         summary="Cancel a confirmed order and return its stock (exactly once)",
         responses=responses(200, OrderOut, "Cancelled", 404, 409, 503),
     )
-    def cancel_order(order_id: UUID) -> Response[str]:
+    def cancel_order(order_id: Uuid) -> Response[str]:
         return json_response(200, OrderOut.of(handler.run(lambda shop: shop.cancel_order(order_id))))

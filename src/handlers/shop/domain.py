@@ -124,6 +124,11 @@ class OrderRequest:
         return cls(customer_id, merged, hashlib.sha256(canonical.encode()).hexdigest())
 
 
+def normalize_email(email: str) -> str:
+    """Emails compare case-insensitively; they are stored lower-case (DSQL has no citext)."""
+    return email.lower()
+
+
 def merge_lines(lines: Iterable[tuple[UUID, int]]) -> tuple[tuple[UUID, int], ...]:
     """Sum quantities per product. Never skip this: ``UPDATE … FROM (VALUES …)`` with a repeated
     key applies only one of the decrements in PostgreSQL — a silent oversell."""

@@ -18,6 +18,7 @@ from .domain import (
     ProductChanges,
     check_transition,
     decode_cursor,
+    normalize_email,
 )
 from .repository import ShopRepository
 
@@ -55,7 +56,7 @@ class Shop:
     def create_customer(self, *, email: str, first_name: str, last_name: str) -> Customer:
         # Stored lower-case: the unique constraint then ignores case (DSQL has no citext).
         return self.repository.create_customer(
-            email=email.lower(), first_name=first_name, last_name=last_name
+            email=normalize_email(email), first_name=first_name, last_name=last_name
         )
 
     def get_customer(self, customer_id: UUID) -> Customer:
