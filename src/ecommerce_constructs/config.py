@@ -102,7 +102,7 @@ class DatabaseConfig(_Model):
 
     Defaults: Name tag ``ecommerce-cluster``, deletion protection on, clusters retained when the
     stack is deleted, AWS-owned encryption key, new clusters (nothing adopted), application role
-    ``ecommerce_app``.
+    ``ecommerce_app``, orders placed with one data-modifying statement (``order_strategy: cte``).
     """
 
     cluster_name: str = Field("ecommerce-cluster", min_length=1, max_length=256)
@@ -113,6 +113,8 @@ class DatabaseConfig(_Model):
     # Adopt existing clusters (region -> 26-character identifier) instead of creating them.
     existing_cluster_identifiers: dict[str, str] = Field(default_factory=dict)
     app_role: str = Field("ecommerce_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    # How the functions place and cancel orders; "pipelined" if DSQL answers the CTE with 0A000.
+    order_strategy: Literal["cte", "pipelined"] = "cte"
 
     @field_validator("existing_cluster_identifiers")
     @classmethod

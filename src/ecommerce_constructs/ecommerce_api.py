@@ -54,6 +54,9 @@ class EcommerceApi(Construct):
     - ``database_role``: PostgreSQL role the functions log in as [``ecommerce_app``].
       Which function serves which route, and the environment they read, come from the Lambda
       code's own contract (``handlers/contract.py``), so the two can never disagree.
+    - ``order_strategy``: ``"cte"`` (one data-modifying statement per order) or ``"pipelined"``
+      (the same statements separately, one round trip too): the hedge should DSQL ever refuse
+      data-modifying CTEs with 0A000 ["cte"].
     - ``catalog`` / ``orders``: ``FunctionSettings`` [256 MB / 512 MB, 10 s].
     - ``architecture``: ``lambda_.Architecture`` [ARM_64].
     - ``code``: Lambda code [the installed ``handlers`` package, bundled locally with pip].
@@ -75,6 +78,7 @@ class EcommerceApi(Construct):
         *,
         cluster: DsqlCluster,
         database_role: str | None = None,
+        order_strategy: str = "cte",
         catalog: FunctionSettings = FunctionSettings(memory_size=256),
         orders: FunctionSettings = FunctionSettings(memory_size=512),
         architecture: lambda_.Architecture = lambda_.Architecture.ARM_64,
@@ -92,6 +96,11 @@ class EcommerceApi(Construct):
         stack = Stack.of(self)
         self.cluster = cluster
         terms = contract()
+        if order_strategy not in terms.ORDER_STRATEGIES:
+            raise ValueError(
+                f"EcommerceApi: order_strategy must be one of {terms.ORDER_STRATEGIES} "
+                f"(got {order_strategy!r})"
+            )
         if code is None:
             # Architecture objects are jsii proxies: compare by name, never by identity.
             code, bytecode = handler_code(architecture.name)
@@ -111,6 +120,7 @@ class EcommerceApi(Construct):
             env.SERVICE_NAME: terms.SERVICE_NAME,
             env.METRICS_NAMESPACE: terms.METRICS_NAMESPACE,
             env.TRACE_DISABLED: "false" if tracing else "true",
+            env.ORDER_STRATEGY: order_strategy,
         }
 
         self.functions: dict[str, lambda_.Function] = {}

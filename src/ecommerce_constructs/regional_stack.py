@@ -48,6 +48,7 @@ class RegionalStack(Stack):
             "Api",
             cluster=self.database,
             database_role=db.app_role,
+            order_strategy=db.order_strategy,
             catalog=FunctionSettings(
                 memory_size=fn.memory.products, timeout=timeout, snap_start=fn.snap_start
             ),

@@ -48,6 +48,7 @@ class Env:
     SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
     METRICS_NAMESPACE: Final = "POWERTOOLS_METRICS_NAMESPACE"
     TRACE_DISABLED: Final = "POWERTOOLS_TRACE_DISABLED"
+    ORDER_STRATEGY: Final = "ORDER_STRATEGY"
     # Not set by the constructs: local runs, tools and tests.
     LOCAL_DSN: Final = "ECOMMERCE_LOCAL_DSN"
     DB_ADMIN: Final = "DB_ADMIN"
@@ -55,6 +56,11 @@ class Env:
     DB_APPLICATION_NAME: Final = "DB_APPLICATION_NAME"
     DB_MAX_CONNECTION_AGE: Final = "DB_MAX_CONNECTION_AGE"
 
+
+#: How orders are placed and cancelled: one data-modifying statement, or the same work as separate
+#: pipelined statements (the hedge for DSQL rejecting data-modifying CTEs; docs/data-layer.md).
+ORDER_STRATEGIES: Final = ("cte", "pipelined")
+DEFAULT_ORDER_STRATEGY: Final = "cte"
 
 SERVICE_NAME: Final = "ecommerce"
 METRICS_NAMESPACE: Final = "Ecommerce"

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .contract import DEFAULT_APP_ROLE, METRICS_NAMESPACE, SERVICE_NAME, Env, region_of_endpoint
+from .contract import (
+    DEFAULT_APP_ROLE,
+    DEFAULT_ORDER_STRATEGY,
+    METRICS_NAMESPACE,
+    SERVICE_NAME,
+    Env,
+    region_of_endpoint,
+)
 
 if TYPE_CHECKING:
     from .db.connection import DatabaseSettings
@@ -30,6 +37,7 @@ class Settings(BaseModel):
     service_name: str = Field(SERVICE_NAME, alias=Env.SERVICE_NAME)
     metrics_namespace: str = Field(METRICS_NAMESPACE, alias=Env.METRICS_NAMESPACE)
     trace_disabled: bool = Field(True, alias=Env.TRACE_DISABLED)
+    order_strategy: Literal["cte", "pipelined"] = Field(DEFAULT_ORDER_STRATEGY, alias=Env.ORDER_STRATEGY)
 
     local_dsn: str | None = Field(None, alias=Env.LOCAL_DSN)
     db_admin: bool = Field(False, alias=Env.DB_ADMIN)

@@ -37,3 +37,10 @@ def admin(shop_dsn: str) -> Iterator[psycopg.Connection]:
     """An unguarded connection for assertions only (never used by the code under test)."""
     with psycopg.connect(shop_dsn, autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture(params=["cte", "pipelined"])
+def order_strategy(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Runs a test once per order strategy (the functions read it from the environment)."""
+    monkeypatch.setenv("ORDER_STRATEGY", request.param)
+    return str(request.param)

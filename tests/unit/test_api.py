@@ -11,6 +11,9 @@ import pytest
 from api_support import JOHN, LAPTOP, MOUSE, Client, stock
 from handlers.shop.domain import MAX_ORDER_LINES
 
+# Every order, cancel, idempotency and concurrency test runs with both order strategies.
+pytestmark = pytest.mark.usefixtures("order_strategy")
+
 # ---- catalog ------------------------------------------------------------------------------------
 
 
@@ -345,3 +348,7 @@ def test_blank_or_invisible_idempotency_keys_are_refused(client: Client, key: st
     body = {"customer_id": JOHN, "items": [{"product_id": MOUSE, "quantity": 1}]}
     reply = client.post("/orders", body, headers={"Idempotency-Key": key})
     assert reply.status in (400, 422), reply.body
+
+
+def test_the_strategy_under_test_is_the_one_in_use(client: Client, order_strategy: str) -> None:
+    assert client.handlers["orders"].settings.order_strategy == order_strategy

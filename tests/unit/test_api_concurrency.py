@@ -23,6 +23,9 @@ from ecommerce_dev.guarded import guarded_database
 from ecommerce_dev.roundtrips import RoundTripCounter
 from handlers.db import Backoff, Database
 
+# Every order, cancel, idempotency and concurrency test runs with both order strategies.
+pytestmark = pytest.mark.usefixtures("order_strategy")
+
 T = TypeVar("T")
 
 

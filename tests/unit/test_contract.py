@@ -91,3 +91,27 @@ def test_driver_errors_never_leave_the_repository() -> None:
             if isinstance(node, ast.ImportFrom) and node.module
         }
         assert "psycopg" not in imported, path
+
+
+def test_the_order_strategy_is_configuration() -> None:
+    from aws_cdk import App, Stack
+    from aws_cdk.assertions import Match, Template
+
+    from cdk_support import build_app
+    from ecommerce_constructs import DsqlCluster, EcommerceApi
+    from ecommerce_constructs.config import validate_config
+
+    default = default_template("ecommerce-us-east-1").find_resources("AWS::Lambda::Function")
+    assert {f["Properties"]["Environment"]["Variables"]["ORDER_STRATEGY"] for f in default.values()} == {
+        "cte"
+    }
+    config = validate_config({"regions": ["us-east-1"], "database": {"order_strategy": "pipelined"}})
+    stack = build_app(config).regional["us-east-1"]
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::Lambda::Function",
+        {"Environment": {"Variables": Match.object_like({"ORDER_STRATEGY": "pipelined"})}},
+    )
+    other = Stack(App(context={"aws:cdk:bundling-stacks": []}), "s")
+    cluster = DsqlCluster(other, "Db")
+    with pytest.raises(ValueError, match="order_strategy must be one of"):
+        EcommerceApi(other, "Api", cluster=cluster, order_strategy="saga")

@@ -369,6 +369,81 @@ def test_idempotent_unit_is_replayed_after_a_lost_commit(dsn: str) -> None:
             db.close()
 
 
+# -- XX000 "server unavailable" (DSQL user guide, Troubleshooting, 2026-09-08) --------------------------
+
+
+def _server_unavailable(dsn: str, *, times: int, at_commit: bool = False) -> None:
+    """Install a REAL XX000 on the server: a function (or, at_commit, a deferred constraint trigger)
+    raising it `times` times. A sequence counts the calls: it does not roll back with the error.
+    Installed unguarded: PL/pgSQL is the test's tool, never the application's."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE SEQUENCE unavailable_calls")
+        conn.execute(
+            "CREATE FUNCTION server_unavailable() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF nextval('unavailable_calls') <= {times} THEN "
+            "RAISE EXCEPTION 'server unavailable' USING ERRCODE = 'XX000'; END IF; RETURN NULL; END $$"
+        )
+        timing = "DEFERRABLE INITIALLY DEFERRED" if at_commit else "NOT DEFERRABLE"
+        conn.execute(
+            f"CREATE CONSTRAINT TRIGGER unavailable AFTER INSERT ON items {timing} "
+            "FOR EACH ROW EXECUTE FUNCTION server_unavailable()"
+        )
+
+
+def _insert(conn: Conn) -> None:
+    conn.execute("UPDATE counters SET n = n + 1 WHERE id = 1")
+    conn.execute("INSERT INTO items VALUES ((SELECT n FROM counters WHERE id = 1))")
+
+
+@pytest.mark.parametrize("pipeline", [False, True], ids=["plain", "pipeline"])
+def test_server_unavailable_is_retried_without_reconnecting(dsn: str, pipeline: bool) -> None:
+    _server_unavailable(dsn, times=2)
+    db = _db(dsn)
+    try:
+        db.run_transaction(_insert, pipeline=pipeline)
+        assert db.last_attempts == 3
+        assert db.stats.unavailable == 2
+        assert db.stats.connections_opened == 1  # AWS: "no reconnect needed"
+        assert _value(dsn) == 1  # the failed attempts left nothing behind
+    finally:
+        db.close()
+
+
+def test_server_unavailable_at_commit_is_an_unknown_outcome(dsn: str) -> None:
+    _server_unavailable(dsn, times=1, at_commit=True)
+    db = _db(dsn)
+    try:
+        with pytest.raises(CommitOutcomeUnknownError):
+            db.run_transaction(_insert)
+        assert db.last_attempts == 1
+        db.run_transaction(_insert, idempotent=True)  # an idempotent unit may simply run again
+        assert _value(dsn) == 1
+    finally:
+        db.close()
+
+
+def test_server_unavailable_at_commit_of_an_idempotent_unit_is_retried(dsn: str) -> None:
+    _server_unavailable(dsn, times=1, at_commit=True)
+    db = _db(dsn)
+    try:
+        db.run_transaction(_insert, pipeline=True, idempotent=True)
+        assert db.last_attempts == 2
+        assert db.stats.connections_opened == 1
+    finally:
+        db.close()
+
+
+def test_server_unavailable_exhausting_the_budget_is_a_typed_error(dsn: str) -> None:
+    _server_unavailable(dsn, times=100)
+    db = _db(dsn, max_attempts=3)
+    try:
+        with pytest.raises(RetriesExhaustedError) as raised:
+            db.run_transaction(_insert)
+        assert sqlstate_of(raised.value.last_error) == "XX000"  # type: ignore[arg-type]
+    finally:
+        db.close()
+
+
 # -- round trips ------------------------------------------------------------------------------------
 
 

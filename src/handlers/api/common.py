@@ -225,7 +225,11 @@ class ApiHandler:
     def _handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         remaining = context.get_remaining_time_in_millis() / 1000.0
         deadline = time.monotonic() + max(0.0, remaining - DEADLINE_MARGIN_SECONDS)
-        self.shop = Shop(ShopRepository(lambda: self.database, deadline=deadline))
+        self.shop = Shop(
+            ShopRepository(
+                lambda: self.database, deadline=deadline, order_strategy=self.settings.order_strategy
+            )
+        )
         retries_before = self._database.stats.retries if self._database is not None else 0
         head = str(event.get("httpMethod", "")).upper() == "HEAD"
         if head:

@@ -27,6 +27,7 @@ from handlers.contract import ADMIN_ROLE, DEFAULT_APP_ROLE
 
 from .errors import (
     CONNECT_RETRYABLE,
+    SERVER_UNAVAILABLE,
     CommitOutcomeUnknownError,
     ConfigurationError,
     RetriesExhaustedError,
@@ -337,8 +338,11 @@ class Database:
         except Exception as exc:
             failure = classify(exc, conn, commit_sent=progress.commit_sent)
             if failure is Failure.OUTCOME_UNKNOWN and replay_after_commit:
-                failure = Failure.CONNECTION
-            if failure is Failure.CONFLICT and not retry_conflicts:
+                # The connection is fine after a server-side XX000; only a broken one is replaced.
+                failure = (
+                    Failure.UNAVAILABLE if sqlstate_of(exc) == SERVER_UNAVAILABLE else Failure.CONNECTION
+                )
+            if failure in (Failure.CONFLICT, Failure.UNAVAILABLE) and not retry_conflicts:
                 failure = Failure.FATAL
             if failure in (Failure.CONNECTION, Failure.OUTCOME_UNKNOWN):
                 self._discard()
@@ -410,11 +414,12 @@ class _Retryable(Exception):
 
 
 class _CallCounter:
-    __slots__ = ("attempts", "backoff", "conflicts", "connection_failures", "last_error")
+    __slots__ = ("attempts", "backoff", "conflicts", "connection_failures", "last_error", "unavailable")
 
     def __init__(self) -> None:
         self.attempts = 0
         self.conflicts = 0
+        self.unavailable = 0
         self.connection_failures = 0
         self.backoff = 0.0
         self.last_error: BaseException | None = None
@@ -424,6 +429,9 @@ class _CallCounter:
         if retry.failure is Failure.CONFLICT:
             self.conflicts += 1
             stats.conflicts += 1
+        elif retry.failure is Failure.UNAVAILABLE:
+            self.unavailable += 1
+            stats.unavailable += 1
         else:
             self.connection_failures += 1
             stats.connection_failures += 1

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 # SQLSTATE codes the data layer reacts to.
 SERIALIZATION_FAILURE = "40001"  # DSQL OC000 / OC001, PostgreSQL REPEATABLE READ conflicts
+# DSQL "server unavailable" (user guide, Troubleshooting, added 2026-09-08): retry the whole
+# transaction, COMMIT included, with backoff; no reconnect is needed. psycopg raises it as
+# InternalError, so it is classified by SQLSTATE. After COMMIT was sent its outcome is unknown.
+SERVER_UNAVAILABLE = "XX000"
 TOO_MANY_CONNECTIONS = "53300"  # DSQL: more than 10,000 connections per cluster
 CONNECTION_RATE_EXCEEDED = "53400"  # DSQL: cluster-wide new-connection rate (100/s, burst 1,000)
 PROGRAM_LIMIT_EXCEEDED = "54000"  # DSQL: 3,000 rows / 10 MiB / 5 minutes per transaction

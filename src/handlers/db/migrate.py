@@ -41,6 +41,7 @@ from .errors import (
     DUPLICATE_OBJECT,
     DUPLICATE_TABLE,
     SERIALIZATION_FAILURE,
+    SERVER_UNAVAILABLE,
     UNIQUE_VIOLATION,
     IndexBuildError,
     MigrationChecksumError,
@@ -252,7 +253,9 @@ class _Runner:
                 if create and state in _ALREADY_EXISTS:
                     self.log(f"already exists (SQLSTATE {state}), continuing: {_summary(sql)}")
                     return []
-                retryable = state == SERIALIZATION_FAILURE or (create and _catalog_race(exc))
+                retryable = state in (SERIALIZATION_FAILURE, SERVER_UNAVAILABLE) or (
+                    create and _catalog_race(exc)
+                )
                 if is_connection_error(exc, conn):
                     self.close()
                 elif not retryable:

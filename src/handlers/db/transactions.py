@@ -25,6 +25,7 @@ from .errors import (
     CONNECT_RETRYABLE,
     NEVER_RETRY,
     SERIALIZATION_FAILURE,
+    SERVER_UNAVAILABLE,
     DataLayerError,
     sqlstate_of,
 )
@@ -68,6 +69,7 @@ class RetryStats:
     attempts: int = 0
     retries: int = 0
     conflicts: int = 0  # SQLSTATE 40001
+    unavailable: int = 0  # SQLSTATE XX000, DSQL "server unavailable"
     connection_failures: int = 0  # broken connections and failed connects
     throttled_connects: int = 0  # 53300 / 53400
     exhausted: int = 0
@@ -94,6 +96,7 @@ class Failure(Enum):
     """How a failed attempt may be handled."""
 
     CONFLICT = "conflict"  # 40001: retry the whole unit
+    UNAVAILABLE = "unavailable"  # XX000 before COMMIT left: retry the whole unit on the same connection
     CONNECTION = "connection"  # connection lost before COMMIT left the client: retry on a new one
     OUTCOME_UNKNOWN = "outcome_unknown"  # connection lost after COMMIT was sent
     FATAL = "fatal"  # raise as is
@@ -127,6 +130,8 @@ def classify(exc: BaseException, conn: psycopg.Connection[Any] | None, *, commit
         return Failure.FATAL
     if state == SERIALIZATION_FAILURE:
         return Failure.CONFLICT
+    if state == SERVER_UNAVAILABLE and not connection_unusable(conn):
+        return Failure.OUTCOME_UNKNOWN if commit_sent else Failure.UNAVAILABLE
     if is_connection_error(exc, conn):
         return Failure.OUTCOME_UNKNOWN if commit_sent else Failure.CONNECTION
     return Failure.FATAL
@@ -185,8 +190,12 @@ def _run_pipelined(conn: psycopg.Connection[Any], work: Work[T], progress: UnitP
             except psycopg.Error as exc:
                 first_error = exc
     except psycopg.Error as exc:
-        raise (first_error or exc) from None
+        first_error = first_error or exc
     if first_error is not None:
+        if conn.info.transaction_status == pq.TransactionStatus.INERROR:
+            # A statement before COMMIT failed: the server skipped the rest of the pipeline, COMMIT
+            # included, so nothing was committed (an error of COMMIT itself leaves the session idle).
+            progress.commit_sent = False
         raise first_error
     return result  # type: ignore[return-value]  # set whenever no error was recorded
 

@@ -12,6 +12,7 @@ from uuid import UUID
 import psycopg
 from psycopg import sql
 
+from handlers.contract import DEFAULT_ORDER_STRATEGY, ORDER_STRATEGIES
 from handlers.db import (
     CommitOutcomeUnknownError,
     Database,
@@ -114,6 +115,57 @@ SELECT c.order_id, c.customer_id, c.status, c.total_amount, c.currency, c.create
  ORDER BY i.product_id
 """
 
+# The second strategy: the same work as separate statements, still BEGIN + statements + COMMIT in
+# one pipeline, so one round trip. DSQL's documentation does not mention data-modifying CTEs; if a
+# cluster ever answers the CTE with 0A000, `database.order_strategy: pipelined` switches every
+# function to these statements (docs/data-layer.md). Both strategies pass the same tests.
+TAKE_STOCK = """
+UPDATE products AS p
+   SET stock_quantity = p.stock_quantity - req.quantity, updated_at = now()
+  FROM (VALUES {values}) AS req (product_id, quantity)
+ WHERE p.product_id = req.product_id AND p.active AND p.currency = %(currency)s
+RETURNING p.product_id, p.price, req.quantity
+"""
+INSERT_ORDER = """
+INSERT INTO orders (order_id, customer_id, status, total_amount, currency)
+SELECT %(order_id)s,
+       (SELECT c.customer_id FROM customers AS c WHERE c.customer_id = %(customer_id)s),
+       'confirmed',
+       (SELECT COALESCE(sum(p.price * req.quantity), 0)
+          FROM products AS p JOIN (VALUES {values}) AS req (product_id, quantity)
+            ON p.product_id = req.product_id
+         WHERE p.active AND p.currency = %(currency)s),
+       %(currency)s
+RETURNING created_at
+"""
+INSERT_ITEMS = """
+INSERT INTO order_items (order_id, product_id, quantity, unit_price)
+SELECT %(order_id)s, req.product_id, req.quantity,
+       (SELECT p.price FROM products AS p
+         WHERE p.product_id = req.product_id AND p.active AND p.currency = %(currency)s)
+  FROM (VALUES {values}) AS req (product_id, quantity)
+"""
+INSERT_IDEMPOTENCY = """
+INSERT INTO idempotency_records
+       (scope, idempotency_key, request_hash, status, response_status, response_body, expires_at)
+VALUES (%(scope)s, %(key)s, %(request_hash)s, 'completed', 201, %(response_body)s,
+        now() + make_interval(hours => %(ttl_hours)s))
+"""
+# Cancel in the same snapshot: restock only while the order is still confirmed, then cancel it.
+# Two cancels both see 'confirmed' and both write the order row, so one of them conflicts and
+# retries, and then sees 'cancelled': the stock comes back exactly once.
+RESTOCK = """
+UPDATE products AS p
+   SET stock_quantity = p.stock_quantity + i.quantity, updated_at = now()
+  FROM order_items AS i JOIN orders AS o ON o.order_id = i.order_id
+ WHERE i.order_id = %(order_id)s AND o.status = 'confirmed' AND p.product_id = i.product_id
+"""
+MARK_CANCELLED = f"""
+UPDATE orders SET status = 'cancelled', updated_at = now()
+ WHERE order_id = %(order_id)s AND status = 'confirmed'
+RETURNING {ORDER_COLUMNS}
+"""
+
 ORDER_WITH_ITEMS = """
 SELECT o.order_id, o.customer_id, o.status, o.total_amount, o.currency, o.created_at, o.updated_at,
        i.product_id, i.quantity, i.unit_price
@@ -121,6 +173,7 @@ SELECT o.order_id, o.customer_id, o.status, o.total_amount, o.currency, o.create
  WHERE o.order_id = %s
  ORDER BY i.product_id
 """
+ORDER_WITH_ITEMS_NAMED = ORDER_WITH_ITEMS.replace("%s", "%(order_id)s")
 
 
 def _domain_errors(method: Callable[P, R]) -> Callable[P, R]:
@@ -149,11 +202,22 @@ def _domain_errors(method: Callable[P, R]) -> Callable[P, R]:
 
 class ShopRepository:
     """``database`` is the Database or a function returning it, so that the connection (and its
-    settings) are needed only when a query actually runs."""
+    settings) are needed only when a query actually runs. ``order_strategy`` chooses how orders
+    are placed and cancelled: one data-modifying statement ("cte") or the same work as separate
+    statements ("pipelined"); both are one round trip with the same guarantees."""
 
-    def __init__(self, database: Database | Callable[[], Database], *, deadline: float | None = None) -> None:
+    def __init__(
+        self,
+        database: Database | Callable[[], Database],
+        *,
+        deadline: float | None = None,
+        order_strategy: str = DEFAULT_ORDER_STRATEGY,
+    ) -> None:
+        if order_strategy not in ORDER_STRATEGIES:
+            raise ValueError(f"order_strategy must be one of {ORDER_STRATEGIES}, not {order_strategy!r}")
         self._database = database
         self.deadline = deadline
+        self.order_strategy = order_strategy
 
     @property
     def db(self) -> Database:
@@ -295,7 +359,6 @@ class ShopRepository:
     def place_order(self, request: OrderRequest, *, order_id: UUID, idempotency_key: str) -> PlacedOrder:
         """Happy path: one round trip. Replays and failures add one read to explain themselves."""
         values = ", ".join(f"(%(p{i})s::uuid, %(q{i})s::int)" for i in range(len(request.lines)))
-        query = PLACE_ORDER.format(values=values)
         response_body = json.dumps({"order_id": str(order_id), "status": "confirmed"})
         params: dict[str, Any] = {
             "order_id": order_id,
@@ -312,10 +375,14 @@ class ShopRepository:
         try:
             # Safe to re-run even if the connection broke after COMMIT left: the idempotency key makes
             # a second attempt either create the order or hit the first one's record and replay it.
-            cursor = self._transaction(
-                lambda conn: conn.cursor().execute(query, params), pipeline=True, idempotent=True
-            )
-            rows = cursor.fetchall()
+            if self.order_strategy == "cte":
+                query = PLACE_ORDER.format(values=values)
+                cursor = self._transaction(
+                    lambda conn: conn.cursor().execute(query, params), pipeline=True, idempotent=True
+                )
+                rows = cursor.fetchall()
+            else:
+                rows = self._place_order_statements(values, params)
         except psycopg.errors.UniqueViolation:
             return self._replay(idempotency_key, request)
         except psycopg.errors.NumericValueOutOfRange:
@@ -343,6 +410,18 @@ class ShopRepository:
         )
         return PlacedOrder(order, replayed=False)
 
+    def _place_order_statements(self, values: str, params: dict[str, Any]) -> list[Any]:
+        """The pipelined strategy: four statements, one round trip; rows shaped like PLACE_ORDER's."""
+        statements = [s.format(values=values) for s in (TAKE_STOCK, INSERT_ORDER, INSERT_ITEMS)]
+        statements.append(INSERT_IDEMPOTENCY)
+
+        def work(conn: Connection) -> list[psycopg.Cursor[Any]]:
+            return [conn.cursor().execute(statement, params) for statement in statements]
+
+        taken, order, _, _ = self._transaction(work, pipeline=True, idempotent=True)
+        (created_at,) = order.fetchone()
+        return [(product_id, price, quantity, created_at) for product_id, price, quantity in taken.fetchall()]
+
     @_domain_errors
     def get_order(self, order_id: UUID) -> Order:
         rows = self._read(lambda conn: conn.execute(ORDER_WITH_ITEMS, (order_id,)).fetchall())
@@ -353,11 +432,22 @@ class ShopRepository:
     @_domain_errors
     def cancel_order(self, order_id: UUID) -> Order | None:
         """One round trip; None when no confirmed order matched (the caller explains why)."""
-        cursor = self._transaction(
-            lambda conn: conn.cursor().execute(CANCEL_ORDER, {"order_id": order_id}), pipeline=True
-        )
-        rows = cursor.fetchall()
-        return _order_from_rows(rows) if rows else None
+        params = {"order_id": order_id}
+        if self.order_strategy == "cte":
+            cursor = self._transaction(
+                lambda conn: conn.cursor().execute(CANCEL_ORDER, params), pipeline=True
+            )
+            rows = cursor.fetchall()
+            return _order_from_rows(rows) if rows else None
+
+        def work(conn: Connection) -> list[psycopg.Cursor[Any]]:
+            return [
+                conn.cursor().execute(statement, params)
+                for statement in (RESTOCK, MARK_CANCELLED, ORDER_WITH_ITEMS_NAMED)
+            ]
+
+        _, cancelled, order = self._transaction(work, pipeline=True)
+        return _order_from_rows(order.fetchall()) if cancelled.fetchall() else None
 
     @_domain_errors
     def ping(self) -> None:
@@ -451,8 +541,15 @@ def statements_for_lint() -> dict[str, str]:
             statement = statement.replace(placeholder, value)
         return statement
 
+    values = "(%(p0)s::uuid, %(q0)s::int)"
     return {
-        "place_order": render(PLACE_ORDER.format(values="(%(p0)s::uuid, %(q0)s::int)")),
+        "place_order": render(PLACE_ORDER.format(values=values)),
         "cancel_order": render(CANCEL_ORDER),
         "order_with_items": render(ORDER_WITH_ITEMS),
+        "pipelined/take_stock": render(TAKE_STOCK.format(values=values)),
+        "pipelined/insert_order": render(INSERT_ORDER.format(values=values)),
+        "pipelined/insert_items": render(INSERT_ITEMS.format(values=values)),
+        "pipelined/insert_idempotency": render(INSERT_IDEMPOTENCY),
+        "pipelined/restock": render(RESTOCK),
+        "pipelined/mark_cancelled": render(MARK_CANCELLED),
     }
