@@ -59,8 +59,9 @@ def dsql_lint(ctx: click.Context, files: tuple[Path, ...]) -> None:
     report = lint_paths(files)
     for finding in report.findings:
         click.echo(str(finding))
-    if report.findings:
-        click.echo(f"{len(report.findings)} problem(s) found", err=True)
+    problems = [f for f in report.findings if not f.warning]
+    if problems:
+        click.echo(f"{len(problems)} problem(s) found", err=True)
     ctx.exit(report.exit_code)
 
 

@@ -2,7 +2,8 @@
 
 The server listens on a unix socket only. Every database it serves carries DSQL's ``sys`` surface
 (``sys.jobs``, ``sys.iam_pg_role_mappings``, ``sys.wait_for_job``), installed out-of-band into
-``template1`` so that new databases inherit it.
+``template1`` so that new databases inherit it, plus pg_walinspect (in ``sys``) for the guard's
+bytes-per-transaction check.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ CREATE TABLE IF NOT EXISTS sys.iam_pg_role_mappings (
 CREATE OR REPLACE FUNCTION sys.wait_for_job(job_id text) RETURNS boolean
     LANGUAGE sql STABLE
     AS $$ SELECT j.status = 'completed' FROM sys.jobs j WHERE j.job_id = wait_for_job.job_id $$;
+-- Not DSQL's: lets the guard measure a transaction's own WAL bytes (the 10 MiB limit). Superuser only.
+CREATE EXTENSION IF NOT EXISTS pg_walinspect SCHEMA sys;
 GRANT USAGE ON SCHEMA sys TO PUBLIC;
 GRANT SELECT, INSERT ON sys.jobs TO PUBLIC;
 GRANT SELECT, INSERT, DELETE ON sys.iam_pg_role_mappings TO PUBLIC;

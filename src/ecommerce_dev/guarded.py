@@ -1,9 +1,11 @@
 """A psycopg connection that rejects, before PostgreSQL runs it, what Aurora DSQL would reject.
 
 Statement rules come from `ecommerce_dev.guard`. This module adds the stateful part: DSQL's
-transaction rules (one DDL per transaction, no DDL/DML mix, 3,000 modified rows, 5 minutes), the
-REPEATABLE READ-only isolation, and emulation of DSQL-only commands (``CREATE INDEX ASYNC`` with
-``sys.jobs``; ``AWS IAM GRANT/REVOKE`` with ``sys.iam_pg_role_mappings``).
+transaction rules (one DDL per transaction, no DDL/DML mix, 3,000 modified rows, 10 MiB written,
+5 minutes), limits the catalog decides (24 indexes and 5 extended statistics per table, 255 columns,
+primary keys that cannot lose columns, bigint identity columns), the REPEATABLE READ-only isolation,
+and emulation of DSQL-only commands (``CREATE INDEX ASYNC`` with ``sys.jobs``; ``AWS IAM
+GRANT/REVOKE`` with ``sys.iam_pg_role_mappings``).
 
 Bookkeeping queries (row counts, job rows, rejections) go straight to libpq through ``pgconn``,
 never through ``Cursor.execute``, so code that counts application statements does not see them.
@@ -12,6 +14,7 @@ never through ``Cursor.execute``, so code that counts application statements doe
 from __future__ import annotations
 
 import functools
+import json
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -31,18 +34,24 @@ from ecommerce_dev.guard import (
     LIMIT,
     MAX_MODIFIED_ROWS,
     MAX_TRANSACTION_AGE,
+    MAX_TRANSACTION_BYTES,
+    TOO_MANY_COLUMNS,
     Analysis,
     AsyncIndex,
+    CatalogCheck,
     Control,
     IamCommand,
     Statement,
+    TableFacts,
     TransactionState,
     Violation,
     age_violation,
     analyze,
+    catalog_violations,
     check_script,
     isolation_violation,
     row_limit_violation,
+    transaction_size_violation,
 )
 
 T = TypeVar("T")
@@ -52,11 +61,49 @@ INTRANS: Final = pq.TransactionStatus.INTRANS
 INERROR: Final = pq.TransactionStatus.INERROR
 
 # Pending per-backend counters: they include earlier transactions not yet flushed to the shared
-# statistics, hence the baseline taken before a transaction's first write.
-COUNT_MODIFIED_ROWS: Final = (
-    b"SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)::bigint"
+# statistics, hence the baseline taken before a transaction's first write. The WAL insert position
+# rides along: the WAL written since bounds what this transaction wrote (other sessions write too).
+WRITE_COUNTERS: Final = (
+    b"SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)::bigint,"
+    b" pg_catalog.pg_current_wal_insert_lsn()::text"
     b" FROM pg_catalog.pg_stat_xact_user_tables WHERE schemaname <> 'sys'"
 )
+# Only when that bound exceeds 10 MiB: this transaction's own WAL records (pg_walinspect, installed
+# into sys by the engine), without full-page images. The non-transactional logical message flushes
+# the WAL so the records are readable; it needs a superuser, like pg_walinspect.
+CAN_READ_WAL: Final = (
+    b"SELECT pg_catalog.to_regprocedure('sys.pg_get_wal_records_info(pg_lsn,pg_lsn)') IS NOT NULL"
+    b" AND (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user)"
+)
+OWN_WAL_BYTES: Final = (
+    b"SELECT coalesce(sum(r.record_length - r.fpi_length), 0)::bigint"
+    b" FROM sys.pg_get_wal_records_info($1::pg_lsn,"
+    b" pg_catalog.pg_logical_emit_message(false, 'dsql-guard', '', true)) AS r"
+    b" WHERE r.xid = pg_catalog.pg_current_xact_id_if_assigned()::xid"
+    b" AND r.resource_manager <> 'LogicalMessage'"
+)
+# What catalog_violations needs to know about one table (no row when the table does not exist).
+TABLE_FACTS: Final = b"""
+SELECT pg_catalog.json_build_object(
+    'indexes', (SELECT coalesce(pg_catalog.json_agg(c.relname), '[]')
+                  FROM pg_catalog.pg_index AS i
+                  JOIN pg_catalog.pg_class AS c ON c.oid = i.indexrelid
+                 WHERE i.indrelid = t.oid AND NOT i.indisprimary),
+    'statistics', (SELECT count(*) FROM pg_catalog.pg_statistic_ext AS s WHERE s.stxrelid = t.oid),
+    'columns', (SELECT coalesce(pg_catalog.json_object_agg(a.attname,
+                                                           pg_catalog.format_type(a.atttypid, NULL)), '{}')
+                  FROM pg_catalog.pg_attribute AS a
+                 WHERE a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped),
+    'primary_key', (SELECT coalesce(pg_catalog.json_agg(a.attname), '[]')
+                      FROM pg_catalog.pg_index AS i
+                      JOIN pg_catalog.pg_attribute AS a
+                        ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+                     WHERE i.indrelid = t.oid AND i.indisprimary),
+    'primary_key_name', (SELECT c.conname FROM pg_catalog.pg_constraint AS c
+                          WHERE c.conrelid = t.oid AND c.contype = 'p'))::text
+  FROM (SELECT pg_catalog.to_regclass($1) AS oid) AS t
+ WHERE t.oid IS NOT NULL
+"""
 INSERT_JOB: Final = (
     b"INSERT INTO sys.jobs (job_id, status, job_type, object_name, table_name, details)"
     b" VALUES ($1, $2, 'INDEX_BUILD', $3, $4, $5)"
@@ -77,14 +124,20 @@ class DsqlUnsupportedError(errors.FeatureNotSupported):
 
 
 class DsqlLimitError(errors.ProgramLimitExceeded):
-    """SQLSTATE 54000, as DSQL raises for its per-transaction limits."""
+    """SQLSTATE 54000, as DSQL raises for its limits (rows, bytes, age per transaction; indexes)."""
 
     def __init__(self, message: str, rule: str | None = None) -> None:
         super().__init__(message)
         self.rule = rule or message.partition(":")[0]
 
 
+class DsqlTooManyColumnsError(errors.TooManyColumns, DsqlLimitError):
+    """SQLSTATE 54011, DSQL's code for 255 columns per table and 8 key columns; also a DsqlLimitError."""
+
+
 def error_for(problem: Violation) -> DsqlUnsupportedError | DsqlLimitError:
+    if problem.sqlstate == TOO_MANY_COLUMNS:
+        return DsqlTooManyColumnsError(problem.message, problem.rule)
     if problem.sqlstate == LIMIT:
         return DsqlLimitError(problem.message, problem.rule)
     return DsqlUnsupportedError(problem.message, problem.rule)
@@ -113,6 +166,7 @@ class GuardedConnection(psycopg.Connection[Row]):
         self.server_cursor_factory = GuardedServerCursor
         self.max_transaction_age = MAX_TRANSACTION_AGE
         self._txn: TransactionState | None = None
+        self._wal_readable: bool | None = None  # can this session measure its own WAL (see OWN_WAL_BYTES)?
 
     @classmethod
     def connect(  # type: ignore[override]
@@ -220,9 +274,12 @@ class GuardedConnection(psycopg.Connection[Row]):
         for stmt in stmts:
             if (problem := group.admit(stmt)) is not None:
                 self._reject(problem)
+            if stmt.catalog is not None:
+                for problem in self._outside(partial(self._catalog_problems, stmt))[:1]:
+                    self._reject(problem)
         writes = any(s.may_write for s in stmts)
         if txn is not None and writes and txn.rows_baseline is None:
-            txn.rows_baseline = self._outside(self._count_modified_rows)
+            txn.rows_baseline, txn.wal_start = self._outside(self._write_counters)
         return _Plan(send, wrap=txn is None and writes, special=special)
 
     def _run(self, plan: _Plan, run: Runner, params: Params | None) -> None:
@@ -299,23 +356,43 @@ class GuardedConnection(psycopg.Connection[Row]):
             raise error_for(problem)
 
     def _limit_problem(self, txn: TransactionState) -> Violation | None:
-        """Age and row-count check before COMMIT; on a violation the transaction is rolled back."""
+        """Age, row and size checks before COMMIT; on a violation the transaction is rolled back."""
         if self.pgconn.transaction_status != INTRANS:
             return None
         problem = None
         if txn.age() > self.max_transaction_age:
             problem = age_violation(txn.age(), self.max_transaction_age)
         elif txn.rows_baseline is not None:
-            rows = self._count_modified_rows() - txn.rows_baseline
-            problem = row_limit_violation(rows) if rows > MAX_MODIFIED_ROWS else None
+            rows, wal_now = self._write_counters()
+            if rows - txn.rows_baseline > MAX_MODIFIED_ROWS:
+                problem = row_limit_violation(rows - txn.rows_baseline)
+            elif txn.wal_start is not None:
+                written = self._written_bytes(txn.wal_start, wal_now)
+                problem = transaction_size_violation(written) if written > MAX_TRANSACTION_BYTES else None
         if problem is not None:
             self._exec(b"ROLLBACK")
         return problem
 
+    def _written_bytes(self, start: str, now: str) -> int:
+        """Bytes this transaction wrote since `start`, measured only when the cheap bound is over 10 MiB.
+
+        Returns the bound itself when it is within the limit or when the precise measurement is
+        unavailable (no pg_walinspect in sys, or no superuser): then the limit is not enforced.
+        """
+        bound = _lsn(now) - _lsn(start)
+        if bound <= MAX_TRANSACTION_BYTES:
+            return bound
+        if self._wal_readable is None:
+            self._wal_readable = self._exec(CAN_READ_WAL).get_value(0, 0) == b"t"
+        if not self._wal_readable:
+            return 0
+        return int(self._exec(OWN_WAL_BYTES, (start,)).get_value(0, 0) or b"0")
+
     @contextmanager
     def _autocommit_transaction(self) -> Iterator[None]:
-        """Run an autocommit write inside BEGIN ... COMMIT so the row limit is checked before it commits."""
-        state = TransactionState(rows_baseline=self._outside(self._begin_counting))
+        """Run an autocommit write inside BEGIN ... COMMIT so the limits are checked before it commits."""
+        rows, wal = self._outside(self._begin_counting)
+        state = TransactionState(rows_baseline=rows, wal_start=wal)
         try:
             yield
             problem = self._outside(partial(self._limit_problem, state))
@@ -327,17 +404,39 @@ class GuardedConnection(psycopg.Connection[Row]):
         if problem is not None:
             raise error_for(problem)
 
-    def _begin_counting(self) -> int:
+    def _begin_counting(self) -> tuple[int, str]:
         self._exec(b"BEGIN")
-        return self._count_modified_rows()
+        return self._write_counters()
 
     def _rollback_open(self) -> None:
         if self.pgconn.transaction_status != IDLE:
             self._exec(b"ROLLBACK")
 
-    def _count_modified_rows(self) -> int:
-        value = self._exec(COUNT_MODIFIED_ROWS).get_value(0, 0)
-        return int(value or b"0")
+    def _write_counters(self) -> tuple[int, str]:
+        """(pending modified-row total, WAL insert position) of this session."""
+        result = self._exec(WRITE_COUNTERS)
+        return int(result.get_value(0, 0) or b"0"), bytes(result.get_value(0, 1) or b"0/0").decode()
+
+    # -- catalog limits -----------------------------------------------------------------------------
+
+    def _catalog_problems(self, stmt: Statement) -> list[Violation]:
+        """Limits DSQL checks against the table as it is (index count, columns, primary key, ...)."""
+        check = stmt.catalog
+        assert check is not None
+        value = self._exec(TABLE_FACTS, (_qualified(check),))
+        if value.ntuples == 0:
+            return []  # no such table: PostgreSQL reports it
+        facts = json.loads(bytes(value.get_value(0, 0) or b"{}"))
+        return catalog_violations(
+            stmt,
+            TableFacts(
+                indexes=frozenset(facts["indexes"]),
+                statistics=int(facts["statistics"]),
+                columns=dict(facts["columns"]),
+                primary_key=frozenset(facts["primary_key"]),
+                primary_key_name=facts["primary_key_name"],
+            ),
+        )
 
     # -- DSQL-only commands -------------------------------------------------------------------------
 
@@ -495,6 +594,21 @@ def _placeholders_to_postgres(text: str) -> str:
 
 def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _qualified(check: CatalogCheck) -> str:
+    table = _quote_ident(check.table)
+    return f"{_quote_ident(check.schema)}.{table}" if check.schema else table
+
+
+def _lsn(text: str) -> int:
+    """PostgreSQL's 'X/Y' WAL position as a byte offset."""
+    high, _, low = text.partition("/")
+    return (int(high, 16) << 32) + int(low or "0", 16)
 
 
 def _arn_problem(arn: str) -> str | None:

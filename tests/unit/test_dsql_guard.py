@@ -17,8 +17,14 @@ from psycopg.conninfo import make_conninfo
 from psycopg.pq import TransactionStatus
 
 from ecommerce_dev.engine import LocalEngine
-from ecommerce_dev.guard import RULES, analyze, check, check_transaction
-from ecommerce_dev.guarded import DsqlLimitError, DsqlUnsupportedError, GuardedConnection, GuardedCursor
+from ecommerce_dev.guard import DSQL_LINT, RULES, USER_GUIDE, analyze, check, check_transaction
+from ecommerce_dev.guarded import (
+    DsqlLimitError,
+    DsqlTooManyColumnsError,
+    DsqlUnsupportedError,
+    GuardedConnection,
+    GuardedCursor,
+)
 
 CORPUS: list[dict[str, Any]] = yaml.safe_load(
     (Path(__file__).parents[1] / "data" / "dsql_corpus.yaml").read_text(encoding="utf-8")
@@ -26,6 +32,15 @@ CORPUS: list[dict[str, Any]] = yaml.safe_load(
 ENGINE_CORPUS = [e for e in CORPUS if e.get("engine", True)]
 DsqlError = (DsqlUnsupportedError, DsqlLimitError)
 ARN = "arn:aws:iam::123456789012:role/ecommerce-api"
+DOCS = Path(__file__).parents[2] / "docs"
+
+# Rules the corpus cannot show (they need time to pass), and the tests that show both sides instead.
+COVERED_BY_TESTS = {
+    "dsql/transaction-age": (
+        "test_old_transaction_rejected_at_next_statement",
+        "test_old_transaction_rejected_at_commit",
+    ),
+}
 
 
 def _ids(entries: list[dict[str, Any]]) -> list[str]:
@@ -37,11 +52,56 @@ def test_corpus_ids_are_unique_and_rules_known() -> None:
     assert {e["rule"] for e in CORPUS if "rule" in e} <= set(RULES)
 
 
+def test_every_rule_is_shown_rejected_and_its_nearest_form_accepted() -> None:
+    """A check that cannot fail is a defect: each rule fires on an entry, and the closest form passes."""
+    by_id = {e["id"]: e for e in CORPUS}
+    nearest = [e for e in CORPUS if "accepts_nearest" in e]
+    for entry in nearest:
+        assert "rule" not in entry, f"{entry['id']}: an accepts_nearest entry must be accepted"
+        assert "rule" in by_id[entry["accepts_nearest"]], f"{entry['id']}: must name a rejected entry"
+    rejected = {e["rule"] for e in CORPUS if "rule" in e}
+    accepted = {by_id[e["accepts_nearest"]]["rule"] for e in nearest}
+    for rule, tests in COVERED_BY_TESTS.items():
+        assert all(callable(globals().get(name)) for name in tests), tests
+        rejected.add(rule)
+        accepted.add(rule)
+    assert set(RULES) - rejected == set(), "rules without a rejected corpus entry"
+    assert set(RULES) - accepted == set(), "rules without an accepts_nearest corpus entry"
+
+
+def test_every_rule_cites_its_source_and_date() -> None:
+    for rule in RULES.values():
+        assert rule.source.startswith((USER_GUIDE, DSQL_LINT)), rule.id
+        assert rule.date in ("long-standing",) or rule.date[:4] == "2026" or rule.date.startswith("undated")
+        if rule.source == DSQL_LINT:
+            assert rule.evidence, f"{rule.id}: a rule only dsql-lint evidences must say so"
+
+
+def test_docs_list_every_rule_with_source_and_date() -> None:
+    """docs/dsql-guard.md has one table row per rule naming its page and date."""
+    rows = [
+        line
+        for line in (DOCS / "dsql-guard.md").read_text(encoding="utf-8").splitlines()
+        if "| `dsql/" in line
+    ]
+    for rule in RULES.values():
+        row = next((r for r in rows if r.startswith(f"| `{rule.id}`")), None)
+        assert row is not None, f"{rule.id} missing from docs/dsql-guard.md"
+        page = (
+            rule.source.removeprefix(USER_GUIDE)
+            if rule.source.startswith(USER_GUIDE)
+            else "aurora-dsql-tools"
+        )
+        assert page in row, f"{rule.id}: docs row does not cite {page}"
+        assert rule.date.split(" ")[0] in row, f"{rule.id}: docs row does not give the date {rule.date}"
+        assert rule.sqlstate in row, rule.id
+
+
 @pytest.mark.parametrize("entry", CORPUS, ids=_ids(CORPUS))
 def test_corpus_check_api(entry: dict[str, Any]) -> None:
     found = check_transaction(entry["transaction"]) if "transaction" in entry else check(entry["sql"])
-    if "rule" not in entry:
-        assert found == []
+    if "rule" not in entry or entry.get("stateful"):
+        assert found == []  # stateful: only the guarded connection, reading the database, can tell
         return
     assert any(v.rule == entry["rule"] and entry["message"] in v.message for v in found), found
     assert all(v.message.startswith(v.rule + ": ") for v in found)
@@ -382,6 +442,80 @@ def test_other_isolation_levels_raise(conn: GuardedConnection[Any], level: psyco
     conn.isolation_level = None  # the server default, which is REPEATABLE READ
 
 
+# --- 10 MiB written per transaction --------------------------------------------------------------------
+
+MIB_ROWS = "INSERT INTO blobs SELECT g, repeat('x', 1000000) FROM generate_series(%s::int, %s::int) AS g"
+
+
+@pytest.fixture
+def blobs_dsn(schema_dsn: str) -> str:
+    """EXTERNAL storage: values are stored uncompressed, so 1,000,000 characters write ~1 MB."""
+    with psycopg.connect(schema_dsn, autocommit=True) as admin:
+        admin.execute("CREATE TABLE blobs (id int PRIMARY KEY, body text)")
+        admin.execute("ALTER TABLE blobs ALTER COLUMN body SET STORAGE EXTERNAL")
+    return schema_dsn
+
+
+def _blob_count(dsn: str) -> int:
+    with psycopg.connect(dsn) as plain:
+        row = plain.execute("SELECT count(*) FROM blobs").fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+def test_bytes_of_a_transaction_add_up_and_fail_at_commit(local_engine: LocalEngine, blobs_dsn: str) -> None:
+    with local_engine.connect(blobs_dsn) as conn:
+        conn.execute(MIB_ROWS, (1, 6))
+        conn.execute(MIB_ROWS, (7, 11))
+        with pytest.raises(DsqlLimitError) as info:
+            conn.commit()
+        assert info.value.rule == "dsql/transaction-size"
+        assert info.value.sqlstate == "54000"
+        conn.execute(MIB_ROWS, (1, 9))  # the next transaction starts from zero
+        conn.commit()
+    assert _blob_count(blobs_dsn) == 9
+
+
+def test_other_sessions_bytes_do_not_count(local_engine: LocalEngine, blobs_dsn: str) -> None:
+    """The cheap WAL bound includes everyone's writes; the precise count keeps only this transaction's."""
+    with local_engine.connect(blobs_dsn) as conn, psycopg.connect(blobs_dsn, autocommit=True) as other:
+        conn.execute(MIB_ROWS, (1, 5))
+        other.execute(MIB_ROWS, (101, 108))  # 8 MB more WAL, committed by another session
+        conn.commit()
+    assert _blob_count(blobs_dsn) == 13
+
+
+# --- limits read from the catalog ----------------------------------------------------------------------
+
+
+def test_catalog_limits_resolve_quoted_and_qualified_names(
+    local_engine: LocalEngine, schema_dsn: str
+) -> None:
+    with psycopg.connect(schema_dsn, autocommit=True) as admin:
+        admin.execute('CREATE SCHEMA "Shop"')
+        admin.execute('CREATE TABLE "Shop"."Items" (id int PRIMARY KEY, "Name" text)')
+        for i in range(24):
+            admin.execute(f'CREATE INDEX "Items_{i}" ON "Shop"."Items" ("Name")')
+    with local_engine.connect(schema_dsn, autocommit=True) as conn:
+        with pytest.raises(DsqlLimitError) as info:
+            conn.execute('CREATE INDEX ASYNC "Items_name" ON "Shop"."Items" ("Name", id)')
+        assert info.value.rule == "dsql/index-count"
+        conn.execute('DROP INDEX "Shop"."Items_0"')
+        conn.execute('CREATE INDEX ASYNC "Items_name" ON "Shop"."Items" ("Name", id)')
+        with pytest.raises(errors.UndefinedTable):  # no such table: PostgreSQL says so, not the guard
+            conn.execute("ALTER TABLE missing ADD COLUMN note text")
+
+
+def test_too_many_columns_is_sqlstate_54011(local_engine: LocalEngine, schema_dsn: str) -> None:
+    columns = ", ".join(f"c{i} int" for i in range(9))
+    keys = ", ".join(f"c{i}" for i in range(9))
+    with local_engine.connect(schema_dsn, autocommit=True) as conn:
+        with pytest.raises(DsqlTooManyColumnsError) as info:
+            conn.execute(f"CREATE TABLE wide ({columns}, PRIMARY KEY ({keys}))")
+        assert isinstance(info.value, DsqlLimitError)
+        assert (info.value.sqlstate, info.value.rule) == ("54011", "dsql/index-columns")
+
+
 # --- transaction age -----------------------------------------------------------------------------------
 
 
@@ -544,10 +678,13 @@ def test_bookkeeping_bypasses_cursor_execute(local_engine: LocalEngine, items_ds
 def test_error_classes_map_to_dsql_sqlstates() -> None:
     unsupported = DsqlUnsupportedError("dsql/truncate: no")
     limit = DsqlLimitError("dsql/row-limit: too many")
+    columns = DsqlTooManyColumnsError("dsql/index-columns: too many")
     assert isinstance(unsupported, errors.FeatureNotSupported)
     assert isinstance(limit, errors.ProgramLimitExceeded)
+    assert isinstance(columns, errors.TooManyColumns) and isinstance(columns, DsqlLimitError)
     assert (unsupported.sqlstate, unsupported.rule) == ("0A000", "dsql/truncate")
     assert (limit.sqlstate, limit.rule) == ("54000", "dsql/row-limit")
+    assert (columns.sqlstate, columns.rule) == ("54011", "dsql/index-columns")
     assert pickle.loads(pickle.dumps(limit)).rule == "dsql/row-limit"
 
 

@@ -1,4 +1,4 @@
-"""``ecommerce dsql-lint``: output format, line numbers, transaction blocks, exit codes."""
+"""``ecommerce dsql-lint``: output format, line numbers, transaction blocks, exit codes, AWS merging."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from ecommerce_dev import lint
 from ecommerce_dev.cli import main
-from ecommerce_dev.lint import lint_text
+from ecommerce_dev.lint import find_aws_lint, lint_text
 
 MIGRATION = """\
 -- 0001_init.sql
@@ -125,3 +126,84 @@ def test_command_line_subprocess(tmp_path: Path, how: str) -> None:
     result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=60)
     assert result.returncode == 1
     assert result.stdout.startswith(f"{path}:2: dsql/truncate: ")
+
+
+# --- AWS's dsql-lint, merged ------------------------------------------------------------------------
+
+needs_aws = pytest.mark.skipif(find_aws_lint() is None, reason="dsql-lint is not installed")
+
+
+@needs_aws
+def test_aws_findings_are_prefixed_and_duplicates_merged(tmp_path: Path) -> None:
+    text = """\
+LISTEN orders;
+BEGIN;
+CREATE TABLE a (id int PRIMARY KEY);
+CREATE TABLE b (id int PRIMARY KEY);
+COMMIT;
+SELECT 1 FOR NO KEY UPDATE;
+CREATE TABLE t (id int PRIMARY KEY,
+    tags int[]);
+"""
+    code, output = _lint(tmp_path, text)
+    path = tmp_path / "m.sql"
+    assert code == 1
+    assert [line.split(": ")[0] + ": " + line.split(": ")[1] for line in output.splitlines()[:-1]] == [
+        f"{path}:1: aws/unsupported_listen",  # only dsql-lint knows LISTEN
+        f"{path}:4: dsql/ddl-per-transaction",  # dsql-lint's multi_ddl_transaction (line 2) is the same
+        f"{path}:6: dsql/for-share",  # dsql-lint cannot parse it: its parse error is dropped
+        f"{path}:7: dsql/array-column",  # dsql-lint's array_type points at line 8, same statement
+    ]
+
+
+@needs_aws
+def test_aws_parse_error_on_a_statement_the_guard_accepts_is_reported(tmp_path: Path) -> None:
+    code, output = _lint(tmp_path, "SELECT 1;\nCLUSTER items USING items_pkey;\n")
+    assert code == 1
+    assert f"{tmp_path / 'm.sql'}:2: aws/parse_error: " in output
+
+
+def test_without_aws_dsql_lint_the_guard_runs_alone_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lint, "find_aws_lint", lambda: None)
+    clean, dirty = tmp_path / "clean.sql", tmp_path / "dirty.sql"
+    clean.write_text("SELECT 1;\n", encoding="utf-8")
+    dirty.write_text("LISTEN orders;\nTRUNCATE t;\n", encoding="utf-8")
+    report = lint.lint_paths([clean])
+    assert [(f.rule, f.warning) for f in report.findings] == [("aws/unavailable", True)]
+    assert report.exit_code == 0
+    report = lint.lint_paths([dirty])
+    assert [f.rule for f in report.findings] == ["aws/unavailable", "dsql/truncate"]
+    assert report.exit_code == 1
+    assert lint.lint_paths([clean], aws=None).findings == []  # asked for the guard alone: no warning
+
+
+def test_a_failing_aws_dsql_lint_is_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "m.sql"
+    path.write_text("TRUNCATE t;\n", encoding="utf-8")
+    report = lint.lint_paths([path], aws=Path("/bin/false"))
+    assert [f.rule for f in report.findings] == ["aws/unavailable", "dsql/truncate"]
+    assert "AWS dsql-lint failed" in report.findings[0].message
+    assert report.exit_code == 1
+
+
+@pytest.mark.parametrize(("rows", "found"), [(3000, []), (3001, ["dsql/row-limit"])])
+def test_static_row_limit(rows: int, found: list[str]) -> None:
+    values = ", ".join(f"({i})" for i in range(rows))
+    assert [f.rule for f in lint_text(f"INSERT INTO t (id) VALUES {values};")] == found
+    block = f"BEGIN;\nINSERT INTO t (id) VALUES {values};\nINSERT INTO t (id) VALUES (-1);\nCOMMIT;\n"
+    assert [f.rule for f in lint_text(block)] == ["dsql/row-limit"]  # the block adds up
+
+
+@pytest.mark.parametrize(("mib", "found"), [(9, []), (11, ["dsql/transaction-size"])])
+def test_static_size_limit(mib: int, found: list[str]) -> None:
+    literal = "x" * (mib * 2**20)
+    findings = lint_text(f"INSERT INTO t (body) VALUES ('{literal}');\n")
+    assert [f.rule for f in findings] == found
+
+
+def test_insert_on_conflict_rows_are_not_counted_statically() -> None:
+    """ON CONFLICT DO NOTHING may skip rows, so the linter cannot know how many are written."""
+    values = ", ".join(f"({i})" for i in range(3001))
+    assert lint_text(f"INSERT INTO t (id) VALUES {values} ON CONFLICT DO NOTHING;") == []
