@@ -10,7 +10,8 @@ from typing import Any
 
 from aws_cdk import App, Environment, Tags, Validations
 
-from .config import ConfigError, EcommerceConfig, load_config
+from . import topology
+from .config import ConfigError, EcommerceConfig, load_config, resolve_config_path
 from .edge_stack import EdgeStack
 from .regional_stack import RegionalStack
 from .regions import EDGE_REGION
@@ -31,17 +32,22 @@ class EcommerceApp:
 def build(app: App, config: EcommerceConfig, *, nag: bool = True, lambda_code: Any = None) -> EcommerceApp:
     """Add every stack for ``config`` to ``app``; with ``nag``, cdk-nag AwsSolutions gates synth."""
     account = config.account or os.environ.get("CDK_DEFAULT_ACCOUNT")
-    regional = {
-        region: RegionalStack(
+    regional: dict[str, RegionalStack] = {}
+    for region in config.regions:
+        # The second region's stack completes the pair, so it comes after the first.
+        regional[region] = RegionalStack(
             app,
             config.stack_name(region),
             config=config,
+            peer=next(iter(regional.values()), None),
             lambda_code=lambda_code,
             env=Environment(account=account, region=region),
             description=f"{config.app_name}: Aurora DSQL cluster and shop API in {region}",
         )
-        for region in config.regions
-    }
+    stacks = list(regional.values())
+    stacks[-1].add_database_setup(
+        [stack.api for stack in stacks], peers=[stack.database for stack in stacks[:-1]]
+    )
     edge = None
     if config.edge.enabled:
         edge = EdgeStack(
@@ -72,6 +78,8 @@ def main() -> None:
     context = {key: app.node.try_get_context(key) for key in _context_keys()}
     try:
         config = load_config(context=context)
+        # Beside the configuration file: a change of regions or witness fails here, not mid-deploy.
+        topology.guard(config, resolve_config_path(context).with_name(topology.LOCK_FILE.name))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         raise SystemExit(1) from None

@@ -101,8 +101,9 @@ class DatabaseConfig(_Model):
     """Aurora DSQL clusters, one per region.
 
     Defaults: Name tag ``ecommerce-cluster``, deletion protection on, clusters retained when the
-    stack is deleted, AWS-owned encryption key, new clusters (nothing adopted), application role
-    ``ecommerce_app``, orders placed with one data-modifying statement (``order_strategy: cte``).
+    stack is deleted, AWS-owned encryption key, new clusters (nothing adopted), database roles
+    ``ecommerce_catalog`` / ``ecommerce_orders``, peers never removed (``allow_unpeer`` false),
+    orders placed with one data-modifying statement (``order_strategy: cte``).
     """
 
     cluster_name: str = Field("ecommerce-cluster", min_length=1, max_length=256)
@@ -112,7 +113,10 @@ class DatabaseConfig(_Model):
     kms_key_arns: dict[str, str] = Field(default_factory=dict)
     # Adopt existing clusters (region -> 26-character identifier) instead of creating them.
     existing_cluster_identifiers: dict[str, str] = Field(default_factory=dict)
-    app_role: str = Field("ecommerce_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    # Each function logs in as its own role, <role_prefix>_catalog / <role_prefix>_orders.
+    role_prefix: str = Field("ecommerce", pattern=r"^[a-z_][a-z0-9_]{0,40}$")
+    # A deployment that drops a region may remove that peer from the pair only with this opt-in.
+    allow_unpeer: bool = False
     # How the functions place and cancel orders; "pipelined" if DSQL answers the CTE with 0A000.
     order_strategy: Literal["cte", "pipelined"] = "cte"
 

@@ -10,7 +10,6 @@ Synthesis skips bundling and cdk-nag, so it takes seconds and needs no network.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import re
 import sys
@@ -25,7 +24,8 @@ from constructs import Construct, IConstruct
 from .app import build
 from .bundling import contract
 from .config import CONFIG_CONTEXT_KEY, CONTEXT_KEYS, load_config
-from .dsql_cluster import DsqlCluster
+from .database_setup import DatabaseSetup
+from .dsql_cluster import DsqlCluster, IDsqlCluster
 from .ecommerce_api import STAGE_NAME, EcommerceApi
 from .global_edge import GlobalEdge
 
@@ -33,7 +33,7 @@ BEGIN = "<!-- architecture-diagram:begin (generated: do not edit by hand) -->"
 END = "<!-- architecture-diagram:end -->"
 REFRESH = "python -m ecommerce_constructs.diagram --write docs/architecture.md"
 
-L3_TYPES: tuple[type[Construct], ...] = (DsqlCluster, EcommerceApi, GlobalEdge)
+L3_TYPES: tuple[type[Construct], ...] = (DsqlCluster, EcommerceApi, GlobalEdge, DatabaseSetup)
 # Resources worth a box, by CloudFormation type; everything else is summarized by count.
 KEY_RESOURCES: dict[str, str] = {
     "AWS::CloudFront::Distribution": "CloudFront distribution",
@@ -42,7 +42,8 @@ KEY_RESOURCES: dict[str, str] = {
     "AWS::ApiGateway::RestApi": "API Gateway REST",
     "AWS::ApiGateway::Stage": "stage",
     "AWS::Lambda::Function": "Lambda",
-    "AWS::DSQL::Cluster": "Aurora DSQL cluster",
+    "Custom::DsqlCluster": "Aurora DSQL cluster (Custom::DsqlCluster)",
+    "Custom::DatabaseSetup": "migrations + database roles (Custom::DatabaseSetup)",
 }
 COUNTED: dict[str, str] = {"AWS::CloudWatch::Alarm": "CloudWatch alarms", "AWS::Logs::LogGroup": "log groups"}
 
@@ -107,6 +108,7 @@ def mermaid(app: App) -> str:
     apis: dict[str, EcommerceApi] = {}
     edge_nodes: list[str] = []
     clusters: list[DsqlCluster] = []
+    setups: list[DatabaseSetup] = []
     for stack in (child for child in app.node.children if isinstance(child, Stack)):
         lines.append(f'  subgraph {node_id(stack)}["{stack.stack_name} ({stack.region})"]')
         for construct in stack.node.children:
@@ -121,6 +123,8 @@ def mermaid(app: App) -> str:
                 edges.append(f"  clients --> {_box(construct.distribution)}")
             elif isinstance(construct, DsqlCluster):
                 clusters.append(construct)
+            elif isinstance(construct, DatabaseSetup):
+                setups.append(construct)
         lines.append("  end")
     if not edge_nodes:
         edges += [f"  clients --> {_box(api.rest_api)}" for api in apis.values()]
@@ -129,6 +133,10 @@ def mermaid(app: App) -> str:
             target = _box(apis[producer].rest_api)
             edges.append(f'  {distribution} -->|"origin /{STAGE_NAME} (Fn::GetStackOutput)"| {target}')
     edges += _cluster_edges(clusters, lines)
+    for setup in setups:
+        for cluster in clusters:
+            label = "admin: migrations, roles" if cluster is setup.cluster else "checks the role mappings"
+            edges.append(f'  {_box(setup.resource)} -->|"{label}"| {_box_cluster(cluster)}')
     return "\n".join(lines + edges) + "\n"
 
 
@@ -137,6 +145,8 @@ def _l3_block(construct: Construct) -> list[str]:
     counts: Counter[str] = Counter()
     for resource in _resources(construct):
         kind = resource.cfn_resource_type
+        if "Provider" in resource.node.path.split("/"):
+            continue  # a custom resource's machinery, not part of the picture
         if kind in KEY_RESOURCES:
             lines.append(f'      {node_id(resource)}["{_label(resource)}"]')
         elif kind in COUNTED:
@@ -161,15 +171,16 @@ def _api_edges(api: EcommerceApi) -> list[str]:
     return edges
 
 
-def _box_cluster(cluster: DsqlCluster) -> str:
-    return node_id(cluster.resource) if cluster.resource is not None else node_id(cluster)
+def _box_cluster(cluster: IDsqlCluster) -> str:
+    return _box(cluster.resource) if isinstance(cluster, DsqlCluster) else node_id(cluster)  # type: ignore[arg-type]
 
 
 def _cluster_edges(clusters: list[DsqlCluster], lines: list[str]) -> list[str]:
     edges: list[str] = []
-    for left, right in itertools.pairwise(clusters):
-        label = "to be peered (peering resource: next wave)"
-        edges.append(f'  {_box_cluster(left)} <-.->|"{label}"| {_box_cluster(right)}')
+    for cluster in clusters:
+        if cluster.peer is not None:
+            label = "peered (this side's resource names each on the other)"
+            edges.append(f'  {_box_cluster(cluster.peer)} <-.->|"{label}"| {_box_cluster(cluster)}')
     witnesses = sorted({c.witness_region for c in clusters if c.witness_region})
     for witness in witnesses:
         witness_id = f"witness_{witness.replace('-', '_')}"

@@ -11,6 +11,7 @@ from aws_cdk import (
     ArnFormat,
     Duration,
     Fn,
+    Names,
     RemovalPolicy,
     Stack,
     Token,
@@ -24,7 +25,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from .bundling import LAMBDA_PYTHON_VERSION, LAMBDA_RUNTIME, PYTHON_ENV_VAR, contract, handler_code
-from .dsql_cluster import DsqlCluster
+from .dsql_cluster import IDsqlCluster
 
 STAGE_NAME = "prod"
 
@@ -50,8 +51,9 @@ class EcommerceApi(Construct):
 
     Keyword-only props (defaults in brackets):
 
-    - ``cluster``: the ``DsqlCluster`` the functions connect to (IAM ``dsql:DbConnect`` on it only).
-    - ``database_role``: PostgreSQL role the functions log in as [``ecommerce_app``].
+    - ``cluster``: the ``IDsqlCluster`` the functions connect to (IAM ``dsql:DbConnect`` on it only).
+    - ``database_role_prefix``: each function logs in as its own database role,
+      ``<prefix>_catalog`` / ``<prefix>_orders`` (``DatabaseSetup`` creates them) [``ecommerce``].
       Which function serves which route, and the environment they read, come from the Lambda
       code's own contract (``handlers/contract.py``), so the two can never disagree.
     - ``order_strategy``: ``"cte"`` (one data-modifying statement per order) or ``"pipelined"``
@@ -76,8 +78,8 @@ class EcommerceApi(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        cluster: DsqlCluster,
-        database_role: str | None = None,
+        cluster: IDsqlCluster,
+        database_role_prefix: str | None = None,
         order_strategy: str = "cte",
         catalog: FunctionSettings = FunctionSettings(memory_size=256),
         orders: FunctionSettings = FunctionSettings(memory_size=512),
@@ -112,10 +114,10 @@ class EcommerceApi(Construct):
                     f"python{LAMBDA_PYTHON_VERSION} or set {PYTHON_ENV_VAR} to one.",
                 )
         env = terms.Env
+        self.database_role_prefix = database_role_prefix or terms.DEFAULT_ROLE_PREFIX
         environment = {
-            env.DSQL_ENDPOINT: cluster.endpoint,
+            env.DSQL_ENDPOINT: cluster.cluster_endpoint,
             env.DSQL_REGION: stack.region,
-            env.DB_USER: database_role or terms.DEFAULT_APP_ROLE,
             env.CORS_ORIGINS: ",".join(cors_origins),
             env.SERVICE_NAME: terms.SERVICE_NAME,
             env.METRICS_NAMESPACE: terms.METRICS_NAMESPACE,
@@ -125,13 +127,14 @@ class EcommerceApi(Construct):
 
         self.functions: dict[str, lambda_.Function] = {}
         for name, settings in (("Catalog", catalog), ("Orders", orders)):
+            role_name = terms.db_role(name.lower(), self.database_role_prefix)
             self.functions[name] = self._function(
                 name,
                 terms.FUNCTIONS[name.lower()],
                 settings,
                 code,
                 architecture,
-                environment,
+                {**environment, env.DB_USER: role_name},
                 log_retention,
                 tracing,
                 log_removal_policy,
@@ -224,6 +227,9 @@ class EcommerceApi(Construct):
             f"{name}Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"{name} function of the e-commerce API",
+            # Another region's database setup maps it (a cross-environment reference), which needs a
+            # physical name; derived from the construct path, so it needs no account at synth.
+            role_name=f"{Names.unique_resource_name(self, max_length=55, separator='-')}-{name}",
         )
         # log_group_arn already ends in ":*", which covers the group's streams.
         role.add_to_policy(

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from .config import EcommerceConfig
-from .dsql_cluster import DsqlCluster
+from .database_setup import DatabaseSetup
+from .dsql_cluster import DsqlCluster, IDsqlCluster
 from .ecommerce_api import EcommerceApi, FunctionSettings
 
 
 class RegionalStack(Stack):
-    """A thin composition: ``Database`` (DsqlCluster) and ``Api`` (EcommerceApi)."""
+    """A thin composition: ``Database`` (DsqlCluster), ``Api`` (EcommerceApi) and, in the stack that
+    completes the topology, ``DatabaseSetup``.
+
+    ``peer`` is the first region's stack when this is the second: this stack's cluster then owns
+    the peering (the first region's cluster is created with only the witness and waits for it).
+    """
 
     def __init__(
         self,
@@ -23,6 +31,7 @@ class RegionalStack(Stack):
         construct_id: str,
         *,
         config: EcommerceConfig,
+        peer: RegionalStack | None = None,
         lambda_code: lambda_.Code | None = None,
         **kwargs: Any,
     ) -> None:
@@ -30,24 +39,35 @@ class RegionalStack(Stack):
         region = self.region
         db = config.database
         adopted = db.existing_cluster_identifiers.get(region)
-        self.database = DsqlCluster(
-            self,
-            "Database",
-            cluster_name=db.cluster_name,
-            deletion_protection=db.deletion_protection,
-            removal_policy=RemovalPolicy.RETAIN if db.removal_policy == "retain" else RemovalPolicy.DESTROY,
-            kms_key_arn=db.kms_key_arns.get(region),
-            # An adopted cluster already has its topology; only new clusters get the witness.
-            witness_region=config.witness_region if config.multi_region and not adopted else None,
-            existing_cluster_identifier=adopted,
-        )
+        self.database: IDsqlCluster
+        if adopted is not None:
+            # An adopted cluster keeps its own topology, encryption and lifecycle.
+            self.database = DsqlCluster.from_cluster_identifier(self, "Database", adopted)
+        else:
+            key_arn = db.kms_key_arns.get(region)
+            self.database = DsqlCluster(
+                self,
+                "Database",
+                cluster_name=db.cluster_name,
+                deletion_protection=db.deletion_protection,
+                removal_policy=RemovalPolicy.RETAIN
+                if db.removal_policy == "retain"
+                else RemovalPolicy.DESTROY,
+                encryption_key=kms.Key.from_key_arn(self, "DatabaseKey", key_arn) if key_arn else None,
+                witness_region=config.witness_region if config.multi_region else None,
+                peer=peer.database if peer is not None and not db.existing_cluster_identifiers else None,
+                allow_unpeer=db.allow_unpeer,
+                tags=config.tags,
+                log_retention=_retention(config.monitoring.log_retention_days),
+            )
+        self._log_retention_days = config.monitoring.log_retention_days
         fn = config.lambda_
         timeout = Duration.seconds(fn.timeout_seconds)
         self.api = EcommerceApi(
             self,
             "Api",
             cluster=self.database,
-            database_role=db.app_role,
+            database_role_prefix=db.role_prefix,
             order_strategy=db.order_strategy,
             catalog=FunctionSettings(
                 memory_size=fn.memory.products, timeout=timeout, snap_start=fn.snap_start
@@ -66,14 +86,34 @@ class RegionalStack(Stack):
             manage_account_logging_role=True,
         )
         CfnOutput(self, "EcommerceApiEndpoint", value=self.api.url, description="Regional API invoke URL")
-        CfnOutput(self, "ClusterEndpoint", value=self.database.endpoint, description="DSQL endpoint")
+        CfnOutput(self, "ClusterEndpoint", value=self.database.cluster_endpoint, description="DSQL endpoint")
         CfnOutput(self, "ClusterArn", value=self.database.cluster_arn, description="DSQL cluster ARN")
-        # `ecommerce migrate --app-role-arn` maps these IAM roles to the database role they log in as.
         for name, function in self.api.functions.items():
             assert function.role is not None
             CfnOutput(
                 self, f"{name}RoleArn", value=function.role.role_arn, description=f"{name} function role"
             )
+
+    def add_database_setup(
+        self, apis: Sequence[EcommerceApi], peers: Sequence[IDsqlCluster]
+    ) -> DatabaseSetup:
+        """Schema and roles for every region's functions, run once through this stack's cluster (the
+        one that completes the topology), checked through the ``peers``."""
+        roles: dict[str, list[str]] = {}
+        for api in apis:
+            for name, function in api.functions.items():
+                assert function.role is not None
+                roles.setdefault(name.lower(), []).append(function.role.role_arn)
+        self.database_setup = DatabaseSetup(
+            self,
+            "DatabaseSetup",
+            cluster=self.database,
+            function_roles=roles,
+            peers=peers,
+            role_prefix=self.api.database_role_prefix,
+            log_retention=_retention(self._log_retention_days),
+        )
+        return self.database_setup
 
 
 def _retention(days: int) -> logs.RetentionDays:

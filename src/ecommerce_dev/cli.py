@@ -167,11 +167,12 @@ def _target_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @_target_options
 @click.option("--sample-data", is_flag=True, help="Also load the sample data (idempotent).")
 @click.option(
-    "--app-role-arn",
-    "app_role_arns",
+    "--role",
+    "roles",
     multiple=True,
-    help="IAM role of a function (stack outputs CatalogRoleArn, OrdersRoleArn): create the application "
-    "database role, map it with AWS IAM GRANT and grant it the tables. Repeatable.",
+    metavar="FUNCTION=IAM_ROLE_ARN",
+    help="Also give FUNCTION (catalog, orders) its database role, mapped to this IAM role (what the "
+    "deploy-time setup does; for clusters set up by hand). Repeatable.",
 )
 def migrate_command(
     dsn: str | None,
@@ -179,18 +180,22 @@ def migrate_command(
     endpoint: str | None,
     region: str | None,
     sample_data: bool,
-    app_role_arns: tuple[str, ...],
+    roles: tuple[str, ...],
 ) -> None:
     """Apply pending schema migrations to --dsn or to a DSQL cluster (--endpoint, as admin)."""
     from handlers.db.migrate import apply_migrations
-    from handlers.db.roles import grant_app_role
+    from handlers.db.roles import function_roles, setup_roles
 
+    arns: dict[str, list[str]] = {}
+    for item in roles:
+        function, _, arn = item.partition("=")
+        arns.setdefault(function, []).append(arn)
     with _database_errors_reported():
         connect = _connector(dsn=dsn, guard=guard, endpoint=endpoint, region=region)
         result = apply_migrations(connect, include_sample_data=sample_data, poll_interval=0.2, log=click.echo)
-        if app_role_arns:
+        if arns:
             try:
-                grant_app_role(connect, app_role_arns, log=click.echo)
+                setup_roles(connect, function_roles(arns), log=click.echo)
             except ValueError as exc:
                 raise click.UsageError(str(exc)) from None
     loaded = ", sample data loaded" if result.sample_data_loaded else ""

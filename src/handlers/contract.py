@@ -16,8 +16,17 @@ from typing import Final
 #: Marks the directory as this distribution's Lambda code (the constructs check it before bundling).
 DISTRIBUTION: Final = "ecommerce-constructs"
 
-#: PostgreSQL role the functions log in as (created and mapped to their IAM roles at deploy time).
+#: PostgreSQL role a process logs in as when nothing says otherwise (local runs).
 DEFAULT_APP_ROLE: Final = "ecommerce_app"
+#: Each function logs in as its own role, ``<prefix>_<function>`` (created at deploy time).
+DEFAULT_ROLE_PREFIX: Final = "ecommerce"
+
+
+def db_role(function: str, prefix: str = DEFAULT_ROLE_PREFIX) -> str:
+    """The database role of one function: only the privileges its routes need."""
+    return f"{prefix}_{function}"
+
+
 #: DSQL's built-in role: migrations only, with ``dsql:DbConnectAdmin`` tokens.
 ADMIN_ROLE: Final = "admin"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -293,3 +294,25 @@ def test_log_retention_table_covers_every_allowed_value() -> None:
 
     assert sorted(RETENTION) == sorted(LOG_RETENTION_DAYS)
     assert len(set(RETENTION.values())) == len(RETENTION)
+
+
+def test_a_topology_change_fails_at_synth_with_the_reason(tmp_path: Path) -> None:
+    from ecommerce_constructs import topology
+
+    lock = tmp_path / "topology.lock.json"
+    two = validate_config({})
+    topology.guard(two, lock)  # first synth of this app name records it
+    topology.guard(two, lock)  # unchanged: fine
+    one = validate_config({"regions": ["us-east-1"]})
+    with pytest.raises(ConfigError, match="needs new clusters") as caught:
+        topology.guard(one, lock)
+    assert caught.value.source == str(lock)
+    topology.guard(validate_config({"app_name": "shop2", "regions": ["us-east-1"]}), lock)  # a new app
+    assert set(json.loads(lock.read_text())) == {"ecommerce", "shop2"}
+
+
+def test_the_committed_lock_matches_the_shipped_configuration() -> None:
+    from ecommerce_constructs import topology
+
+    lock = json.loads((CONFIG.parent / "topology.lock.json").read_text())
+    assert lock["ecommerce"] == topology.topology(load_config(CONFIG))

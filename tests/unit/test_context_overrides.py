@@ -35,7 +35,7 @@ def stage_settings(template: Template) -> dict[str, Any]:
 
 def check_cluster_name(t: dict[str, Template]) -> None:
     t[REGION_STACK].has_resource_properties(
-        "AWS::DSQL::Cluster", {"Tags": Match.array_with([{"Key": "Name", "Value": "shop-db"}])}
+        "Custom::DsqlCluster", {"Tags": Match.object_like({"Name": "shop-db"})}
     )
 
 
@@ -82,7 +82,7 @@ def check_price_class(t: dict[str, Template]) -> None:
 
 def check_retention(t: dict[str, Template]) -> None:
     groups = t[REGION_STACK].find_resources("AWS::Logs::LogGroup")
-    assert len(groups) == 3
+    assert len(groups) >= 3  # functions, access logs, custom-resource providers
     assert {group["Properties"]["RetentionInDays"] for group in groups.values()} == {90}
 
 

@@ -43,7 +43,7 @@ MAX_ZIPPED = 12 * 2**20
 
 
 def test_lambda_bundle_has_handlers_and_linux_arm64_wheels(assembly: Path) -> None:
-    (bundle,) = [path for path in assembly.glob("asset.*") if path.is_dir()]
+    (bundle,) = [path for path in assembly.glob("asset.*") if (path / "handlers").is_dir()]
     assert (bundle / "handlers" / "__init__.py").is_file()
     assert not (bundle / "ecommerce_dev").exists(), "dev-only tools must not ship to Lambda"
     assert (bundle / "psycopg" / "__init__.py").is_file()
@@ -54,7 +54,7 @@ def test_lambda_bundle_has_handlers_and_linux_arm64_wheels(assembly: Path) -> No
 
 
 def test_lambda_bundle_is_trimmed_and_within_budget(assembly: Path, tmp_path: Path) -> None:
-    (bundle,) = [path for path in assembly.glob("asset.*") if path.is_dir()]
+    (bundle,) = [path for path in assembly.glob("asset.*") if (path / "handlers").is_dir()]
     files = [p for p in bundle.rglob("*") if p.is_file()]
     build_bytecode = [p for p in files if p.suffix == ".pyc" and "cpython-313" not in p.name]
     assert not build_bytecode, build_bytecode[:5]

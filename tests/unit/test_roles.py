@@ -1,6 +1,10 @@
-"""The application role: created once, mapped to the functions' IAM roles, granted only what the API uses."""
+"""Deploy-time database setup, for real on the embedded engine with the DSQL guard: migrations,
+one role per function with only its routes' privileges, AWS IAM GRANT, convergent re-runs."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import psycopg
 import pytest
@@ -8,45 +12,142 @@ from click.testing import CliRunner
 
 from ecommerce_dev.cli import main
 from ecommerce_dev.engine import LocalEngine
-from handlers.db.migrate import apply_migrations
-from handlers.db.roles import grant_app_role
+from ecommerce_dev.guarded import guarded_connector
+from handlers.db.roles import FUNCTION_PRIVILEGES, function_roles, setup_roles
+from handlers.infra import database_setup
 
-ARNS = ["arn:aws:iam::123456789012:role/shop-Catalog", "arn:aws:iam::123456789012:role/shop-Orders"]
+CATALOG_ARNS = [
+    "arn:aws:iam::123456789012:role/shop-us-east-1-Catalog",
+    "arn:aws:iam::123456789012:role/shop-us-east-2-Catalog",
+]
+ORDERS_ARNS = [
+    "arn:aws:iam::123456789012:role/shop-us-east-1-Orders",
+    "arn:aws:iam::123456789012:role/shop-us-east-2-Orders",
+]
 
 
-def test_grant_app_role_is_idempotent_and_least_privilege(local_engine: LocalEngine, fresh_dsn: str) -> None:
-    def connect() -> psycopg.Connection:
-        return local_engine.connect(dsn=fresh_dsn, autocommit=True)
+def setup_event(dsn: str, catalog: list[str], orders: list[str], kind: str = "Create") -> dict[str, Any]:
+    return {
+        "RequestType": kind,
+        "ResourceProperties": {
+            "Endpoint": dsn,
+            "Region": "us-east-2",
+            "PeerEndpoints": [{"Endpoint": dsn, "Region": "us-east-1"}],
+            "FunctionRoleArns": {"catalog": catalog, "orders": orders},
+            "Fingerprint": "x",
+        },
+    }
 
-    apply_migrations(connect, poll_interval=0.01)
-    grant_app_role(connect, ARNS)
-    grant_app_role(connect, ARNS)  # re-running keeps everything
-    assert sorted(local_engine.iam_role_mappings(fresh_dsn)) == sorted(("ecommerce_app", arn) for arn in ARNS)
-    with psycopg.connect(fresh_dsn, autocommit=True) as admin:
 
-        def can(privilege: str, table: str) -> bool:
-            row = admin.execute(
-                "SELECT has_table_privilege('ecommerce_app', %s, %s)", (table, privilege)
-            ).fetchone()
-            assert row is not None
-            return bool(row[0])
+@pytest.fixture
+def engine_setup(monkeypatch: pytest.MonkeyPatch, local_engine: LocalEngine) -> None:
+    """The Lambda's admin connector, pointed at the embedded engine (guard on) instead of DSQL."""
+    monkeypatch.setattr(
+        database_setup, "connector_factory", lambda endpoint, region: guarded_connector(endpoint)
+    )
 
-        assert can("INSERT", "orders") and can("UPDATE", "products") and can("SELECT", "customers")
-        assert not can("DELETE", "orders") and not can("TRUNCATE", "products")
-        assert not can("SELECT", "schema_migrations")
+
+def login_as(local_engine: LocalEngine, dsn: str, role: str) -> Callable[[], psycopg.Connection[Any]]:
+    params = psycopg.conninfo.conninfo_to_dict(dsn)
+    params["user"] = role
+    return lambda: psycopg.connect(psycopg.conninfo.make_conninfo(**params), autocommit=True)
+
+
+def test_setup_migrates_creates_roles_and_maps_them(
+    engine_setup: None, local_engine: LocalEngine, fresh_dsn: str
+) -> None:
+    first = database_setup.on_event(setup_event(fresh_dsn, CATALOG_ARNS, ORDERS_ARNS))
+    assert first["Data"]["MigrationsApplied"] != "none"
+    mappings = local_engine.iam_role_mappings(fresh_dsn)
+    assert sorted(mappings) == sorted(
+        [("ecommerce_catalog", arn) for arn in CATALOG_ARNS]
+        + [("ecommerce_orders", arn) for arn in ORDERS_ARNS]
+    )
+    again = database_setup.on_event(setup_event(fresh_dsn, CATALOG_ARNS, ORDERS_ARNS, kind="Update"))
+    assert again["Data"] == {"MigrationsApplied": "none", "RoleStatements": "0"}  # a re-run changes nothing
+
+
+def test_a_replaced_function_role_is_remapped(
+    engine_setup: None, local_engine: LocalEngine, fresh_dsn: str
+) -> None:
+    """The stale-grant failure (SQLSTATE 28000 on every query) of a setup that did not re-run."""
+    database_setup.on_event(setup_event(fresh_dsn, CATALOG_ARNS, ORDERS_ARNS))
+    replaced = [ORDERS_ARNS[0], "arn:aws:iam::123456789012:role/shop-us-east-2-Orders-NEW"]
+    database_setup.on_event(setup_event(fresh_dsn, CATALOG_ARNS, replaced, kind="Update"))
+    orders = sorted(
+        arn for role, arn in local_engine.iam_role_mappings(fresh_dsn) if role == "ecommerce_orders"
+    )
+    assert orders == sorted(replaced)
+
+
+def test_delete_leaves_everything(engine_setup: None, local_engine: LocalEngine, fresh_dsn: str) -> None:
+    database_setup.on_event(setup_event(fresh_dsn, CATALOG_ARNS, ORDERS_ARNS))
+    event = {**setup_event(fresh_dsn, CATALOG_ARNS, ORDERS_ARNS, kind="Delete"), "PhysicalResourceId": "p"}
+    assert database_setup.on_event(event) == {"PhysicalResourceId": "p"}
+    assert local_engine.iam_role_mappings(fresh_dsn)
+
+
+@pytest.fixture
+def roles_dsn(local_engine: LocalEngine, fresh_dsn: str, engine_setup: None) -> str:
+    database_setup.on_event(setup_event(fresh_dsn, CATALOG_ARNS, ORDERS_ARNS))
+    return fresh_dsn
+
+
+PROBES = {
+    "read products": "SELECT count(*) FROM products",
+    "create product": "INSERT INTO products (name, price, category) VALUES ('p', 1, 'c')",
+    "write stock": "UPDATE products SET stock_quantity = stock_quantity WHERE false",
+    "create customer": "INSERT INTO customers (email, first_name, last_name) VALUES ('x@y.io', 'a', 'b')",
+    "read orders": "SELECT count(*) FROM orders",
+    "write orders": "UPDATE orders SET status = status WHERE false",
+    "insert order items": "INSERT INTO order_items SELECT * FROM order_items WHERE false",
+    "write idempotency": "INSERT INTO idempotency_records SELECT * FROM idempotency_records WHERE false",
+    "delete products": "DELETE FROM products WHERE false",
+    "read migrations": "SELECT count(*) FROM schema_migrations",
+    "run DDL": "CREATE TABLE sneaky (id int PRIMARY KEY)",
+}
+ALLOWED = {
+    "ecommerce_catalog": {"read products", "create product", "write stock", "create customer", "read orders"},
+    "ecommerce_orders": {"read products", "write stock", "read orders", "write orders", "insert order items",
+                         "write idempotency"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("role", sorted(ALLOWED))
+@pytest.mark.parametrize("probe", sorted(PROBES))
+def test_each_function_role_can_do_only_what_its_routes_need(
+    local_engine: LocalEngine, roles_dsn: str, role: str, probe: str
+) -> None:
+    with login_as(local_engine, roles_dsn, role)() as conn:
+        try:
+            conn.execute(PROBES[probe])
+            allowed = True
+        except psycopg.errors.InsufficientPrivilege:
+            allowed = False
+    assert allowed == (probe in ALLOWED[role]), f"{role} {'can' if allowed else 'cannot'} {probe}"
+
+
+def test_the_privilege_table_names_only_real_tables_and_functions() -> None:
+    assert set(FUNCTION_PRIVILEGES) == {"catalog", "orders"}
+    with pytest.raises(ValueError, match="no privileges declared"):
+        function_roles({"billing": ["arn:aws:iam::123456789012:role/x"]})
 
 
 def test_bad_arn_is_refused(local_engine: LocalEngine, fresh_dsn: str) -> None:
     with pytest.raises(ValueError, match="not IAM role ARNs"):
-        grant_app_role(
-            lambda: local_engine.connect(dsn=fresh_dsn, autocommit=True), ["arn:aws:iam::1:user/x"]
-        )
+        setup_roles(guarded_connector(fresh_dsn), function_roles({"catalog": ["arn:aws:iam::1:user/x"]}))
 
 
-def test_migrate_cli_maps_roles(local_engine: LocalEngine, fresh_dsn: str) -> None:
-    args = ["migrate", "--dsn", fresh_dsn, *[f"--app-role-arn={arn}" for arn in ARNS]]
+def test_migrate_cli_sets_up_roles(local_engine: LocalEngine, fresh_dsn: str) -> None:
+    args = [
+        "migrate",
+        "--dsn",
+        fresh_dsn,
+        f"--role=catalog={CATALOG_ARNS[0]}",
+        f"--role=orders={ORDERS_ARNS[0]}",
+    ]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "AWS IAM GRANT" in result.output
-    bad = CliRunner().invoke(main, ["migrate", "--dsn", fresh_dsn, "--app-role-arn", "nope"])
+    bad = CliRunner().invoke(main, ["migrate", "--dsn", fresh_dsn, "--role", "catalog=nope"])
     assert bad.exit_code == 2

@@ -30,21 +30,24 @@ def test_stack_names_and_environments() -> None:
 @pytest.mark.parametrize("region", REGIONS)
 def test_regional_stack_resources(region: str) -> None:
     template = default_template(f"ecommerce-{region}")
-    template.resource_count_is("AWS::DSQL::Cluster", 1)
-    template.resource_count_is("AWS::Lambda::Function", 2)
+    template.resource_count_is("AWS::DSQL::Cluster", 0)  # the custom resource owns the cluster
+    template.resource_count_is("Custom::DsqlCluster", 1)
     template.resource_count_is("AWS::ApiGateway::RestApi", 1)
     template.resource_count_is("AWS::ApiGateway::Stage", 1)
     template.resource_count_is("AWS::CloudWatch::Alarm", 5)
     template.has_resource(
-        "AWS::DSQL::Cluster",
+        "Custom::DsqlCluster",
         {
-            "DeletionPolicy": "Retain",
-            "UpdateReplacePolicy": "Retain",
-            "Properties": {
-                "DeletionProtectionEnabled": True,
-                "MultiRegionProperties": {"WitnessRegion": "us-west-2"},
-                "Tags": Match.array_with([{"Key": "Name", "Value": "ecommerce-cluster"}]),
-            },
+            "DeletionPolicy": "Delete",  # what happens to the cluster is the handler's RemovalPolicy
+            "Properties": Match.object_like(
+                {
+                    "Region": region,
+                    "DeletionProtection": "true",
+                    "RemovalPolicy": "retain",
+                    "WitnessRegion": "us-west-2",
+                    "Tags": {"Name": "ecommerce-cluster", "Project": "ecommerce"},
+                }
+            ),
         },
     )
     template.has_resource_properties(
@@ -62,7 +65,10 @@ def test_regional_stack_resources(region: str) -> None:
             ],
         },
     )
-    for handler, memory in (("handlers.api.catalog.handler", 256), ("handlers.api.orders.handler", 512)):
+    for handler, memory, role in (
+        ("handlers.api.catalog.handler", 256, "ecommerce_catalog"),
+        ("handlers.api.orders.handler", 512, "ecommerce_orders"),
+    ):
         template.has_resource_properties(
             "AWS::Lambda::Function",
             {
@@ -78,7 +84,7 @@ def test_regional_stack_resources(region: str) -> None:
                                 "Fn::GetAtt": [Match.string_like_regexp("Database"), "Endpoint"]
                             },
                             "DSQL_REGION": region,
-                            "DB_USER": "ecommerce_app",
+                            "DB_USER": role,
                         }
                     )
                 },
@@ -86,28 +92,90 @@ def test_regional_stack_resources(region: str) -> None:
         )
 
 
-def _policy_statements(template: Template) -> list[dict[str, Any]]:
+def test_the_second_region_owns_the_peering_through_a_weak_reference() -> None:
+    first = default_template("ecommerce-us-east-1").find_resources("Custom::DsqlCluster")
+    second = default_template("ecommerce-us-east-2").find_resources("Custom::DsqlCluster")
+    (first_props,) = (r["Properties"] for r in first.values())
+    (second_props,) = (r["Properties"] for r in second.values())
+    assert "PeerArn" not in first_props  # never sends a peer list: cannot drop the peer
+    assert second_props["PeerArn"]["Fn::GetStackOutput"]["StackName"] == "ecommerce-us-east-1"
+    assert second_props["AllowUnpeer"] == "false"
+
+
+def test_the_setup_runs_once_in_the_stack_that_completes_the_pair() -> None:
+    default_template("ecommerce-us-east-1").resource_count_is("Custom::DatabaseSetup", 0)
+    second = default_template("ecommerce-us-east-2")
+    (setup,) = second.find_resources("Custom::DatabaseSetup").values()
+    props = setup["Properties"]
+    assert set(props["FunctionRoleArns"]) == {"catalog", "orders"}
+    assert all(len(arns) == 2 for arns in props["FunctionRoleArns"].values())  # both regions' functions
+    assert len(props["Fingerprint"]) == 64
+    assert len(props["PeerEndpoints"]) == 1
+
+
+def _policy_statements(template: Template, owner: str = "") -> list[dict[str, Any]]:
     return [
         statement
-        for policy in template.find_resources("AWS::IAM::Policy").values()
+        for logical_id, policy in template.find_resources("AWS::IAM::Policy").items()
+        if logical_id.startswith(owner)
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
     ]
 
 
+def _actions(statement: dict[str, Any]) -> list[str]:
+    actions = statement["Action"]
+    return [actions] if isinstance(actions, str) else list(actions)
+
+
 @pytest.mark.parametrize("region", REGIONS)
-def test_dsql_rights_are_scoped_to_the_cluster(region: str) -> None:
-    """The recipe granted dsql:* on "*" including admin; we grant DbConnect on one ARN."""
+def test_the_functions_may_only_connect_to_their_own_cluster(region: str) -> None:
+    """The recipe granted dsql:* on "*" including admin; each function gets DbConnect on one ARN."""
     template = default_template(f"ecommerce-{region}")
-    dsql = [s for s in _policy_statements(template) if "dsql" in json.dumps(s["Action"])]
+    api = _policy_statements(template, "Api")
+    dsql = [s for s in api if any(a.startswith("dsql:") for a in _actions(s))]
     assert len(dsql) == 2  # one per function
     for statement in dsql:
         assert statement["Action"] == "dsql:DbConnect"
         logical_id, attribute = statement["Resource"]["Fn::GetAtt"]
         assert logical_id.startswith("Database")
-        assert attribute == "ResourceArn"
-    assert "DbConnectAdmin" not in json.dumps(template.to_json())
-    for statement in _policy_statements(template):
-        assert statement["Resource"] != "*"
+        assert attribute == "Arn"
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_no_star_actions_and_admin_only_for_the_setup(region: str) -> None:
+    template = default_template(f"ecommerce-{region}")
+    for logical_id, policy in template.find_resources("AWS::IAM::Policy").items():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            for action in _actions(statement):
+                assert "*" not in action, (logical_id, action)
+                if action == "dsql:DbConnectAdmin":
+                    assert logical_id.startswith("DatabaseSetupProviderOnEventRole"), logical_id
+            if statement["Resource"] == "*":
+                assert set(_actions(statement)) <= {
+                    "dsql:ListClusters", "xray:PutTraceSegments", "xray:PutTelemetryRecords",
+                    "xray:GetSamplingRules", "xray:GetSamplingTargets", "logs:CreateLogDelivery",
+                    "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+                    "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies",
+                    "logs:DescribeLogGroups", "logs:CreateLogStream", "logs:PutLogEvents",
+                }, (logical_id, statement)  # fmt: skip
+    admin = "dsql:DbConnectAdmin" in json.dumps(template.to_json())
+    assert admin == (region == "us-east-2")  # only the stack that runs the setup
+
+
+def test_the_lifecycle_rights_cover_exactly_the_topology() -> None:
+    template = default_template("ecommerce-us-east-2")
+    lifecycle = _policy_statements(template, "DsqlClusterProvider")
+    create = next(s for s in lifecycle if "dsql:CreateCluster" in _actions(s))
+    assert sorted(create["Resource"]) == [
+        f"arn:aws:dsql:us-east-1:{ACCOUNT}:cluster/*",
+        f"arn:aws:dsql:us-east-2:{ACCOUNT}:cluster/*",
+    ]
+    assert "dsql:RemovePeerCluster" in _actions(create)
+    witness = next(s for s in lifecycle if _actions(s) == ["dsql:PutWitnessRegion"])
+    assert f"arn:aws:dsql:us-west-2:{ACCOUNT}:cluster/*" in witness["Resource"]
+    assert witness["Condition"] == {"StringEquals": {"dsql:WitnessRegion": "us-west-2"}}
+    slr = next(s for s in lifecycle if _actions(s) == ["iam:CreateServiceLinkedRole"])
+    assert slr["Condition"] == {"StringEquals": {"iam:AWSServiceName": "dsql.amazonaws.com"}}
 
 
 def test_function_roles_are_outputs_for_role_mapping() -> None:
@@ -240,6 +308,9 @@ def test_every_taggable_resource_carries_config_tags() -> None:
             tags = resource.get("Properties", {}).get("Tags")
             if tags is None:
                 continue
+            if resource["Type"] == "Custom::DsqlCluster":  # a map, handed to DSQL by the handler
+                assert tags["Project"] == "ecommerce", logical_id
+                continue
             assert {"Key": "Project", "Value": "ecommerce"} in tags, logical_id
         taggable = [r for r in resources.values() if "Tags" in r.get("Properties", {})]
         assert taggable, stack.stack_name
@@ -250,8 +321,10 @@ def test_single_region_without_edge() -> None:
     app = build_app(config)
     assert [stack.stack_name for stack in app.stacks] == ["ecommerce-eu-west-1"]
     template = Template.from_stack(app.regional["eu-west-1"])
-    cluster = next(iter(template.find_resources("AWS::DSQL::Cluster").values()))
-    assert "MultiRegionProperties" not in cluster["Properties"]
+    cluster = next(iter(template.find_resources("Custom::DsqlCluster").values()))
+    assert "WitnessRegion" not in cluster["Properties"]
+    assert "PeerArn" not in cluster["Properties"]
+    template.resource_count_is("Custom::DatabaseSetup", 1)  # the only stack completes the topology
 
 
 def test_adopting_existing_clusters_and_kms() -> None:
@@ -267,7 +340,7 @@ def test_adopting_existing_clusters_and_kms() -> None:
     )
     app = build_app(config)
     adopted = Template.from_stack(app.regional["us-east-2"])
-    adopted.resource_count_is("AWS::DSQL::Cluster", 0)
+    adopted.resource_count_is("Custom::DsqlCluster", 0)
     assert f"cluster/{identifier}" in json.dumps(adopted.to_json())
     adopted.has_resource_properties(
         "AWS::Lambda::Function",
@@ -278,23 +351,36 @@ def test_adopting_existing_clusters_and_kms() -> None:
         },
     )
     created = Template.from_stack(app.regional["us-east-1"])
-    created.has_resource(
-        "AWS::DSQL::Cluster",
-        {
-            "DeletionPolicy": "Delete",
-            "Properties": Match.object_like(
-                {"KmsEncryptionKey": f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab"}
-            ),
-        },
+    created.has_resource_properties(
+        "Custom::DsqlCluster",
+        {"KmsKey": f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab", "RemovalPolicy": "destroy"},
     )
 
 
-def test_adopted_cluster_rejects_creation_props() -> None:
-    stack = Stack(App(), "S")
-    with pytest.raises(ValueError, match="adopted cluster keeps its own"):
-        DsqlCluster(
-            stack, "Db", cluster_name="x", witness_region="us-west-2", existing_cluster_identifier="a" * 26
+@pytest.mark.parametrize(
+    ("props", "message"),
+    [
+        ({"peer": "other"}, "a peer needs a witness_region"),
+        ({"witness_region": "us-east-1"}, "witness region must differ"),
+        ({"witness_region": "us-west-2", "peer": "same-region"}, "another region"),
+        ({"removal_policy": "snapshot"}, "RETAIN or DESTROY"),
+    ],
+)
+def test_impossible_clusters_fail_at_synth_with_a_fix(props: dict[str, Any], message: str) -> None:
+    from aws_cdk import Environment, RemovalPolicy
+
+    stack = Stack(App(), "S", env=Environment(account=ACCOUNT, region="us-east-1"))
+    resolved = dict(props)
+    if props.get("peer") == "other":
+        resolved["peer"] = DsqlCluster.from_cluster_attributes(
+            stack, "Other", cluster_identifier="a" * 26, cluster_region="us-east-2"
         )
+    elif props.get("peer") == "same-region":
+        resolved["peer"] = DsqlCluster.from_cluster_identifier(stack, "Same", "b" * 26)
+    if props.get("removal_policy") == "snapshot":
+        resolved["removal_policy"] = RemovalPolicy.SNAPSHOT
+    with pytest.raises(ValueError, match=message):
+        DsqlCluster(stack, "Db", **resolved)
 
 
 def test_constructs_expose_grants_and_metrics() -> None:
@@ -321,5 +407,5 @@ def test_a_cluster_needs_no_props() -> None:
     stack = Stack(app, "shop")
     DsqlCluster(stack, "Db")
     Template.from_stack(stack).has_resource_properties(
-        "AWS::DSQL::Cluster", {"Tags": Match.array_with([{"Key": "Name", "Value": "shop/Db"}])}
+        "Custom::DsqlCluster", {"Tags": {"Name": "shop/Db"}, "DeletionProtection": "true"}
     )

@@ -65,17 +65,16 @@ def _money(value: Any) -> Decimal:
         amount = Decimal(value)
     else:
         try:
+            # str() of a float is its shortest round-trip form: 19.99 stays "19.99".
             amount = Decimal(str(value))
         except InvalidOperation:
             raise ValueError("must be a finite number") from None
         if not amount.is_finite():
             raise ValueError("must be a finite number")
-        cents = amount.quantize(Decimal("0.01"))
-        # Binary floating point in the client (57 * 0.01 is 0.5700000000000001) is not a third
-        # decimal the user meant; anything farther from a cent is refused.
-        if abs(amount - cents) > Decimal("1e-9"):
+        if amount != amount.quantize(Decimal("0.01")):
+            # Exactly what the document's multipleOf 0.01 says; a client's float noise
+            # (57 * 0.01 = 0.5700000000000001) is not a price: send a decimal string.
             raise ValueError("must have at most two decimal places")
-        amount = cents
     if not Decimal(0) <= amount <= MAX_MONEY:
         raise ValueError(f"must be between 0 and {MAX_MONEY}")
     return amount

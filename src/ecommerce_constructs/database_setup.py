@@ -1,0 +1,94 @@
+"""``DatabaseSetup``: schema migrations and the functions' database roles, at deploy time."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+
+from aws_cdk import CustomResource, Duration, RemovalPolicy
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from .bundling import handler_code, handlers_source_dir
+from .dsql_cluster import IDsqlCluster
+from .provider import HandlerProvider
+
+RESOURCE_TYPE = "Custom::DatabaseSetup"
+
+
+def setup_fingerprint() -> str:
+    """sha256 of what the setup's result depends on in this distribution: the migration files and
+    the role/privilege declarations, read as files (synthesis never imports database code)."""
+    source = handlers_source_dir() / "db"
+    digest = hashlib.sha256()
+    for path in [*sorted((source / "migrations").glob("*.sql")), source / "roles.py"]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+class DatabaseSetup(Construct):
+    """Runs the migration runner as ``admin`` on ``cluster``, then gives each function its own
+    database role (only the privileges its routes need) mapped to its IAM roles.
+
+    Keyword-only props (defaults in brackets):
+
+    - ``cluster``: where the setup runs [required]; the only principal granted
+      ``dsql:DbConnectAdmin`` on it is this construct's function.
+    - ``function_roles``: function name (``catalog``, ``orders``) -> the ARNs of the IAM roles that
+      run it, in every region [required].
+    - ``peers``: the other clusters of a peered pair: the setup checks through each that the role
+      mappings are visible there and applies them there if not [()].
+    - ``role_prefix``: database roles are ``<prefix>_<function>`` [``ecommerce``].
+    - ``log_retention`` [ONE_MONTH].
+
+    Re-runs whenever the migrations, the privilege declarations or any mapped IAM role ARN change
+    (all are properties of the resource); otherwise CloudFormation leaves it alone.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cluster: IDsqlCluster,
+        function_roles: Mapping[str, Sequence[str]],
+        peers: Sequence[IDsqlCluster] = (),
+        role_prefix: str | None = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.cluster = cluster
+        code, _ = handler_code("arm64")
+        self.provider = HandlerProvider(
+            self,
+            "Provider",
+            code=code,
+            on_event="handlers.infra.database_setup.on_event",
+            architecture=lambda_.Architecture.ARM_64,
+            # Index builds (CREATE INDEX ASYNC) of a new schema finish in seconds; a Lambda has 15 min.
+            timeout=Duration.minutes(14),
+            log_retention=log_retention,
+            description="Database schema and roles",
+        )
+        function = self.provider.on_event_function
+        cluster.grant_connect_admin(function)
+        for peer in peers:
+            peer.grant_connect_admin(function)
+        properties = {
+            "Endpoint": cluster.cluster_endpoint,
+            "Region": cluster.cluster_region,
+            "PeerEndpoints": [{"Endpoint": p.cluster_endpoint, "Region": p.cluster_region} for p in peers],
+            "FunctionRoleArns": {name: list(arns) for name, arns in sorted(function_roles.items())},
+            "Fingerprint": setup_fingerprint(),
+        }
+        if role_prefix:
+            properties["RolePrefix"] = role_prefix
+        self.resource = CustomResource(
+            self,
+            "Resource",
+            service_token=self.provider.service_token,
+            resource_type=RESOURCE_TYPE,
+            properties=properties,
+            removal_policy=RemovalPolicy.DESTROY,
+        )

@@ -1,0 +1,1 @@
+"""Custom-resource handlers run by CloudFormation at deploy time (never on the request path)."""

@@ -1,0 +1,741 @@
+"""A fake Aurora DSQL control plane that speaks botocore's real wire protocol.
+
+`FakeDsql.client(region)` returns a real boto3 ``dsql`` client. A ``before-send.dsql.*`` handler answers
+each HTTP request with an ``AWSResponse``, so botocore's own serialisation, client-side validation and
+response parsing all run, with no network. The fake routes on method and path, as the service does. It
+parses the wire request back into the operation's input members and validates every request against the
+botocore model, enforcing the pattern/max/enum constraints that botocore itself skips. It validates every
+response and error it emits in the same way; an invalid response is a fake bug and raises
+AssertionError.
+
+Status simulation follows the AWS docs: multi-Region peering via a witness Region stays PENDING_SETUP until
+both clusters list each other, and PENDING_DELETE until every peer is deleted too. Transitions (CREATING,
+UPDATING, DELETING) complete after `ticks` GetCluster polls of that cluster, or through `settle()`.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import itertools
+import json
+import os
+import re
+import secrets
+import string
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import boto3
+import botocore.session
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.config import Config
+from botocore.exceptions import ParamValidationError
+from botocore.model import OperationModel, ServiceModel, Shape
+from botocore.validate import validate_parameters
+
+REGION_SETS: tuple[frozenset[str], ...] = (
+    frozenset({"us-east-1", "us-east-2", "us-west-2"}),
+    frozenset({"eu-central-1", "eu-west-1", "eu-west-2", "eu-west-3"}),
+    frozenset({"ap-northeast-1", "ap-northeast-2", "ap-northeast-3"}),
+)
+TRANSITIONAL = frozenset({"CREATING", "UPDATING", "DELETING"})
+BUSY = frozenset({"CREATING", "UPDATING", "DELETING", "PENDING_DELETE"})
+GOING = frozenset({"DELETING", "PENDING_DELETE"})
+CLUSTER_ARN = re.compile(r"arn:aws:dsql:([a-z0-9-]+):([0-9]{12}):cluster/([a-z0-9]{26})")
+AWS_OWNED = "AWS_OWNED_KMS_KEY"
+_ID_CHARS = string.ascii_lowercase + string.digits
+_ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
+    (method, re.compile(path), op)
+    for method, path, op in (
+        ("POST", r"/cluster", "CreateCluster"),
+        ("GET", r"/cluster", "ListClusters"),
+        ("GET", r"/cluster/(?P<identifier>[^/]+)", "GetCluster"),
+        ("POST", r"/cluster/(?P<identifier>[^/]+)", "UpdateCluster"),
+        ("DELETE", r"/cluster/(?P<identifier>[^/]+)", "DeleteCluster"),
+        ("GET", r"/clusters/(?P<identifier>[^/]+)/vpc-endpoint-service-name", "GetVpcEndpointServiceName"),
+        ("POST", r"/tags/(?P<resourceArn>[^/]+)", "TagResource"),
+        ("DELETE", r"/tags/(?P<resourceArn>[^/]+)", "UntagResource"),
+        ("GET", r"/tags/(?P<resourceArn>[^/]+)", "ListTagsForResource"),
+    )
+)
+
+
+@dataclass
+class FakeCluster:
+    region: str
+    identifier: str
+    arn: str
+    status: str
+    deletion_protection: bool
+    witness_region: str | None
+    peers: list[str]  # peer ARNs, never the cluster's own
+    kms_key: str | None
+    tags: dict[str, str]
+    created_at: float
+    client_token: str | None
+    encryption_status: str = "ENABLED"
+    polls_left: int = 0  # GetCluster polls until the current transition completes
+    activated: bool = False  # has been ACTIVE once (a peer removal then settles back to ACTIVE)
+    seq: int = 0  # creation order, used for ListClusters pagination
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.identifier}.dsql.{self.region}.on.aws"
+
+
+@dataclass(frozen=True)
+class Call:
+    region: str
+    operation: str
+    params: dict[str, Any]
+
+
+@dataclass
+class _Injection:
+    operation: str
+    error: str
+    remaining: int
+    region: str | None
+    retry_after: int | None
+
+
+class _ApiError(Exception):
+    """A modeled error the fake answers with (code = error shape name)."""
+
+    def __init__(self, code: str, message: str, **fields: Any) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.fields: dict[str, Any] = {"message": message, **fields}
+
+
+def _invalid(name: str, message: str) -> _ApiError:
+    return _ApiError(
+        "ValidationException",
+        f"{name}: {message}",
+        reason="fieldValidationFailed",
+        fieldList=[{"name": name, "message": message}],
+    )
+
+
+def _not_found(identifier: str) -> _ApiError:
+    return _ApiError(
+        "ResourceNotFoundException",
+        f"Cluster not found: {identifier}",
+        resourceId=identifier,
+        resourceType="cluster",
+    )
+
+
+def region_set(region: str) -> frozenset[str] | None:
+    return next((regions for regions in REGION_SETS if region in regions), None)
+
+
+def constraint_problems(value: Any, shape: Shape, path: str = "") -> list[tuple[str, str]]:
+    """The min/max/pattern/enum violations botocore's ParamValidator does not report (run it first)."""
+    meta, kind = shape.metadata, shape.type_name
+    where = path or shape.name
+    problems: list[tuple[str, str]] = []
+    if kind == "structure":
+        for name, member in shape.members.items():
+            if value.get(name) is not None:
+                problems += constraint_problems(value[name], member, f"{path}.{name}" if path else name)
+    elif kind in ("string", "list", "map"):
+        if "min" in meta and len(value) < meta["min"]:
+            problems.append((where, f"length {len(value)} is below the minimum {meta['min']}"))
+        if "max" in meta and len(value) > meta["max"]:
+            problems.append((where, f"length {len(value)} is above the maximum {meta['max']}"))
+        if kind == "list":
+            for i, item in enumerate(value):
+                problems += constraint_problems(item, shape.member, f"{where}[{i}]")
+        elif kind == "map":
+            for key, item in value.items():
+                problems += constraint_problems(key, shape.key, f"{where} key {key!r}")
+                problems += constraint_problems(item, shape.value, f"{where}[{key!r}]")
+        else:
+            if meta.get("enum") and value not in meta["enum"]:
+                problems.append((where, f"{value!r} is not one of {meta['enum']}"))
+            if "pattern" in meta and re.fullmatch(meta["pattern"], value) is None:
+                problems.append((where, f"{value!r} does not match the pattern {meta['pattern']}"))
+    elif kind in ("integer", "long"):
+        if "min" in meta and value < meta["min"]:
+            problems.append((where, f"{value} is below the minimum {meta['min']}"))
+        if "max" in meta and value > meta["max"]:
+            problems.append((where, f"{value} is above the maximum {meta['max']}"))
+    return problems
+
+
+def check_emitted(value: dict[str, Any], shape: Shape, what: str) -> None:
+    """Fail loudly (AssertionError) when the fake is about to emit something its model forbids."""
+    try:
+        validate_parameters(value, shape)
+    except ParamValidationError as err:
+        raise AssertionError(f"fake DSQL emitted an invalid {what}: {err}") from err
+    if problems := constraint_problems(value, shape):
+        raise AssertionError(f"fake DSQL emitted an invalid {what}: {problems}")
+
+
+def _to_wire(value: Any, shape: Shape) -> Any:
+    """rest-json body encoding: timestamps as epoch seconds, everything else as is."""
+    if shape.type_name == "structure":
+        return {name: _to_wire(value[name], m) for name, m in shape.members.items() if name in value}
+    if shape.type_name == "list":
+        return [_to_wire(item, shape.member) for item in value]
+    if shape.type_name == "map":
+        return {key: _to_wire(item, shape.value) for key, item in value.items()}
+    if shape.type_name == "timestamp":
+        return value.timestamp()
+    return value
+
+
+class _Body:
+    """The `raw` of an AWSResponse: botocore only calls stream() and read()."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> Any:
+        yield self._data
+
+    def read(self, *_: Any) -> bytes:
+        return self._data
+
+
+def _route(method: str, path: str) -> tuple[str, dict[str, str]] | None:
+    for route_method, pattern, operation in _ROUTES:
+        if route_method == method and (match := pattern.fullmatch(path)):
+            return operation, match.groupdict()
+    return None
+
+
+@functools.cache
+def _botocore_session() -> botocore.session.Session:
+    """One shared session (model loading is cached), deaf to AWS_PROFILE/AWS_CONFIG_FILE of the caller."""
+    return botocore.session.Session(
+        session_vars={"profile": (None, None, None, None), "config_file": (None, None, os.devnull, None)}
+    )
+
+
+class FakeDsql:
+    def __init__(
+        self,
+        account: str = "123456789012",
+        *,
+        ticks: int = 2,
+        protected_delete_error: str = "ValidationException",
+    ) -> None:
+        if protected_delete_error not in ("ValidationException", "ConflictException"):
+            raise ValueError("protected_delete_error must be ValidationException or ConflictException")
+        if ticks < 0:
+            raise ValueError("ticks must be >= 0")
+        self.account = account
+        self.ticks = ticks
+        self.protected_delete_error = protected_delete_error
+        self.clusters: dict[tuple[str, str], FakeCluster] = {}
+        self.calls: list[Call] = []
+        self._injections: list[_Injection] = []
+        self._tokens: dict[tuple[str, str], tuple[dict[str, Any], str, dict[str, Any]]] = {}
+        self._seq = itertools.count(1)
+        self._lock = threading.RLock()
+        self._session = boto3.session.Session(
+            botocore_session=_botocore_session(),
+            aws_access_key_id="AKIAFAKEDSQLTESTING0",
+            aws_secret_access_key="fake-dsql-secret",
+        )
+        self._model: ServiceModel = _botocore_session().get_service_model("dsql")
+        self._ops: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
+            "CreateCluster": self._create_cluster,
+            "GetCluster": self._get_cluster,
+            "UpdateCluster": self._update_cluster,
+            "DeleteCluster": self._delete_cluster,
+            "ListClusters": self._list_clusters,
+            "GetVpcEndpointServiceName": self._get_vpc_endpoint_service_name,
+            "TagResource": self._tag_resource,
+            "UntagResource": self._untag_resource,
+            "ListTagsForResource": self._list_tags_for_resource,
+        }
+
+    # ----------------------------------------------------------------------------------- public API
+    def client(self, region: str) -> Any:
+        """A real boto3 'dsql' client for `region` whose requests this fake answers."""
+        config = Config(
+            retries={"total_max_attempts": 1},
+            ignore_configured_endpoint_urls=True,
+            use_fips_endpoint=False,
+            use_dualstack_endpoint=False,
+        )
+        client = self._session.client("dsql", region_name=region, config=config)
+        client.meta.events.register("before-send.dsql.*", functools.partial(self._on_send, region))
+        return client
+
+    def inject(
+        self,
+        operation: str,
+        error: str,
+        *,
+        times: int = 1,
+        region: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        """The next `times` calls of `operation` (in `region`, or any) fail with `error`."""
+        if operation not in self._ops:
+            raise ValueError(f"unknown or unimplemented operation {operation!r}")
+        modeled = {shape.name for shape in self._model.operation_model(operation).error_shapes}
+        if error not in modeled:
+            raise ValueError(f"{error} is not a modeled error of {operation}: {sorted(modeled)}")
+        if times < 1:
+            raise ValueError("times must be >= 1")
+        self._injections.append(_Injection(operation, error, times, region, retry_after))
+
+    def settle(self, max_rounds: int = 100) -> None:
+        """Advance every cluster through its pending transitions as if polled until stable."""
+        with self._lock:
+            for _ in range(max_rounds):
+                moving = [c for c in self.clusters.values() if c.status in TRANSITIONAL]
+                if not moving:
+                    return
+                for cluster in moving:
+                    self._advance(cluster)
+            raise AssertionError(f"fake DSQL did not settle within {max_rounds} rounds")
+
+    def cluster(self, region: str, identifier: str) -> FakeCluster:
+        try:
+            return self.clusters[(region, identifier)]
+        except KeyError:
+            raise KeyError(f"no fake DSQL cluster {identifier} in {region}") from None
+
+    def find(self, region: str, *, tag: tuple[str, str] | None = None) -> list[FakeCluster]:
+        found = [c for c in self.clusters.values() if c.region == region]
+        if tag is not None:
+            found = [c for c in found if c.tags.get(tag[0]) == tag[1]]
+        return sorted(found, key=lambda c: c.seq)
+
+    # ---------------------------------------------------------------------------------- transport
+    def _on_send(self, region: str, request: AWSPreparedRequest, event_name: str, **_: Any) -> AWSResponse:
+        url = urlsplit(request.url)
+        assert url.hostname == f"dsql.{region}.api.aws", f"request for {region} sent to {request.url}"
+        auth = request.headers.get("Authorization") or b""
+        auth = auth.decode() if isinstance(auth, bytes) else auth
+        assert f"/{region}/dsql/aws4_request" in auth, f"request not SigV4-signed for {region}: {auth!r}"
+        sent = event_name.rsplit(".", 1)[-1]
+        with self._lock:
+            route = _route(request.method, url.path)
+            if route is None:
+                self.calls.append(Call(region, sent, {}))
+                err = _ApiError("ValidationException", f"Unknown operation {sent}", reason="unknownOperation")
+                return self._error_response(request.url, self._model.operation_model(sent), err)
+            op_name, path_params = route
+            assert op_name == sent, (
+                f"fake routed {request.method} {url.path} to {op_name}, botocore sent {sent}"
+            )
+            op = self._model.operation_model(op_name)
+            try:
+                params = self._parse_request(op, path_params, url.query, request.body)
+            except _ApiError as err:
+                self.calls.append(Call(region, op_name, {}))
+                return self._error_response(request.url, op, err)
+            self.calls.append(Call(region, op_name, params))
+            try:
+                self._fire_injection(op_name, region, params)
+                self._validate_request(op, params)
+                result = self._ops[op_name](region, params)
+            except _ApiError as err:
+                return self._error_response(request.url, op, err)
+            response = self._success_response(request.url, op, result)
+            if self.ticks == 0:
+                self.settle()
+            return response
+
+    def _parse_request(
+        self, op: OperationModel, path_params: dict[str, str], query: str, body: bytes | str | None
+    ) -> dict[str, Any]:
+        shape = op.input_shape
+        try:
+            data = json.loads(body) if body else {}
+        except ValueError as err:
+            raise _ApiError("ValidationException", f"cannot parse body: {err}", reason="cannotParse") from err
+        qs = parse_qs(query, keep_blank_values=True)
+        params: dict[str, Any] = {}
+        body_members = set()
+        for name, member in shape.members.items():
+            location = member.serialization.get("location")
+            wire = member.serialization.get("name", name)
+            if location == "uri" and wire in path_params:
+                params[name] = unquote(path_params[wire])
+            elif location == "querystring" and wire in qs:
+                values = qs[wire]
+                if member.type_name == "list":
+                    params[name] = values
+                elif member.type_name == "integer":
+                    try:
+                        params[name] = int(values[-1])
+                    except ValueError as err:
+                        raise _ApiError(
+                            "ValidationException", f"{wire}: not an integer", reason="cannotParse"
+                        ) from err
+                else:
+                    params[name] = values[-1]
+            elif location is None:
+                body_members.add(name)
+                if name in data:
+                    params[name] = data[name]
+        if unknown := set(data) - body_members:
+            raise _ApiError(
+                "ValidationException", f"unknown body members {sorted(unknown)}", reason="cannotParse"
+            )
+        return params
+
+    def _validate_request(self, op: OperationModel, params: dict[str, Any]) -> None:
+        try:
+            validate_parameters(params, op.input_shape)
+        except ParamValidationError as err:
+            raise _invalid(op.input_shape.name, str(err)) from err
+        if problems := constraint_problems(params, op.input_shape):
+            raise _ApiError(
+                "ValidationException",
+                "; ".join(f"{name}: {message}" for name, message in problems),
+                reason="fieldValidationFailed",
+                fieldList=[{"name": name, "message": message} for name, message in problems],
+            )
+
+    def _fire_injection(self, op_name: str, region: str, params: dict[str, Any]) -> None:
+        for inj in self._injections:
+            if inj.operation == op_name and inj.remaining > 0 and inj.region in (None, region):
+                inj.remaining -= 1
+                resource = params.get("identifier") or params.get("resourceArn") or "cluster"
+                fields: dict[str, dict[str, Any]] = {
+                    "ThrottlingException": {
+                        "serviceCode": "dsql",
+                        "quotaCode": "fake-rate-limit",
+                        "retryAfterSeconds": 1 if inj.retry_after is None else inj.retry_after,
+                    },
+                    "ServiceQuotaExceededException": {
+                        "resourceId": resource,
+                        "resourceType": "cluster",
+                        "serviceCode": "dsql",
+                        "quotaCode": "fake-cluster-limit",
+                    },
+                    "InternalServerException": (
+                        {} if inj.retry_after is None else {"retryAfterSeconds": inj.retry_after}
+                    ),
+                    "ResourceNotFoundException": {"resourceId": resource, "resourceType": "cluster"},
+                    "ConflictException": {"resourceId": resource, "resourceType": "cluster"},
+                    "ValidationException": {"reason": "other"},
+                }
+                raise _ApiError(inj.error, f"injected {inj.error} for {op_name}", **fields.get(inj.error, {}))
+
+    def _success_response(self, url: str, op: OperationModel, result: dict[str, Any]) -> AWSResponse:
+        if op.output_shape is None:
+            assert result == {}, f"{op.name} has no output shape but the fake returned {result}"
+            body = b""
+        else:
+            check_emitted(result, op.output_shape, f"{op.name} response")
+            body = json.dumps(_to_wire(result, op.output_shape)).encode()
+        headers = {"x-amzn-RequestId": str(uuid.uuid4()), "Content-Type": "application/json"}
+        return AWSResponse(url, 200, headers, _Body(body))
+
+    def _error_response(self, url: str, op: OperationModel, err: _ApiError) -> AWSResponse:
+        modeled = {shape.name for shape in op.error_shapes}
+        assert err.code in modeled, f"fake DSQL raised {err.code}, not a modeled error of {op.name}"
+        shape = self._model.shape_for(err.code)
+        check_emitted(err.fields, shape, f"{err.code} from {op.name}")
+        headers = {
+            "x-amzn-ErrorType": f"{err.code}:http://internal.amazon.com/coral/com.amazon.dsql/",
+            "x-amzn-RequestId": str(uuid.uuid4()),
+            "Content-Type": "application/json",
+        }
+        body: dict[str, Any] = {}
+        for name, member in shape.members.items():
+            if name in err.fields:
+                if member.serialization.get("location") == "header":
+                    headers[member.serialization["name"]] = str(err.fields[name])
+                else:
+                    body[name] = err.fields[name]
+        status = shape.metadata["error"]["httpStatusCode"]
+        return AWSResponse(url, status, headers, _Body(json.dumps(body).encode()))
+
+    # ---------------------------------------------------------------------------- state machine
+    def _by_arn(self, arn: str) -> FakeCluster | None:
+        match = CLUSTER_ARN.fullmatch(arn)
+        if match is None or match.group(2) != self.account:
+            return None
+        return self.clusters.get((match.group(1), match.group(3)))
+
+    def _get(self, region: str, identifier: str) -> FakeCluster:
+        cluster = self.clusters.get((region, identifier))
+        if cluster is None:
+            raise _not_found(identifier)
+        return cluster
+
+    def _mutual(self, cluster: FakeCluster) -> list[FakeCluster]:
+        peers = (self._by_arn(arn) for arn in cluster.peers)
+        return [p for p in peers if p is not None and cluster.arn in p.peers]
+
+    def _begin(self, cluster: FakeCluster, status: str) -> None:
+        cluster.status, cluster.polls_left = status, self.ticks
+
+    def _settled_status(self, cluster: FakeCluster) -> str:
+        if cluster.witness_region is None:
+            return "ACTIVE"
+        if cluster.peers:
+            return "ACTIVE" if len(self._mutual(cluster)) == len(cluster.peers) else "PENDING_SETUP"
+        return "ACTIVE" if cluster.activated else "PENDING_SETUP"
+
+    def _advance(self, cluster: FakeCluster) -> None:
+        """One GetCluster poll's worth of progress."""
+        if cluster.status not in TRANSITIONAL:
+            return
+        cluster.polls_left -= 1
+        if cluster.polls_left > 0:
+            return
+        if cluster.status == "DELETING":
+            del self.clusters[(cluster.region, cluster.identifier)]
+            for other in self.clusters.values():
+                if cluster.arn in other.peers:
+                    other.peers.remove(cluster.arn)
+            return
+        cluster.status = self._settled_status(cluster)
+        cluster.encryption_status = "ENABLED"
+        cluster.activated = cluster.activated or cluster.status == "ACTIVE"
+
+    def _activate_mutual(self, cluster: FakeCluster) -> None:
+        """Once two clusters list each other, both start the transition to ACTIVE."""
+        for peer in self._mutual(cluster):
+            for side in (cluster, peer):
+                if side.status in ("PENDING_SETUP", "ACTIVE"):
+                    self._begin(side, "UPDATING")
+
+    def _check_multi_region(
+        self, region: str, own_arn: str | None, props: dict[str, Any]
+    ) -> tuple[str, list[str]]:
+        witness = props.get("witnessRegion")
+        if witness is None:
+            raise _invalid("multiRegionProperties.witnessRegion", "witnessRegion is required with clusters")
+        regions = region_set(region)
+        if witness == region:
+            raise _invalid("multiRegionProperties.witnessRegion", "must differ from the cluster's Region")
+        if regions is None or witness not in regions:
+            raise _invalid(
+                "multiRegionProperties.witnessRegion", f"{witness!r} is not a witness for {region}"
+            )
+        peers: list[str] = []
+        for i, arn in enumerate(props.get("clusters", [])):
+            name = f"multiRegionProperties.clusters[{i}]"
+            if arn == own_arn or arn in peers:
+                continue
+            match = CLUSTER_ARN.fullmatch(arn)
+            if match is None:
+                raise _invalid(name, f"{arn} is not a DSQL cluster ARN")
+            peer_region, account, _ = match.groups()
+            if account != self.account:
+                raise _invalid(name, f"peer {arn} is in another account")
+            if peer_region in (region, witness) or peer_region not in regions:
+                raise _invalid(
+                    name, f"peer {arn} must be in another Region of {sorted(regions)}, not {witness}"
+                )
+            peer = self._by_arn(arn)
+            if peer is None or peer.status in GOING:
+                raise _invalid(name, f"peer cluster {arn} does not exist")
+            if peer.witness_region != witness:
+                raise _invalid(name, f"peer {arn} has witness Region {peer.witness_region}, not {witness}")
+            peers.append(arn)
+        return witness, peers
+
+    def _describe(self, cluster: FakeCluster, *, tags: bool) -> dict[str, Any]:
+        encryption: dict[str, Any] = {
+            "encryptionType": AWS_OWNED if cluster.kms_key is None else "CUSTOMER_MANAGED_KMS_KEY",
+            "encryptionStatus": cluster.encryption_status,
+        }
+        if cluster.kms_key is not None:
+            encryption["kmsKeyArn"] = cluster.kms_key
+        out: dict[str, Any] = {
+            **self._summary(cluster),
+            "deletionProtectionEnabled": cluster.deletion_protection,
+            "encryptionDetails": encryption,
+            "endpoint": cluster.endpoint,
+        }
+        if cluster.witness_region is not None:
+            out["multiRegionProperties"] = {
+                "witnessRegion": cluster.witness_region,
+                "clusters": sorted([cluster.arn, *cluster.peers]),
+            }
+        if tags:
+            out["tags"] = dict(cluster.tags)
+        return out
+
+    @staticmethod
+    def _summary(cluster: FakeCluster) -> dict[str, Any]:
+        return {
+            "identifier": cluster.identifier,
+            "arn": cluster.arn,
+            "status": cluster.status,
+            "creationTime": datetime.fromtimestamp(cluster.created_at, UTC),
+        }
+
+    def _tagged(self, region: str, arn: str) -> FakeCluster:
+        match = CLUSTER_ARN.fullmatch(arn)
+        cluster = self._by_arn(arn)
+        if match is None or match.group(1) != region or cluster is None:
+            raise _ApiError(
+                "ResourceNotFoundException", f"No resource {arn}", resourceId=arn, resourceType="cluster"
+            )
+        return cluster
+
+    # ------------------------------------------------------------------------------- operations
+    def _create_cluster(self, region: str, p: dict[str, Any]) -> dict[str, Any]:
+        token = p.get("clientToken")
+        request = {k: v for k, v in p.items() if k != "clientToken"}
+        if token is not None and (region, token) in self._tokens:
+            earlier, identifier, first_response = self._tokens[(region, token)]
+            if earlier != request:
+                raise _ApiError(
+                    "ConflictException",
+                    "A cluster was already created with this client token and different parameters.",
+                    resourceId=identifier,
+                    resourceType="cluster",
+                )
+            existing = self.clusters.get((region, identifier))
+            return first_response if existing is None else self._describe(existing, tags=False)
+        props = p.get("multiRegionProperties") or {}
+        witness, peers = (
+            (None, []) if props in ({}, {"clusters": []}) else self._check_multi_region(region, None, props)
+        )
+        kms = p.get("kmsEncryptionKey")
+        identifier = "".join(secrets.choice(_ID_CHARS) for _ in range(26))
+        cluster = FakeCluster(
+            region=region,
+            identifier=identifier,
+            arn=f"arn:aws:dsql:{region}:{self.account}:cluster/{identifier}",
+            status="CREATING" if witness is None else "PENDING_SETUP",
+            deletion_protection=p.get("deletionProtectionEnabled", True),
+            witness_region=witness,
+            peers=peers,
+            kms_key=None if kms in (None, AWS_OWNED) else kms,
+            tags=dict(p.get("tags") or {}),
+            created_at=time.time(),
+            client_token=token,
+            polls_left=self.ticks,
+            seq=next(self._seq),
+        )
+        self.clusters[(region, identifier)] = cluster
+        self._activate_mutual(cluster)
+        response = self._describe(cluster, tags=False)
+        if token is not None:
+            self._tokens[(region, token)] = (request, identifier, response)
+        return response
+
+    def _get_cluster(self, region: str, p: dict[str, Any]) -> dict[str, Any]:
+        cluster = self._get(region, p["identifier"])
+        self._advance(cluster)
+        if (region, cluster.identifier) not in self.clusters:
+            raise _not_found(cluster.identifier)
+        return self._describe(cluster, tags=True)
+
+    def _update_cluster(self, region: str, p: dict[str, Any]) -> dict[str, Any]:
+        cluster = self._get(region, p["identifier"])
+        if cluster.status in BUSY:
+            raise _ApiError(
+                "ConflictException",
+                f"Cluster {cluster.identifier} is {cluster.status}",
+                resourceId=cluster.identifier,
+                resourceType="cluster",
+            )
+        new_peers: list[str] | None = None
+        if "multiRegionProperties" in p:
+            props = p["multiRegionProperties"]
+            if cluster.witness_region is None:
+                raise _invalid("multiRegionProperties", "cannot make a single-Region cluster multi-Region")
+            if props.get("witnessRegion", cluster.witness_region) != cluster.witness_region:
+                raise _invalid("multiRegionProperties.witnessRegion", "the witness Region cannot change")
+            _, new_peers = self._check_multi_region(region, cluster.arn, props)
+        kms = p.get("kmsEncryptionKey")
+        kms = None if kms == AWS_OWNED else kms
+        changed = "kmsEncryptionKey" in p and kms != cluster.kms_key
+        if "deletionProtectionEnabled" in p:
+            cluster.deletion_protection = p["deletionProtectionEnabled"]
+        if changed:
+            cluster.kms_key, cluster.encryption_status = kms, "UPDATING"
+        if new_peers is not None and set(new_peers) != set(cluster.peers):
+            removed = [arn for arn in cluster.peers if arn not in new_peers]
+            cluster.peers, changed = new_peers, True
+            for gone in filter(None, map(self._by_arn, removed)):
+                if cluster.arn in gone.peers:
+                    gone.peers.remove(cluster.arn)
+                    if gone.status == "ACTIVE":
+                        self._begin(gone, "UPDATING")
+        if changed:
+            self._begin(cluster, "UPDATING")
+            self._activate_mutual(cluster)
+        return self._summary(cluster)
+
+    def _delete_cluster(self, region: str, p: dict[str, Any]) -> dict[str, Any]:
+        cluster = self._get(region, p["identifier"])
+        if cluster.status in GOING:
+            return self._summary(cluster)
+        if cluster.deletion_protection:
+            message = f"Cluster {cluster.identifier} has deletion protection enabled"
+            if self.protected_delete_error == "ConflictException":
+                raise _ApiError(
+                    "ConflictException", message, resourceId=cluster.identifier, resourceType="cluster"
+                )
+            raise _ApiError("ValidationException", message, reason="deletionProtectionEnabled")
+        mutual = self._mutual(cluster)
+        if any(peer.status not in GOING for peer in mutual):
+            cluster.status, cluster.polls_left = "PENDING_DELETE", 0
+        else:
+            self._begin(cluster, "DELETING")
+            for peer in mutual:
+                if peer.status == "PENDING_DELETE":
+                    self._begin(peer, "DELETING")
+        return self._summary(cluster)
+
+    def _list_clusters(self, region: str, p: dict[str, Any]) -> dict[str, Any]:
+        after = 0
+        if "nextToken" in p:
+            try:
+                token_region, seq = base64.urlsafe_b64decode(p["nextToken"]).decode().split("|")
+                after = int(seq)
+            except ValueError:
+                token_region = ""
+            if token_region != region:
+                raise _invalid("nextToken", "invalid pagination token")
+        remaining = [c for c in self.find(region) if c.seq > after]
+        page = remaining[: p.get("maxResults", 100)]
+        out: dict[str, Any] = {"clusters": [{"identifier": c.identifier, "arn": c.arn} for c in page]}
+        if len(remaining) > len(page):
+            out["nextToken"] = base64.urlsafe_b64encode(f"{region}|{page[-1].seq}".encode()).decode()
+        return out
+
+    def _get_vpc_endpoint_service_name(self, region: str, p: dict[str, Any]) -> dict[str, Any]:
+        cluster = self._get(region, p["identifier"])
+        return {"serviceName": f"com.amazonaws.{region}.dsql-{cluster.identifier[:4]}"}
+
+    def _tag_resource(self, region: str, p: dict[str, Any]) -> dict[str, Any]:
+        cluster = self._tagged(region, p["resourceArn"])
+        merged = {**cluster.tags, **p["tags"]}
+        if len(merged) > 200:
+            raise _ApiError(
+                "ServiceQuotaExceededException",
+                "Too many tags",
+                resourceId=cluster.identifier,
+                resourceType="cluster",
+                serviceCode="dsql",
+                quotaCode="fake-tags-per-resource",
+            )
+        cluster.tags = merged
+        return {}
+
+    def _untag_resource(self, region: str, p: dict[str, Any]) -> dict[str, Any]:
+        cluster = self._tagged(region, p["resourceArn"])
+        for key in p["tagKeys"]:
+            cluster.tags.pop(key, None)
+        return {}
+
+    def _list_tags_for_resource(self, region: str, p: dict[str, Any]) -> dict[str, Any]:
+        return {"tags": dict(self._tagged(region, p["resourceArn"]).tags)}
