@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
+import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -11,16 +16,34 @@ import psycopg
 
 from ecommerce_dev.apigw import (
     LambdaContext,
+    authorize,
     build_event,
     match,
     method_not_allowed_result,
     missing_route_result,
+    unauthorized_result,
 )
 from ecommerce_dev.guarded import guarded_database
+from ecommerce_dev.identity import LocalIdentity, Unauthorized
 from handlers.api import catalog, orders
 from handlers.api.common import ApiHandler
+from handlers.contract import OPERATORS_GROUP
 from handlers.db import Database
-from handlers.db.sample import JOHN, LAPTOP, MOUSE  # noqa: F401 - re-exported for the tests
+from handlers.db.sample import JANE, JOHN, LAPTOP, MOUSE  # noqa: F401 - re-exported for the tests
+
+JOHN_EMAIL = "john.doe@example.com"
+JANE_EMAIL = "jane.smith@example.com"
+#: ``who`` of an operator; None is an anonymous caller.
+OPERATOR = "operator@example.com"
+
+
+def is_operator(email: str) -> bool:
+    """Test identities whose email starts with "operator" are in the operators group."""
+    return email.startswith("operator")
+
+
+_DEFAULT: Any = object()
+_TOKENS: dict[tuple[Any, str], str] = {}
 
 
 def api_event(
@@ -28,8 +51,9 @@ def api_event(
     path: str,
     body: Any = None,
     *,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     query: dict[str, str] | None = None,
+    claims: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The event API Gateway would send: the dev server's translation, so tests and `make dev` agree."""
     raw = body if isinstance(body, str) or body is None else json.dumps(body)
@@ -39,6 +63,7 @@ def api_event(
         headers=[("Content-Type", "application/json"), *(headers or {}).items()],
         query=list((query or {}).items()),
         body=(raw or "").encode(),
+        claims=claims,
     )
 
 
@@ -53,35 +78,92 @@ class Reply:
         return str(self.body["type"]).rsplit(":", 1)[-1]
 
 
+@functools.cache
+def test_identity() -> LocalIdentity:
+    """The local user pool of this test session (a key of its own, outside the repository)."""
+    return LocalIdentity.open(Path(tempfile.mkdtemp(prefix="ecommerce-identity-")))
+
+
 class Client:
     """One simulated execution environment per API function (own resolver, own connection), the
-    way Lambda scales: concurrency means more environments, never shared ones."""
+    way Lambda scales: concurrency means more environments, never shared ones.
 
-    def __init__(self, dsn: str, *, region: str = "us-east-1", database: Database | None = None) -> None:
+    Requests pass API Gateway's checks first, as deployed: routing, then the Cognito authorizer
+    (tokens of the local user pool). ``who`` is the caller: an email (a customer; the sample
+    customers' emails are those customers), ``OPERATOR``, or None (anonymous) [John].
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        identity: LocalIdentity | None = None,
+        region: str = "us-east-1",
+        database: Database | None = None,
+        who: str | None = JOHN_EMAIL,
+    ) -> None:
         def db() -> Database:
             return database or guarded_database(dsn)
 
         self.region = region
+        self.identity = identity or test_identity()
+        self.who = who
         self.handlers: dict[str, ApiHandler] = {
             "catalog": catalog.build(database=db(), region=region),
             "orders": orders.build(database=db(), region=region),
         }
 
-    def request(self, method: str, path: str, body: Any = None, **kwargs: Any) -> Reply:
+    def as_(self, who: str | None) -> Client:
+        """The same environments, another caller."""
+        other = copy.copy(self)
+        other.who = who
+        return other
+
+    def token(self, who: str | None) -> str | None:
+        if who is None:
+            return None
+        # Issued once per caller and pool (valid an hour): signing is the slow part.
+        key = (self.identity.directory, who)
+        if key not in _TOKENS:
+            groups = (OPERATORS_GROUP,) if is_operator(who) else ()
+            _TOKENS[key] = self.identity.issue(email=who, groups=groups)
+        return _TOKENS[key]
+
+    def claims(self, who: str | None) -> dict[str, str] | None:
+        """What API Gateway's authorizer hands the function for this caller's token."""
+        token = self.token(who)
+        return None if token is None else self.identity.verify(token)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        who: str | None = _DEFAULT,
+        headers: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> Reply:
+        token = self.token(self.who if who is _DEFAULT else who)
+        headers = {**({"Authorization": f"Bearer {token}"} if token else {}), **(headers or {})}
         found = match(method, path)
         if found is None:
             result = missing_route_result(self.region)  # API Gateway answers; no function runs
-        elif found.function is None:
+        elif found.route is None:
             result = method_not_allowed_result(found, self.region)
         else:
-            event = api_event(method, path, body, **kwargs)
-            result = self.handlers[found.function](event, LambdaContext(function_name=found.function))
-        headers = {
-            k: v[-1] if isinstance(v, list) else v for k, v in (result.get("multiValueHeaders") or {}).items()
-        }
-        headers.update(result.get("headers") or {})
-        text = result.get("body") or ""
-        return Reply(result["statusCode"], headers, json.loads(text) if text else None)
+            try:
+                claims = authorize(found.route, list(headers.items()), self.identity)
+            except Unauthorized as refused:
+                result = unauthorized_result(refused.message, self.region)
+            else:
+                event = api_event(method, path, body, headers=headers, claims=claims, **kwargs)
+                result = self.invoke(found.route.function, event)
+        return reply_of(result)
+
+    def invoke(self, function: str, event: dict[str, Any]) -> dict[str, Any]:
+        """The function alone, as if API Gateway had passed the event on (no authorizer)."""
+        return self.handlers[function](event, LambdaContext(function_name=function))
 
     def get(self, path: str, **kwargs: Any) -> Reply:
         return self.request("GET", path, **kwargs)
@@ -89,20 +171,49 @@ class Client:
     def post(self, path: str, body: Any = None, **kwargs: Any) -> Reply:
         return self.request("POST", path, body, **kwargs)
 
-    def order(self, items: list[tuple[str, int]], *, customer: str = JOHN, key: str | None = None) -> Reply:
-        body = {"customer_id": customer, "items": [{"product_id": p, "quantity": q} for p, q in items]}
-        return self.post("/orders", body, headers={"Idempotency-Key": key or str(uuid4())})
+    def order(
+        self,
+        items: list[tuple[str, int]],
+        *,
+        customer: str | None = None,
+        key: str | None = None,
+        **kwargs: Any,
+    ) -> Reply:
+        """An order by the caller; ``customer`` puts a customer_id in the body (it must be theirs)."""
+        body: dict[str, Any] = {"items": [{"product_id": p, "quantity": q} for p, q in items]}
+        if customer is not None:
+            body["customer_id"] = customer
+        return self.post("/orders", body, headers={"Idempotency-Key": key or str(uuid4())}, **kwargs)
 
     def new_product(self, stock: int, price: str = "10.00", category: str = "Test") -> str:
         reply = self.post(
-            "/products", {"name": "P", "price": price, "stock_quantity": stock, "category": category}
+            "/products",
+            {"name": "P", "price": price, "stock_quantity": stock, "category": category},
+            who=OPERATOR,
         )
         assert reply.status == 201, reply.body
         return str(reply.body["product_id"])
 
+    def new_customer(self, email: str | None = None) -> tuple[Client, str]:
+        """A new identity with its profile: (its client, its customer_id)."""
+        email = email or f"{uuid4().hex[:12]}@example.com"
+        customer = self.as_(email)
+        created = customer.post("/customers", {"email": email, "first_name": "N", "last_name": "C"})
+        assert created.status == 201, created.body
+        return customer, str(created.body["customer_id"])
+
     def close(self) -> None:
         for handler in self.handlers.values():
             handler.database.close()
+
+
+def reply_of(result: Mapping[str, Any]) -> Reply:
+    headers = {
+        k: v[-1] if isinstance(v, list) else v for k, v in (result.get("multiValueHeaders") or {}).items()
+    }
+    headers.update(result.get("headers") or {})
+    text = result.get("body") or ""
+    return Reply(result["statusCode"], headers, json.loads(text) if text else None)
 
 
 def stock(admin: psycopg.Connection, product_id: str) -> int:

@@ -1,6 +1,7 @@
 """AWS CDK constructs for a global, active-active e-commerce backend on Aurora DSQL.
 
-``DsqlCluster``, ``EcommerceApi`` and ``GlobalEdge`` are the L3 constructs; ``RegionalStack`` and
+``DsqlCluster``, ``EcommerceApi`` and ``GlobalEdge`` are the L3 constructs (with ``ShopIdentity``,
+the user pool the APIs trust, and ``DatabaseSetup``, the schema and roles); ``RegionalStack`` and
 ``EdgeStack`` compose them; ``config`` holds the deployment model. Imports are lazy so that reading
 configuration does not start the jsii runtime.
 """
@@ -12,6 +13,10 @@ from typing import Any
 
 _EXPORTS = {
     "DsqlCluster": ".dsql_cluster",
+    "IDsqlCluster": ".dsql_cluster",
+    "DatabaseSetup": ".database_setup",
+    "ShopIdentity": ".identity",
+    "IShopIdentity": ".identity",
     "EcommerceApi": ".ecommerce_api",
     "FunctionSettings": ".ecommerce_api",
     "GlobalEdge": ".global_edge",

@@ -33,13 +33,16 @@ def build(app: App, config: EcommerceConfig, *, nag: bool = True, lambda_code: A
     """Add every stack for ``config`` to ``app``; with ``nag``, cdk-nag AwsSolutions gates synth."""
     account = config.account or os.environ.get("CDK_DEFAULT_ACCOUNT")
     regional: dict[str, RegionalStack] = {}
-    for region in config.regions:
-        # The second region's stack completes the pair, so it comes after the first.
+    # The primary region's stack comes first: it holds the user pool the other one's API trusts,
+    # and the second stack completes the database pair.
+    for region in sorted(config.regions, key=lambda r: r != config.primary):
+        first = next(iter(regional.values()), None)
         regional[region] = RegionalStack(
             app,
             config.stack_name(region),
             config=config,
-            peer=next(iter(regional.values()), None),
+            peer=first,
+            identity=first.identity if first is not None else None,
             lambda_code=lambda_code,
             env=Environment(account=account, region=region),
             description=f"{config.app_name}: Aurora DSQL cluster and shop API in {region}",

@@ -144,10 +144,13 @@ class DatabaseConfig(_Model):
 
 
 class ApiConfig(_Model):
-    """API Gateway REST API per region. Defaults: 100 requests/s, burst 200, no CORS origins."""
+    """API Gateway REST API per region, throttled per method. Defaults: anonymous routes 100
+    requests/s (burst 200), routes that need a token 50/s (burst 100), no CORS origins."""
 
     throttle_rate_limit: float = Field(100.0, gt=0, le=10_000)
     throttle_burst_limit: int = Field(200, ge=1, le=5_000)
+    authenticated_throttle_rate_limit: float = Field(50.0, gt=0, le=10_000)
+    authenticated_throttle_burst_limit: int = Field(100, ge=1, le=5_000)
     cors_origins: tuple[str, ...] = ()
 
     @field_validator("cors_origins")
@@ -166,10 +169,20 @@ class FunctionMemory(_Model):
     orders: int = Field(512, ge=128, le=10_240)
 
 
+class ReservedConcurrency(_Model):
+    """Concurrent executions reserved for (and capping) each function. Defaults: none reserved
+    (the account's unreserved pool; Lambda refuses a reservation that leaves under 100 unreserved)."""
+
+    products: int | None = Field(None, ge=1, le=10_000)
+    orders: int | None = Field(None, ge=1, le=10_000)
+
+
 class LambdaConfig(_Model):
-    """Lambda settings. Defaults: the memory above, 10 s timeout, arm64 (Graviton), no SnapStart."""
+    """Lambda settings. Defaults: the memory above, 10 s timeout, arm64 (Graviton), no SnapStart,
+    no reserved concurrency."""
 
     memory: FunctionMemory = FunctionMemory()
+    reserved_concurrency: ReservedConcurrency = ReservedConcurrency()
     timeout_seconds: int = Field(10, ge=1, le=900)
     architecture: Literal["arm64", "x86_64"] = "arm64"
     snap_start: bool = False
@@ -186,6 +199,48 @@ class LambdaConfig(_Model):
                 stacklevel=2,
             )
             return API_GATEWAY_INTEGRATION_TIMEOUT
+        return value
+
+
+_REDIRECT_URL = re.compile(r"^(https://[^\s/]+|http://localhost(:\d+)?)(/\S*)?$")
+
+
+class IdentityConfig(_Model):
+    """Who may call the API (docs/security.md). Defaults: a new Cognito user pool in the primary
+    region's stack, with threat protection (the Plus plan), ID tokens valid 60 minutes, the
+    storefront's redirect URLs on http://localhost:3000.
+
+    ``user_pool_arn`` trusts an existing pool instead (any region of the partition); its
+    ``operators`` group then grants operator rights and the other keys do not apply.
+    """
+
+    user_pool_arn: str | None = None
+    threat_protection: bool = True
+    token_validity_minutes: int = Field(60, ge=5, le=1440)
+    callback_urls: tuple[str, ...] = Field(("http://localhost:3000/callback",), min_length=1)
+    logout_urls: tuple[str, ...] = Field(("http://localhost:3000/",), min_length=1)
+
+    @field_validator("user_pool_arn")
+    @classmethod
+    def _a_user_pool_arn(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        found = re.fullmatch(
+            r"arn:aws[a-z-]*:cognito-idp:([a-z0-9-]+):\d{12}:userpool/([a-z0-9-]+)_\w+", value
+        )
+        if found is None or found[1] != found[2]:
+            raise ValueError(
+                f"{value!r} is not a user pool ARN: "
+                "arn:aws:cognito-idp:<region>:<account>:userpool/<region>_<id>"
+            )
+        return value
+
+    @field_validator("callback_urls", "logout_urls")
+    @classmethod
+    def _cognito_accepts_them(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for url in value:
+            if not _REDIRECT_URL.match(url):
+                raise ValueError(f"{url!r}: Cognito accepts https:// URLs, and http:// only for localhost")
         return value
 
 
@@ -219,6 +274,7 @@ class EcommerceConfig(_Model):
     edge: EdgeConfig = EdgeConfig()
     database: DatabaseConfig = DatabaseConfig()
     api: ApiConfig = ApiConfig()
+    identity: IdentityConfig = IdentityConfig()
     lambda_: LambdaConfig = Field(LambdaConfig(), alias="lambda")
     monitoring: MonitoringConfig = MonitoringConfig()
     tags: dict[str, str] = Field(default_factory=lambda: {"Project": "ecommerce"})

@@ -1,8 +1,9 @@
 """The architecture diagram, derived from the synthesized app so it cannot drift from the code.
 
 ``python -m ecommerce_constructs.diagram`` prints a Mermaid flowchart: stacks, the L3 constructs
-(DsqlCluster, EcommerceApi, GlobalEdge) with their key resources, the routes each function serves,
-the cross-stack reference from the edge to the primary API, peering and the witness region.
+(DsqlCluster, EcommerceApi, GlobalEdge, ShopIdentity, DatabaseSetup) with their key resources, the
+routes each function serves, the cross-stack reference from the edge to the primary API, the user
+pool the authorizers trust, peering and the witness region.
 ``--write docs/architecture.md`` replaces the block between the diagram markers there.
 Synthesis skips bundling and cdk-nag, so it takes seconds and needs no network.
 """
@@ -28,12 +29,13 @@ from .database_setup import DatabaseSetup
 from .dsql_cluster import DsqlCluster, IDsqlCluster
 from .ecommerce_api import STAGE_NAME, EcommerceApi
 from .global_edge import GlobalEdge
+from .identity import ShopIdentity
 
 BEGIN = "<!-- architecture-diagram:begin (generated: do not edit by hand) -->"
 END = "<!-- architecture-diagram:end -->"
 REFRESH = "python -m ecommerce_constructs.diagram --write docs/architecture.md"
 
-L3_TYPES: tuple[type[Construct], ...] = (DsqlCluster, EcommerceApi, GlobalEdge, DatabaseSetup)
+L3_TYPES: tuple[type[Construct], ...] = (DsqlCluster, EcommerceApi, GlobalEdge, DatabaseSetup, ShopIdentity)
 # Resources worth a box, by CloudFormation type; everything else is summarized by count.
 KEY_RESOURCES: dict[str, str] = {
     "AWS::CloudFront::Distribution": "CloudFront distribution",
@@ -41,6 +43,8 @@ KEY_RESOURCES: dict[str, str] = {
     "AWS::S3::Bucket": "S3 access-log bucket",
     "AWS::ApiGateway::RestApi": "API Gateway REST",
     "AWS::ApiGateway::Stage": "stage",
+    "AWS::ApiGateway::Authorizer": "Cognito authorizer",
+    "AWS::Cognito::UserPool": "Cognito user pool",
     "AWS::Lambda::Function": "Lambda",
     "Custom::DsqlCluster": "Aurora DSQL cluster (Custom::DsqlCluster)",
     "Custom::DatabaseSetup": "migrations + database roles (Custom::DatabaseSetup)",
@@ -161,6 +165,9 @@ def _l3_block(construct: Construct) -> list[str]:
 def _api_edges(api: EcommerceApi) -> list[str]:
     rest = _box(api.rest_api)
     edges = [f"  {rest} --- {_box(api.rest_api.deployment_stage)}"]
+    if isinstance(api.identity, ShopIdentity):
+        pool = _box(api.identity.user_pool)
+        edges.append(f'  {rest} --- {_box(api.authorizer)} -->|"trusts its ID tokens"| {pool}')
     for name, function in api.functions.items():
         tops = dict.fromkeys(
             "/" + route.path.split("/")[1] for route in contract().ROUTES if route.function == name.lower()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import (
     Acknowledgment,
@@ -26,6 +27,7 @@ from constructs import Construct
 
 from .bundling import LAMBDA_PYTHON_VERSION, LAMBDA_RUNTIME, PYTHON_ENV_VAR, contract, handler_code
 from .dsql_cluster import IDsqlCluster
+from .identity import IShopIdentity, ShopIdentity
 
 STAGE_NAME = "prod"
 
@@ -39,19 +41,27 @@ class FunctionSettings:
     - ``snap_start``: Lambda SnapStart on published versions, so cold starts restore a snapshot
       taken after the imports instead of running them [False: it bills snapshot caching and
       restores; see docs/decisions/0005-cold-start.md].
+    - ``reserved_concurrency``: concurrent executions reserved for (and capping) the function
+      [None: the account's unreserved pool; reserving needs 100 unreserved left in the account].
     """
 
     memory_size: int = 256
     timeout: Duration = Duration.seconds(10)  # noqa: RUF009 - Duration is immutable
     snap_start: bool = False
+    reserved_concurrency: int | None = None
 
 
 class EcommerceApi(Construct):
-    """Two Lambda functions (``Catalog``, ``Orders``) behind a REGIONAL REST API with proxy routes.
+    """Two Lambda functions (``Catalog``, ``Orders``) behind a REGIONAL REST API: one explicit
+    method per route of the Lambda code's contract, each with its access rule (anonymous catalog
+    reads; a Cognito ID token for everything else, checked by API Gateway before any function
+    runs, and again, with ownership, by the functions).
 
     Keyword-only props (defaults in brackets):
 
     - ``cluster``: the ``IDsqlCluster`` the functions connect to (IAM ``dsql:DbConnect`` on it only).
+    - ``identity``: the ``IShopIdentity`` whose user pool the authorizer trusts (any region)
+      [a ``ShopIdentity`` of its own, child ``Identity``].
     - ``database_role_prefix``: each function logs in as its own database role,
       ``<prefix>_catalog`` / ``<prefix>_orders`` (``DatabaseSetup`` creates them) [``ecommerce``].
       Which function serves which route, and the environment they read, come from the Lambda
@@ -62,7 +72,10 @@ class EcommerceApi(Construct):
     - ``catalog`` / ``orders``: ``FunctionSettings`` [256 MB / 512 MB, 10 s].
     - ``architecture``: ``lambda_.Architecture`` [ARM_64].
     - ``code``: Lambda code [the installed ``handlers`` package, bundled locally with pip].
-    - ``throttle_rate_limit`` / ``throttle_burst_limit``: stage throttling [100 / 200].
+    - ``throttle_rate_limit`` / ``throttle_burst_limit``: per-method throttling of the stage, which
+      is what anonymous routes get [100 / 200].
+    - ``authenticated_throttle_rate_limit`` / ``authenticated_throttle_burst_limit``: per-method
+      throttling of the routes that need a token (writes and personal data) [50 / 100].
     - ``cors_origins``: allowed browser origins; empty disables CORS [()].
     - ``log_retention``: ``logs.RetentionDays`` for function and access logs [ONE_MONTH].
     - ``tracing``: X-Ray on functions and stage [False].
@@ -79,6 +92,7 @@ class EcommerceApi(Construct):
         construct_id: str,
         *,
         cluster: IDsqlCluster,
+        identity: IShopIdentity | None = None,
         database_role_prefix: str | None = None,
         order_strategy: str = "cte",
         catalog: FunctionSettings = FunctionSettings(memory_size=256),
@@ -87,6 +101,8 @@ class EcommerceApi(Construct):
         code: lambda_.Code | None = None,
         throttle_rate_limit: float = 100,
         throttle_burst_limit: int = 200,
+        authenticated_throttle_rate_limit: float = 50,
+        authenticated_throttle_burst_limit: int = 100,
         cors_origins: Sequence[str] = (),
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         tracing: bool = False,
@@ -97,6 +113,7 @@ class EcommerceApi(Construct):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.cluster = cluster
+        self.identity: IShopIdentity = identity if identity is not None else ShopIdentity(self, "Identity")
         terms = contract()
         if order_strategy not in terms.ORDER_STRATEGIES:
             raise ValueError(
@@ -166,6 +183,16 @@ class EcommerceApi(Construct):
                 stage_name=STAGE_NAME,
                 throttling_rate_limit=throttle_rate_limit,
                 throttling_burst_limit=throttle_burst_limit,
+                # API Gateway REST cannot throttle per caller without API keys; per method it can.
+                method_options={
+                    f"{route.path}/{verb}": apigw.MethodDeploymentOptions(
+                        throttling_rate_limit=authenticated_throttle_rate_limit,
+                        throttling_burst_limit=authenticated_throttle_burst_limit,
+                    )
+                    for route in terms.ROUTES
+                    if route.access != terms.ANONYMOUS
+                    for verb in _verbs(route)
+                },
                 logging_level=apigw.MethodLoggingLevel.ERROR,
                 metrics_enabled=True,
                 tracing_enabled=tracing,
@@ -200,6 +227,7 @@ class EcommerceApi(Construct):
             )
         )
         self._routes(cors=bool(cors_origins))
+        self._gateway_responses(cors_origins)
 
         self.alarms: list[cloudwatch.Alarm] = self._alarms() if monitoring else []
 
@@ -260,6 +288,7 @@ class EcommerceApi(Construct):
             environment=environment,
             tracing=lambda_.Tracing.ACTIVE if tracing else lambda_.Tracing.DISABLED,
             snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if settings.snap_start else None,
+            reserved_concurrent_executions=settings.reserved_concurrency,
             description=f"E-commerce API: {name.lower()}",
         )
         Validations.of(function).acknowledge(
@@ -325,21 +354,32 @@ class EcommerceApi(Construct):
             name.lower(): apigw.LambdaIntegration(alias, proxy=True, allow_test_invoke=False)
             for name, alias in self.aliases.items()
         }
+        # REST API Cognito authorizers accept a pool of any region; without OAuth scopes on the
+        # methods they take the ID token, whose claims (sub, email, cognito:groups) reach the functions.
+        self.authorizer = apigw.CognitoUserPoolsAuthorizer(
+            self, "Authorizer", cognito_user_pools=[self.identity.user_pool]
+        )
         self.methods: dict[str, apigw.Method] = {}
         for path, allowed in terms.methods_by_path().items():
             resource = self.rest_api.root.resource_for_path(path)
             for route in (r for r in terms.ROUTES if r.path == path):
-                verbs = [route.method, "HEAD"] if route.method == "GET" else [route.method]
-                for verb in verbs:
+                anonymous = route.access == terms.ANONYMOUS
+                for verb in _verbs(route):
                     method = resource.add_method(
-                        verb, integrations[route.function], request_validator=validator
+                        verb,
+                        integrations[route.function],
+                        request_validator=validator,
+                        authorization_type=apigw.AuthorizationType.NONE
+                        if anonymous
+                        else apigw.AuthorizationType.COGNITO,
+                        authorizer=None if anonymous else self.authorizer,
                     )
                     self.methods[route.operation + ("_head" if verb == "HEAD" else "")] = method
-                    self._acknowledge_public(method)
+                    if anonymous:
+                        self._acknowledge_anonymous(method, route.operation)
             for verb in terms.HTTP_METHODS:
                 if verb not in allowed and not (cors and verb == "OPTIONS"):
                     self._method_not_allowed(resource, verb, path, validator)
-        self._gateway_responses()
 
     def _method_not_allowed(
         self, resource: apigw.IResource, verb: str, path: str, validator: apigw.RequestValidator
@@ -384,15 +424,30 @@ class EcommerceApi(Construct):
             )
         )
 
-    def _gateway_responses(self) -> None:
+    def _gateway_responses(self, cors_origins: Sequence[str]) -> None:
         """What API Gateway answers without a function is problem+json too, with the region header."""
         terms = contract()
         headers = {
             "Content-Type": f"'{terms.PROBLEM_MEDIA_TYPE}'",
             terms.REGION_HEADER: f"'{Stack.of(self).region}'",
         }
+        if len(cors_origins) == 1:
+            # Else a browser reports a 401 as a CORS failure. A gateway response holds one fixed
+            # value, so with several origins only the functions' own answers carry CORS headers.
+            headers["Access-Control-Allow-Origin"] = f"'{cors_origins[0]}'"
         fixed = {
             "NotFound": (apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, "404", terms.NO_ROUTE_BODY),
+            # The authorizer's own message: "Unauthorized", or "The incoming token has expired".
+            "Unauthorized": (
+                apigw.ResponseType.UNAUTHORIZED,
+                "401",
+                terms.unauthenticated_body("$context.error.message"),
+            ),
+            "AccessDenied": (
+                apigw.ResponseType.ACCESS_DENIED,
+                "403",
+                terms.problem_body("forbidden", "Not allowed", 403, "$context.error.message"),
+            ),
             "TooLarge": (
                 apigw.ResponseType.REQUEST_TOO_LARGE,
                 "413",
@@ -411,7 +466,8 @@ class EcommerceApi(Construct):
                 name,
                 type=kind,
                 status_code=status,
-                response_headers=headers,
+                # RFC 9110: a 401 names the scheme that would work.
+                response_headers={**headers, "WWW-Authenticate": "'Bearer'"} if status == "401" else headers,
                 templates={"application/json": body},
             )
         # Statuses vary inside these classes: the body leaves out "status" (optional in RFC 9457).
@@ -428,11 +484,11 @@ class EcommerceApi(Construct):
             )
 
     @staticmethod
-    def _acknowledge_public(method: apigw.Method) -> None:
+    def _acknowledge_anonymous(method: apigw.Method, operation: str) -> None:
         reason = (
-            "The shop API is public like the recipe it replaces: catalog reads and guest checkout need "
-            "no login. Write protection (authorizer and the CloudFront origin secret) is the next "
-            "wave's production API work; throttling and validation apply meanwhile."
+            f"{operation} is anonymous by design (handlers/contract.py ROUTES): browsing the catalog and "
+            "the health check need no sign-in, read only public data and change nothing; throttled, "
+            "validated and cached at the edge. Every other route has the Cognito authorizer."
         )
         Validations.of(method).acknowledge(
             Acknowledgment(id="AwsSolutions-APIG4", reason=reason),
@@ -511,6 +567,11 @@ class EcommerceApi(Construct):
     @property
     def origin_path(self) -> str:
         return f"/{STAGE_NAME}"
+
+
+def _verbs(route: Any) -> tuple[str, ...]:
+    """A route's methods in API Gateway: GET routes answer HEAD too (RFC 9110)."""
+    return (route.method, "HEAD") if route.method == "GET" else (route.method,)
 
 
 def _as_nag_sees_it(stack: Stack, arn: str) -> str:

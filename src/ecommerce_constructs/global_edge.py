@@ -77,7 +77,10 @@ class GlobalEdge(Construct):
                 min_ttl=Duration.seconds(0),
                 query_string_behavior=cloudfront.CacheQueryStringBehavior.all(),
                 # The API answers CORS with the requesting origin; one cached copy per origin.
-                header_behavior=cloudfront.CacheHeaderBehavior.allow_list("Origin"),
+                # Authorization: CloudFront forwards it only as part of the cache key when caching
+                # is on, and operators' catalog writes share this path. Anonymous reads (no header)
+                # still share one cached copy.
+                header_behavior=cloudfront.CacheHeaderBehavior.allow_list("Origin", "Authorization"),
                 enable_accept_encoding_gzip=True,
                 enable_accept_encoding_brotli=True,
             )

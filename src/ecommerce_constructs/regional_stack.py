@@ -15,14 +15,17 @@ from .config import EcommerceConfig
 from .database_setup import DatabaseSetup
 from .dsql_cluster import DsqlCluster, IDsqlCluster
 from .ecommerce_api import EcommerceApi, FunctionSettings
+from .identity import IShopIdentity, ShopIdentity
 
 
 class RegionalStack(Stack):
-    """A thin composition: ``Database`` (DsqlCluster), ``Api`` (EcommerceApi) and, in the stack that
-    completes the topology, ``DatabaseSetup``.
+    """A thin composition: ``Database`` (DsqlCluster), ``Api`` (EcommerceApi), ``Identity`` and, in
+    the stack that completes the topology, ``DatabaseSetup``.
 
     ``peer`` is the first region's stack when this is the second: this stack's cluster then owns
     the peering (the first region's cluster is created with only the witness and waits for it).
+    ``identity`` is the user pool another stack created (the primary region's); without it this
+    stack creates the pool (``ShopIdentity``), unless the configuration names an existing one.
     """
 
     def __init__(
@@ -32,6 +35,7 @@ class RegionalStack(Stack):
         *,
         config: EcommerceConfig,
         peer: RegionalStack | None = None,
+        identity: IShopIdentity | None = None,
         lambda_code: lambda_.Code | None = None,
         **kwargs: Any,
     ) -> None:
@@ -61,6 +65,7 @@ class RegionalStack(Stack):
                 log_retention=_retention(config.monitoring.log_retention_days),
             )
         self._log_retention_days = config.monitoring.log_retention_days
+        self.identity = self._identity(config, identity)
         fn = config.lambda_
         timeout = Duration.seconds(fn.timeout_seconds)
         self.api = EcommerceApi(
@@ -69,16 +74,27 @@ class RegionalStack(Stack):
             cluster=self.database,
             database_role_prefix=db.role_prefix,
             order_strategy=db.order_strategy,
+            identity=self.identity,
             catalog=FunctionSettings(
-                memory_size=fn.memory.products, timeout=timeout, snap_start=fn.snap_start
+                memory_size=fn.memory.products,
+                timeout=timeout,
+                snap_start=fn.snap_start,
+                reserved_concurrency=fn.reserved_concurrency.products,
             ),
-            orders=FunctionSettings(memory_size=fn.memory.orders, timeout=timeout, snap_start=fn.snap_start),
+            orders=FunctionSettings(
+                memory_size=fn.memory.orders,
+                timeout=timeout,
+                snap_start=fn.snap_start,
+                reserved_concurrency=fn.reserved_concurrency.orders,
+            ),
             architecture=lambda_.Architecture.ARM_64
             if fn.architecture == "arm64"
             else lambda_.Architecture.X86_64,
             code=lambda_code,
             throttle_rate_limit=config.api.throttle_rate_limit,
             throttle_burst_limit=config.api.throttle_burst_limit,
+            authenticated_throttle_rate_limit=config.api.authenticated_throttle_rate_limit,
+            authenticated_throttle_burst_limit=config.api.authenticated_throttle_burst_limit,
             cors_origins=config.api.cors_origins,
             log_retention=_retention(config.monitoring.log_retention_days),
             tracing=config.monitoring.tracing,
@@ -93,6 +109,29 @@ class RegionalStack(Stack):
             CfnOutput(
                 self, f"{name}RoleArn", value=function.role.role_arn, description=f"{name} function role"
             )
+
+    def _identity(self, config: EcommerceConfig, shared: IShopIdentity | None) -> IShopIdentity:
+        settings = config.identity
+        if settings.user_pool_arn is not None:
+            return ShopIdentity.from_user_pool_arn(self, "Identity", settings.user_pool_arn)
+        if shared is not None:
+            return shared  # the authorizer reads its ARN through a weak cross-region reference
+        created = ShopIdentity(
+            self,
+            "Identity",
+            threat_protection=settings.threat_protection,
+            callback_urls=settings.callback_urls,
+            logout_urls=settings.logout_urls,
+            token_validity=Duration.minutes(settings.token_validity_minutes),
+        )
+        for key, value, description in (
+            ("UserPoolId", created.user_pool.user_pool_id, "Cognito user pool of the shop"),
+            ("UserPoolArn", created.user_pool.user_pool_arn, "Cognito user pool ARN"),
+            ("StorefrontClientId", created.client.user_pool_client_id, "App client of the storefront"),
+            ("ToolsClientId", created.tools_client.user_pool_client_id, "App client of ecommerce smoke"),
+        ):
+            CfnOutput(self, key, value=value, description=description)
+        return created
 
     def add_database_setup(
         self, apis: Sequence[EcommerceApi], peers: Sequence[IDsqlCluster]

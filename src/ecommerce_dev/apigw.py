@@ -11,9 +11,12 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from handlers import contract
+
+if TYPE_CHECKING:
+    from ecommerce_dev.identity import LocalIdentity
 
 HOST = "127.0.0.1"
 STAGE = "prod"
@@ -37,7 +40,8 @@ class Match:
 @functools.cache
 def _resources() -> tuple[tuple[re.Pattern[str], str], ...]:
     compiled = []
-    for path in contract.methods_by_path():
+    # Like API Gateway, a literal segment wins over a path parameter (/customers/me before {customer_id}).
+    for path in sorted(contract.methods_by_path(), key=lambda p: p.count("{")):
         pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path))
         compiled.append((re.compile(f"^{pattern}$"), path))
     return tuple(compiled)
@@ -79,6 +83,28 @@ def method_not_allowed_result(found: Match, region: str) -> dict[str, Any]:
     )
 
 
+def authorize(
+    route: contract.Route, headers: Sequence[tuple[str, str]], identity: LocalIdentity
+) -> dict[str, str] | None:
+    """What the deployed stage does before a function runs: anonymous routes have no authorizer
+    (no claims, whatever the headers say); every other route has the Cognito authorizer, which
+    verifies the ``Authorization`` header and hands the token's claims on.
+
+    Raises ``ecommerce_dev.identity.Unauthorized`` where API Gateway answers 401 itself.
+    """
+    if route.access == contract.ANONYMOUS:
+        return None
+    values = [value for name, value in headers if name.lower() == "authorization"]
+    return identity.verify(values[-1] if values else None)
+
+
+def unauthorized_result(message: str, region: str) -> dict[str, Any]:
+    """API Gateway's UNAUTHORIZED gateway response (``message``: the authorizer's)."""
+    return _problem_result(
+        401, contract.unauthenticated_body(message), region, {"WWW-Authenticate": "Bearer"}
+    )
+
+
 def _single(multi: Mapping[str, list[str]]) -> dict[str, str] | None:
     # API Gateway's single-value maps hold the last value of each name; null when empty.
     return {key: values[-1] for key, values in multi.items()} or None
@@ -105,10 +131,12 @@ def build_event(
     resource: str | None = None,
     path_parameters: dict[str, str] | None = None,
     host: str = HOST,
+    claims: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """An API Gateway REST proxy event (payload format 1.0) as the deployed stage would send it.
 
-    ``resource`` and ``path_parameters`` default to what :func:`match` finds for the path.
+    ``resource`` and ``path_parameters`` default to what :func:`match` finds for the path;
+    ``claims`` are what the Cognito authorizer verified (see :func:`authorize`).
     """
     if resource is None:
         found = match(method, path)
@@ -122,7 +150,7 @@ def build_event(
         multi_query.setdefault(name, []).append(value)
     text, is_base64 = encode_body(body)
     now = time.time()
-    return {
+    event: dict[str, Any] = {
         "resource": resource,
         "path": path,
         "httpMethod": method,
@@ -150,6 +178,9 @@ def build_event(
         "body": text,
         "isBase64Encoded": is_base64,
     }
+    if claims is not None:
+        event["requestContext"]["authorizer"] = {"claims": dict(claims)}
+    return event
 
 
 def decode_result(result: Mapping[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:

@@ -68,7 +68,7 @@ def dsql_lint(ctx: click.Context, files: tuple[Path, ...]) -> None:
 # ---- local runtime ---------------------------------------------------------------------------------
 
 
-@main.command("dev")
+@main.group("dev", invoke_without_command=True)
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -98,7 +98,9 @@ def dsql_lint(ctx: click.Context, files: tuple[Path, ...]) -> None:
 @click.option("--reset", is_flag=True, help="Wipe the data dir, then start.")
 @click.option("--reset-only", is_flag=True, help="Wipe the data dir and exit (make dev-reset).")
 @click.option("--fast", is_flag=True, hidden=True, help="fsync off: for tests, not for data you keep.")
+@click.pass_context
 def dev(
+    ctx: click.Context,
     data_dir: Path,
     port: int,
     second_port: int | None,
@@ -108,7 +110,12 @@ def dev(
     fast: bool,
 ) -> None:
     """Run the shop locally: embedded PostgreSQL with the DSQL guard, migrations, sample data, and the
-    API of two simulated regions (us-east-1, us-east-2) on 127.0.0.1, both on the one database."""
+    API of two simulated regions (us-east-1, us-east-2) on 127.0.0.1, both on the one database.
+
+    Routes other than catalog reads need a token: see `ecommerce dev token --help`."""
+    if ctx.invoked_subcommand is not None:
+        ctx.obj = data_dir
+        return
     from ecommerce_dev import devserver
 
     try:
@@ -129,6 +136,56 @@ def dev(
     except devserver.DevError as exc:
         raise click.ClickException(str(exc)) from None
     raise SystemExit(code)
+
+
+OPERATOR_EMAIL = "operator@example.com"
+
+
+@dev.command("token")
+@click.option("--customer", "email", metavar="EMAIL", help="Sign in as the customer with this email.")
+@click.option("--operator", is_flag=True, help=f"Sign in as an operator ({OPERATOR_EMAIL}, operators group).")
+@click.option(
+    "--minutes", type=click.IntRange(1, 1440), default=60, show_default=True, help="Lifetime of the token."
+)
+@click.option(
+    "--data-dir",
+    "own_data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The dev server's data dir [default: that of `ecommerce dev`, .local].",
+)
+@click.pass_obj
+def dev_token(
+    data_dir: Path, email: str | None, operator: bool, minutes: int, own_data_dir: Path | None
+) -> None:
+    """Print an ID token for the local API, as its last word: use it as `Authorization: Bearer TOKEN`.
+
+    The same email is always the same identity; a sample customer's email is that customer (for
+    example john.doe@example.com), any other is a new identity that creates its profile with
+    POST /customers. Tokens are signed with the dev server's key in DATA_DIR/identity/ (the
+    `ecommerce dev --data-dir`), checked like API Gateway's Cognito authorizer checks them.
+
+        TOKEN=$(ecommerce dev token --customer john.doe@example.com)
+    """
+    from ecommerce_dev.identity import LocalIdentity, subject_for
+    from handlers.contract import OPERATORS_GROUP
+
+    data_dir = own_data_dir or data_dir
+    if operator == (email is not None):
+        raise click.UsageError("give either --customer EMAIL or --operator")
+    email = OPERATOR_EMAIL if operator else str(email).strip()
+    if "@" not in email:
+        raise click.BadParameter(f"{email!r} is not an email address", param_hint="--customer")
+    identity = LocalIdentity.open(data_dir.expanduser().resolve())
+    groups = (OPERATORS_GROUP,) if operator else ()
+    token = identity.issue(email=email, groups=groups, lifetime=minutes * 60)
+    role = "operator" if operator else "customer"
+    click.echo(
+        f"# {role} {email} (sub {subject_for(email)}), valid {minutes} min; "
+        'use as: -H "Authorization: Bearer $TOKEN"',
+        err=True,
+    )
+    click.echo(token)
 
 
 # ---- schema and data ---------------------------------------------------------------------------
@@ -290,22 +347,83 @@ def _database_errors_reported() -> Iterator[None]:
     is_flag=True,
     help="Take both URLs from the configured app's stack outputs (AWS credentials needed).",
 )
+@click.option(
+    "--token",
+    envvar="ECOMMERCE_TOKEN",
+    help="A customer's ID token (locally: $(ecommerce dev token --customer EMAIL)). Env: ECOMMERCE_TOKEN.",
+)
+@click.option(
+    "--operator-token",
+    envvar="ECOMMERCE_OPERATOR_TOKEN",
+    help="An operator's ID token: also create and retire a product. Env: ECOMMERCE_OPERATOR_TOKEN.",
+)
+@click.option(
+    "--username", help="With --deployed: sign this customer in to the user pool instead of --token."
+)
+@click.option(
+    "--password-env", metavar="VAR", default="ECOMMERCE_PASSWORD", show_default=True,
+    help="Environment variable holding --username's password (never a command-line argument).",
+)  # fmt: skip
+@click.option(
+    "--operator-username", help="With --deployed: sign this operator in instead of --operator-token."
+)
+@click.option(
+    "--operator-password-env", metavar="VAR", default="ECOMMERCE_OPERATOR_PASSWORD", show_default=True,
+    help="Environment variable holding --operator-username's password.",
+)  # fmt: skip
 @click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds per request.")
-def smoke_command(base_url: str | None, second_url: str | None, deployed: bool, timeout: float) -> None:
-    """Run the recipe's flow against a deployment and report each step; exit 1 on any failure."""
+def smoke_command(
+    base_url: str | None,
+    second_url: str | None,
+    deployed: bool,
+    token: str | None,
+    operator_token: str | None,
+    username: str | None,
+    password_env: str,
+    operator_username: str | None,
+    operator_password_env: str,
+    timeout: float,
+) -> None:
+    """Run the shop's flow against a deployment, as an anonymous visitor, a customer (--token or
+    --username) and optionally an operator; report each step, exit 1 on any failure."""
     from ecommerce_dev.smoke import run_smoke
 
     if deployed == bool(base_url):
         raise click.UsageError("give --base-url URL, or --deployed to read the URLs from the stacks")
+    if (username or operator_username) and not deployed:
+        raise click.UsageError("--username/--operator-username sign in to the deployed pool: add --deployed")
     if deployed:
         deployment = _deployment()
         base_url = deployment.public_url()
         config = deployment.config
         if second_url is None and config.multi_region:
             second_url = deployment.api_url(next(r for r in config.regions if r != config.primary))
+        if username:
+            token = _sign_in(deployment, username, password_env)
+        if operator_username:
+            operator_token = _sign_in(deployment, operator_username, operator_password_env)
     assert base_url is not None
-    ok = run_smoke(base_url, second_url, timeout=timeout, echo=click.echo)
+    ok = run_smoke(
+        base_url, second_url, token=token, operator_token=operator_token, timeout=timeout, echo=click.echo
+    )
     raise SystemExit(0 if ok else 1)
+
+
+def _sign_in(deployment: Any, username: str, password_env: str) -> str:
+    import os
+
+    from ecommerce_dev.signin import SignInError, id_token
+
+    password = os.environ.get(password_env)
+    if not password:
+        raise click.UsageError(f"set {password_env} to {username}'s password")
+    region, pool, client_id = deployment.identity()
+    try:
+        return id_token(
+            region=region, user_pool_id=pool, client_id=client_id, username=username, password=password
+        )
+    except SignInError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command("outputs")

@@ -33,6 +33,12 @@ class Deployment:
     def api_url(self, region: str) -> str:
         return self.output(self.config.stack_name(region), "EcommerceApiEndpoint")
 
+    def identity(self) -> tuple[str, str, str]:
+        """(region, user pool id, Tools client id) of the pool the APIs trust (the primary stack's)."""
+        stack = self.config.stack_name(self.config.primary)
+        pool = self.output(stack, "UserPoolId")
+        return pool.split("_", 1)[0], pool, self.output(stack, "ToolsClientId")
+
     def public_url(self) -> str:
         """The shop's entry point: the CloudFront domain, or the primary API without the edge."""
         if self.config.edge.enabled:

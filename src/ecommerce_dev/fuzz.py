@@ -3,8 +3,11 @@
 Starts ``ecommerce dev`` on free ports with a throw-away data directory, runs schemathesis (every
 check, positive and negative data, the examples/coverage/fuzzing/stateful phases, a fixed seed)
 against the first region, and stops everything. ``make test`` runs a bounded pass, ``make fuzz`` a
-long one. schemathesis.toml at the project root says which 4xx answers to schema-valid requests
-the document describes (a cursor the API never issued, an order naming unknown products).
+long one. Requests carry an operator's ID token from the runtime's own user pool (the operator has a
+customer profile, so orders can succeed); schemathesis' ``ignored_auth`` check also sends them
+without it and expects every secured operation to refuse. schemathesis.toml at the project root
+says which 4xx answers to schema-valid requests the document describes (a cursor the API never
+issued, an order naming unknown products).
 
 Usage: python -m ecommerce_dev.fuzz [--max-examples N] [--seed N] [--min-cases N]
 """
@@ -56,6 +59,23 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 120
     raise RuntimeError(f"ecommerce dev did not answer on {url} within {timeout:g}s")
 
 
+def _operator_with_profile(url: str, data_dir: Path) -> str:
+    from ecommerce_dev.identity import LocalIdentity
+    from handlers.contract import OPERATORS_GROUP
+
+    email = "fuzz.operator@example.com"
+    token = LocalIdentity.open(data_dir).issue(email=email, groups=[OPERATORS_GROUP])
+    request = urllib.request.Request(  # noqa: S310 - loopback
+        f"{url}/customers",
+        data=json.dumps({"email": email, "first_name": "Fuzz", "last_name": "Operator"}).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+        assert response.status == 201
+    return token
+
+
 def run(*, max_examples: int, seed: int = 42, workers: int = 2, config: Path = CONFIG) -> FuzzResult:
     data_dir = Path(tempfile.mkdtemp(prefix="ecommerce-fuzz-"))
     ports = (_free_port(), _free_port())
@@ -68,11 +88,13 @@ def run(*, max_examples: int, seed: int = 42, workers: int = 2, config: Path = C
     url = f"http://127.0.0.1:{ports[0]}"
     try:
         _wait_ready(url, dev)
+        token = _operator_with_profile(url, data_dir)
         schemathesis = Path(sys.executable).with_name("schemathesis")
         command = [
             str(schemathesis), "--config-file", str(config.resolve()), "run", f"{url}/openapi.json",
             "--checks", "all", "--mode", "all", "--max-examples", str(max_examples), "--seed", str(seed),
-            "--workers", str(workers), "--suppress-health-check", "all", "--generation-database", "none",
+            "--workers", str(workers), "--header", f"Authorization: Bearer {token}",
+            "--suppress-health-check", "all", "--generation-database", "none",
             "--no-color", "--output-truncate", "false", "--report", "json", "--report-json-path", str(report),
         ]  # fmt: skip
         result = subprocess.run(command, capture_output=True, text=True, cwd=data_dir, check=False)  # noqa: S603

@@ -1,4 +1,5 @@
-"""``ecommerce smoke``: the recipe's "Testing the Deployment" flow against any deployment.
+"""``ecommerce smoke``: the recipe's "Testing the Deployment" flow against any deployment, as an
+anonymous visitor, a customer and (optionally) an operator.
 
 Standard library only (urllib), so it runs wherever Python does: local ``ecommerce dev``, a regional
 invoke URL (``…/prod``) or the CloudFront domain. Every step prints ✓/✗ with status and latency; a
@@ -7,6 +8,7 @@ failure says what to check instead of showing a traceback.
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import ssl
@@ -140,28 +142,47 @@ class Report:
         return True
 
 
+def token_email(token: str) -> str | None:
+    """The email claim of an ID token, read without verifying it (the API verifies it)."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return None
+    email = claims.get("email") if isinstance(claims, dict) else None
+    return email if isinstance(email, str) else None
+
+
 def run_smoke(
     base_url: str,
     second_url: str | None = None,
     *,
+    token: str | None = None,
+    operator_token: str | None = None,
     timeout: float = 10.0,
     echo: Callable[[str], None] = print,
     opener: Callable[..., Any] = urllib.request.urlopen,
 ) -> bool:
-    """Health, list, create product and customer, order (with replay), fetch (also via ``second_url``),
-    cancel; True when every step passed. Creates a product, a customer and a cancelled order."""
+    """The shop's flow, as each kind of caller meets it; True when every step passed.
+
+    Anonymous: health, list products, and a catalog write that must be refused (401). With
+    ``operator_token``: create a product (retired at the end). With ``token`` (a customer's ID
+    token): the customer's profile (created if missing), a refused catalog write (403), an order
+    (with replay), fetched in both regions, cancelled. Without a token the protected flow is
+    reported as skipped and the run fails: a smoke test that cannot order proves little.
+    """
     first = Client(base_url, timeout, opener)
     second = Client(second_url, timeout, opener) if second_url else None
     report = Report(echo)
     state: dict[str, Any] = {}
     key = str(uuid.uuid4())
     suffix = uuid.uuid4().hex[:10]
+    customer = {"Authorization": f"Bearer {token}"} if token else {}
+    operator = {"Authorization": f"Bearer {operator_token}"} if operator_token else {}
+    product = {"name": f"Smoke {suffix}", "price": "9.99", "stock_quantity": 5, "category": "Smoke"}
 
     def order() -> dict[str, Any]:
-        return {
-            "customer_id": state["customer_id"],
-            "items": [{"product_id": state["product_id"], "quantity": 2}],
-        }
+        return {"items": [{"product_id": state["product_id"], "quantity": 2}]}
 
     def health(client: Client) -> tuple[Reply, str]:
         reply = client.request("GET", "/health")
@@ -169,29 +190,45 @@ def run_smoke(
         return reply, f"database {body.get('database', '?')}"
 
     def list_products() -> tuple[Reply, str]:
-        reply = first.request("GET", "/products?limit=5")
-        return reply, f"{len(expect(reply, 200, 'products')['products'])} product(s)"
+        reply = first.request("GET", "/products?limit=20")
+        products = expect(reply, 200, "products")["products"]
+        # Without an operator, the customer orders an existing product that has stock for it.
+        stocked = [p for p in products if p.get("stock_quantity", 0) >= 2]
+        if stocked:
+            state.setdefault("product_id", stocked[0]["product_id"])
+        return reply, f"{len(products)} product(s)"
+
+    def refused(headers: dict[str, str], status: int, why: str) -> tuple[Reply, str]:
+        reply = first.request("POST", "/products", product, headers)
+        expect(reply, status)
+        return reply, why
 
     def create_product() -> tuple[Reply, str]:
-        product = {"name": f"Smoke {suffix}", "price": "9.99", "stock_quantity": 5, "category": "Smoke"}
-        reply = first.request("POST", "/products", product)
-        state["product_id"] = expect(reply, 201, "product_id")["product_id"]
+        reply = first.request("POST", "/products", product, operator)
+        state["product_id"] = state["own_product"] = expect(reply, 201, "product_id")["product_id"]
         return reply, state["product_id"]
 
-    def create_customer() -> tuple[Reply, str]:
-        customer = {"email": f"smoke-{suffix}@example.com", "first_name": "Smoke", "last_name": "Test"}
-        reply = first.request("POST", "/customers", customer)
-        state["customer_id"] = expect(reply, 201, "customer_id")["customer_id"]
-        return reply, state["customer_id"]
+    def profile() -> tuple[Reply, str]:
+        reply = first.request("GET", "/customers/me", headers=customer)
+        if reply.status == 404:
+            email = token_email(token or "")
+            if email is None:
+                raise StepFailed("the token has no email claim: give an ID token, not an access token")
+            body = {"email": email, "first_name": "Smoke", "last_name": "Test"}
+            reply = first.request("POST", "/customers", body, customer)
+            return reply, f"created {expect(reply, 201, 'customer_id')['customer_id']}"
+        return reply, f"existing {expect(reply, 200, 'customer_id')['customer_id']}"
 
     def place_order() -> tuple[Reply, str]:
-        reply = first.request("POST", "/orders", order(), {"Idempotency-Key": key})
+        if "product_id" not in state:
+            raise StepFailed("no product with stock to order: give --operator-token to create one")
+        reply = first.request("POST", "/orders", order(), {"Idempotency-Key": key, **customer})
         body = expect(reply, 201, "order_id", "status")
         state["order_id"] = body["order_id"]
         return reply, f"{body['order_id']} {body['status']} total {body.get('total_amount', '?')}"
 
     def replay_order() -> tuple[Reply, str]:
-        reply = first.request("POST", "/orders", order(), {"Idempotency-Key": key})
+        reply = first.request("POST", "/orders", order(), {"Idempotency-Key": key, **customer})
         body = expect(reply, 201, "order_id")
         if body["order_id"] != state["order_id"]:
             raise StepFailed(
@@ -200,7 +237,7 @@ def run_smoke(
         return reply, "same order (Idempotent-Replayed)"
 
     def fetch(client: Client) -> tuple[Reply, str]:
-        reply = client.request("GET", f"/orders/{state['order_id']}")
+        reply = client.request("GET", f"/orders/{state['order_id']}", headers=customer)
         if reply.status == 404:
             raise StepFailed(
                 f"order {state['order_id']} not found via {client.base_url}: not the same database?"
@@ -208,11 +245,16 @@ def run_smoke(
         return reply, f"status {expect(reply, 200, 'status')['status']}"
 
     def cancel() -> tuple[Reply, str]:
-        reply = first.request("POST", f"/orders/{state['order_id']}/cancel")
+        reply = first.request("POST", f"/orders/{state['order_id']}/cancel", headers=customer)
         body = expect(reply, 200, "status")
         if body["status"] != "cancelled":
             raise StepFailed(f"status {body['status']!r} after cancel")
         return reply, "cancelled, stock returned"
+
+    def retire() -> tuple[Reply, str]:
+        reply = first.request("DELETE", f"/products/{state['own_product']}", headers=operator)
+        expect(reply, 204)
+        return reply, "the smoke product is retired"
 
     echo(f"smoke test of {base_url}" + (f" and {second_url}" if second_url else ""))
     ready = report.step("health", lambda: health(first))
@@ -221,13 +263,22 @@ def run_smoke(
     if not ready:
         echo("smoke test FAILED: the API is not answering /health; later steps skipped")
         return False
+    report.step("anonymous catalog write refused", lambda: refused({}, 401, "401 as it must be"))
+    if operator_token:
+        report.step("create product (operator)", create_product)
     report.step("list products", list_products)
-    flow = report.step("create product", create_product) and report.step("create customer", create_customer)
-    if flow and report.step("place order", place_order):
-        report.step("replay order (same Idempotency-Key)", replay_order)
-        report.step("fetch order", lambda: fetch(first))
-        if second is not None:
-            report.step("fetch order via second URL", lambda: fetch(second))
-        report.step("cancel order", cancel)
+    if token:
+        report.step("customer catalog write refused", lambda: refused(customer, 403, "403 as it must be"))
+        if report.step("customer profile", profile) and report.step("place order", place_order):
+            report.step("replay order (same Idempotency-Key)", replay_order)
+            report.step("fetch order", lambda: fetch(first))
+            if second is not None:
+                report.step("fetch order via second URL", lambda: fetch(second))
+            report.step("cancel order", cancel)
+    else:
+        report.ok = False
+        echo("✗ customer flow                          skipped: give --token (a customer's ID token)")
+    if "own_product" in state:
+        report.step("retire product (operator)", retire)
     echo("all steps passed" if report.ok else "smoke test FAILED")
     return report.ok

@@ -98,33 +98,45 @@ def problem_body(code: str, title: str, status: int, detail: str) -> str:
     )
 
 
+#: Who may call a route. API Gateway enforces the token (anonymous routes have none); the
+#: handlers enforce the group and ownership from the claims API Gateway passes on.
+ANONYMOUS: Final = "anonymous"  # anyone, no token
+CUSTOMER: Final = "customer"  # a valid token; customers act on their own data, operators on anyone's
+OPERATOR: Final = "operator"  # a valid token of a member of the operators group
+OPERATORS_GROUP: Final = "operators"
+#: The OpenAPI security scheme of authenticated routes: a Cognito ID token as a bearer token.
+SECURITY_SCHEME: Final = "cognitoIdToken"
+
+
 @dataclass(frozen=True)
 class Route:
     """One operation of the REST API. ``path`` uses API Gateway's ``{param}`` syntax; ``body``
-    says whether it takes a JSON request body."""
+    says whether it takes a JSON request body; ``access`` who may call it."""
 
     operation: str
     method: str
     path: str
     function: str
+    access: str
     body: bool = False
 
 
 #: Every operation the API offers. API Gateway's resources and methods, the handlers' routes,
 #: the local runtime's router and the OpenAPI document are all generated from this table.
 ROUTES: Final = (
-    Route("health", "GET", "/health", "catalog"),
-    Route("list_products", "GET", "/products", "catalog"),
-    Route("create_product", "POST", "/products", "catalog", body=True),
-    Route("get_product", "GET", "/products/{product_id}", "catalog"),
-    Route("update_product", "PATCH", "/products/{product_id}", "catalog", body=True),
-    Route("retire_product", "DELETE", "/products/{product_id}", "catalog"),
-    Route("create_customer", "POST", "/customers", "catalog", body=True),
-    Route("get_customer", "GET", "/customers/{customer_id}", "catalog"),
-    Route("list_customer_orders", "GET", "/customers/{customer_id}/orders", "catalog"),
-    Route("place_order", "POST", "/orders", "orders", body=True),
-    Route("get_order", "GET", "/orders/{order_id}", "orders"),
-    Route("cancel_order", "POST", "/orders/{order_id}/cancel", "orders"),
+    Route("health", "GET", "/health", "catalog", ANONYMOUS),
+    Route("list_products", "GET", "/products", "catalog", ANONYMOUS),
+    Route("create_product", "POST", "/products", "catalog", OPERATOR, body=True),
+    Route("get_product", "GET", "/products/{product_id}", "catalog", ANONYMOUS),
+    Route("update_product", "PATCH", "/products/{product_id}", "catalog", OPERATOR, body=True),
+    Route("retire_product", "DELETE", "/products/{product_id}", "catalog", OPERATOR),
+    Route("create_customer", "POST", "/customers", "catalog", CUSTOMER, body=True),
+    Route("get_my_customer", "GET", "/customers/me", "catalog", CUSTOMER),
+    Route("get_customer", "GET", "/customers/{customer_id}", "catalog", CUSTOMER),
+    Route("list_customer_orders", "GET", "/customers/{customer_id}/orders", "catalog", CUSTOMER),
+    Route("place_order", "POST", "/orders", "orders", CUSTOMER, body=True),
+    Route("get_order", "GET", "/orders/{order_id}", "orders", CUSTOMER),
+    Route("cancel_order", "POST", "/orders/{order_id}/cancel", "orders", CUSTOMER),
 )
 
 
@@ -171,3 +183,9 @@ def method_not_allowed_body(resource: str) -> str:
 NO_ROUTE_BODY: Final = problem_body(
     "route-not-found", "No such route", 404, "no operation of this API has this path"
 )
+
+
+def unauthenticated_body(reason: str) -> str:
+    """API Gateway's answer when its Cognito authorizer refuses the token (missing, invalid or
+    expired); ``reason`` is the authorizer's message (``$context.error.message`` when deployed)."""
+    return problem_body("unauthenticated", "Sign-in required", 401, reason)

@@ -8,7 +8,7 @@ from uuid import uuid4
 import psycopg
 import pytest
 
-from api_support import JOHN, LAPTOP, MOUSE, Client, stock
+from api_support import JANE, JOHN, LAPTOP, MOUSE, OPERATOR, Client, stock
 from handlers.shop.domain import MAX_ORDER_LINES
 
 # Every order, cancel, idempotency and concurrency test runs with both order strategies.
@@ -75,17 +75,20 @@ def test_product_crud_and_retirement(client: Client) -> None:
     created = client.post(
         "/products",
         {"name": "Desk", "description": "Oak", "price": 249.5, "stock_quantity": 3, "category": "Office"},
+        who=OPERATOR,
     )
     assert created.status == 201
     assert created.body["price"] == "249.50"
     assert created.headers["Location"] == f"/products/{created.body['product_id']}"
     product_id = created.body["product_id"]
-    patched = client.request("PATCH", f"/products/{product_id}", {"price": "199.99", "stock_quantity": 5})
+    patched = client.request(
+        "PATCH", f"/products/{product_id}", {"price": "199.99", "stock_quantity": 5}, who=OPERATOR
+    )
     assert (patched.status, patched.body["price"], patched.body["stock_quantity"]) == (200, "199.99", 5)
     assert client.get(f"/products/{product_id}").body["name"] == "Desk"
-    assert client.request("DELETE", f"/products/{product_id}").status == 204
+    assert client.request("DELETE", f"/products/{product_id}", who=OPERATOR).status == 204
     assert client.get(f"/products/{product_id}").status == 404
-    assert client.request("DELETE", f"/products/{product_id}").status == 404
+    assert client.request("DELETE", f"/products/{product_id}", who=OPERATOR).status == 404
     ordered = client.order([(product_id, 1)])
     assert (ordered.status, ordered.problem_type) == (422, "unknown-products")
 
@@ -105,16 +108,16 @@ def test_product_crud_and_retirement(client: Client) -> None:
     ],
 )
 def test_product_validation_names_the_field(client: Client, body: dict[str, object], field: str) -> None:
-    reply = client.post("/products", body)
+    reply = client.post("/products", body, who=OPERATOR)
     assert reply.status == 422, reply.body
     assert reply.body["type"] == "urn:ecommerce:problem:validation-error"
     assert field in {e["field"] for e in reply.body["errors"]}
 
 
 def test_malformed_json_and_huge_body(client: Client) -> None:
-    reply = client.post("/products", '{"name": ')
+    reply = client.post("/products", '{"name": ', who=OPERATOR)
     assert (reply.status, reply.problem_type) == (400, "malformed-json")
-    reply = client.post("/products", {"name": "x" * 300_000, "price": 1, "category": "c"})
+    reply = client.post("/products", {"name": "x" * 300_000, "price": 1, "category": "c"}, who=OPERATOR)
     assert (reply.status, reply.problem_type) == (413, "payload-too-large")
 
 
@@ -128,37 +131,43 @@ def test_unknown_route_and_bad_ids(client: Client) -> None:
 # ---- customers ----------------------------------------------------------------------------------
 
 
-def test_customers(client: Client) -> None:
+def test_customers(client: Client, admin: psycopg.Connection) -> None:
     email = f"Ada.{uuid4().hex[:8]}@Example.com"
-    created = client.post("/customers", {"email": email, "first_name": "Ada", "last_name": "Lovelace"})
+    ada = client.as_(email)
+    assert ada.get("/customers/me").status == 404  # signed in, no profile yet
+    created = ada.post("/customers", {"email": email, "first_name": "Ada", "last_name": "Lovelace"})
     assert created.status == 201
     assert created.body["email"] == email.lower()
     customer_id = created.body["customer_id"]
-    assert client.get(f"/customers/{customer_id}").body["first_name"] == "Ada"
-    duplicate = client.post("/customers", {"email": email.upper(), "first_name": "A", "last_name": "L"})
-    assert (duplicate.status, duplicate.problem_type) == (409, "duplicate-email")
-    assert duplicate.body["errors"][0]["field"] == "email"
-    bad = client.post("/customers", {"email": "nope", "first_name": "A", "last_name": "L"})
+    assert ada.get(f"/customers/{customer_id}").body["first_name"] == "Ada"
+    assert ada.get("/customers/me").body == created.body
+    second = ada.post("/customers", {"email": email.upper(), "first_name": "A", "last_name": "L"})
+    assert (second.status, second.problem_type) == (409, "profile-exists")
+    bad = ada.post("/customers", {"email": "nope", "first_name": "A", "last_name": "L"})
     assert bad.status == 422 and bad.body["errors"][0]["field"] == "email"
-    assert client.get(f"/customers/{uuid4()}").status == 404
+    assert ada.get(f"/customers/{uuid4()}").status == 404
+    # A profile from before identities (no subject) keeps its email: a new identity cannot take it.
+    legacy = f"legacy.{uuid4().hex[:8]}@example.com"
+    admin.execute("INSERT INTO customers (email, first_name, last_name) VALUES (%s, 'L', 'P')", (legacy,))
+    taken = client.as_(legacy).post("/customers", {"email": legacy, "first_name": "A", "last_name": "L"})
+    assert (taken.status, taken.problem_type) == (409, "duplicate-email")
+    assert taken.body["errors"][0]["field"] == "email"
 
 
 def test_customer_orders_are_paged(client: Client) -> None:
-    email = f"pager.{uuid4().hex[:8]}@example.com"
-    customer = client.post("/customers", {"email": email, "first_name": "P", "last_name": "Q"}).body[
-        "customer_id"
-    ]
+    pager, customer = client.new_customer()
     product = client.new_product(10)
-    placed = [client.order([(product, 1)], customer=customer).body["order_id"] for _ in range(3)]
-    first = client.get(f"/customers/{customer}/orders", query={"limit": "2"})
+    placed = [pager.order([(product, 1)], customer=customer).body["order_id"] for _ in range(3)]
+    first = pager.get(f"/customers/{customer}/orders", query={"limit": "2"})
     assert first.status == 200 and len(first.body["orders"]) == 2
-    second = client.get(
+    second = pager.get(
         f"/customers/{customer}/orders", query={"limit": "2", "cursor": first.body["next_cursor"]}
     )
     assert second.body["next_cursor"] is None
     listed = [o["order_id"] for o in first.body["orders"] + second.body["orders"]]
     assert listed == list(reversed(placed))
-    assert client.get(f"/customers/{uuid4()}/orders").status == 404
+    assert pager.get(f"/customers/{uuid4()}/orders").status == 404
+    assert pager.get(f"/customers/{JOHN}/orders").status == 404  # another customer's
 
 
 # ---- orders -------------------------------------------------------------------------------------
@@ -216,11 +225,19 @@ def test_insufficient_stock_names_products_and_changes_nothing(
     assert (stock(admin, scarce), stock(admin, plenty)) == (2, 50)
 
 
-def test_unknown_customer_and_products(client: Client, admin: psycopg.Connection) -> None:
+def test_no_profile_someone_elses_profile_and_unknown_products(
+    client: Client, admin: psycopg.Connection
+) -> None:
     product = client.new_product(5)
-    unknown_customer = client.order([(product, 1)], customer=str(uuid4()))
-    assert (unknown_customer.status, unknown_customer.problem_type) == (422, "unknown-customer")
-    assert unknown_customer.body["errors"][0]["field"] == "customer_id"
+    no_profile = client.as_(f"{uuid4().hex[:12]}@example.com").order([(product, 1)])
+    assert (no_profile.status, no_profile.problem_type) == (422, "unknown-customer")
+    assert no_profile.body["errors"][0]["field"] == "customer_id"
+    for claimed in (str(uuid4()), JANE):
+        not_mine = client.order([(product, 1)], customer=claimed)
+        assert (not_mine.status, not_mine.problem_type) == (403, "forbidden")
+        assert not_mine.body["errors"][0]["field"] == "customer_id"
+    assert client.order([(product, 1)], customer=JOHN).status == 201  # one's own id is fine
+    admin.execute("UPDATE products SET stock_quantity = 5 WHERE product_id = %s", (product,))
     ghost = str(uuid4())
     unknown_product = client.order([(product, 1), (ghost, 1)])
     assert (unknown_product.status, unknown_product.problem_type) == (422, "unknown-products")
@@ -306,13 +323,8 @@ def test_repository_sql_passes_the_dsql_linter() -> None:
     from ecommerce_dev.guard import check
     from handlers.shop import repository
 
-    statements = [
-        repository.PLACE_ORDER.format(values="(%(p0)s::uuid, %(q0)s::int)"),
-        repository.CANCEL_ORDER,
-    ]
-    statements.append(repository.ORDER_WITH_ITEMS)
-    for statement in statements:
-        assert check(statement.replace("%(", "'").replace(")s", "'").replace("%s", "NULL")) == []
+    for name, statement in repository.statements_for_lint().items():
+        assert check(statement) == [], name
 
 
 def test_replay_after_the_order_took_the_last_units(client: Client) -> None:
@@ -328,7 +340,7 @@ def test_replay_after_the_order_took_the_last_units(client: Client) -> None:
 
 
 def test_values_the_database_would_refuse_are_4xx(client: Client) -> None:
-    nul = client.post("/products", {"name": "a\x00b", "price": 1, "category": "c"})
+    nul = client.post("/products", {"name": "a\x00b", "price": 1, "category": "c"}, who=OPERATOR)
     assert nul.status == 422
     assert nul.body["errors"][0]["field"] == "name"
     pricey = client.new_product(10_000, price="99999999.99")
@@ -338,7 +350,7 @@ def test_values_the_database_would_refuse_are_4xx(client: Client) -> None:
 
 def test_patch_refuses_explicit_null(client: Client) -> None:
     product = client.new_product(1)
-    reply = client.request("PATCH", f"/products/{product}", {"name": None})
+    reply = client.request("PATCH", f"/products/{product}", {"name": None}, who=OPERATOR)
     assert reply.status == 422
     assert [e["field"] for e in reply.body["errors"]] == ["name"]
 

@@ -118,3 +118,42 @@ def test_cfn_lint_reports_a_bad_template() -> None:
     # AWS::DSQL::Cluster does not exist in us-west-1: the region matters.
     region_findings = lint_findings({"Resources": {"C": {"Type": "AWS::DSQL::Cluster"}}}, "us-west-1")
     assert any(f.startswith("E3006") for f in region_findings), region_findings
+
+
+def _acknowledged(stack: Stack, rule: str) -> list[str]:
+    """Paths of the constructs that acknowledge ``rule`` (any resource-scoped variant)."""
+    found = []
+    for construct in stack.node.find_all():
+        for entry in construct.node.metadata:
+            if entry.type == Validations.ACKNOWLEDGED_RULES_METADATA_KEY and any(
+                key.split("::", 1)[1].split("[")[0] == rule for key in entry.data
+            ):
+                found.append(construct.node.path)
+    return found
+
+
+@pytest.mark.parametrize("name", ["ecommerce-us-east-1", "ecommerce-us-east-2"])
+def test_anonymous_access_is_acknowledged_only_where_the_contract_allows_it(
+    stacks: dict[str, Stack], name: str
+) -> None:
+    """APIG4/COG4 ("no authorizer") are waived for the anonymous catalog reads and API Gateway's own
+    405 answers, nothing else; each waiver says why."""
+    from ecommerce_constructs.ecommerce_api import EcommerceApi
+    from handlers import contract
+
+    stack = stacks[name]
+    api = next(c for c in stack.node.find_all() if isinstance(c, EcommerceApi))
+    anonymous = {
+        api.methods[r.operation + suffix].node.path
+        for r in contract.ROUTES
+        if r.access == contract.ANONYMOUS
+        for suffix in ("", "_head")
+    }
+    routed = {method.node.path for method in api.methods.values()}
+    for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
+        waived = set(_acknowledged(stack, rule))
+        assert anonymous <= waived, rule
+        others = waived - anonymous
+        # The rest are the MOCK 405 methods: never a routed method with a function behind it.
+        assert not others & routed, (rule, sorted(others & routed))
+        assert all(path.rsplit("/", 1)[-1] in contract.HTTP_METHODS for path in others), sorted(others)

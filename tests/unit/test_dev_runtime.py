@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -13,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +24,13 @@ from pathlib import Path
 import psutil
 import pytest
 
+import authz
 from ecommerce_dev import apigw, devserver
+from ecommerce_dev.identity import LocalIdentity
+from handlers.contract import OPERATORS_GROUP
+from handlers.db.sample import JOHN
+
+AUTHZ_CASES = authz.cases()
 
 # ---- unit: API Gateway REST proxy events ---------------------------------------------------------
 
@@ -202,9 +211,24 @@ def test_each_port_is_its_own_region(dev: Dev) -> None:
 
 
 def test_smoke_passes_across_both_regions(dev: Dev) -> None:
-    result = cli("smoke", "--base-url", dev.url(0), "--second-url", dev.url(1))
+    identity = LocalIdentity.open(dev.data_dir)
+    customer = identity.issue(email="smoke@example.com")
+    operator = identity.issue(email="operator@example.com", groups=[OPERATORS_GROUP])
+    result = cli(
+        "smoke", "--base-url", dev.url(0), "--second-url", dev.url(1),
+        "--token", customer, "--operator-token", operator,
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
+    for step in ("anonymous catalog write refused", "customer catalog write refused", "retire product"):
+        assert f"✓ {step}" in result.stdout, result.stdout
     assert re.search(r"✓ fetch order via second URL\s+200 .*\[us-east-2\]", result.stdout), result.stdout
+
+
+def test_smoke_without_a_token_fails_and_says_why(dev: Dev) -> None:
+    result = cli("smoke", "--base-url", dev.url(0))
+    assert result.returncode == 1
+    assert "✓ anonymous catalog write refused" in result.stdout
+    assert "skipped: give --token" in result.stdout
 
 
 def test_openapi_and_offline_docs(dev: Dev) -> None:
@@ -213,6 +237,8 @@ def test_openapi_and_offline_docs(dev: Dev) -> None:
     assert status == 200
     assert "/orders" in spec["paths"]
     assert spec["servers"] == [{"url": dev.url(1), "description": "ecommerce dev (local)"}]
+    # Swagger UI's "Authorize" takes a token of `ecommerce dev token`.
+    assert spec["components"]["securitySchemes"]["cognitoIdToken"]["scheme"] == "bearer"
     status, _, page = get(f"{dev.url(0)}/docs")
     assert status == 200
     assert b"/docs/swagger-ui-bundle.min.js" in page
@@ -233,8 +259,10 @@ def test_printed_curl_commands_work_as_printed(dev: Dev) -> None:
     text = dev.text()
     section = text.split(devserver.TRY_IT_HEADER, 1)[1].split("\n\n", 1)[0]
     commands = [line for line in section.splitlines() if line and not line.startswith("#")]
-    assert len(commands) == 5
-    assert re.search(r"Idempotency-Key: [0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-", commands[2])
+    assert len(commands) == 7
+    assert commands[0].startswith("CUSTOMER=$(") and commands[1].startswith("OPERATOR=$(")
+    assert re.search(r"Idempotency-Key: [0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-", commands[4])
+    assert all("Authorization: Bearer $" in command for command in commands[3:])
     result = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", "\n".join(commands)], capture_output=True, text=True, timeout=60
     )
@@ -283,11 +311,11 @@ def raw_http(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
             "malformed-request",
         ),
         (b"GARBAGE\r\n\r\n", 400, "malformed-request"),
-        (
+        (  # the authorizer runs before anything looks at the body, as in API Gateway
             b"POST /products HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
             b"Connection: close\r\n\r\nhi",
-            415,
-            "unsupported-media-type",
+            401,
+            "unauthenticated",
         ),
     ],
 )
@@ -299,6 +327,152 @@ def test_the_servers_own_answers_are_problems_with_the_region(
     assert headers["content-type"] == "application/problem+json"
     assert headers["x-serving-region"] == "us-east-2"
     assert json.loads(body)["type"] == f"urn:ecommerce:problem:{problem}"
+
+
+def test_an_operators_text_body_is_415(dev: Dev) -> None:
+    token = LocalIdentity.open(dev.data_dir).issue(email="operator@example.com", groups=[OPERATORS_GROUP])
+    request = (
+        b"POST /products HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
+        b"Authorization: Bearer " + token.encode() + b"\r\nConnection: close\r\n\r\nhi"
+    )
+    got, _, body = raw_http(dev.ports[0], request)
+    assert (got, json.loads(body)["type"]) == (415, "urn:ecommerce:problem:unsupported-media-type")
+
+
+# ---- identity: the local user pool and the authorizer in front of the functions -----------------
+
+
+def call(
+    dev: Dev, method: str, path: str, body: object = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], object]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        f"{dev.url()}{path}",
+        data=data,
+        method=method,
+        headers={**({"Content-Type": "application/json"} if data else {}), **(headers or {})},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status, answer, raw = response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        status, answer, raw = error.code, error.headers, error.read()
+    return status, {k.lower(): v for k, v in answer.items()}, json.loads(raw) if raw else None
+
+
+@pytest.mark.parametrize("case", AUTHZ_CASES, ids=[case.id for case in AUTHZ_CASES])
+def test_route_caller_matrix_over_http(dev: Dev, case: authz.Case) -> None:
+    """The matrix of tests/unit/test_authorization.py, over HTTP with real tokens of the local pool."""
+    identity = LocalIdentity.open(dev.data_dir)
+
+    def send(
+        method: str, path: str, body: object, headers: dict[str, str], who: str | None
+    ) -> tuple[int, object]:
+        if who is not None:
+            groups = [OPERATORS_GROUP] if who.startswith("operator") else []
+            headers = {**headers, "Authorization": f"Bearer {identity.issue(email=who, groups=groups)}"}
+        status, _, answer = call(dev, method, path, body, headers)
+        return status, answer
+
+    status, body = authz.run_case(case, send)
+    assert status == case.expected(), (case.id, body)
+
+
+def forged(identity: LocalIdentity, kind: str) -> str | None:
+    """A token API Gateway's Cognito authorizer refuses, of the given kind."""
+    email = "john.doe@example.com"
+    if kind == "missing":
+        return None
+    if kind == "expired":
+        return identity.issue(email=email, now=time.time() - 7200)
+    if kind == "wrong issuer":
+        return identity.issue(email=email, iss="https://cognito-idp.us-east-1.amazonaws.com/us-east-1_other")
+    if kind == "wrong client":
+        return identity.issue(email=email, aud="someotherclient")
+    if kind == "access token":
+        return identity.issue(email=email, token_use="access", aud=None, client_id="localdevclient")
+    if kind == "missing sub":
+        return identity.issue(email=email, sub=None)
+    if kind == "another pool":
+        other = LocalIdentity.open(Path(tempfile.mkdtemp(prefix="other-pool-")))
+        return other.issue(email=email)
+    header, payload, signature = identity.issue(email=email).split(".")
+    if kind == "tampered signature":
+        return f"{header}.{payload}.{signature[:-4]}AAAA"
+    if kind == "tampered payload":
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+        claims["cognito:groups"] = [OPERATORS_GROUP]
+        raw = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+        return f"{header}.{raw}.{signature}"
+    if kind == "alg none":
+        none = base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').rstrip(b"=").decode()
+        return f"{none}.{payload}."
+    if kind == "alg confusion":
+        # HS256 keyed with the pool's public key: accepted by verifiers that trust the header's alg.
+        public = identity.key_path.read_bytes()
+        from cryptography.hazmat.primitives import serialization
+
+        key = serialization.load_pem_private_key(public, None).public_key()
+        pem = key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        hs = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=").decode()
+        mac = hmac.new(pem, f"{hs}.{payload}".encode(), hashlib.sha256).digest()
+        return f"{hs}.{payload}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+    raise AssertionError(kind)
+
+
+FORGERIES = [
+    "missing", "expired", "wrong issuer", "wrong client", "access token", "missing sub", "another pool",
+    "tampered signature", "tampered payload", "alg none", "alg confusion",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", FORGERIES)
+def test_tokens_the_authorizer_refuses_are_401_before_any_function_runs(dev: Dev, kind: str) -> None:
+    token = forged(LocalIdentity.open(dev.data_dir), kind)
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+    before = dev.text().count("orders")
+    status, answer, body = call(dev, "GET", "/customers/me", headers=headers)
+    assert status == 401, body
+    assert answer["content-type"] == "application/problem+json"
+    assert answer["www-authenticate"] == "Bearer"
+    assert isinstance(body, dict) and body["type"] == "urn:ecommerce:problem:unauthenticated"
+    # API Gateway's two messages: only expiry is told apart.
+    assert body["detail"] == ("The incoming token has expired" if kind == "expired" else "Unauthorized")
+    assert dev.text().count("orders") == before
+
+
+def test_a_valid_token_is_its_customer_in_either_region(dev: Dev) -> None:
+    token = LocalIdentity.open(dev.data_dir).issue(email="john.doe@example.com")
+    for index in (0, 1):
+        request = urllib.request.Request(
+            f"{dev.url(index)}/customers/me", headers={"Authorization": f"Bearer {token}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.loads(response.read())["customer_id"] == JOHN
+
+
+def test_dev_token_prints_the_token_last_and_the_same_email_is_the_same_identity(dev: Dev) -> None:
+    printed = cli("dev", "token", "--customer", "john.doe@example.com", "--data-dir", str(dev.data_dir))
+    assert printed.returncode == 0, printed.stderr
+    token = printed.stdout.split()[-1]
+    status, _, body = call(dev, "GET", "/customers/me", headers={"Authorization": f"Bearer {token}"})
+    assert (status, body["customer_id"]) == (200, JOHN)  # type: ignore[index]
+    newcomer = cli("dev", "--data-dir", str(dev.data_dir), "token", "--customer", "New.Comer@example.com")
+    token = newcomer.stdout.split()[-1]
+    auth = {"Authorization": f"Bearer {token}"}
+    assert call(dev, "GET", "/customers/me", headers=auth)[0] == 404
+    profile = {"email": "new.comer@example.com", "first_name": "N", "last_name": "C"}
+    status, _, created = call(dev, "POST", "/customers", profile, auth)
+    assert status == 201, created
+    again = cli("dev", "token", "--customer", "new.comer@example.com", "--data-dir", str(dev.data_dir))
+    status, _, mine = call(
+        dev, "GET", "/customers/me", headers={"Authorization": f"Bearer {again.stdout.split()[-1]}"}
+    )
+    assert (status, mine) == (200, created)
+    operator = cli("dev", "token", "--operator", "--data-dir", str(dev.data_dir)).stdout.split()[-1]
+    product = {"name": "Token Lamp", "price": "3.00", "stock_quantity": 1, "category": "Home"}
+    assert call(dev, "POST", "/products", product, {"Authorization": f"Bearer {operator}"})[0] == 201
+    assert call(dev, "POST", "/products", product, auth)[0] == 403
 
 
 def test_second_runtime_on_the_same_data_dir_refuses(dev: Dev) -> None:
@@ -354,14 +528,21 @@ def test_sigterm_stops_cleanly_and_a_restart_keeps_the_data() -> None:
             dev = Dev(process, data_dir, ports, output)
             wait_ready(dev)
             if round_ == 0:
-                body = {"name": "Kept", "price": "1.00", "stock_quantity": 1, "category": "Restart"}
-                request = urllib.request.Request(
-                    f"{dev.url()}/products", json.dumps(body).encode(), {"Content-Type": "application/json"}
+                token = LocalIdentity.open(data_dir).issue(
+                    email="operator@example.com", groups=[OPERATORS_GROUP]
                 )
-                with urllib.request.urlopen(request, timeout=10) as response:
-                    product_id = json.loads(response.read())["product_id"]
+                body = {"name": "Kept", "price": "1.00", "stock_quantity": 1, "category": "Restart"}
+                status, _, created = call(
+                    dev, "POST", "/products", body, {"Authorization": f"Bearer {token}"}
+                )
+                assert status == 201, created
+                product_id = created["product_id"]  # type: ignore[index]
             else:
                 assert get(f"{dev.url(1)}/products/{product_id}")[0] == 200
+                # The signing key is kept too: tokens issued before the restart still work.
+                patch = {"stock_quantity": 2}
+                auth = {"Authorization": f"Bearer {token}"}
+                assert call(dev, "PATCH", f"/products/{product_id}", patch, auth)[0] == 200
             process.send_signal(signal.SIGTERM)
             assert process.wait(30) == 0, dev.text()
             assert not postgres_processes(data_dir)

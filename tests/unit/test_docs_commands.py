@@ -26,22 +26,23 @@ DOCUMENTS = ("README.md", "docs/deploy.md")
 
 # How each documented command is exercised. A command found in the documents but missing here fails
 # test_every_documented_command_is_exercised: new documentation cannot go untested.
-RUN = {
-    "make install",
-    "make synth",
-    ".venv/bin/ecommerce smoke --base-url http://127.0.0.1:8080 --second-url http://127.0.0.1:8081",
-}
+LOCAL_SMOKE = (
+    ".venv/bin/ecommerce smoke --base-url http://127.0.0.1:8080 --second-url http://127.0.0.1:8081 "
+    '--token "$(.venv/bin/ecommerce dev token --customer smoke@example.com)" '
+    '--operator-token "$(.venv/bin/ecommerce dev token --operator)"'
+)
+RUN = {"make install", "make synth", LOCAL_SMOKE}
 # Expected: our code runs to the end, then AWS is unreachable. The value is the evidence of that.
 AWS = {
     "npx cdk bootstrap": "Unable to resolve AWS account",
     "npx cdk deploy --all": "Synthesis time",
     "npx cdk destroy --all": "irreversible action",
     ".venv/bin/ecommerce outputs": "configure AWS credentials",
-    ".venv/bin/ecommerce smoke --deployed": "configure AWS credentials",
+    ".venv/bin/ecommerce smoke --deployed --username smoke@example.com": "configure AWS credentials",
 }
 SELF = {"make test"}  # this suite is what it runs
 DEV = "make dev"
-NEEDS_DEV = {".venv/bin/ecommerce smoke --base-url http://127.0.0.1:8080 --second-url http://127.0.0.1:8081"}
+NEEDS_DEV = {LOCAL_SMOKE}
 
 
 def documented_commands() -> list[tuple[str, str]]:
@@ -133,7 +134,8 @@ def _free(port: int) -> bool:
 
 
 @pytest.fixture(scope="module")
-def make_dev() -> Iterator[subprocess.Popen[str]]:
+def make_dev() -> Iterator[Path]:
+    """`make dev` as documented, on a throw-away data dir (yielded: commands that sign in use it)."""
     if not (_free(8080) and _free(8081)):
         pytest.skip("ports 8080/8081 are taken; the documented make dev URLs need them")
     data_dir = Path(tempfile.mkdtemp(prefix="docs-make-dev-"))
@@ -149,7 +151,7 @@ def make_dev() -> Iterator[subprocess.Popen[str]]:
             assert process.poll() is None, output.read_text()
             assert time.monotonic() < deadline, output.read_text()
             time.sleep(0.2)
-        yield process
+        yield data_dir
     finally:
         os.killpg(process.pid, signal.SIGINT)
         process.wait(60)
@@ -158,6 +160,6 @@ def make_dev() -> Iterator[subprocess.Popen[str]]:
 
 
 @pytest.mark.parametrize("command", sorted(NEEDS_DEV))
-def test_runs_as_written_against_make_dev(command: str, make_dev: subprocess.Popen[str]) -> None:
-    result = shell(command, fresh_env())
+def test_runs_as_written_against_make_dev(command: str, make_dev: Path) -> None:
+    result = shell(command, fresh_env(ECOMMERCE_DATA_DIR=str(make_dev)))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -62,3 +62,27 @@ def test_money_is_documented_as_decimal_string() -> None:
     assert schemas["ProductOut"]["properties"]["price"]["type"] == "string"
     assert schemas["OrderOut"]["properties"]["total_amount"]["pattern"] == r"^\d+\.\d{2}$"
     assert json.dumps(schemas).count('"format": "float"') == 0
+
+
+def test_security_follows_the_access_table() -> None:
+    """Per-operation security from handlers.contract.ROUTES, the table the authorizers and the
+    route x caller matrix use too; /docs can then authorize with a bearer token."""
+    from handlers import contract
+
+    document = openapi_document()
+    scheme = document["components"]["securitySchemes"][contract.SECURITY_SCHEME]
+    assert (scheme["type"], scheme["scheme"], scheme["bearerFormat"]) == ("http", "bearer", "JWT")
+    assert "security" not in document  # no global default: each operation says what it needs
+    for route in contract.ROUTES:
+        operations = [document["paths"][route.path][route.method.lower()]]
+        if route.method == "GET":
+            operations.append(document["paths"][route.path]["head"])
+        for operation in operations:
+            responses = operation["responses"]
+            if route.access == contract.ANONYMOUS:
+                assert operation["security"] == [], route.operation
+                assert "401" not in responses
+            else:
+                assert operation["security"] == [{contract.SECURITY_SCHEME: []}], route.operation
+                assert "401" in responses
+                assert ("403" in responses) >= (route.access == contract.OPERATOR)

@@ -79,3 +79,104 @@ def test_non_http_url_is_rejected() -> None:
     lines: list[str] = []
     assert not run_smoke("ftp://h", echo=lines.append)
     assert "not an http(s) URL" in lines[1]
+
+
+# ---- signing in to a deployed pool (botocore's Stubber checks requests and replies against the
+# cognito-idp service model) ------------------------------------------------------------------------
+
+POOL = "us-east-1_AbCdEf123"
+
+
+def cognito() -> Any:
+    import boto3
+
+    return boto3.client(
+        "cognito-idp", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+
+
+def test_sign_in_uses_the_admin_password_flow_of_the_tools_client() -> None:
+    from botocore.stub import Stubber
+
+    from ecommerce_dev.signin import id_token
+
+    client = cognito()
+    with Stubber(client) as stub:
+        stub.add_response(
+            "admin_initiate_auth",
+            {"AuthenticationResult": {"IdToken": "id.token.x", "AccessToken": "a", "ExpiresIn": 3600}},
+            {
+                "UserPoolId": POOL,
+                "ClientId": "toolsclient",
+                "AuthFlow": "ADMIN_USER_PASSWORD_AUTH",
+                "AuthParameters": {"USERNAME": "smoke@example.com", "PASSWORD": "pw"},
+            },
+        )
+        token = id_token(
+            region="us-east-1", user_pool_id=POOL, client_id="toolsclient",
+            username="smoke@example.com", password="pw", client=client,
+        )  # fmt: skip
+        stub.assert_no_pending_responses()
+    assert token == "id.token.x"
+
+
+@pytest.mark.parametrize(
+    ("reply", "message"),
+    [
+        ({"ChallengeName": "NEW_PASSWORD_REQUIRED", "Session": "s" * 20}, "NEW_PASSWORD_REQUIRED challenge"),
+        ({"ChallengeName": "SOFTWARE_TOKEN_MFA", "Session": "s" * 20}, "an MFA code"),
+    ],
+)
+def test_sign_in_challenges_are_explained(reply: dict[str, Any], message: str) -> None:
+    from botocore.stub import Stubber
+
+    from ecommerce_dev.signin import SignInError, id_token
+
+    client = cognito()
+    with Stubber(client) as stub:
+        stub.add_response("admin_initiate_auth", reply)
+        with pytest.raises(SignInError, match=message):
+            id_token(
+                region="us-east-1",
+                user_pool_id=POOL,
+                client_id="c",
+                username="u",
+                password="p",
+                client=client,
+            )
+
+
+def test_wrong_password_is_one_line() -> None:
+    from botocore.stub import Stubber
+
+    from ecommerce_dev.signin import SignInError, id_token
+
+    client = cognito()
+    with Stubber(client) as stub:
+        stub.add_client_error(
+            "admin_initiate_auth", "NotAuthorizedException", "Incorrect username or password."
+        )
+        with pytest.raises(SignInError, match="NotAuthorizedException: Incorrect username or password"):
+            id_token(
+                region="us-east-1",
+                user_pool_id=POOL,
+                client_id="c",
+                username="u",
+                password="p",
+                client=client,
+            )
+
+
+def test_credentials_need_a_deployment_and_a_password_variable() -> None:
+    result = CliRunner().invoke(main, ["smoke", "--base-url", "http://h", "--username", "u@example.com"])
+    assert result.exit_code == 2 and "add --deployed" in result.output
+
+
+def test_the_token_email_is_read_for_the_profile() -> None:
+    import base64
+
+    from ecommerce_dev.smoke import token_email
+
+    payload = base64.urlsafe_b64encode(json.dumps({"email": "a@b.io"}).encode()).decode().rstrip("=")
+    assert token_email(f"h.{payload}.s") == "a@b.io"
+    assert token_email("garbage") is None

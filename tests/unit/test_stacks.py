@@ -58,11 +58,27 @@ def test_regional_stack_resources(region: str) -> None:
         {
             "StageName": "prod",
             "AccessLogSetting": Match.object_like({"DestinationArn": Match.any_value()}),
-            "MethodSettings": [
-                Match.object_like(
-                    {"ThrottlingRateLimit": 100, "ThrottlingBurstLimit": 200, "LoggingLevel": "ERROR"}
-                )
-            ],
+            "MethodSettings": Match.array_with(
+                [
+                    Match.object_like(
+                        {
+                            "HttpMethod": "*",
+                            "ResourcePath": "/*",
+                            "ThrottlingRateLimit": 100,
+                            "ThrottlingBurstLimit": 200,
+                            "LoggingLevel": "ERROR",
+                        }
+                    ),
+                    Match.object_like(
+                        {
+                            "HttpMethod": "POST",
+                            "ResourcePath": "/~1orders",
+                            "ThrottlingRateLimit": 50,
+                            "ThrottlingBurstLimit": 100,
+                        }
+                    ),
+                ]
+            ),
         },
     )
     for handler, memory, role in (
@@ -189,7 +205,8 @@ def test_routes_cover_the_shop() -> None:
         r["Properties"]["PathPart"] for r in template.find_resources("AWS::ApiGateway::Resource").values()
     }
     assert paths == {
-        "products", "customers", "orders", "health", "{product_id}", "{customer_id}", "{order_id}", "cancel",
+        "products", "customers", "orders", "health", "{product_id}", "{customer_id}", "{order_id}",
+        "cancel", "me",
     }  # fmt: skip
     methods = template.find_resources("AWS::ApiGateway::Method")
     assert all(m["Properties"]["RequestValidatorId"] for m in methods.values())
@@ -245,6 +262,134 @@ def test_gateway_answers_are_problem_json() -> None:
         json.loads(props["ResponseTemplates"]["application/json"].replace("$context.error.message", "m"))
 
 
+# ---- identity: who may call which method ----------------------------------------------------------
+
+
+def _methods_by_route(template: Template) -> dict[tuple[str, str], dict[str, Any]]:
+    paths = _resource_paths(template)
+    return {
+        (paths[m["Properties"]["ResourceId"]["Ref"]], m["Properties"]["HttpMethod"]): m["Properties"]
+        for m in template.find_resources("AWS::ApiGateway::Method").values()
+    }
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_every_method_has_the_authorization_of_its_route(region: str) -> None:
+    """The access column of handlers.contract.ROUTES (also the matrix's and OpenAPI's) decides."""
+    template = default_template(f"ecommerce-{region}")
+    methods = _methods_by_route(template)
+    assert not [key for key in methods if key[1] == "ANY"], "no ANY proxies"
+    (authorizer_id,) = template.find_resources("AWS::ApiGateway::Authorizer")
+    for route in contract.ROUTES:
+        for verb in (route.method, "HEAD") if route.method == "GET" else (route.method,):
+            props = methods[(route.path, verb)]
+            if route.access == contract.ANONYMOUS:
+                assert props["AuthorizationType"] == "NONE", (route.operation, verb)
+                assert "AuthorizerId" not in props
+            else:
+                assert props["AuthorizationType"] == "COGNITO_USER_POOLS", (route.operation, verb)
+                assert props["AuthorizerId"] == {"Ref": authorizer_id}
+                assert not props.get("AuthorizationScopes"), "scopes would make it want access tokens"
+    routed = {(r.path, r.method) for r in contract.ROUTES}
+    for (path, verb), props in methods.items():
+        if props["Integration"]["Type"] == "MOCK":
+            assert (path, verb) not in routed and props["AuthorizationType"] == "NONE"
+
+
+def test_both_regions_trust_the_one_user_pool_of_the_primary_stack() -> None:
+    primary, second = default_template("ecommerce-us-east-1"), default_template("ecommerce-us-east-2")
+    primary.resource_count_is("AWS::Cognito::UserPool", 1)
+    second.resource_count_is("AWS::Cognito::UserPool", 0)
+    (pool_id,) = primary.find_resources("AWS::Cognito::UserPool")
+    primary.has_resource_properties(
+        "AWS::ApiGateway::Authorizer",
+        {"Type": "COGNITO_USER_POOLS", "ProviderARNs": [{"Fn::GetAtt": [pool_id, "Arn"]}],
+         "IdentitySource": "method.request.header.Authorization"},
+    )  # fmt: skip
+    (authorizer,) = second.find_resources("AWS::ApiGateway::Authorizer").values()
+    (arn,) = authorizer["Properties"]["ProviderARNs"]
+    assert arn["Fn::GetStackOutput"]["StackName"] == "ecommerce-us-east-1"
+    assert arn["Fn::GetStackOutput"]["Region"] == "us-east-1"
+
+
+def test_the_user_pool_and_its_clients() -> None:
+    template = default_template("ecommerce-us-east-1")
+    template.has_resource(
+        "AWS::Cognito::UserPool",
+        {
+            "DeletionPolicy": "Retain",
+            "Properties": Match.object_like(
+                {
+                    "DeletionProtection": "ACTIVE",
+                    "UsernameAttributes": ["email"],
+                    "AutoVerifiedAttributes": ["email"],
+                    "MfaConfiguration": "OPTIONAL",
+                    "EnabledMfas": ["SOFTWARE_TOKEN_MFA"],
+                    "UserPoolTier": "PLUS",
+                    "UserPoolAddOns": {"AdvancedSecurityMode": "ENFORCED"},
+                    "AccountRecoverySetting": {
+                        "RecoveryMechanisms": [{"Name": "verified_email", "Priority": 1}]
+                    },
+                    "Policies": {
+                        "PasswordPolicy": Match.object_like(
+                            {"MinimumLength": 12, "RequireUppercase": True, "RequireNumbers": True,
+                             "RequireSymbols": True, "RequireLowercase": True}
+                        )
+                    },
+                }
+            ),
+        },
+    )  # fmt: skip
+    clients = [c["Properties"] for c in template.find_resources("AWS::Cognito::UserPoolClient").values()]
+    storefront = next(c for c in clients if c.get("AllowedOAuthFlows"))
+    tools = next(c for c in clients if not c.get("AllowedOAuthFlows"))
+    assert storefront["AllowedOAuthFlows"] == ["code"]  # no implicit grant
+    assert storefront["GenerateSecret"] is False
+    assert "aws.cognito.signin.user.admin" not in storefront["AllowedOAuthScopes"]
+    assert storefront["ExplicitAuthFlows"] == ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+    assert storefront["PreventUserExistenceErrors"] == "ENABLED"
+    assert (storefront["IdTokenValidity"], storefront["TokenValidityUnits"]["IdToken"]) == (60, "minutes")
+    assert tools["ExplicitAuthFlows"] == ["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+    template.has_resource_properties("AWS::Cognito::UserPoolGroup", {"GroupName": contract.OPERATORS_GROUP})
+    outputs = template.to_json()["Outputs"]
+    assert {"UserPoolId", "UserPoolArn", "StorefrontClientId", "ToolsClientId"} <= set(outputs)
+
+
+def test_a_401_from_the_gateway_is_a_problem_with_the_authorizers_message() -> None:
+    template = default_template("ecommerce-us-east-2")
+    responses = template.find_resources("AWS::ApiGateway::GatewayResponse").values()
+    kinds = {r["Properties"]["ResponseType"]: r["Properties"] for r in responses}
+    unauthorized = kinds["UNAUTHORIZED"]
+    assert unauthorized["StatusCode"] == "401"
+    assert unauthorized["ResponseParameters"]["gatewayresponse.header.WWW-Authenticate"] == "'Bearer'"
+    body = unauthorized["ResponseTemplates"]["application/json"]
+    # The local runtime answers the same document with the same messages (ecommerce_dev.apigw).
+    assert body == contract.unauthenticated_body("$context.error.message")
+    assert kinds["ACCESS_DENIED"]["StatusCode"] == "403"
+
+
+def test_functions_reserve_concurrency_from_configuration() -> None:
+    config = validate_config({"lambda": {"reserved_concurrency": {"products": 20, "orders": 40}}})
+    template = Template.from_stack(build_app(config).regional["us-east-1"])
+    reserved = {
+        f["Properties"]["Handler"]: f["Properties"].get("ReservedConcurrentExecutions")
+        for f in template.find_resources("AWS::Lambda::Function").values()
+        if f["Properties"].get("Handler", "").startswith("handlers.api")
+    }
+    assert reserved == {"handlers.api.catalog.handler": 20, "handlers.api.orders.handler": 40}
+    default = default_template("ecommerce-us-east-1").find_resources("AWS::Lambda::Function").values()
+    assert not any("ReservedConcurrentExecutions" in f["Properties"] for f in default)
+
+
+def test_a_pool_of_your_own_is_trusted_everywhere_and_none_is_created() -> None:
+    arn = "arn:aws:cognito-idp:eu-west-1:111111111111:userpool/eu-west-1_AbCdEf123"
+    app = build_app(validate_config({"identity": {"user_pool_arn": arn}}))
+    for stack in app.regional.values():
+        template = Template.from_stack(stack)
+        template.resource_count_is("AWS::Cognito::UserPool", 0)
+        template.has_resource_properties("AWS::ApiGateway::Authorizer", {"ProviderARNs": [arn]})
+
+
 def test_edge_forwards_query_strings_and_caches_catalog() -> None:
     template = default_template("ecommerce-edge")
     # Managed AllViewerExceptHostHeader: every query string and header but Host reaches API Gateway.
@@ -284,7 +429,12 @@ def test_edge_forwards_query_strings_and_caches_catalog() -> None:
                     "ParametersInCacheKeyAndForwardedToOrigin": Match.object_like(
                         {
                             "QueryStringsConfig": {"QueryStringBehavior": "all"},
-                            "HeadersConfig": {"HeaderBehavior": "whitelist", "Headers": ["Origin"]},
+                            # Authorization must be in the key, or CloudFront drops it: the
+                            # operators' writes to /products would all be 401.
+                            "HeadersConfig": {
+                                "HeaderBehavior": "whitelist",
+                                "Headers": ["Origin", "Authorization"],
+                            },
                         }
                     ),
                 }

@@ -1,7 +1,8 @@
 """The HTTP side of one simulated region: /openapi.json, /docs (Swagger UI, offline) and the API.
 
 It answers like the deployed stage: what API Gateway answers itself (404 for a path no resource
-has, 405 with ``Allow`` for a method a resource lacks) comes from ``ecommerce_dev.apigw``; so do the
+has, 405 with ``Allow`` for a method a resource lacks, 401 where the Cognito authorizer refuses the
+token, which the local user pool verifies) comes from ``ecommerce_dev.apigw``; so do the
 server's own errors (malformed or oversized request heads, which uvicorn would answer in plain
 text): problem+json with the serving-region header, like every other error of the API.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ecommerce_dev import apigw
+from ecommerce_dev.identity import Unauthorized
 from handlers import contract
 
 from .regions import RegionRuntime
@@ -123,16 +125,23 @@ async def _dispatch(runtime: RegionRuntime, request: Request) -> tuple[int, list
         return apigw.decode_result(apigw.missing_route_result(runtime.region))
     if found.route is None:
         return apigw.decode_result(apigw.method_not_allowed_result(found, runtime.region))
+    headers = list(request.headers.items())
+    try:
+        claims = apigw.authorize(found.route, headers, runtime.identity)
+    except Unauthorized as refused:
+        log.info("401 %s %s: %s", request.method, path, refused.reason)  # API Gateway tells nobody why
+        return apigw.decode_result(apigw.unauthorized_result(refused.message, runtime.region))
     event = apigw.build_event(
         method=request.method,
         path=path,
-        headers=list(request.headers.items()),
+        headers=headers,
         query=list(request.query_params.multi_items()),
         body=await request.body(),
         source_ip=request.client.host if request.client else apigw.HOST,
         resource=found.resource,
         path_parameters=found.path_parameters,
         host=request.headers.get("host", apigw.HOST),
+        claims=claims,
     )
     loop = asyncio.get_running_loop()
     result = await loop.run_in_executor(runtime.executor, runtime.invoke, found.route.function, event)

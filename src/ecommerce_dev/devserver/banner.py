@@ -3,44 +3,77 @@
 from __future__ import annotations
 
 import json
+import shlex
+import sys
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from handlers.db.sample import JOHN, LAPTOP
+from handlers.db.sample import LAPTOP
 
-from .options import LOG_FILE
+from .options import DEFAULT_DATA_DIR, LOG_FILE
 from .regions import RegionRuntime
 
 CURL_COMMENTS = (
-    "list products",
-    "create a product",
+    "sign in as John (a sample customer); the token is the command's last word, valid an hour",
+    "sign in as an operator (catalog writes)",
+    "list products (anyone)",
+    "create a product (operators only)",
     "place an order for John's laptop (retrying with the same Idempotency-Key never orders twice)",
     "fetch it through the other region (one logical database)",
     "cancel it (the stock goes back)",
 )
 TRY_IT_HEADER = "Try it (paste into bash or zsh):"
+JOHN_EMAIL = "john.doe@example.com"
 
 
-def curl_commands(first: str, second: str, idempotency_key: str) -> list[str]:
+def cli_command(data_dir: Path) -> str:
+    """How this shell reaches the ``ecommerce`` CLI of this runtime (with its data dir)."""
+    script = Path(sys.executable).with_name("ecommerce")
+    command = (
+        shlex.quote(_relative(script))
+        if script.exists()
+        else f"{shlex.quote(sys.executable)} -m ecommerce_dev.cli"
+    )
+    if data_dir.resolve() != DEFAULT_DATA_DIR.resolve():
+        command += f" dev --data-dir {shlex.quote(str(data_dir))}"
+    else:
+        command += " dev"
+    return command
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def curl_commands(
+    first: str, second: str, idempotency_key: str, data_dir: Path = DEFAULT_DATA_DIR
+) -> list[str]:
     """The recipe's "Testing the Deployment" steps as commands that run as printed (bash/zsh)."""
     json_header = "-H 'Content-Type: application/json'"
     curl = "curl -sS -w '\\n'"  # -w: end each response with a newline
+    customer = '-H "Authorization: Bearer $CUSTOMER"'
+    operator = '-H "Authorization: Bearer $OPERATOR"'
     product = json.dumps(
         {"name": "Desk Lamp", "price": "39.99", "stock_quantity": 25, "category": "Home"},
         separators=(",", ":"),
     )
-    order = json.dumps(
-        {"customer_id": JOHN, "items": [{"product_id": LAPTOP, "quantity": 1}]}, separators=(",", ":")
-    )
+    order = json.dumps({"items": [{"product_id": LAPTOP, "quantity": 1}]}, separators=(",", ":"))
     order_id = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"order_id\"])'"
+    ecommerce = cli_command(data_dir)
     return [
+        f"CUSTOMER=$({ecommerce} token --customer {JOHN_EMAIL})",
+        f"OPERATOR=$({ecommerce} token --operator)",
         f"{curl} '{first}/products?limit=5'",
-        f"{curl} -X POST {first}/products {json_header} -d '{product}'",
-        f"ORDER_ID=$({curl} -X POST {first}/orders {json_header} -H 'Idempotency-Key: {idempotency_key}'"
+        f"{curl} -X POST {first}/products {json_header} {operator} -d '{product}'",
+        f"ORDER_ID=$({curl} -X POST {first}/orders {json_header} {customer} "
+        f"-H 'Idempotency-Key: {idempotency_key}'"
         f" -d '{order}' | {order_id}); echo \"$ORDER_ID\"",
-        f"{curl} {second}/orders/$ORDER_ID",
-        f"{curl} -X POST {first}/orders/$ORDER_ID/cancel",
+        f"{curl} {customer} {second}/orders/$ORDER_ID",
+        f"{curl} -X POST {customer} {first}/orders/$ORDER_ID/cancel",
     ]
 
 
@@ -61,7 +94,8 @@ def banner(runtimes: Sequence[RegionRuntime], data_dir: Path, dsn: str, engine_l
         "",
         TRY_IT_HEADER,
     ]
-    for comment, command in zip(CURL_COMMENTS, curl_commands(first, second, str(uuid.uuid4())), strict=True):
+    commands = curl_commands(first, second, str(uuid.uuid4()), data_dir)
+    for comment, command in zip(CURL_COMMENTS, commands, strict=True):
         lines += [f"# {comment}", command]
     lines += ["", "Ctrl-C stops the servers and the database.", ""]
     return "\n".join(lines)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ecommerce_dev.apigw import HOST
+from ecommerce_dev.identity import LocalIdentity
 
 from .app import MAX_HEAD_BYTES, create_app, log, protocol_class
 from .banner import banner
@@ -83,8 +84,9 @@ def run(options: DevOptions, echo: Callable[[str], None] = print) -> int:
         engine = _start_engine(data_dir, options.durable)
         stack.callback(_stop_engine, engine, echo)
         migrate(engine.dsn, sample_data=options.sample_data, echo=echo)
+        identity = LocalIdentity.open(data_dir)
         runtimes = [
-            RegionRuntime(region, port, engine.dsn)
+            RegionRuntime(region, port, engine.dsn, identity)
             for region, port in zip(options.regions, options.ports, strict=True)
         ]
         for runtime in runtimes:

@@ -16,16 +16,19 @@ from ecommerce_dev.apigw import HOST, LambdaContext
 from .options import WORKERS_PER_REGION
 
 if TYPE_CHECKING:
+    from ecommerce_dev.identity import LocalIdentity
     from handlers.api.common import ApiHandler
 
 
 class RegionRuntime:
     """The API of one region on one port."""
 
-    def __init__(self, region: str, port: int, dsn: str) -> None:
+    def __init__(self, region: str, port: int, dsn: str, identity: LocalIdentity) -> None:
         self.region = region
         self.port = port
         self.dsn = dsn
+        # One user pool for every region, as deployed: a token works against either.
+        self.identity = identity
         self.executor = ThreadPoolExecutor(WORKERS_PER_REGION, thread_name_prefix=f"lambda-{region}")
         self._local = threading.local()
         self._created: list[ApiHandler] = []

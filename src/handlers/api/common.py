@@ -26,7 +26,7 @@ from pydantic import BaseModel
 from handlers import __version__, contract
 from handlers.db import Database
 from handlers.settings import Settings
-from handlers.shop.domain import ShopError, Unavailable
+from handlers.shop.domain import Caller, Forbidden, ShopError, Unauthenticated, Unavailable
 from handlers.shop.repository import ShopRepository
 from handlers.shop.services import Shop
 
@@ -34,6 +34,11 @@ from .models import FieldError, Problem
 from .requests import check_body
 
 PROBLEM_JSON = contract.PROBLEM_MEDIA_TYPE
+#: An OpenAPI error response: a problem document.
+PROBLEM_RESPONSE: dict[str, Any] = {
+    "description": "Problem details (RFC 9457)",
+    "content": {PROBLEM_JSON: {"model": Problem}},
+}
 REGION_HEADER = contract.REGION_HEADER
 PROBLEM_BASE = contract.PROBLEM_TYPE_BASE
 MAX_BODY_BYTES = 256 * 1024
@@ -43,6 +48,9 @@ DEADLINE_MARGIN_SECONDS = 1.0
 # HTTP status of every domain error code: the API layer's only knowledge of the domain's errors
 # (tests/unit/test_api.py checks that every ShopError subclass is listed).
 STATUS_OF: dict[str, int] = {
+    "unauthenticated": 401,
+    "forbidden": 403,
+    "profile-exists": 409,
     "not-found": 404,
     "invalid-order": 422,
     "invalid-cursor": 400,
@@ -127,6 +135,28 @@ def _field_name(location: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+def groups_of(value: Any) -> list[str]:
+    """API Gateway REST hands cognito:groups over as "operators" or "a,b" (HTTP APIs as "[a b]");
+    a list if someone passes the JWT's own claim. Any of these, or nothing."""
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return [g for g in re.split(r"[,\s]+", str(value or "").strip("[]")) if g]
+
+
+def caller_of(event: Mapping[str, Any]) -> Caller:
+    """The identity API Gateway's Cognito authorizer verified, from the claims it passes on (never
+    from the body). No claims: anonymous."""
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    claims = authorizer.get("claims") or {}
+    subject = claims.get("sub") or None
+    if subject is None:
+        return Caller()
+    groups = groups_of(claims.get("cognito:groups"))
+    return Caller(
+        subject=str(subject), email=claims.get("email"), operator=contract.OPERATORS_GROUP in groups
+    )
+
+
 def _result(response: Response[str]) -> dict[str, Any]:
     """A proxy result for an answer given before the resolver runs."""
     return {
@@ -135,6 +165,17 @@ def _result(response: Response[str]) -> dict[str, Any]:
         "body": response.body,
         "isBase64Encoded": False,
     }
+
+
+def _denied(route: contract.Route | None, caller: Caller) -> ShopError | None:
+    """The route's access rule, again here: API Gateway already refused calls without a valid token."""
+    if route is None or route.access == contract.ANONYMOUS:
+        return None
+    if caller.anonymous:
+        return Unauthenticated()
+    if route.access == contract.OPERATOR and not caller.operator:
+        return Forbidden(f"only members of the {contract.OPERATORS_GROUP} group may do this")
+    return None
 
 
 def _powertools_rule(path: str) -> str:
@@ -171,6 +212,7 @@ class ApiHandler:
         # the metrics of concurrent workers locally). Flushed as CloudWatch EMF log lines.
         self.metrics = EphemeralMetrics(namespace=self.settings.metrics_namespace)
         self.shop: Shop | None = None
+        self.caller = Caller()
         self.tracer = self._tracer()
         self.registered: set[str] = set()
         for register in registrars:
@@ -195,7 +237,21 @@ class ApiHandler:
         if self.function is not None and spec.function != self.function:
             raise ValueError(f"{name} belongs to the {spec.function} function, not {self.function}")
         self.registered.add(name)
+        if spec.access != contract.ANONYMOUS:
+            # Documented from the same table API Gateway's authorizers are built from.
+            openapi["security"] = [{contract.SECURITY_SCHEME: []}]
+            refusals = (401, 403) if spec.access == contract.OPERATOR else (401,)
+            openapi["responses"] = {
+                **openapi.get("responses", {}),
+                **dict.fromkeys(refusals, PROBLEM_RESPONSE),
+            }
         return self.app.route(_powertools_rule(spec.path), method=spec.method, operation_id=name, **openapi)
+
+    def signed_in(self) -> str:
+        """The caller's subject; raises 401 when there is none."""
+        if self.caller.subject is None:
+            raise Unauthenticated()
+        return self.caller.subject
 
     @property
     def database(self) -> Database:
@@ -236,9 +292,15 @@ class ApiHandler:
             # HEAD is GET without the body (RFC 9110); API Gateway hands it over as HEAD.
             event = {**event, "httpMethod": "GET"}
         route = contract.find(str(event.get("httpMethod", "")), str(event.get("resource", "")))
+        self.caller = caller_of(event)
         body = event.get("body") or ""
         rejection = None
-        if len(body.encode() if isinstance(body, str) else body) > MAX_BODY_BYTES:
+        denied = _denied(route, self.caller)
+        if denied is not None:
+            result = _result(shop_problem(denied))
+            if isinstance(denied, Unauthenticated):
+                result["headers"]["WWW-Authenticate"] = "Bearer"
+        elif len(body.encode() if isinstance(body, str) else body) > MAX_BODY_BYTES:
             result = _result(
                 problem("payload-too-large", 413, f"request bodies are limited to {MAX_BODY_BYTES} bytes")
             )

@@ -193,7 +193,8 @@ class OrderItemIn(_In):
 
 
 class OrderCreate(_In):
-    customer_id: Uuid
+    # Optional: the order is always the caller's; a different customer_id is refused (403).
+    customer_id: Uuid | None = None
     # Raw lines before merging; the merged order may list at most MAX_ORDER_LINES products.
     items: Annotated[list[OrderItemIn], Field(min_length=1, max_length=10 * MAX_ORDER_LINES)]
 

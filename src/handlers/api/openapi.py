@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from handlers import __version__
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
+from handlers import __version__, contract
 
 from .common import ApiHandler
 from .routes import register_catalog, register_orders
@@ -40,10 +42,23 @@ LINKS: dict[str, dict[str, dict[str, str]]] = {
 }
 
 
+BEARER = HTTPBearer(
+    bearerFormat="JWT",
+    description=(
+        "A Cognito user pool ID token (not the access token), as `Authorization: Bearer <token>`. "
+        f"Operators are members of the `{contract.OPERATORS_GROUP}` group. Locally: "
+        "`ecommerce dev token --customer EMAIL` or `ecommerce dev token --operator`."
+    ),
+)
+
+
 def openapi_document() -> dict[str, Any]:
     handler = ApiHandler(None, (register_catalog, register_orders), region="openapi")
     schema = handler.app.get_openapi_json_schema(
-        title="ecommerce-constructs shop API", version=__version__, description=DESCRIPTION
+        title="ecommerce-constructs shop API",
+        version=__version__,
+        description=DESCRIPTION,
+        security_schemes={contract.SECURITY_SCHEME: BEARER},
     )
     document: dict[str, Any] = json.loads(schema)
     _exact(document)
@@ -57,6 +72,8 @@ def _exact(document: dict[str, Any]) -> None:
         schemas.pop(name, None)  # Powertools' defaults; our validation errors are Problem documents
     for item in document["paths"].values():
         for operation in item.values():
+            # Anonymous operations say so, rather than leaving a reader to guess.
+            operation.setdefault("security", [])
             for status, response in operation["responses"].items():
                 if status == "204":
                     response.pop("content", None)  # No Content means no content type either

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from handlers.shop.domain import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, OrderRequest, ProductChanges
 
-from .common import PROBLEM_JSON, ApiHandler, health_body, json_response
+from .common import PROBLEM_RESPONSE, ApiHandler, health_body, json_response
 from .models import (
     CustomerCreate,
     CustomerOut,
@@ -20,7 +20,6 @@ from .models import (
     OrderOut,
     OrderPage,
     OrderSummary,
-    Problem,
     ProductCreate,
     ProductOut,
     ProductPage,
@@ -55,8 +54,6 @@ IdempotencyKey = Annotated[
     ),
 ]
 
-_PROBLEM_CONTENT = {PROBLEM_JSON: {"model": Problem}}
-_PROBLEM = {"description": "Problem details (RFC 9457)", "content": _PROBLEM_CONTENT}
 # What any route with a JSON body may answer before its own rules run.
 _BODY_PROBLEMS = (400, 413, 415, 422)
 
@@ -68,7 +65,7 @@ def responses(status: int, model: type[BaseModel] | None, description: str, *pro
         declared[status]["content"] = {"application/json": {"model": model}}
     # Every operation validates its input (422) and may find the database unavailable (503).
     for code in (*problems, 422, 503):
-        declared[code] = _PROBLEM
+        declared[code] = PROBLEM_RESPONSE
     return declared
 
 
@@ -104,7 +101,7 @@ def register_catalog(handler: ApiHandler) -> None:
         "create_product", tags=["catalog"], responses=body_responses(201, ProductOut, "Created")
     )
     def create_product(product: Annotated[ProductCreate, Body()]) -> Response[str]:
-        created = handler.run(lambda shop: shop.create_product(**product.model_dump()))
+        created = handler.run(lambda shop: shop.create_product(handler.caller, **product.model_dump()))
         return json_response(201, ProductOut.of(created), {"Location": f"/products/{created.product_id}"})
 
     @handler.operation(
@@ -118,7 +115,9 @@ def register_catalog(handler: ApiHandler) -> None:
     )
     def update_product(product_id: Uuid, changes: Annotated[ProductPatch, Body()]) -> Response[str]:
         updated = handler.run(
-            lambda shop: shop.update_product(product_id, ProductChanges(**changes.model_dump()))
+            lambda shop: shop.update_product(
+                handler.caller, product_id, ProductChanges(**changes.model_dump())
+            )
         )
         return json_response(200, ProductOut.of(updated))
 
@@ -129,15 +128,26 @@ def register_catalog(handler: ApiHandler) -> None:
         responses=responses(204, None, "Retired", 404),
     )
     def retire_product(product_id: Uuid) -> Response[str]:
-        handler.run(lambda shop: shop.retire_product(product_id))
+        handler.run(lambda shop: shop.retire_product(handler.caller, product_id))
         return json_response(204, None)
 
     @handler.operation(
-        "create_customer", tags=["customers"], responses=body_responses(201, CustomerOut, "Created", 409)
+        "create_customer", tags=["customers"], responses=body_responses(201, CustomerOut, "Created", 403, 409)
     )
     def create_customer(customer: Annotated[CustomerCreate, Body()]) -> Response[str]:
-        created = handler.run(lambda shop: shop.create_customer(**customer.model_dump()))
+        created = handler.run(lambda shop: shop.create_customer(handler.caller, **customer.model_dump()))
         return json_response(201, CustomerOut.of(created), {"Location": f"/customers/{created.customer_id}"})
+
+    @handler.operation(
+        "get_my_customer",
+        tags=["customers"],
+        summary="The caller's own customer profile",
+        responses=responses(200, CustomerOut, "Your profile", 404),
+    )
+    def get_my_customer() -> Response[str]:
+        return json_response(
+            200, CustomerOut.of(handler.run(lambda shop: shop.get_my_customer(handler.caller)))
+        )
 
     @handler.operation(
         "get_customer",
@@ -145,7 +155,9 @@ def register_catalog(handler: ApiHandler) -> None:
         responses=responses(200, CustomerOut, "The customer", 404),
     )
     def get_customer(customer_id: Uuid) -> Response[str]:
-        return json_response(200, CustomerOut.of(handler.run(lambda shop: shop.get_customer(customer_id))))
+        return json_response(
+            200, CustomerOut.of(handler.run(lambda shop: shop.get_customer(handler.caller, customer_id)))
+        )
 
     @handler.operation(
         "list_customer_orders",
@@ -157,7 +169,9 @@ def register_catalog(handler: ApiHandler) -> None:
         customer_id: Uuid, limit: Limit = str(DEFAULT_PAGE_SIZE), cursor: Cursor = None
     ) -> Response[str]:
         page = handler.run(
-            lambda shop: shop.list_customer_orders(customer_id, limit=int(limit), cursor=cursor)
+            lambda shop: shop.list_customer_orders(
+                handler.caller, customer_id, limit=int(limit), cursor=cursor
+            )
         )
         return json_response(
             200, OrderPage(orders=[OrderSummary.of(o) for o in page.items], next_cursor=page.next_cursor)
@@ -169,11 +183,11 @@ def register_orders(handler: ApiHandler) -> None:
         "place_order",
         tags=["orders"],
         summary="Place an order: takes stock, totals, stores the idempotency record in one transaction",
-        responses=body_responses(201, OrderOut, "Created (or the replayed original response)", 409),
+        responses=body_responses(201, OrderOut, "Created (or the replayed original response)", 403, 409),
     )
     def place_order(order: Annotated[OrderCreate, Body()], idempotency_key: IdempotencyKey) -> Response[str]:
         request = OrderRequest.build(
-            order.customer_id, ((item.product_id, item.quantity) for item in order.items)
+            handler.signed_in(), ((item.product_id, item.quantity) for item in order.items), order.customer_id
         )
         placed = handler.run(lambda shop: shop.place_order(request, idempotency_key=idempotency_key))
         headers = {"Location": f"/orders/{placed.order.order_id}"}
@@ -186,7 +200,9 @@ def register_orders(handler: ApiHandler) -> None:
 
     @handler.operation("get_order", tags=["orders"], responses=responses(200, OrderOut, "The order", 404))
     def get_order(order_id: Uuid) -> Response[str]:
-        return json_response(200, OrderOut.of(handler.run(lambda shop: shop.get_order(order_id))))
+        return json_response(
+            200, OrderOut.of(handler.run(lambda shop: shop.get_order(handler.caller, order_id)))
+        )
 
     @handler.operation(
         "cancel_order",
@@ -195,4 +211,6 @@ def register_orders(handler: ApiHandler) -> None:
         responses=responses(200, OrderOut, "Cancelled", 404, 409, 503),
     )
     def cancel_order(order_id: Uuid) -> Response[str]:
-        return json_response(200, OrderOut.of(handler.run(lambda shop: shop.cancel_order(order_id))))
+        return json_response(
+            200, OrderOut.of(handler.run(lambda shop: shop.cancel_order(handler.caller, order_id)))
+        )

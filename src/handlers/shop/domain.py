@@ -35,6 +35,20 @@ TRANSITIONS: dict[str, frozenset[str]] = {"confirmed": frozenset({"cancelled"}),
 
 
 @dataclass(frozen=True)
+class Caller:
+    """Who asks: the identity of a verified token (``subject``), or nobody. Operators may act on any
+    customer's data; customers only on their own."""
+
+    subject: str | None = None
+    email: str | None = None
+    operator: bool = False
+
+    @property
+    def anonymous(self) -> bool:
+        return self.subject is None
+
+
+@dataclass(frozen=True)
 class Product:
     product_id: UUID
     name: str
@@ -108,20 +122,25 @@ class ProductChanges:
 
 @dataclass(frozen=True)
 class OrderRequest:
-    """A validated order: duplicate product lines already merged, in a canonical order."""
+    """A validated order for the caller's own profile (``subject``): duplicate product lines
+    merged, in a canonical order. ``claimed_customer_id`` is what the body said, if anything: it
+    must be the caller's own profile."""
 
-    customer_id: UUID
+    subject: str
     lines: tuple[tuple[UUID, int], ...]
+    claimed_customer_id: UUID | None = None
     request_hash: str = field(default="")
 
     @classmethod
-    def build(cls, customer_id: UUID, lines: Iterable[tuple[UUID, int]]) -> OrderRequest:
+    def build(
+        cls, subject: str, lines: Iterable[tuple[UUID, int]], claimed_customer_id: UUID | None = None
+    ) -> OrderRequest:
         merged = merge_lines(lines)
         canonical = json.dumps(
-            {"customer_id": str(customer_id), "items": [[str(p), q] for p, q in merged]},
-            separators=(",", ":"),
+            {"customer": subject, "items": [[str(p), q] for p, q in merged]}, separators=(",", ":")
         )
-        return cls(customer_id, merged, hashlib.sha256(canonical.encode()).hexdigest())
+        digest = hashlib.sha256(canonical.encode()).hexdigest()
+        return cls(subject, merged, claimed_customer_id, digest)
 
 
 def normalize_email(email: str) -> str:
@@ -192,6 +211,21 @@ class ShopError(Exception):
         self.field = field
 
 
+class Unauthenticated(ShopError):
+    """No verified identity on a route that needs one (API Gateway normally refuses it first)."""
+
+    code = "unauthenticated"
+    title = "Sign-in required"
+
+    def __init__(self) -> None:
+        super().__init__("this operation needs a valid ID token in the Authorization header")
+
+
+class Forbidden(ShopError):
+    code = "forbidden"
+    title = "Not allowed"
+
+
 class NotFound(ShopError):
     code = "not-found"
     title = "Resource not found"
@@ -226,10 +260,12 @@ class InvalidValue(ShopError):
 
 class UnknownCustomer(ShopError):
     code = "unknown-customer"
-    title = "Unknown customer"
+    title = "No customer profile"
 
-    def __init__(self, customer_id: UUID) -> None:
-        super().__init__(f"customer {customer_id} does not exist", field="customer_id")
+    def __init__(self) -> None:
+        super().__init__(
+            "your identity has no customer profile yet; create it with POST /customers", field="customer_id"
+        )
 
 
 class UnknownProducts(ShopError):
@@ -259,6 +295,14 @@ class InsufficientStock(ShopError):
         )
         super().__init__(f"not enough stock for: {listed}", field="items")
         self.shortages = shortages
+
+
+class ProfileExists(ShopError):
+    code = "profile-exists"
+    title = "Customer profile already exists"
+
+    def __init__(self) -> None:
+        super().__init__("your identity already has a customer profile (GET /customers/me)")
 
 
 class DuplicateEmail(ShopError):

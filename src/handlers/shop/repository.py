@@ -25,8 +25,10 @@ from .domain import (
     CURRENCY,
     IDEMPOTENCY_TTL_HOURS,
     Busy,
+    Caller,
     Customer,
     DuplicateEmail,
+    Forbidden,
     IdempotencyKeyReused,
     InsufficientStock,
     InvalidOrder,
@@ -40,6 +42,7 @@ from .domain import (
     PlacedOrder,
     Product,
     ProductChanges,
+    ProfileExists,
     Shortage,
     Unavailable,
     UnknownCustomer,
@@ -55,7 +58,19 @@ PRODUCT_COLUMNS = (
     "product_id, name, description, price, currency, stock_quantity, category, active, created_at, updated_at"
 )
 ORDER_COLUMNS = "order_id, customer_id, status, total_amount, currency, created_at, updated_at"
-ORDER_SCOPE = "POST /orders"
+CUSTOMER_COLUMNS = "customer_id, email, first_name, last_name, created_at"
+# Idempotency keys are the caller's own: two customers may pick the same key without meeting.
+ORDER_SCOPE = "POST /orders {subject}"
+
+# The caller's own profile, or NULL: no profile yet, or a body naming another customer (the NOT NULL
+# of orders.customer_id then aborts the order, and _explain_rejection says which).
+CALLER_CUSTOMER = """(SELECT c.customer_id FROM customers AS c
+            WHERE c.identity_subject = %(subject)s
+              AND (%(claimed)s::uuid IS NULL OR c.customer_id = %(claimed)s::uuid))"""
+# An order the caller may see or change: an operator any, a customer their own.
+VISIBLE_ORDER = """(%(operator)s
+       OR {alias}customer_id IN (SELECT c.customer_id FROM customers AS c
+                                  WHERE c.identity_subject = %(subject)s))"""
 
 # One statement places an order: merged lines -> conditional-free stock decrement (the CHECK
 # stock_quantity >= 0 aborts an oversell), the order (NULL customer_id when the customer is unknown
@@ -74,11 +89,11 @@ decremented AS (
 new_order AS (
     INSERT INTO orders (order_id, customer_id, status, total_amount, currency)
     SELECT %(order_id)s,
-           (SELECT c.customer_id FROM customers AS c WHERE c.customer_id = %(customer_id)s),
+           {caller_customer},
            'confirmed',
            (SELECT COALESCE(sum(d.price * d.quantity), 0) FROM decremented AS d),
            %(currency)s
- RETURNING created_at
+ RETURNING customer_id, created_at
 ),
 items AS (
     INSERT INTO order_items (order_id, product_id, quantity, unit_price)
@@ -91,7 +106,7 @@ idempotency AS (
     VALUES (%(scope)s, %(key)s, %(request_hash)s, 'completed', 201, %(response_body)s,
             now() + make_interval(hours => %(ttl_hours)s))
 )
-SELECT d.product_id, d.price, d.quantity, o.created_at
+SELECT d.product_id, d.price, d.quantity, o.created_at, o.customer_id
   FROM decremented AS d CROSS JOIN new_order AS o
 """
 
@@ -100,7 +115,7 @@ SELECT d.product_id, d.price, d.quantity, o.created_at
 CANCEL_ORDER = f"""
 WITH cancelled AS (
     UPDATE orders SET status = 'cancelled', updated_at = now()
-     WHERE order_id = %(order_id)s AND status = 'confirmed'
+     WHERE order_id = %(order_id)s AND status = 'confirmed' AND {VISIBLE_ORDER.format(alias="")}
  RETURNING {ORDER_COLUMNS}
 ),
 restocked AS (
@@ -129,14 +144,14 @@ RETURNING p.product_id, p.price, req.quantity
 INSERT_ORDER = """
 INSERT INTO orders (order_id, customer_id, status, total_amount, currency)
 SELECT %(order_id)s,
-       (SELECT c.customer_id FROM customers AS c WHERE c.customer_id = %(customer_id)s),
+       {caller_customer},
        'confirmed',
        (SELECT COALESCE(sum(p.price * req.quantity), 0)
           FROM products AS p JOIN (VALUES {values}) AS req (product_id, quantity)
             ON p.product_id = req.product_id
          WHERE p.active AND p.currency = %(currency)s),
        %(currency)s
-RETURNING created_at
+RETURNING customer_id, created_at
 """
 INSERT_ITEMS = """
 INSERT INTO order_items (order_id, product_id, quantity, unit_price)
@@ -154,26 +169,26 @@ VALUES (%(scope)s, %(key)s, %(request_hash)s, 'completed', 201, %(response_body)
 # Cancel in the same snapshot: restock only while the order is still confirmed, then cancel it.
 # Two cancels both see 'confirmed' and both write the order row, so one of them conflicts and
 # retries, and then sees 'cancelled': the stock comes back exactly once.
-RESTOCK = """
+RESTOCK = f"""
 UPDATE products AS p
    SET stock_quantity = p.stock_quantity + i.quantity, updated_at = now()
   FROM order_items AS i JOIN orders AS o ON o.order_id = i.order_id
  WHERE i.order_id = %(order_id)s AND o.status = 'confirmed' AND p.product_id = i.product_id
+   AND {VISIBLE_ORDER.format(alias="o.")}
 """
 MARK_CANCELLED = f"""
 UPDATE orders SET status = 'cancelled', updated_at = now()
- WHERE order_id = %(order_id)s AND status = 'confirmed'
+ WHERE order_id = %(order_id)s AND status = 'confirmed' AND {VISIBLE_ORDER.format(alias="")}
 RETURNING {ORDER_COLUMNS}
 """
 
-ORDER_WITH_ITEMS = """
+ORDER_WITH_ITEMS = f"""
 SELECT o.order_id, o.customer_id, o.status, o.total_amount, o.currency, o.created_at, o.updated_at,
        i.product_id, i.quantity, i.unit_price
   FROM orders AS o JOIN order_items AS i ON i.order_id = o.order_id
- WHERE o.order_id = %s
+ WHERE o.order_id = %(order_id)s AND {VISIBLE_ORDER.format(alias="o.")}
  ORDER BY i.product_id
 """
-ORDER_WITH_ITEMS_NAMED = ORDER_WITH_ITEMS.replace("%s", "%(order_id)s")
 
 
 def _domain_errors(method: Callable[P, R]) -> Callable[P, R]:
@@ -302,25 +317,33 @@ class ShopRepository:
     # ---- customers ------------------------------------------------------------------------------
 
     @_domain_errors
-    def create_customer(self, *, email: str, first_name: str, last_name: str) -> Customer:
+    def create_customer(self, *, subject: str, email: str, first_name: str, last_name: str) -> Customer:
+        """The caller's own profile; one per identity (a second is 409, as is an email in use)."""
         try:
             row = self._write_one(
-                "INSERT INTO customers (email, first_name, last_name) VALUES (%s, %s, %s) "
-                "RETURNING customer_id, email, first_name, last_name, created_at",
-                (email, first_name, last_name),
+                "INSERT INTO customers (email, first_name, last_name, identity_subject) "
+                f"VALUES (%s, %s, %s, %s) RETURNING {CUSTOMER_COLUMNS}",
+                (email, first_name, last_name, subject),
             )
         except psycopg.errors.UniqueViolation:
-            raise DuplicateEmail(email) from None
+            # Either unique index may be the one reported: whether this identity has a profile decides.
+            mine = self._read(
+                lambda conn: conn.execute(
+                    "SELECT 1 FROM customers WHERE identity_subject = %s", (subject,)
+                ).fetchone()
+            )
+            raise (ProfileExists() if mine else DuplicateEmail(email)) from None
         assert row is not None
         return Customer(*row)
 
     @_domain_errors
-    def get_customer(self, customer_id: UUID) -> Customer:
+    def get_customer(self, customer_id: UUID, caller: Caller) -> Customer:
+        """Another customer's profile is not found, whether or not it exists (operators see all)."""
         row = self._read(
             lambda conn: conn.execute(
-                "SELECT customer_id, email, first_name, last_name, created_at FROM customers "
-                "WHERE customer_id = %s",
-                (customer_id,),
+                f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE customer_id = %(customer_id)s "
+                "AND (%(operator)s OR identity_subject = %(subject)s)",
+                {"customer_id": customer_id, **_who(caller)},
             ).fetchone()
         )
         if row is None:
@@ -328,25 +351,38 @@ class ShopRepository:
         return Customer(*row)
 
     @_domain_errors
+    def get_my_customer(self, caller: Caller) -> Customer:
+        row = self._read(
+            lambda conn: conn.execute(
+                f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE identity_subject = %s", (caller.subject,)
+            ).fetchone()
+        )
+        if row is None:
+            raise NotFound("customer profile of", "this identity (create it with POST /customers)")
+        return Customer(*row)
+
+    @_domain_errors
     def list_customer_orders(
-        self, customer_id: UUID, *, limit: int, after: tuple[Any, UUID] | None
+        self, customer_id: UUID, caller: Caller, *, limit: int, after: tuple[Any, UUID] | None
     ) -> Page[Order]:
-        """One round trip; a second only to tell an unknown customer from one without orders."""
-        params: list[Any] = [customer_id]
+        """One round trip; a second only to tell an unknown (or another's) customer from one
+        without orders."""
+        params: dict[str, Any] = {"customer_id": customer_id, "limit": limit + 1, **_who(caller)}
         keyset = ""
         if after is not None:
-            keyset = "AND (created_at, order_id) < (%s, %s)"
-            params.extend(after)
-        params.append(limit + 1)
+            keyset = "AND (o.created_at, o.order_id) < (%(after_time)s, %(after_id)s)"
+            params["after_time"], params["after_id"] = after
+        columns = ", ".join(f"o.{column.strip()}" for column in ORDER_COLUMNS.split(","))
         query = (
-            f"SELECT {ORDER_COLUMNS} FROM orders WHERE customer_id = %s {keyset} "
-            "ORDER BY created_at DESC, order_id DESC LIMIT %s"
+            f"SELECT {columns} FROM orders AS o WHERE o.customer_id = %(customer_id)s "
+            f"AND {VISIBLE_ORDER.format(alias='o.')} {keyset} "
+            "ORDER BY o.created_at DESC, o.order_id DESC LIMIT %(limit)s"
         )
         rows = self._read(
             lambda conn: conn.execute(query, params, prepare=False).fetchall()
         )  # see list_products
         if not rows and after is None:
-            self.get_customer(customer_id)
+            self.get_customer(customer_id, caller)
         orders = [Order(*row) for row in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
@@ -357,14 +393,16 @@ class ShopRepository:
 
     @_domain_errors
     def place_order(self, request: OrderRequest, *, order_id: UUID, idempotency_key: str) -> PlacedOrder:
-        """Happy path: one round trip. Replays and failures add one read to explain themselves."""
+        """For the caller's own profile. Happy path: one round trip. Replays and failures add one
+        read to explain themselves."""
         values = ", ".join(f"(%(p{i})s::uuid, %(q{i})s::int)" for i in range(len(request.lines)))
         response_body = json.dumps({"order_id": str(order_id), "status": "confirmed"})
         params: dict[str, Any] = {
             "order_id": order_id,
-            "customer_id": request.customer_id,
+            "subject": request.subject,
+            "claimed": request.claimed_customer_id,
             "currency": CURRENCY,
-            "scope": ORDER_SCOPE,
+            "scope": ORDER_SCOPE.format(subject=request.subject),
             "key": idempotency_key,
             "request_hash": request.request_hash,
             "response_body": response_body,
@@ -376,7 +414,7 @@ class ShopRepository:
             # Safe to re-run even if the connection broke after COMMIT left: the idempotency key makes
             # a second attempt either create the order or hit the first one's record and replay it.
             if self.order_strategy == "cte":
-                query = PLACE_ORDER.format(values=values)
+                query = PLACE_ORDER.format(values=values, caller_customer=CALLER_CUSTOMER)
                 cursor = self._transaction(
                     lambda conn: conn.cursor().execute(query, params), pipeline=True, idempotent=True
                 )
@@ -401,38 +439,43 @@ class ShopRepository:
             if isinstance(outcome, PlacedOrder):
                 return outcome
             raise outcome from None
-        created_at = rows[0][3]
-        lines = tuple(OrderLine(product_id, quantity, price) for product_id, price, quantity, _ in rows)
+        created_at, customer_id = rows[0][3], rows[0][4]
+        lines = tuple(OrderLine(product_id, quantity, price) for product_id, price, quantity, *_ in rows)
         lines = tuple(sorted(lines, key=lambda line: str(line.product_id)))
         total = sum((line.line_total for line in lines), Decimal("0"))
-        order = Order(
-            order_id, request.customer_id, "confirmed", total, CURRENCY, created_at, created_at, lines
-        )
+        order = Order(order_id, customer_id, "confirmed", total, CURRENCY, created_at, created_at, lines)
         return PlacedOrder(order, replayed=False)
 
     def _place_order_statements(self, values: str, params: dict[str, Any]) -> list[Any]:
         """The pipelined strategy: four statements, one round trip; rows shaped like PLACE_ORDER's."""
-        statements = [s.format(values=values) for s in (TAKE_STOCK, INSERT_ORDER, INSERT_ITEMS)]
+        statements = [
+            s.format(values=values, caller_customer=CALLER_CUSTOMER)
+            for s in (TAKE_STOCK, INSERT_ORDER, INSERT_ITEMS)
+        ]
         statements.append(INSERT_IDEMPOTENCY)
 
         def work(conn: Connection) -> list[psycopg.Cursor[Any]]:
             return [conn.cursor().execute(statement, params) for statement in statements]
 
         taken, order, _, _ = self._transaction(work, pipeline=True, idempotent=True)
-        (created_at,) = order.fetchone()
-        return [(product_id, price, quantity, created_at) for product_id, price, quantity in taken.fetchall()]
+        customer_id, created_at = order.fetchone()
+        return [
+            (product_id, price, quantity, created_at, customer_id) for product_id, price, quantity in taken
+        ]
 
     @_domain_errors
-    def get_order(self, order_id: UUID) -> Order:
-        rows = self._read(lambda conn: conn.execute(ORDER_WITH_ITEMS, (order_id,)).fetchall())
+    def get_order(self, order_id: UUID, caller: Caller) -> Order:
+        """Another customer's order is not found, whether or not it exists (operators see all)."""
+        params = {"order_id": order_id, **_who(caller)}
+        rows = self._read(lambda conn: conn.execute(ORDER_WITH_ITEMS, params).fetchall())
         if not rows:
             raise NotFound("order", order_id)
         return _order_from_rows(rows)
 
     @_domain_errors
-    def cancel_order(self, order_id: UUID) -> Order | None:
-        """One round trip; None when no confirmed order matched (the caller explains why)."""
-        params = {"order_id": order_id}
+    def cancel_order(self, order_id: UUID, caller: Caller) -> Order | None:
+        """One round trip; None when no confirmed order of the caller's matched (the caller explains why)."""
+        params = {"order_id": order_id, **_who(caller)}
         if self.order_strategy == "cte":
             cursor = self._transaction(
                 lambda conn: conn.cursor().execute(CANCEL_ORDER, params), pipeline=True
@@ -443,7 +486,7 @@ class ShopRepository:
         def work(conn: Connection) -> list[psycopg.Cursor[Any]]:
             return [
                 conn.cursor().execute(statement, params)
-                for statement in (RESTOCK, MARK_CANCELLED, ORDER_WITH_ITEMS_NAMED)
+                for statement in (RESTOCK, MARK_CANCELLED, ORDER_WITH_ITEMS)
             ]
 
         _, cancelled, order = self._transaction(work, pipeline=True)
@@ -460,7 +503,7 @@ class ShopRepository:
             lambda conn: conn.execute(
                 "SELECT request_hash, response_body FROM idempotency_records "
                 "WHERE scope = %s AND idempotency_key = %s",
-                (ORDER_SCOPE, key),
+                (ORDER_SCOPE.format(subject=request.subject), key),
             ).fetchone()
         )
         if row is None:  # the unique violation was not the key (cannot happen with merged lines)
@@ -469,7 +512,7 @@ class ShopRepository:
         if request_hash != request.request_hash:
             raise IdempotencyKeyReused()
         stored = json.loads(response_body)
-        order = self.get_order(UUID(stored["order_id"]))
+        order = self.get_order(UUID(stored["order_id"]), Caller(subject=request.subject))
         # Items, prices, total and creation time never change; the status may have (a later cancel).
         # A replay answers what the original request answered.
         original = Order(**{**order.__dict__, "status": stored["status"], "updated_at": order.created_at})
@@ -483,17 +526,20 @@ class ShopRepository:
             lambda conn: conn.execute(
                 f"SELECT 'product', product_id, stock_quantity FROM products "
                 f"WHERE product_id IN ({placeholders}) AND active AND currency = %s "
-                "UNION ALL SELECT 'customer', customer_id, NULL FROM customers WHERE customer_id = %s "
+                "UNION ALL SELECT 'customer', customer_id, NULL FROM customers WHERE identity_subject = %s "
                 "UNION ALL SELECT 'key', NULL, NULL FROM idempotency_records "
                 "WHERE scope = %s AND idempotency_key = %s",
-                (*ids, CURRENCY, request.customer_id, ORDER_SCOPE, key),
+                (*ids, CURRENCY, request.subject, ORDER_SCOPE.format(subject=request.subject), key),
             ).fetchall()
         )
         if any(row[0] == "key" for row in rows):
             return self._replay(key, request)
         stock = {row[1]: row[2] for row in rows if row[0] == "product"}
-        if not any(row[0] == "customer" for row in rows):
-            return UnknownCustomer(request.customer_id)
+        own = [row[1] for row in rows if row[0] == "customer"]
+        if not own:
+            return UnknownCustomer()
+        if request.claimed_customer_id is not None and request.claimed_customer_id != own[0]:
+            return Forbidden("customer_id must be your own profile's (or omitted)", field="customer_id")
         unknown = [product_id for product_id in ids if product_id not in stock]
         if unknown:
             return UnknownProducts(unknown)
@@ -513,6 +559,10 @@ class ShopRepository:
         return cursor.fetchone()
 
 
+def _who(caller: Caller) -> dict[str, Any]:
+    return {"operator": caller.operator, "subject": caller.subject}
+
+
 def _order_from_rows(rows: list[Any]) -> Order:
     order_id, customer_id, status, total, currency, created_at, updated_at = rows[0][:7]
     items = tuple(OrderLine(row[7], row[8], row[9]) for row in rows)
@@ -525,6 +575,9 @@ def statements_for_lint() -> dict[str, str]:
     sample = {
         "%(order_id)s": "'7d3f1e5c-6a0b-4c55-9a51-5d2f9b1e0a11'",
         "%(customer_id)s": "'c1000000-0000-4000-8000-000000000001'",
+        "%(subject)s": "'3f1c7b7e-6b4e-5f3a-9d77-0c4f1f1a2b3c'",
+        "%(claimed)s": "NULL",
+        "%(operator)s": "false",
         "%(currency)s": "'USD'",
         "%(scope)s": "'POST /orders'",
         "%(key)s": "'key-1'",
@@ -542,12 +595,13 @@ def statements_for_lint() -> dict[str, str]:
         return statement
 
     values = "(%(p0)s::uuid, %(q0)s::int)"
+    caller = CALLER_CUSTOMER
     return {
-        "place_order": render(PLACE_ORDER.format(values=values)),
+        "place_order": render(PLACE_ORDER.format(values=values, caller_customer=caller)),
         "cancel_order": render(CANCEL_ORDER),
         "order_with_items": render(ORDER_WITH_ITEMS),
         "pipelined/take_stock": render(TAKE_STOCK.format(values=values)),
-        "pipelined/insert_order": render(INSERT_ORDER.format(values=values)),
+        "pipelined/insert_order": render(INSERT_ORDER.format(values=values, caller_customer=caller)),
         "pipelined/insert_items": render(INSERT_ITEMS.format(values=values)),
         "pipelined/insert_idempotency": render(INSERT_IDEMPOTENCY),
         "pipelined/restock": render(RESTOCK),
