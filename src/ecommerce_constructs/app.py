@@ -56,8 +56,9 @@ def build(app: App, config: EcommerceConfig, *, nag: bool = True, lambda_code: A
         edge = EdgeStack(
             app,
             config.edge_stack_name,
-            edge=config.edge,
-            primary_api=regional[config.primary].api,
+            config=config,
+            apis={region: stack.api for region, stack in regional.items()},
+            lambda_code=lambda_code,
             env=Environment(account=account, region=EDGE_REGION),
             description=f"{config.app_name}: CloudFront edge in front of the regional APIs",
         )

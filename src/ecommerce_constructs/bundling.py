@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -34,6 +35,11 @@ LAMBDA_PYTHON_VERSION = "3.13"
 LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_13
 #: An interpreter of LAMBDA_PYTHON_VERSION to compile bytecode with, when it is not on PATH.
 PYTHON_ENV_VAR = "ECOMMERCE_LAMBDA_PYTHON"
+
+#: What every bundle installs (handlers/requirements.txt).
+REQUIREMENTS: tuple[str, ...] = ("requirements.txt",)
+#: Added for functions that sign requests with SigV4A (CloudFront KeyValueStore).
+CRT_REQUIREMENTS: tuple[str, ...] = (*REQUIREMENTS, "requirements-crt.txt")
 
 # Never part of the Lambda asset.
 _EXCLUDE = ["**/__pycache__", "**/*.pyc", "py.typed"]
@@ -164,15 +170,19 @@ def compile_bytecode(interpreter: str, target: Path) -> None:
 class LocalPipBundling:
     """Installs the pinned requirements for the Lambda platform and copies the handlers package."""
 
-    def __init__(self, architecture: str, interpreter: str | None) -> None:
+    def __init__(
+        self, architecture: str, interpreter: str | None, requirements: Sequence[str] = REQUIREMENTS
+    ) -> None:
         self.architecture = architecture
         self.interpreter = interpreter
+        self.requirements = tuple(requirements)
 
     def try_bundle(self, output_dir: str, *, image: Any, **_: Any) -> bool:
         source = handlers_source_dir()
         target = Path(output_dir)
-        command = pip_install_command(source / "requirements.txt", target, self.architecture)
-        subprocess.run(command, check=True)  # noqa: S603 - fixed argv, no shell
+        for requirements in self.requirements:
+            command = pip_install_command(source / requirements, target, self.architecture)
+            subprocess.run(command, check=True)  # noqa: S603 - fixed argv, no shell
         shutil.copytree(
             source, target / "handlers", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "py.typed")
         )
@@ -182,7 +192,7 @@ class LocalPipBundling:
         return True
 
 
-def _source_hash(source: Path, bytecode: bool) -> str:
+def _source_hash(source: Path, bytecode: bool, requirements: Sequence[str] = ("requirements.txt",)) -> str:
     digest = hashlib.sha256()
     for path in sorted(p for p in source.rglob("*") if p.is_file()):
         relative = path.relative_to(source).as_posix()
@@ -190,22 +200,30 @@ def _source_hash(source: Path, bytecode: bool) -> str:
             continue
         digest.update(relative.encode() + b"\0" + path.read_bytes() + b"\0")
     digest.update(f"bytecode={LAMBDA_PYTHON_VERSION if bytecode else 'none'}".encode())
+    if tuple(requirements) != REQUIREMENTS:  # the API's asset hash stays what it always was
+        digest.update(f"requirements={','.join(requirements)}".encode())
     return digest.hexdigest()
 
 
-def handler_code(architecture: str) -> tuple[lambda_.Code, bool]:
-    """The handlers plus their pinned dependencies as a Lambda asset, and whether it has bytecode."""
+def handler_code(
+    architecture: str, *, requirements: Sequence[str] = REQUIREMENTS
+) -> tuple[lambda_.Code, bool]:
+    """The handlers plus their pinned dependencies as a Lambda asset, and whether it has bytecode.
+
+    ``requirements``: files in the handlers directory to install [the API's]; the edge's health
+    checker adds ``requirements-crt.txt``.
+    """
     source = handlers_source_dir()
     interpreter = bytecode_interpreter()
     code = lambda_.Code.from_asset(
         str(source),
         exclude=_EXCLUDE,
         asset_hash_type=AssetHashType.CUSTOM,
-        asset_hash=_source_hash(source, interpreter is not None),
+        asset_hash=_source_hash(source, interpreter is not None, requirements),
         bundling=BundlingOptions(
             # Only used if local bundling declines; local bundling never does.
             image=DockerImage.from_registry(f"public.ecr.aws/sam/build-python{LAMBDA_PYTHON_VERSION}"),
-            local=LocalPipBundling(architecture, interpreter),
+            local=LocalPipBundling(architecture, interpreter, requirements),
         ),
     )
     return code, interpreter is not None

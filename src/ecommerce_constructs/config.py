@@ -69,10 +69,14 @@ class _Model(BaseModel):
 class EdgeConfig(_Model):
     """CloudFront in front of the regional APIs (stack ``<app>-edge`` in us-east-1).
 
-    Defaults: enabled, ``PriceClass_100``, catalog GETs cached 60 s, no custom domain, no WAF.
+    Defaults: enabled, a web ACL (AWS common and known-bad-inputs rule sets, 2,000 requests per IP
+    per 5 minutes), ``PriceClass_100``, catalog GETs cached 60 s, no custom domain. ``web_acl_arn``
+    names an existing CLOUDFRONT web ACL instead; ``waf: false`` runs without one (development).
     """
 
     enabled: bool = True
+    waf: bool = True
+    rate_limit_per_5_minutes: int = Field(2_000, ge=10, le=2_000_000_000)
     price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = "PriceClass_100"
     catalog_cache_ttl_seconds: int = Field(60, ge=0, le=86_400)
     domain_name: str | None = None
@@ -245,11 +249,29 @@ class IdentityConfig(_Model):
 
 
 class MonitoringConfig(_Model):
-    """Observability. Defaults: alarms on, X-Ray tracing off, logs kept 30 days."""
+    """Observability. Defaults: alarms on, notifying an SNS topic per region (plus the edge's) with
+    no subscriber, X-Ray tracing off, logs kept 30 days.
+
+    ``alarm_email`` subscribes an address to every alarm topic; ``alarm_topic_arns`` (region ->
+    topic ARN in that region) notifies existing topics instead of creating them.
+    """
 
     enabled: bool = True
     tracing: bool = False
     log_retention_days: int = 30
+    alarm_email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    alarm_topic_arns: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("alarm_topic_arns")
+    @classmethod
+    def _topics_in_their_region(cls, value: dict[str, str]) -> dict[str, str]:
+        for region, arn in value.items():
+            if not re.fullmatch(rf"arn:aws[a-z-]*:sns:{re.escape(region)}:\d{{12}}:[\w-]{{1,256}}", arn):
+                raise ValueError(
+                    f"{region}: {arn!r} is not an SNS topic ARN in {region} (alarms notify topics of "
+                    "their own region: arn:aws:sns:<region>:<account>:<name>)"
+                )
+        return value
 
     @field_validator("log_retention_days")
     @classmethod

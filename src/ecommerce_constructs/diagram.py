@@ -28,14 +28,24 @@ from .config import CONFIG_CONTEXT_KEY, CONTEXT_KEYS, load_config
 from .database_setup import DatabaseSetup
 from .dsql_cluster import DsqlCluster, IDsqlCluster
 from .ecommerce_api import STAGE_NAME, EcommerceApi
+from .edge_health import EdgeHealthChecker
 from .global_edge import GlobalEdge
 from .identity import ShopIdentity
+from .origin_guard import OriginGuard
 
 BEGIN = "<!-- architecture-diagram:begin (generated: do not edit by hand) -->"
 END = "<!-- architecture-diagram:end -->"
 REFRESH = "python -m ecommerce_constructs.diagram --write docs/architecture.md"
 
-L3_TYPES: tuple[type[Construct], ...] = (DsqlCluster, EcommerceApi, GlobalEdge, DatabaseSetup, ShopIdentity)
+L3_TYPES: tuple[type[Construct], ...] = (
+    DsqlCluster,
+    EcommerceApi,
+    GlobalEdge,
+    DatabaseSetup,
+    ShopIdentity,
+    OriginGuard,
+    EdgeHealthChecker,
+)
 # Resources worth a box, by CloudFormation type; everything else is summarized by count.
 KEY_RESOURCES: dict[str, str] = {
     "AWS::CloudFront::Distribution": "CloudFront distribution",
@@ -45,6 +55,9 @@ KEY_RESOURCES: dict[str, str] = {
     "AWS::ApiGateway::Stage": "stage",
     "AWS::ApiGateway::Authorizer": "Cognito authorizer",
     "AWS::Cognito::UserPool": "Cognito user pool",
+    "AWS::CloudFront::Function": "router (CloudFront Function)",
+    "AWS::CloudFront::KeyValueStore": "drain state (KeyValueStore)",
+    "AWS::WAFv2::WebACL": "web ACL",
     "AWS::Lambda::Function": "Lambda",
     "Custom::DsqlCluster": "Aurora DSQL cluster (Custom::DsqlCluster)",
     "Custom::DatabaseSetup": "migrations + database roles (Custom::DatabaseSetup)",
@@ -113,6 +126,9 @@ def mermaid(app: App) -> str:
     edge_nodes: list[str] = []
     clusters: list[DsqlCluster] = []
     setups: list[DatabaseSetup] = []
+    guards: dict[str, OriginGuard] = {}
+    checkers: list[EdgeHealthChecker] = []
+    global_edges: list[GlobalEdge] = []
     for stack in (child for child in app.node.children if isinstance(child, Stack)):
         lines.append(f'  subgraph {node_id(stack)}["{stack.stack_name} ({stack.region})"]')
         for construct in stack.node.children:
@@ -123,8 +139,13 @@ def mermaid(app: App) -> str:
                 apis[stack.stack_name] = construct
                 edges += _api_edges(construct)
             elif isinstance(construct, GlobalEdge):
+                global_edges.append(construct)
                 edge_nodes.append(_box(construct.distribution))
-                edges.append(f"  clients --> {_box(construct.distribution)}")
+                edges += _edge_edges(construct)
+            elif isinstance(construct, OriginGuard):
+                guards[stack.stack_name] = construct
+            elif isinstance(construct, EdgeHealthChecker):
+                checkers.append(construct)
             elif isinstance(construct, DsqlCluster):
                 clusters.append(construct)
             elif isinstance(construct, DatabaseSetup):
@@ -133,15 +154,38 @@ def mermaid(app: App) -> str:
     if not edge_nodes:
         edges += [f"  clients --> {_box(api.rest_api)}" for api in apis.values()]
     for consumer, producer in _stack_references(app):
+        if producer not in apis:
+            continue
         for distribution in (n for n in edge_nodes if n.startswith(node_id(consumer))):
             target = _box(apis[producer].rest_api)
-            edges.append(f'  {distribution} -->|"origin /{STAGE_NAME} (Fn::GetStackOutput)"| {target}')
+            if producer in guards:
+                guard = _box(guards[producer].web_acl)
+                label = f"nearest serving region: origin /{STAGE_NAME} + X-Origin-Verify (Fn::GetStackOutput)"
+                edges.append(f'  {distribution} -->|"{label}"| {guard} --> {target}')
+            else:
+                edges.append(f'  {distribution} -->|"origin /{STAGE_NAME} (Fn::GetStackOutput)"| {target}')
+    for checker in checkers:
+        for api in apis.values():
+            edges.append(f'  {_box(checker.function)} -.->|"probes /health"| {_box(api.rest_api)}')
+        for edge in global_edges:
+            edges.append(f'  {_box(checker.function)} -->|"drains / restores"| {_box(edge.key_value_store)}')
     edges += _cluster_edges(clusters, lines)
     for setup in setups:
         for cluster in clusters:
             label = "admin: migrations, roles" if cluster is setup.cluster else "checks the role mappings"
             edges.append(f'  {_box(setup.resource)} -->|"{label}"| {_box_cluster(cluster)}')
     return "\n".join(lines + edges) + "\n"
+
+
+def _edge_edges(edge: GlobalEdge) -> list[str]:
+    distribution, router, store = _box(edge.distribution), _box(edge.router), _box(edge.key_value_store)
+    entry = f"clients --> {distribution}"
+    if edge.web_acl is not None:
+        entry = f"clients --> {_box(edge.web_acl)} --> {distribution}"
+    return [
+        f"  {entry}",
+        f'  {distribution} -->|"viewer request"| {router} -->|"reads drained:REGION"| {store}',
+    ]
 
 
 def _l3_block(construct: Construct) -> list[str]:

@@ -2,29 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from .config import EdgeConfig
+from .config import EcommerceConfig
 from .ecommerce_api import EcommerceApi
+from .edge_health import EdgeHealthChecker
 from .global_edge import EdgeOrigin, GlobalEdge
+from .monitoring import ShopMonitoring, acknowledge_key_policy, graph
+from .regional_stack import _retention, origin_secret_name
 
 _PRICE_CLASSES = {
     "PriceClass_100": cloudfront.PriceClass.PRICE_CLASS_100,
     "PriceClass_200": cloudfront.PriceClass.PRICE_CLASS_200,
     "PriceClass_All": cloudfront.PriceClass.PRICE_CLASS_ALL,
 }
+#: Percentage of 5xx answers at the edge, over 5 minutes, that pages someone.
+EDGE_5XX_ALARM_PERCENT = 5
 
 
 class EdgeStack(Stack):
-    """A thin composition: ``Edge`` (GlobalEdge) in front of the primary region's API.
+    """A thin composition: ``Edge`` (GlobalEdge) in front of every regional API, ``HealthChecker``
+    (drains a failing region, two regions only) and ``Monitoring``.
 
-    The API's domain crosses regions as a weak reference (``Fn::GetStackOutput``), so no export
-    locks the regional stack.
+    The APIs' domains cross regions as weak references (``Fn::GetStackOutput``), so no export locks
+    a regional stack.
     """
 
     def __init__(
@@ -32,29 +41,114 @@ class EdgeStack(Stack):
         scope: Construct,
         construct_id: str,
         *,
-        edge: EdgeConfig,
-        primary_api: EcommerceApi,
+        config: EcommerceConfig,
+        apis: Mapping[str, EcommerceApi],
+        lambda_code: lambda_.Code | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        edge = config.edge
         certificate = (
             acm.Certificate.from_certificate_arn(self, "Certificate", edge.certificate_arn)
             if edge.certificate_arn
             else None
         )
+        secret_name = origin_secret_name(config)
         self.edge = GlobalEdge(
             self,
             "Edge",
-            origin=EdgeOrigin(domain_name=primary_api.domain_name, origin_path=primary_api.origin_path),
+            origins=[
+                EdgeOrigin(region=region, domain_name=api.domain_name, origin_path=api.origin_path)
+                for region, api in apis.items()
+            ],
+            primary_region=config.primary,
+            origin_secret_name=secret_name,
             price_class=_PRICE_CLASSES[edge.price_class],
             catalog_cache_ttl=Duration.seconds(edge.catalog_cache_ttl_seconds),
             domain_name=edge.domain_name,
             certificate=certificate,
             web_acl_arn=edge.web_acl_arn,
+            waf=edge.waf,
+            rate_limit=edge.rate_limit_per_5_minutes,
+        )
+        self.health_checker: EdgeHealthChecker | None = None
+        if len(apis) > 1:
+            self.health_checker = EdgeHealthChecker(
+                self,
+                "HealthChecker",
+                key_value_store=self.edge.key_value_store,
+                regions=[(region, f"{api.url}health") for region, api in apis.items()],
+                secret_name=secret_name,
+                code=lambda_code,
+                log_retention=_retention(config.monitoring.log_retention_days),
+            )
+        self.monitoring = self._monitoring(config) if config.monitoring.enabled else None
+        for key, value, description in (
+            ("EcommerceDistributionDomainName", self.edge.distribution_domain_name, "CloudFront domain"),
+            ("DistributionId", self.edge.distribution.distribution_id, "CloudFront distribution"),
+            (
+                "EdgeDrainStoreArn",
+                self.edge.key_value_store.key_value_store_arn,
+                "Drain state (ecommerce edge drain/restore/status)",
+            ),
+        ):
+            CfnOutput(self, key, value=value, description=description)
+
+    def _monitoring(self, config: EcommerceConfig) -> ShopMonitoring:
+        monitoring = ShopMonitoring(
+            self,
+            "Monitoring",
+            dashboard_name=f"{self.stack_name}-shop",
+            email=config.monitoring.alarm_email,
+            topic_arn=config.monitoring.alarm_topic_arns.get(self.region),
+        )
+        acknowledge_key_policy(monitoring)
+        edge = self.edge
+        alarms = [
+            cloudwatch.Alarm(
+                monitoring,
+                "Edge5xxAlarm",
+                metric=edge.metric_5xx_error_rate(),
+                threshold=EDGE_5XX_ALARM_PERCENT,
+                evaluation_periods=1,
+                alarm_description=f"More than {EDGE_5XX_ALARM_PERCENT} % of answers at the edge are 5xx",
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            cloudwatch.Alarm(
+                monitoring,
+                "RouterErrorsAlarm",
+                metric=edge.metric_router("FunctionExecutionErrors"),
+                threshold=1,
+                evaluation_periods=1,
+                alarm_description="The routing function failed (requests then go to the primary region)",
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+        ]
+        if self.health_checker is not None:
+            alarms.append(
+                cloudwatch.Alarm(
+                    monitoring,
+                    "HealthCheckerErrorsAlarm",
+                    metric=self.health_checker.metric_errors(),
+                    threshold=1,
+                    evaluation_periods=2,
+                    alarm_description="The edge health checker keeps failing: regions are not drained "
+                    "automatically",
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                )
+            )
+        monitoring.add_alarms(alarms)
+        monitoring.add_widgets(
+            graph("Edge requests", edge.metric_requests()),
+            graph("Edge error rates (%)", edge.metric_4xx_error_rate(), edge.metric_5xx_error_rate()),
+            graph(
+                "Router",
+                edge.metric_router("FunctionInvocations"),
+                edge.metric_router("FunctionExecutionErrors"),
+                edge.metric_router("FunctionThrottles"),
+            ),
         )
         CfnOutput(
-            self,
-            "EcommerceDistributionDomainName",
-            value=self.edge.distribution_domain_name,
-            description="CloudFront domain",
+            self, "AlarmTopicArn", value=monitoring.topic.topic_arn, description="Every alarm notifies it"
         )
+        return monitoring

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import Acknowledgment, CfnOutput, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -16,11 +17,21 @@ from .database_setup import DatabaseSetup
 from .dsql_cluster import DsqlCluster, IDsqlCluster
 from .ecommerce_api import EcommerceApi, FunctionSettings
 from .identity import IShopIdentity, ShopIdentity
+from .monitoring import ShopMonitoring, acknowledge_key_policy, graph
+from .origin_guard import OriginGuard
+from .origin_secret import OriginSecret
+from .regions import EDGE_REGION
+
+#: OCC conflicts in 5 minutes that page someone: sustained contention, not the odd retried
+#: transaction (docs/operations.md says what to look at).
+OCC_CONFLICT_ALARM_THRESHOLD = 500
 
 
 class RegionalStack(Stack):
-    """A thin composition: ``Database`` (DsqlCluster), ``Api`` (EcommerceApi), ``Identity`` and, in
-    the stack that completes the topology, ``DatabaseSetup``.
+    """A thin composition: ``Database`` (DsqlCluster), ``Api`` (EcommerceApi), ``Identity``,
+    ``OriginGuard`` (only CloudFront may call the API; the primary stack also holds the
+    ``OriginSecret``), ``Monitoring`` and, in the stack that completes the topology,
+    ``DatabaseSetup``.
 
     ``peer`` is the first region's stack when this is the second: this stack's cluster then owns
     the peering (the first region's cluster is created with only the witness and waits for it).
@@ -101,7 +112,54 @@ class RegionalStack(Stack):
             monitoring=config.monitoring.enabled,
             manage_account_logging_role=True,
         )
-        CfnOutput(self, "EcommerceApiEndpoint", value=self.api.url, description="Regional API invoke URL")
+        self.origin_secret: OriginSecret | None = None
+        self.origin_guard: OriginGuard | None = None
+        if config.edge.enabled:
+            secret_name = origin_secret_name(config)
+            if region == config.primary:
+                # Replicated where it is read by name: the other regions' web ACLs, CloudFront's
+                # origin headers in us-east-1. The primary stack deploys first (the others peer with
+                # it and trust its user pool), so the replicas exist before anything reads them.
+                self.origin_secret = OriginSecret(
+                    self,
+                    "OriginSecret",
+                    secret_name=secret_name,
+                    replica_regions=[*config.regions, EDGE_REGION],
+                )
+                CfnOutput(
+                    self,
+                    "OriginSecretArn",
+                    value=self.origin_secret.secret_arn,
+                    description="Secret of the X-Origin-Verify header "
+                    "(rotate: ecommerce edge rotate-origin-secret)",
+                )
+            self.origin_guard = OriginGuard(
+                self, "OriginGuard", stage=self.api.rest_api.deployment_stage, secret_name=secret_name
+            )
+            if self.origin_secret is not None:
+                self.origin_guard.node.add_dependency(self.origin_secret)
+            CfnOutput(
+                self,
+                "OriginWebAclArn",
+                value=self.origin_guard.web_acl_arn,
+                description="Web ACL that admits only CloudFront's requests",
+            )
+        else:
+            Validations.of(self.api.rest_api.deployment_stage).acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions-APIG3",
+                    reason="edge.enabled is false: this API is the entry point itself and has no edge "
+                    "web ACL in front; stage and per-method throttling apply.",
+                )
+            )
+        self.monitoring = self._monitoring(config) if config.monitoring.enabled else None
+        CfnOutput(
+            self,
+            "EcommerceApiEndpoint",
+            value=self.api.url,
+            description="Regional API invoke URL: CloudFront's origin"
+            + (" (refuses requests that do not come through the edge)" if config.edge.enabled else ""),
+        )
         CfnOutput(self, "ClusterEndpoint", value=self.database.cluster_endpoint, description="DSQL endpoint")
         CfnOutput(self, "ClusterArn", value=self.database.cluster_arn, description="DSQL cluster ARN")
         for name, function in self.api.functions.items():
@@ -109,6 +167,61 @@ class RegionalStack(Stack):
             CfnOutput(
                 self, f"{name}RoleArn", value=function.role.role_arn, description=f"{name} function role"
             )
+
+    def _monitoring(self, config: EcommerceConfig) -> ShopMonitoring:
+        monitoring = ShopMonitoring(
+            self,
+            "Monitoring",
+            dashboard_name=f"{self.stack_name}-shop",
+            email=config.monitoring.alarm_email,
+            topic_arn=config.monitoring.alarm_topic_arns.get(self.region),
+        )
+        acknowledge_key_policy(monitoring)
+        monitoring.add_alarms(self.api.alarms)
+        occ = cloudwatch.Alarm(
+            monitoring,
+            "OccConflictsAlarm",
+            metric=self.database.metric_occ_conflicts(period=Duration.minutes(5), statistic="Sum"),
+            threshold=OCC_CONFLICT_ALARM_THRESHOLD,
+            evaluation_periods=2,
+            alarm_description="Sustained optimistic-concurrency conflicts on the cluster (runbook: "
+            "docs/operations.md, OCC conflict spikes)",
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        monitoring.add_alarm(occ)
+        api, functions = self.api, list(self.api.functions.values())
+        five = Duration.minutes(5)
+        db = self.database
+        monitoring.add_widgets(
+            graph(
+                "API requests and errors",
+                api.rest_api.metric_count(period=five),
+                api.metric_client_errors(),
+                api.metric_server_errors(),
+            ),
+            graph("API latency p99 (ms)", api.metric_latency()),
+            graph(
+                "Function errors and throttles",
+                *(f.metric_errors(period=five) for f in functions),
+                *(f.metric_throttles(period=five) for f in functions),
+            ),
+        )
+        monitoring.add_widgets(
+            graph(
+                "Function duration p99 (ms)",
+                *(f.metric_duration(period=five, statistic="p99") for f in functions),
+            ),
+            graph(
+                "DSQL OCC conflicts and transactions",
+                db.metric_occ_conflicts(period=five, statistic="Sum"),
+                db.metric_total_transactions(period=five, statistic="Sum"),
+            ),
+            graph("DSQL commit latency (ms)", db.metric_commit_latency(period=five)),
+        )
+        CfnOutput(
+            self, "AlarmTopicArn", value=monitoring.topic.topic_arn, description="Every alarm notifies it"
+        )
+        return monitoring
 
     def _identity(self, config: EcommerceConfig, shared: IShopIdentity | None) -> IShopIdentity:
         settings = config.identity
@@ -153,6 +266,11 @@ class RegionalStack(Stack):
             log_retention=_retention(self._log_retention_days),
         )
         return self.database_setup
+
+
+def origin_secret_name(config: EcommerceConfig) -> str:
+    """The origin secret every region reads by name (the primary's, or its replica)."""
+    return f"{config.app_name}-origin-verify"
 
 
 def _retention(days: int) -> logs.RetentionDays:

@@ -93,6 +93,16 @@ def dsql_lint(ctx: click.Context, files: tuple[Path, ...]) -> None:
     help="Port of the second region (us-east-2) [default: --port + 1]. Env: ECOMMERCE_DEV_SECOND_PORT.",
 )
 @click.option(
+    "--edge-port",
+    type=int,
+    default=8090,
+    envvar="ECOMMERCE_DEV_EDGE_PORT",
+    show_default=True,
+    help="Port of the local edge (CloudFront's router between the regions; needs Node.js). "
+    "Env: ECOMMERCE_DEV_EDGE_PORT.",
+)
+@click.option("--no-edge", is_flag=True, help="Run without the local edge.")
+@click.option(
     "--sample-data/--no-sample-data", default=True, show_default=True, help="Load the sample data on start."
 )
 @click.option("--reset", is_flag=True, help="Wipe the data dir, then start.")
@@ -104,13 +114,16 @@ def dev(
     data_dir: Path,
     port: int,
     second_port: int | None,
+    edge_port: int,
+    no_edge: bool,
     sample_data: bool,
     reset: bool,
     reset_only: bool,
     fast: bool,
 ) -> None:
-    """Run the shop locally: embedded PostgreSQL with the DSQL guard, migrations, sample data, and the
-    API of two simulated regions (us-east-1, us-east-2) on 127.0.0.1, both on the one database.
+    """Run the shop locally: embedded PostgreSQL with the DSQL guard, migrations, sample data, the
+    API of two simulated regions (us-east-1, us-east-2) on 127.0.0.1, both on the one database, and
+    a local edge in front of them (CloudFront's router, run in Node).
 
     Routes other than catalog reads need a token: see `ecommerce dev token --help`."""
     if ctx.invoked_subcommand is not None:
@@ -131,6 +144,7 @@ def dev(
             ports=(port, port + 1 if second_port is None else second_port),
             sample_data=sample_data,
             durable=not fast,
+            edge_port=None if no_edge else edge_port,
         )
         code = devserver.run(options, echo=lambda line: click.echo(line))
     except devserver.DevError as exc:
@@ -402,9 +416,20 @@ def smoke_command(
             token = _sign_in(deployment, username, password_env)
         if operator_username:
             operator_token = _sign_in(deployment, operator_username, operator_password_env)
+    second_headers: dict[str, str] = {}
+    if deployed and second_url is not None:
+        # The second region is reached directly (the edge picks the nearest one itself), past
+        # its web ACL with the edge's own header.
+        second_headers = deployment.origin_headers()
     assert base_url is not None
     ok = run_smoke(
-        base_url, second_url, token=token, operator_token=operator_token, timeout=timeout, echo=click.echo
+        base_url,
+        second_url,
+        token=token,
+        operator_token=operator_token,
+        timeout=timeout,
+        echo=click.echo,
+        second_headers=second_headers,
     )
     raise SystemExit(0 if ok else 1)
 
@@ -443,6 +468,21 @@ def _deployment() -> Any:
         return read_deployment(load_config())
     except DeploymentError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+# ---- the edge: drain state, origin secret ---------------------------------------------------------
+
+
+def _edge_group() -> click.Group:
+    from ecommerce_dev.edge import edge
+    from ecommerce_dev.origin_secret import check_origin_command, rotate_origin_secret_command
+
+    edge.add_command(rotate_origin_secret_command)
+    edge.add_command(check_origin_command)
+    return edge
+
+
+main.add_command(_edge_group())
 
 
 if __name__ == "__main__":

@@ -39,6 +39,23 @@ class Deployment:
         pool = self.output(stack, "UserPoolId")
         return pool.split("_", 1)[0], pool, self.output(stack, "ToolsClientId")
 
+    def origin_headers(self, client: Callable[[str], Any] | None = None) -> dict[str, str]:
+        """The header CloudFront adds to origin requests, for calling a regional API directly
+        (operators' tools only; read from Secrets Manager, never printed)."""
+        if not self.config.edge.enabled:
+            return {}
+        import json
+
+        import boto3
+
+        from ecommerce_dev.origin_secret import ORIGIN_HEADER, OUTPUT_SECRET_ARN, SECRET_JSON_KEY
+
+        arn = self.output(self.config.stack_name(self.config.primary), OUTPUT_SECRET_ARN)
+        region = arn.split(":")[3]
+        make = client or (lambda r: boto3.client("secretsmanager", region_name=r))
+        value = json.loads(make(region).get_secret_value(SecretId=arn)["SecretString"])[SECRET_JSON_KEY]
+        return {ORIGIN_HEADER: str(value)}
+
     def public_url(self) -> str:
         """The shop's entry point: the CloudFront domain, or the primary API without the edge."""
         if self.config.edge.enabled:

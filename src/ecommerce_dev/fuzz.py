@@ -81,7 +81,7 @@ def run(*, max_examples: int, seed: int = 42, workers: int = 2, config: Path = C
     ports = (_free_port(), _free_port())
     dev = subprocess.Popen(  # noqa: S603 - our own CLI
         [sys.executable, "-m", "ecommerce_dev.cli", "dev", "--fast", "--data-dir", str(data_dir),
-         "--port", str(ports[0]), "--second-port", str(ports[1])],
+         "--port", str(ports[0]), "--second-port", str(ports[1]), "--no-edge"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     report = data_dir / "schemathesis.json"

@@ -45,6 +45,8 @@ class Client:
     base_url: str
     timeout: float = 10.0
     opener: Callable[..., Any] = field(default=urllib.request.urlopen)
+    #: Sent with every request (a regional API behind the edge wants the origin secret header).
+    headers: dict[str, str] = field(default_factory=dict)
 
     def request(
         self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
@@ -53,7 +55,7 @@ class Client:
         if not url.startswith(("http://", "https://")):
             raise StepFailed(f"{self.base_url!r} is not an http(s) URL")
         data = None if body is None else json.dumps(body).encode()
-        sent = {"Accept": "application/json", "User-Agent": USER_AGENT, **(headers or {})}
+        sent = {"Accept": "application/json", "User-Agent": USER_AGENT, **self.headers, **(headers or {})}
         if data is not None:
             sent["Content-Type"] = "application/json"
         request = urllib.request.Request(url, data=data, method=method, headers=sent)  # noqa: S310 - checked above
@@ -162,6 +164,7 @@ def run_smoke(
     timeout: float = 10.0,
     echo: Callable[[str], None] = print,
     opener: Callable[..., Any] = urllib.request.urlopen,
+    second_headers: dict[str, str] | None = None,
 ) -> bool:
     """The shop's flow, as each kind of caller meets it; True when every step passed.
 
@@ -170,9 +173,11 @@ def run_smoke(
     token): the customer's profile (created if missing), a refused catalog write (403), an order
     (with replay), fetched in both regions, cancelled. Without a token the protected flow is
     reported as skipped and the run fails: a smoke test that cannot order proves little.
+    ``second_headers`` go with every request to ``second_url`` (the origin secret, when that is a
+    regional API behind the edge).
     """
     first = Client(base_url, timeout, opener)
-    second = Client(second_url, timeout, opener) if second_url else None
+    second = Client(second_url, timeout, opener, dict(second_headers or {})) if second_url else None
     report = Report(echo)
     state: dict[str, Any] = {}
     key = str(uuid.uuid4())

@@ -158,6 +158,7 @@ class Dev:
     data_dir: Path
     ports: tuple[int, int]
     output: Path
+    edge_port: int | None = None
 
     def url(self, index: int = 0) -> str:
         return f"http://127.0.0.1:{self.ports[index]}"
@@ -185,15 +186,16 @@ def dev() -> Iterator[Dev]:
     data_dir = Path(tempfile.mkdtemp(prefix="dev-runtime-"))
     output = Path(tempfile.mkdtemp(prefix="dev-output-")) / "out.txt"
     ports = (free_port(), free_port())
+    edge_port = free_port()
     with output.open("w") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "ecommerce_dev.cli", "dev", "--fast", "--data-dir", str(data_dir),
-             "--port", str(ports[0]), "--second-port", str(ports[1])],
+             "--port", str(ports[0]), "--second-port", str(ports[1]), "--edge-port", str(edge_port)],
             stdout=sink,
             stderr=subprocess.STDOUT,
             text=True,
         )  # fmt: skip
-    running = Dev(process, data_dir, ports, output)
+    running = Dev(process, data_dir, ports, output, edge_port)
     try:
         wait_ready(running)
         yield running
@@ -259,10 +261,10 @@ def test_printed_curl_commands_work_as_printed(dev: Dev) -> None:
     text = dev.text()
     section = text.split(devserver.TRY_IT_HEADER, 1)[1].split("\n\n", 1)[0]
     commands = [line for line in section.splitlines() if line and not line.startswith("#")]
-    assert len(commands) == 7
+    assert len(commands) == 8  # the recipe's flow, then one through the local edge
     assert commands[0].startswith("CUSTOMER=$(") and commands[1].startswith("OPERATOR=$(")
     assert re.search(r"Idempotency-Key: [0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-", commands[4])
-    assert all("Authorization: Bearer $" in command for command in commands[3:])
+    assert all("Authorization: Bearer $" in command for command in commands[3:7])
     result = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", "\n".join(commands)], capture_output=True, text=True, timeout=60
     )
@@ -273,6 +275,7 @@ def test_printed_curl_commands_work_as_printed(dev: Dev) -> None:
     order_id = outputs[2]
     assert json.loads(outputs[3])["order_id"] == order_id
     assert json.loads(outputs[4])["status"] == "cancelled"
+    assert outputs[5].lower().strip() == "x-edge-region: us-east-2"  # Chicago is nearer Ohio
 
 
 def raw_http(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
@@ -475,6 +478,31 @@ def test_dev_token_prints_the_token_last_and_the_same_email_is_the_same_identity
     assert call(dev, "POST", "/products", product, auth)[0] == 403
 
 
+def edge_region(dev: Dev, latitude: str, longitude: str) -> str:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{dev.edge_port}/products?limit=1",
+        headers={"CloudFront-Viewer-Latitude": latitude, "CloudFront-Viewer-Longitude": longitude},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+        return str(response.headers["x-edge-region"])
+
+
+def test_the_local_edge_routes_to_the_nearest_region_and_honours_a_local_drain(dev: Dev) -> None:
+    chicago, new_york = ("41.88", "-87.63"), ("40.71", "-74.01")
+    assert (edge_region(dev, *chicago), edge_region(dev, *new_york)) == ("us-east-2", "us-east-1")
+    drained = cli("edge", "drain", "us-east-2", "--local", "--data-dir", str(dev.data_dir))
+    assert drained.returncode == 0, drained.stderr
+    try:
+        assert edge_region(dev, *chicago) == "us-east-1"
+        refused = cli("edge", "drain", "us-east-1", "--local", "--data-dir", str(dev.data_dir))
+        assert refused.returncode == 1 and "last serving region" in refused.stderr
+    finally:
+        restored = cli("edge", "restore", "us-east-2", "--local", "--data-dir", str(dev.data_dir))
+    assert restored.returncode == 0, restored.stderr
+    assert edge_region(dev, *chicago) == "us-east-2"
+
+
 def test_second_runtime_on_the_same_data_dir_refuses(dev: Dev) -> None:
     result = cli("dev", "--data-dir", str(dev.data_dir), "--port", str(free_port()), timeout=30)
     assert result.returncode != 0
@@ -519,8 +547,10 @@ def test_sigterm_stops_cleanly_and_a_restart_keeps_the_data() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="dev-restart-"))
     output = data_dir / "out.txt"  # beside pgdata, not inside it
     ports = (free_port(), free_port())
+    edge_port = free_port()
     args = [sys.executable, "-m", "ecommerce_dev.cli", "dev", "--fast", "--no-sample-data", "--data-dir",
-            str(data_dir), "--port", str(ports[0]), "--second-port", str(ports[1])]  # fmt: skip
+            str(data_dir), "--port", str(ports[0]), "--second-port", str(ports[1]),
+            "--edge-port", str(edge_port)]  # fmt: skip
     try:
         for round_ in range(2):
             with output.open("w") as sink:
@@ -546,5 +576,6 @@ def test_sigterm_stops_cleanly_and_a_restart_keeps_the_data() -> None:
             process.send_signal(signal.SIGTERM)
             assert process.wait(30) == 0, dev.text()
             assert not postgres_processes(data_dir)
+            assert not port_open(edge_port), "the local edge (Node) outlived the runtime"
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -42,8 +42,25 @@ MAX_UNZIPPED = 32 * 2**20
 MAX_ZIPPED = 12 * 2**20
 
 
+def bundles(assembly: Path) -> tuple[Path, Path]:
+    """(the API's bundle, the edge health checker's: the same handlers plus boto3 and the CRT)."""
+    found = [path for path in assembly.glob("asset.*") if (path / "handlers").is_dir()]
+    (api,) = [path for path in found if not (path / "awscrt").exists()]
+    (crt,) = [path for path in found if (path / "awscrt").exists()]
+    return api, crt
+
+
+def test_the_health_checker_bundle_carries_the_crt_for_sigv4a(assembly: Path) -> None:
+    _, bundle = bundles(assembly)
+    (native,) = (bundle / "awscrt").parent.glob("_awscrt*.so")  # an abi3 name says no architecture
+    elf = native.read_bytes()[:20]
+    assert elf[:4] == b"\x7fELF" and int.from_bytes(elf[18:20], "little") == 183, "not an aarch64 ELF"
+    assert (bundle / "botocore" / "__init__.py").is_file()
+    assert (bundle / "handlers" / "infra" / "edge_health.py").is_file()
+
+
 def test_lambda_bundle_has_handlers_and_linux_arm64_wheels(assembly: Path) -> None:
-    (bundle,) = [path for path in assembly.glob("asset.*") if (path / "handlers").is_dir()]
+    bundle, _ = bundles(assembly)
     assert (bundle / "handlers" / "__init__.py").is_file()
     assert not (bundle / "ecommerce_dev").exists(), "dev-only tools must not ship to Lambda"
     assert (bundle / "psycopg" / "__init__.py").is_file()
@@ -54,7 +71,7 @@ def test_lambda_bundle_has_handlers_and_linux_arm64_wheels(assembly: Path) -> No
 
 
 def test_lambda_bundle_is_trimmed_and_within_budget(assembly: Path, tmp_path: Path) -> None:
-    (bundle,) = [path for path in assembly.glob("asset.*") if (path / "handlers").is_dir()]
+    bundle, _ = bundles(assembly)
     files = [p for p in bundle.rglob("*") if p.is_file()]
     build_bytecode = [p for p in files if p.suffix == ".pyc" and "cpython-313" not in p.name]
     assert not build_bytecode, build_bytecode[:5]

@@ -27,19 +27,35 @@ TRY_IT_HEADER = "Try it (paste into bash or zsh):"
 JOHN_EMAIL = "john.doe@example.com"
 
 
-def cli_command(data_dir: Path) -> str:
-    """How this shell reaches the ``ecommerce`` CLI of this runtime (with its data dir)."""
+def executable() -> str:
+    """How this shell reaches the ``ecommerce`` CLI of this runtime."""
     script = Path(sys.executable).with_name("ecommerce")
-    command = (
-        shlex.quote(_relative(script))
-        if script.exists()
-        else f"{shlex.quote(sys.executable)} -m ecommerce_dev.cli"
+    if script.exists():
+        return shlex.quote(_relative(script))
+    return f"{shlex.quote(sys.executable)} -m ecommerce_dev.cli"
+
+
+def cli_command(data_dir: Path) -> str:
+    """``ecommerce dev`` of this runtime (with its data dir): ``token`` and friends follow."""
+    dev = f"{executable()} dev"
+    return dev if _data_dir_option(data_dir) == "" else f"{dev} --data-dir {shlex.quote(str(data_dir))}"
+
+
+EDGE_COMMENT = "through the local edge as a viewer in Chicago: the nearest region answers (us-east-2)"
+
+
+def edge_command(edge_url: str) -> str:
+    """A viewer in Chicago (CloudFront's location headers, which the local edge honours)."""
+    viewer = "-H 'CloudFront-Viewer-Latitude: 41.88' -H 'CloudFront-Viewer-Longitude: -87.63'"
+    return f"curl -sS -o /dev/null -D - '{edge_url}/products?limit=1' {viewer} | grep -i '^x-edge-region'"
+
+
+def _data_dir_option(data_dir: Path) -> str:
+    return (
+        ""
+        if data_dir.resolve() == DEFAULT_DATA_DIR.resolve()
+        else f" --data-dir {shlex.quote(str(data_dir))}"
     )
-    if data_dir.resolve() != DEFAULT_DATA_DIR.resolve():
-        command += f" dev --data-dir {shlex.quote(str(data_dir))}"
-    else:
-        command += " dev"
-    return command
 
 
 def _relative(path: Path) -> str:
@@ -77,7 +93,14 @@ def curl_commands(
     ]
 
 
-def banner(runtimes: Sequence[RegionRuntime], data_dir: Path, dsn: str, engine_log: Path) -> str:
+def banner(
+    runtimes: Sequence[RegionRuntime],
+    data_dir: Path,
+    dsn: str,
+    engine_log: Path,
+    *,
+    edge_url: str | None = None,
+) -> str:
     first = runtimes[0].url
     second = runtimes[-1].url
     lines = ["", "ecommerce dev is ready", ""]
@@ -91,11 +114,21 @@ def banner(runtimes: Sequence[RegionRuntime], data_dir: Path, dsn: str, engine_l
         f"  database   {dsn}",
         f'             psql "{dsn}"   (admin, unguarded; the API connects through the DSQL guard)',
         f"  logs       {data_dir / LOG_FILE} (requests), {engine_log} (PostgreSQL)",
-        "",
-        TRY_IT_HEADER,
     ]
+    if edge_url is not None:
+        lines += [
+            f"  edge       {edge_url}   CloudFront's router (the same router.js): nearest region not "
+            "drained, reads fail over",
+            f"             drain: {executable()} edge drain us-east-2 --local{_data_dir_option(data_dir)}"
+            f"   (state {data_dir / 'edge' / 'kvs.json'})",
+        ]
+    lines += ["", TRY_IT_HEADER]
     commands = curl_commands(first, second, str(uuid.uuid4()), data_dir)
-    for comment, command in zip(CURL_COMMENTS, commands, strict=True):
+    comments = list(CURL_COMMENTS)
+    if edge_url is not None:
+        commands.append(edge_command(edge_url))
+        comments.append(EDGE_COMMENT)
+    for comment, command in zip(comments, commands, strict=True):
         lines += [f"# {comment}", command]
     lines += ["", "Ctrl-C stops the servers and the database.", ""]
     return "\n".join(lines)

@@ -25,3 +25,5 @@ class DevOptions:
     ports: tuple[int, ...] = (DEFAULT_PORT, DEFAULT_PORT + 1)
     sample_data: bool = True
     durable: bool = True
+    #: The local edge's port (the CloudFront router in Node between the regions); None: no edge.
+    edge_port: int | None = 8090

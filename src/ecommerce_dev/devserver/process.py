@@ -91,12 +91,42 @@ def run(options: DevOptions, echo: Callable[[str], None] = print) -> int:
         ]
         for runtime in runtimes:
             stack.callback(runtime.close)
-        ready = partial(echo, banner(runtimes, data_dir, engine.dsn, engine.pgdata / "log"))
+        edge_url = _start_edge(options, runtimes, data_dir, stack, echo)
+        ready = partial(
+            echo, banner(runtimes, data_dir, engine.dsn, engine.pgdata / "log", edge_url=edge_url)
+        )
         with contextlib.suppress(KeyboardInterrupt):  # a signal before the loop took over
             asyncio.run(_serve(runtimes, sockets, ready))
         echo("stopping ...")
     echo("stopped")
     return 0
+
+
+def _start_edge(
+    options: DevOptions,
+    runtimes: Sequence[RegionRuntime],
+    data_dir: Path,
+    stack: contextlib.ExitStack,
+    echo: Callable[[str], None],
+) -> str | None:
+    """The local edge, or a warning and None: the regions work without it (Node may be missing)."""
+    if options.edge_port is None:
+        return None
+    from .edge import KVS_FILE, LocalEdgeError, start_local_edge
+
+    try:
+        edge = start_local_edge(
+            port=options.edge_port,
+            origins={runtime.region: runtime.url for runtime in runtimes},
+            primary=runtimes[0].region,
+            kvs_file=data_dir / KVS_FILE,
+            log=data_dir / "edge.log",
+        )
+    except LocalEdgeError as exc:  # Node missing, the port taken
+        echo(f"warning: local edge disabled: {exc}")
+        return None
+    stack.callback(edge.stop)  # LIFO: the edge stops before the regions and the database
+    return edge.url
 
 
 def _start_engine(data_dir: Path, durable: bool) -> LocalEngine:

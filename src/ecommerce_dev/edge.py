@@ -1,0 +1,307 @@
+"""``ecommerce edge``: drain a region out of the edge's routing, restore it, show what the edge does.
+
+Deployed (default): the drain state lives in the CloudFront KeyValueStore of the edge stack (output
+``EdgeDrainStoreArn``), changed with the ETag protocol of :mod:`handlers.infra.edge_state` (SigV4A:
+needs ``botocore[crt]``). ``--local``: the file ``<data-dir>/edge/kvs.json`` that ``make dev``'s local
+edge reads, in CloudFront's KVS import format ``{"data": [{"key": ..., "value": ...}]}``.
+
+``status`` predicts routing with the router's own rule (``ecommerce_constructs/edge/router.js``):
+rank regions by great-circle distance to the viewer, take the first one not drained, and if all
+are drained take the nearest anyway.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ecommerce_constructs.edge_routing import REGION_COORDINATES  # what router.js is given
+from handlers.infra import edge_state
+
+#: Output of the edge stack that names its KeyValueStore.
+KVS_OUTPUT = "EdgeDrainStoreArn"
+#: The regions `make dev` simulates (the first is the primary).
+LOCAL_REGIONS = ("us-east-1", "us-east-2")
+LOCAL_STORE = Path("edge") / "kvs.json"
+
+SAMPLE_VIEWERS: tuple[tuple[str, float, float], ...] = (
+    ("New York", 40.71, -74.01),
+    ("Chicago", 41.88, -87.63),
+    ("London", 51.51, -0.13),
+    ("Tokyo", 35.68, 139.69),
+    ("São Paulo", -23.55, -46.63),
+)
+
+#: Injectable for tests: the KVS client and the CloudFormation client (per region) of the deployed mode.
+client_factory: Callable[[], Any] = edge_state.make_client
+cloudformation_client_factory: Callable[[str], Any] | None = None
+
+
+# ------------------------------------------------------------------------------ routing (router.js)
+def arc(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Central angle in radians between two (lat, lon) points: router.js's haversine."""
+    r = math.pi / 180
+    s1 = math.sin((b[0] - a[0]) * r / 2)
+    s2 = math.sin((b[1] - a[1]) * r / 2)
+    h = s1 * s1 + math.cos(a[0] * r) * math.cos(b[0] * r) * s2 * s2
+    return 2 * math.asin(min(1.0, math.sqrt(h)))
+
+
+def ranking(
+    point: tuple[float, float] | None,
+    regions: Sequence[str],
+    primary: str,
+    coordinates: Mapping[str, tuple[float, float]] = REGION_COORDINATES,
+) -> list[str]:
+    """Regions in the router's order of preference; ties keep ``regions`` order, unknown places last."""
+
+    def rank(region: str) -> float:
+        if point is None:
+            return 0.0 if region == primary else 1.0
+        where = coordinates.get(region)
+        return 4.0 if where is None else arc(point, where)  # 4 > pi: after every real distance
+
+    return [region for _, _, region in sorted((rank(r), i, r) for i, r in enumerate(regions))]
+
+
+def route(
+    point: tuple[float, float] | None, regions: Sequence[str], primary: str, drained: Mapping[str, bool]
+) -> str:
+    """The region the router picks: the first-ranked one not drained, else the first-ranked one."""
+    order = ranking(point, regions, primary)
+    return next((r for r in order if not drained.get(r, False)), order[0])
+
+
+# ---------------------------------------------------------------------------------------- targets
+class LocalStoreError(Exception):
+    """The local KVS file is unreadable or not in CloudFront's import format."""
+
+
+def read_local(path: Path) -> dict[str, str]:
+    """Key -> value of a KVS import file; a missing file is an empty store."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise LocalStoreError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        data = json.loads(text)["data"]
+        items = [(item["key"], item["value"]) for item in data]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise LocalStoreError(
+            f'{path} is not a KVS import file ({{"data": [{{"key": ..., "value": ...}}]}}: {exc!r}); '
+            "fix it or delete it (a missing file means every region serves)"
+        ) from None
+    if not all(isinstance(k, str) and k and isinstance(v, str) for k, v in items):
+        raise LocalStoreError(f"{path}: every key must be a non-empty string and every value a string")
+    if len({k for k, _ in items}) != len(items):
+        raise LocalStoreError(f"{path}: a key appears twice; keep one entry per key")
+    return dict(items)
+
+
+def write_local(path: Path, items: Mapping[str, str]) -> None:
+    """Atomically replace the file, so the local edge never reads half of it."""
+    body = json.dumps({"data": [{"key": k, "value": v} for k, v in items.items()]}, indent=2) + "\n"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(prefix=".kvs-", suffix=".json", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(body)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temp, path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise LocalStoreError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the drain state lives, and the regions the edge routes to."""
+
+    regions: tuple[str, ...]
+    primary: str
+    description: str
+    read: Callable[[], dict[str, bool]]
+    drain: Callable[[str, bool], edge_state.Change]
+    restore: Callable[[str], edge_state.Change]
+
+
+def local_target(data_dir: Path) -> Target:
+    path = data_dir / LOCAL_STORE
+    regions = LOCAL_REGIONS
+
+    def read() -> dict[str, bool]:
+        return edge_state.state_from_items(read_local(path), regions)
+
+    def drain(region: str, force: bool) -> edge_state.Change:
+        items = read_local(path)
+        state = edge_state.state_from_items(items, regions)
+        edge_state.check_drain_allowed(region, regions, state, allow_last=True)
+        if state[region]:
+            return edge_state.Change(region, drained=True, changed=False, attempts=1)
+        edge_state.check_drain_allowed(region, regions, state, allow_last=force)
+        write_local(path, {**items, edge_state.drain_key(region): edge_state.DRAINED_VALUE})
+        return edge_state.Change(region, drained=True, changed=True, attempts=1)
+
+    def restore(region: str) -> edge_state.Change:
+        items = read_local(path)
+        if not edge_state.state_from_items(items, [region])[region]:
+            return edge_state.Change(region, drained=False, changed=False, attempts=1)
+        write_local(path, {k: v for k, v in items.items() if k != edge_state.drain_key(region)})
+        return edge_state.Change(region, drained=False, changed=True, attempts=1)
+
+    return Target(regions, regions[0], f"local edge state {path}", read, drain, restore)
+
+
+def deployed_target() -> Target:
+    from ecommerce_constructs.config import load_config
+    from ecommerce_dev.deployment import read_deployment
+
+    config = load_config()
+    if not config.edge.enabled:
+        raise click.ClickException(
+            "the edge is disabled in the configuration (edge.enabled: false): there is nothing to drain; "
+            "use --local for the dev server's edge"
+        )
+    arn = read_deployment(config, cloudformation_client_factory).output(config.edge_stack_name, KVS_OUTPUT)
+    regions = tuple(config.regions)
+    client = client_factory()
+    return Target(
+        regions,
+        config.primary,
+        f"KeyValueStore {arn}",
+        lambda: edge_state.read_state(client, arn, regions),
+        lambda region, force: edge_state.drain(client, arn, region, regions, allow_last=force),
+        lambda region: edge_state.restore(client, arn, region),
+    )
+
+
+# ------------------------------------------------------------------------------------------- output
+def describe_routing(target: Target, drained: Mapping[str, bool]) -> list[str]:
+    serving = [r for r in target.regions if not drained.get(r, False)]
+    if serving:
+        lines = [f"viewers are routed to the nearest of: {', '.join(serving)}"]
+    else:
+        lines = ["every region is drained: the edge still routes each viewer to the nearest region"]
+    places: list[tuple[str, tuple[float, float] | None]] = [(n, (lat, lon)) for n, lat, lon in SAMPLE_VIEWERS]
+    places.append(("(no location)", None))
+    width = max(len(name) for name, _ in places)
+    for name, point in places:
+        chosen = route(point, target.regions, target.primary, drained)
+        nearest = ranking(point, target.regions, target.primary)[0]
+        note = f"  (nearest, {nearest}, is drained)" if nearest != chosen else ""
+        lines.append(f"  {name:<{width}}  -> {chosen}{note}")
+    return lines
+
+
+def _state_lines(target: Target, drained: Mapping[str, bool]) -> list[str]:
+    width = max(len(r) for r in target.regions)
+    return [f"  {r:<{width}}  {'drained' if drained[r] else 'serving'}" for r in target.regions]
+
+
+# ---------------------------------------------------------------------------------------- commands
+@contextlib.contextmanager
+def _reported() -> Iterator[None]:
+    """Every expected failure becomes one line and exit status 1, never a traceback."""
+    from ecommerce_constructs.config import ConfigError
+    from ecommerce_dev.deployment import DeploymentError
+
+    try:
+        yield
+    except (edge_state.EdgeStateError, LocalStoreError, DeploymentError, ConfigError) as exc:
+        raise click.ClickException(" ".join(str(exc).split())) from None
+    except Exception as exc:
+        if type(exc).__module__.startswith(("botocore", "boto3")):
+            raise click.ClickException(f"AWS: {exc}; check your AWS credentials and region") from None
+        raise
+
+
+def _target(local: bool, data_dir: Path) -> Target:
+    return local_target(data_dir.expanduser()) if local else deployed_target()
+
+
+def _target_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    command = click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path(".local"),
+        envvar="ECOMMERCE_DATA_DIR",
+        show_default=True,
+        help="With --local: the dev server's data dir (state: DATA_DIR/edge/kvs.json). "
+        "Env: ECOMMERCE_DATA_DIR.",
+    )(command)
+    return click.option(
+        "--local",
+        is_flag=True,
+        help="The `make dev` edge (us-east-1, us-east-2), not the deployed one (needs AWS credentials).",
+    )(command)
+
+
+def _check_region(target: Target, region: str) -> None:
+    if region not in target.regions:
+        raise click.ClickException(
+            f"{region} is not one of the edge's regions ({', '.join(target.regions)}); check the name"
+        )
+
+
+@click.group("edge")
+def edge() -> None:
+    """Drain a region out of CloudFront's routing, restore it, or show where viewers go."""
+
+
+@edge.command("drain")
+@click.argument("region")
+@click.option("--force", is_flag=True, help="Drain even the last serving region.")
+@_target_options
+def drain_command(region: str, force: bool, local: bool, data_dir: Path) -> None:
+    """Stop routing viewers to REGION: the edge sends them to the nearest other serving region.
+
+    The last serving region is kept unless --force (with every region drained the edge still
+    routes each viewer to the nearest one: it never goes dark)."""
+    with _reported():
+        target = _target(local, data_dir)
+        _check_region(target, region)
+        change = target.drain(region, force)
+        drained = target.read()
+    click.echo(f"drained {region}" if change.changed else f"{region} was already drained; nothing changed")
+    click.echo(describe_routing(target, drained)[0])
+
+
+@edge.command("restore")
+@click.argument("region")
+@_target_options
+def restore_command(region: str, local: bool, data_dir: Path) -> None:
+    """Route viewers to REGION again (nothing happens if it is not drained)."""
+    with _reported():
+        target = _target(local, data_dir)
+        _check_region(target, region)
+        change = target.restore(region)
+        drained = target.read()
+    click.echo(f"restored {region}" if change.changed else f"{region} was not drained; nothing changed")
+    click.echo(describe_routing(target, drained)[0])
+
+
+@edge.command("status")
+@_target_options
+def status_command(local: bool, data_dir: Path) -> None:
+    """Show each region serving or drained, and which region serves some sample viewers."""
+    with _reported():
+        target = _target(local, data_dir)
+        drained = target.read()
+    click.echo(f"{target.description}:")
+    for line in _state_lines(target, drained) + describe_routing(target, drained):
+        click.echo(line)

@@ -1,0 +1,333 @@
+"""The global edge and the lock-down of the regional APIs, as synthesized: every point of the design
+in docs/architecture.md and docs/operations.md has an assertion here."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from cdk_support import ACCOUNT, build_app, default_template
+from ecommerce_constructs.config import validate_config
+from ecommerce_constructs.edge_routing import REGION_COORDINATES, render_router
+from ecommerce_constructs.global_edge import FORWARDED_HEADERS
+from ecommerce_constructs.origin_guard import ALLOW_RULE
+from ecommerce_constructs.origin_secret import HEADER_NAME
+
+SECRET_REF = "{{resolve:secretsmanager:ecommerce-origin-verify:SecretString:HEADERVALUE:AWSCURRENT}}"
+REGIONS = ("us-east-1", "us-east-2")
+
+
+def distribution_config() -> dict[str, Any]:
+    (distribution,) = (
+        default_template("ecommerce-edge").find_resources("AWS::CloudFront::Distribution").values()
+    )
+    config: dict[str, Any] = distribution["Properties"]["DistributionConfig"]
+    return config
+
+
+def behaviours() -> dict[str, dict[str, Any]]:
+    config = distribution_config()
+    found = {"*": config["DefaultCacheBehavior"]}
+    found.update({b["PathPattern"]: b for b in config["CacheBehaviors"]})
+    return found
+
+
+# ---- routing -----------------------------------------------------------------------------------
+
+
+def test_every_region_is_an_origin_named_after_it_with_the_secret_header() -> None:
+    origins = {o["Id"]: o for o in distribution_config()["Origins"]}
+    assert set(REGIONS) <= set(origins)
+    for origin_id, origin in origins.items():
+        assert origin["OriginPath"] == "/prod"
+        custom = origin["CustomOriginConfig"]
+        assert (custom["OriginProtocolPolicy"], custom["OriginSSLProtocols"]) == ("https-only", ["TLSv1.2"])
+        headers = {h["HeaderName"]: h["HeaderValue"] for h in origin["OriginCustomHeaders"]}
+        assert headers == {HEADER_NAME: SECRET_REF}, origin_id
+        # Each regional API's domain arrives through a weak cross-region reference.
+        assert "Fn::GetStackOutput" in json.dumps(origin["DomainName"])
+
+
+def test_reads_fail_over_through_an_origin_group_and_writes_do_not() -> None:
+    config = distribution_config()
+    (group,) = config["OriginGroups"]["Items"]
+    members = [m["OriginId"] for m in group["Members"]["Items"]]
+    assert members == ["us-east-1-health", "us-east-2"]
+    assert sorted(group["FailoverCriteria"]["StatusCodes"]["Items"]) == [500, 502, 503, 504]
+    found = behaviours()
+    assert found["/health"]["TargetOriginId"] == group["Id"]
+    # CloudFront refuses origin groups on behaviours that allow writes.
+    assert set(found["/health"]["AllowedMethods"]) == {"GET", "HEAD", "OPTIONS"}
+    for pattern in ("*", "/products*"):
+        assert {"POST", "PATCH", "DELETE"} <= set(found[pattern]["AllowedMethods"]), pattern
+
+
+def test_the_router_runs_on_every_behaviour_with_the_drain_store() -> None:
+    template = default_template("ecommerce-edge")
+    (function_id,) = template.find_resources("AWS::CloudFront::Function")
+    function = template.find_resources("AWS::CloudFront::Function")[function_id]["Properties"]
+    assert function["FunctionConfig"]["Runtime"] == "cloudfront-js-2.0"
+    (store_id,) = template.find_resources("AWS::CloudFront::KeyValueStore")
+    (association,) = function["FunctionConfig"]["KeyValueStoreAssociations"]
+    assert association["KeyValueStoreARN"] == {"Fn::GetAtt": [store_id, "Arn"]}
+    for pattern, behaviour in behaviours().items():
+        (fa,) = behaviour["FunctionAssociations"]
+        assert fa["EventType"] == "viewer-request", pattern
+        assert fa["FunctionARN"] == {"Fn::GetAtt": [function_id, "FunctionARN"]}
+    code = function["FunctionCode"]
+    assert code.startswith("import cf from 'cloudfront';")
+    assert "__REGIONS__" not in code and "__PRIMARY__" not in code
+    assert code == render_router(["us-east-1", "us-east-2"], "us-east-1")
+    assert len(code.encode()) <= 10_240  # CloudFront Functions' code limit
+
+
+def test_rendering_knows_every_region_and_refuses_an_unknown_one() -> None:
+    code = render_router(["eu-west-1", "eu-central-1"], "eu-central-1")
+    assert '"eu-central-1"' in code and str(REGION_COORDINATES["eu-west-1"][0]) in code
+    with pytest.raises(ValueError, match="primary region"):
+        render_router(["us-east-1"], "us-east-2")
+    with pytest.raises(ValueError, match="no coordinates"):
+        render_router(["mars-north-1"], "mars-north-1")
+
+
+def test_the_viewer_location_reaches_the_router_and_host_never_reaches_api_gateway() -> None:
+    template = default_template("ecommerce-edge")
+    (policy,) = template.find_resources("AWS::CloudFront::OriginRequestPolicy").values()
+    config = policy["Properties"]["OriginRequestPolicyConfig"]
+    headers = config["HeadersConfig"]
+    assert headers["HeaderBehavior"] == "whitelist"
+    assert {"CloudFront-Viewer-Latitude", "CloudFront-Viewer-Longitude", "CloudFront-Viewer-Country"} <= set(
+        headers["Headers"]
+    )
+    assert "Host" not in headers["Headers"]
+    assert set(headers["Headers"]) == set(FORWARDED_HEADERS)
+    assert config["QueryStringsConfig"]["QueryStringBehavior"] == "all"
+    (policy_id,) = template.find_resources("AWS::CloudFront::OriginRequestPolicy")
+    assert all(b["OriginRequestPolicyId"] == {"Ref": policy_id} for b in behaviours().values())
+
+
+def test_only_catalog_reads_are_cached_and_authorization_always_reaches_the_api() -> None:
+    template = default_template("ecommerce-edge")
+    policies = {
+        key: value["Properties"]["CachePolicyConfig"]
+        for key, value in template.find_resources("AWS::CloudFront::CachePolicy").items()
+    }
+    found = behaviours()
+    catalog = policies[found["/products*"]["CachePolicyId"]["Ref"]]
+    api = policies[found["*"]["CachePolicyId"]["Ref"]]
+    assert (catalog["DefaultTTL"], catalog["MaxTTL"]) == (60, 60)
+    assert (api["DefaultTTL"], api["MinTTL"]) == (0, 0) and api["MaxTTL"] <= 1
+    for policy in (catalog, api):
+        keys = policy["ParametersInCacheKeyAndForwardedToOrigin"]
+        assert {"Authorization", "Origin"} <= set(keys["HeadersConfig"]["Headers"])
+        assert keys["QueryStringsConfig"]["QueryStringBehavior"] == "all"
+
+
+# ---- lock-down -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_each_regional_api_admits_only_the_edge(region: str) -> None:
+    template = default_template(f"ecommerce-{region}")
+    ((acl_id, acl),) = template.find_resources("AWS::WAFv2::WebACL").items()
+    props = acl["Properties"]
+    assert props["Scope"] == "REGIONAL"
+    assert props["DefaultAction"]["Block"]["CustomResponse"]["ResponseCode"] == 403
+    (rule,) = props["Rules"]
+    assert (rule["Name"], rule["Priority"], rule["Action"]) == (ALLOW_RULE, 0, {"Allow": {}})
+    statements = rule["Statement"]["OrStatement"]["Statements"]
+    assert len(statements) == 2  # room for the old and the new value during a rotation
+    for statement in statements:
+        match = statement["ByteMatchStatement"]
+        assert match["FieldToMatch"] == {"SingleHeader": {"Name": HEADER_NAME.lower()}}
+        assert match["SearchString"] == SECRET_REF
+        assert match["PositionalConstraint"] == "EXACTLY"
+    (association,) = template.find_resources("AWS::WAFv2::WebACLAssociation").values()
+    assert association["Properties"]["WebACLArn"] == {"Fn::GetAtt": [acl_id, "Arn"]}
+    assert "Stage" in json.dumps(association["Properties"]["ResourceArn"])
+
+
+def test_the_origin_secret_is_generated_replicated_and_never_in_plain_text() -> None:
+    primary = default_template("ecommerce-us-east-1")
+    (secret,) = primary.find_resources("AWS::SecretsManager::Secret").values()
+    props = secret["Properties"]
+    assert props["Name"] == "ecommerce-origin-verify"
+    assert "SecretString" not in props
+    assert props["GenerateSecretString"]["GenerateStringKey"] == "HEADERVALUE"
+    assert props["GenerateSecretString"]["PasswordLength"] >= 32
+    assert [r["Region"] for r in props["ReplicaRegions"]] == ["us-east-2"]  # us-east-1 is the primary
+    default_template("ecommerce-us-east-2").resource_count_is("AWS::SecretsManager::Secret", 0)
+    for name in ("ecommerce-us-east-1", "ecommerce-us-east-2", "ecommerce-edge"):
+        text = json.dumps(default_template(name).to_json())
+        # Wherever the header value is needed, it is a dynamic reference resolved at deploy time.
+        values = re.findall(r'"(?:HeaderValue|SearchString)": "([^"]*)"', text)
+        assert values and all(value == SECRET_REF for value in values), name
+
+
+def test_the_edge_has_a_web_acl_with_managed_rules_and_a_rate_limit() -> None:
+    template = default_template("ecommerce-edge")
+    ((acl_id, acl),) = template.find_resources("AWS::WAFv2::WebACL").items()
+    props = acl["Properties"]
+    assert props["Scope"] == "CLOUDFRONT"
+    rules = {r["Name"]: r for r in props["Rules"]}
+    assert rules["RatePerIp"]["Statement"]["RateBasedStatement"]["Limit"] == 2000
+    assert rules["RatePerIp"]["Action"]["Block"]["CustomResponse"]["ResponseCode"] == 429
+    for group in ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"):
+        statement = rules[group]["Statement"]["ManagedRuleGroupStatement"]
+        assert (statement["VendorName"], statement["Name"]) == ("AWS", group)
+    assert distribution_config()["WebACLId"] == {"Fn::GetAtt": [acl_id, "Arn"]}
+
+
+def test_waf_can_be_turned_off_or_replaced() -> None:
+    off = build_app(validate_config({"edge": {"waf": False}}))
+    template = Template.from_stack(off.edge)  # type: ignore[arg-type]
+    template.resource_count_is("AWS::WAFv2::WebACL", 0)
+    existing = f"arn:aws:wafv2:us-east-1:{ACCOUNT}:global/webacl/shop/123"
+    mine = Template.from_stack(build_app(validate_config({"edge": {"web_acl_arn": existing}})).edge)  # type: ignore[arg-type]
+    mine.resource_count_is("AWS::WAFv2::WebACL", 0)
+    mine.has_resource_properties(
+        "AWS::CloudFront::Distribution", {"DistributionConfig": Match.object_like({"WebACLId": existing})}
+    )
+
+
+def test_security_headers_on_every_behaviour_and_http3() -> None:
+    template = default_template("ecommerce-edge")
+    ((policy_id, policy),) = template.find_resources("AWS::CloudFront::ResponseHeadersPolicy").items()
+    security = policy["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    assert security["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31_536_000
+    assert security["ContentTypeOptions"]["Override"] is True
+    assert security["FrameOptions"]["FrameOption"] == "DENY"
+    assert security["ReferrerPolicy"]["ReferrerPolicy"] == "no-referrer"
+    assert all(b["ResponseHeadersPolicyId"] == {"Ref": policy_id} for b in behaviours().values())
+    assert all(b["ViewerProtocolPolicy"] == "https-only" for b in behaviours().values())
+    assert distribution_config()["HttpVersion"] == "http2and3"
+
+
+def test_tls_1_2_minimum_on_the_regional_apis_and_with_a_custom_domain() -> None:
+    for region in REGIONS:
+        default_template(f"ecommerce-{region}").has_resource_properties(
+            "AWS::ApiGateway::RestApi",
+            {"SecurityPolicy": "SecurityPolicy_TLS13_1_2_2021_06", "EndpointAccessMode": "STRICT"},
+        )
+    config = validate_config(
+        {"edge": {"domain_name": "shop.example.com",
+                  "certificate_arn": f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/abc"}}
+    )  # fmt: skip
+    edge = Template.from_stack(build_app(config).edge)  # type: ignore[arg-type]
+    edge.has_resource_properties(
+        "AWS::CloudFront::Distribution",
+        {
+            "DistributionConfig": Match.object_like(
+                {"ViewerCertificate": Match.object_like({"MinimumProtocolVersion": "TLSv1.2_2021"})}
+            )
+        },
+    )
+
+
+# ---- drain automation ------------------------------------------------------------------------------
+
+
+def test_the_health_checker_runs_every_minute_with_rights_on_the_store_and_the_secret_only() -> None:
+    template = default_template("ecommerce-edge")
+    template.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": "rate(1 minute)"})
+    (store_id,) = template.find_resources("AWS::CloudFront::KeyValueStore")
+    checker = next(
+        f["Properties"]
+        for f in template.find_resources("AWS::Lambda::Function").values()
+        if f["Properties"].get("Handler") == "handlers.infra.edge_health.handler"
+    )
+    env = checker["Environment"]["Variables"]
+    assert env["KVS_ARN"] == {"Fn::GetAtt": [store_id, "Arn"]}
+    assert env["ORIGIN_SECRET_HEADER"] == HEADER_NAME
+    regions = json.dumps(env["REGIONS"])
+    assert all(region in regions for region in REGIONS) and "health" in regions
+    statements = [
+        s
+        for p in template.find_resources("AWS::IAM::Policy").values()
+        if "HealthChecker" in json.dumps(p["Properties"]["Roles"])
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    kvs = next(s for s in statements if "cloudfront-keyvaluestore:PutKey" in s["Action"])
+    assert kvs["Resource"] == {"Fn::GetAtt": [store_id, "Arn"]}
+    secret = next(s for s in statements if s["Action"] == "secretsmanager:GetSecretValue")
+    assert "ecommerce-origin-verify-??????" in json.dumps(secret["Resource"])
+    assert not [s for s in statements if s["Resource"] == "*"]
+
+
+def test_one_region_has_no_health_checker_and_no_origin_group() -> None:
+    app = build_app(validate_config({"regions": ["us-east-1"]}))
+    edge = Template.from_stack(app.edge)  # type: ignore[arg-type]
+    edge.resource_count_is("AWS::Events::Rule", 0)
+    config = next(iter(edge.find_resources("AWS::CloudFront::Distribution").values()))
+    assert "OriginGroups" not in config["Properties"]["DistributionConfig"]
+
+
+# ---- alarms that notify, dashboards, outputs ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", [*(f"ecommerce-{r}" for r in REGIONS), "ecommerce-edge"])
+def test_every_alarm_notifies_the_stacks_topic_and_there_is_a_dashboard(name: str) -> None:
+    template = default_template(name)
+    ((topic_id, topic),) = template.find_resources("AWS::SNS::Topic").items()
+    assert "KmsMasterKeyId" in topic["Properties"]
+    alarms = template.find_resources("AWS::CloudWatch::Alarm").values()
+    assert alarms
+    for alarm in alarms:
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
+        assert alarm["Properties"]["OKActions"] == [{"Ref": topic_id}]
+    template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
+
+
+def test_alarm_email_and_existing_topics_from_configuration() -> None:
+    topic = f"arn:aws:sns:us-east-2:{ACCOUNT}:pager"
+    app = build_app(
+        validate_config(
+            {"monitoring": {"alarm_email": "ops@example.com", "alarm_topic_arns": {"us-east-2": topic}}}
+        )
+    )
+    first = Template.from_stack(app.regional["us-east-1"])
+    first.has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com"}
+    )
+    second = Template.from_stack(app.regional["us-east-2"])
+    second.resource_count_is("AWS::SNS::Topic", 0)
+    assert all(
+        a["Properties"]["AlarmActions"] == [topic]
+        for a in second.find_resources("AWS::CloudWatch::Alarm").values()
+    )
+
+
+def test_outputs_keep_the_recipes_keys_and_name_what_operations_need() -> None:
+    edge = default_template("ecommerce-edge").to_json()["Outputs"]
+    assert {"EcommerceDistributionDomainName", "DistributionId", "EdgeDrainStoreArn", "AlarmTopicArn"} <= set(
+        edge
+    )
+    for region in REGIONS:
+        outputs = default_template(f"ecommerce-{region}").to_json()["Outputs"]
+        assert {"EcommerceApiEndpoint", "OriginWebAclArn", "AlarmTopicArn"} <= set(outputs)
+        assert "CloudFront" in outputs["EcommerceApiEndpoint"]["Description"]
+    assert "OriginSecretArn" in default_template("ecommerce-us-east-1").to_json()["Outputs"]
+
+
+def test_without_the_edge_the_api_is_the_entry_point_and_has_no_guard() -> None:
+    app = build_app(validate_config({"edge": {"enabled": False}}))
+    template = Template.from_stack(app.regional["us-east-1"])
+    template.resource_count_is("AWS::WAFv2::WebACL", 0)
+    template.resource_count_is("AWS::SecretsManager::Secret", 0)
+
+
+def test_the_operators_tools_and_the_templates_agree_on_names() -> None:
+    """ecommerce_dev (no CDK import) spells the same header, JSON key, rule and outputs."""
+    from ecommerce_constructs import origin_guard, origin_secret
+    from ecommerce_dev import origin_secret as tools
+
+    assert tools.ORIGIN_HEADER == origin_secret.HEADER_NAME
+    assert tools.SECRET_JSON_KEY == origin_secret.JSON_KEY
+    assert tools.WAF_RULE_NAME == origin_guard.ALLOW_RULE
+    outputs = default_template("ecommerce-us-east-1").to_json()["Outputs"]
+    assert {tools.OUTPUT_SECRET_ARN, tools.OUTPUT_WEB_ACL_ARN, tools.OUTPUT_API_ENDPOINT} <= set(outputs)
+    assert tools.OUTPUT_DISTRIBUTION_ID in default_template("ecommerce-edge").to_json()["Outputs"]
