@@ -16,8 +16,8 @@ from .config import EcommerceConfig
 from .ecommerce_api import EcommerceApi
 from .edge_health import EdgeHealthChecker
 from .global_edge import EdgeOrigin, GlobalEdge
-from .monitoring import ShopMonitoring, acknowledge_key_policy, graph
-from .regional_stack import _retention, origin_secret_name
+from .monitoring import ShopMonitoring, graph
+from .regional_stack import _retention, monitoring_for, origin_secret_name
 
 _PRICE_CLASSES = {
     "PriceClass_100": cloudfront.PriceClass.PRICE_CLASS_100,
@@ -95,14 +95,7 @@ class EdgeStack(Stack):
             CfnOutput(self, key, value=value, description=description)
 
     def _monitoring(self, config: EcommerceConfig) -> ShopMonitoring:
-        monitoring = ShopMonitoring(
-            self,
-            "Monitoring",
-            dashboard_name=f"{self.stack_name}-shop",
-            email=config.monitoring.alarm_email,
-            topic_arn=config.monitoring.alarm_topic_arns.get(self.region),
-        )
-        acknowledge_key_policy(monitoring)
+        monitoring = monitoring_for(self, config)
         edge = self.edge
         alarms = [
             cloudwatch.Alarm(
@@ -147,8 +140,5 @@ class EdgeStack(Stack):
                 edge.metric_router("FunctionExecutionErrors"),
                 edge.metric_router("FunctionThrottles"),
             ),
-        )
-        CfnOutput(
-            self, "AlarmTopicArn", value=monitoring.topic.topic_arn, description="Every alarm notifies it"
         )
         return monitoring

@@ -17,7 +17,7 @@ from .database_setup import DatabaseSetup
 from .dsql_cluster import DsqlCluster, IDsqlCluster
 from .ecommerce_api import EcommerceApi, FunctionSettings
 from .identity import IShopIdentity, ShopIdentity
-from .monitoring import ShopMonitoring, acknowledge_key_policy, graph
+from .monitoring import ShopMonitoring, graph
 from .origin_guard import OriginGuard
 from .origin_secret import OriginSecret
 from .regions import EDGE_REGION
@@ -169,14 +169,7 @@ class RegionalStack(Stack):
             )
 
     def _monitoring(self, config: EcommerceConfig) -> ShopMonitoring:
-        monitoring = ShopMonitoring(
-            self,
-            "Monitoring",
-            dashboard_name=f"{self.stack_name}-shop",
-            email=config.monitoring.alarm_email,
-            topic_arn=config.monitoring.alarm_topic_arns.get(self.region),
-        )
-        acknowledge_key_policy(monitoring)
+        monitoring = monitoring_for(self, config)
         monitoring.add_alarms(self.api.alarms)
         occ = cloudwatch.Alarm(
             monitoring,
@@ -217,9 +210,6 @@ class RegionalStack(Stack):
                 db.metric_total_transactions(period=five, statistic="Sum"),
             ),
             graph("DSQL commit latency (ms)", db.metric_commit_latency(period=five)),
-        )
-        CfnOutput(
-            self, "AlarmTopicArn", value=monitoring.topic.topic_arn, description="Every alarm notifies it"
         )
         return monitoring
 
@@ -266,6 +256,19 @@ class RegionalStack(Stack):
             log_retention=_retention(self._log_retention_days),
         )
         return self.database_setup
+
+
+def monitoring_for(stack: Stack, config: EcommerceConfig) -> ShopMonitoring:
+    """A stack's alarm topic (``AlarmTopicArn`` output) and dashboard, as configured."""
+    monitoring = ShopMonitoring(
+        stack,
+        "Monitoring",
+        dashboard_name=f"{stack.stack_name}-shop",
+        email=config.monitoring.alarm_email,
+        topic_arn=config.monitoring.alarm_topic_arns.get(stack.region),
+    )
+    CfnOutput(stack, "AlarmTopicArn", value=monitoring.topic.topic_arn, description="Every alarm notifies it")
+    return monitoring
 
 
 def origin_secret_name(config: EcommerceConfig) -> str:

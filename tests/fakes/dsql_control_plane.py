@@ -19,7 +19,6 @@ import base64
 import functools
 import itertools
 import json
-import os
 import re
 import secrets
 import string
@@ -33,13 +32,15 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import boto3
-import botocore.session
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.config import Config
 from botocore.exceptions import ParamValidationError
 from botocore.model import OperationModel, ServiceModel, Shape
 from botocore.validate import validate_parameters
 
+from fakes.wire import Body, botocore_session, check_emitted, constraint_problems
+
+FAKE = "fake DSQL"
 REGION_SETS: tuple[frozenset[str], ...] = (
     frozenset({"us-east-1", "us-east-2", "us-west-2"}),
     frozenset({"eu-central-1", "eu-west-1", "eu-west-2", "eu-west-3"}),
@@ -137,50 +138,6 @@ def region_set(region: str) -> frozenset[str] | None:
     return next((regions for regions in REGION_SETS if region in regions), None)
 
 
-def constraint_problems(value: Any, shape: Shape, path: str = "") -> list[tuple[str, str]]:
-    """The min/max/pattern/enum violations botocore's ParamValidator does not report (run it first)."""
-    meta, kind = shape.metadata, shape.type_name
-    where = path or shape.name
-    problems: list[tuple[str, str]] = []
-    if kind == "structure":
-        for name, member in shape.members.items():
-            if value.get(name) is not None:
-                problems += constraint_problems(value[name], member, f"{path}.{name}" if path else name)
-    elif kind in ("string", "list", "map"):
-        if "min" in meta and len(value) < meta["min"]:
-            problems.append((where, f"length {len(value)} is below the minimum {meta['min']}"))
-        if "max" in meta and len(value) > meta["max"]:
-            problems.append((where, f"length {len(value)} is above the maximum {meta['max']}"))
-        if kind == "list":
-            for i, item in enumerate(value):
-                problems += constraint_problems(item, shape.member, f"{where}[{i}]")
-        elif kind == "map":
-            for key, item in value.items():
-                problems += constraint_problems(key, shape.key, f"{where} key {key!r}")
-                problems += constraint_problems(item, shape.value, f"{where}[{key!r}]")
-        else:
-            if meta.get("enum") and value not in meta["enum"]:
-                problems.append((where, f"{value!r} is not one of {meta['enum']}"))
-            if "pattern" in meta and re.fullmatch(meta["pattern"], value) is None:
-                problems.append((where, f"{value!r} does not match the pattern {meta['pattern']}"))
-    elif kind in ("integer", "long"):
-        if "min" in meta and value < meta["min"]:
-            problems.append((where, f"{value} is below the minimum {meta['min']}"))
-        if "max" in meta and value > meta["max"]:
-            problems.append((where, f"{value} is above the maximum {meta['max']}"))
-    return problems
-
-
-def check_emitted(value: dict[str, Any], shape: Shape, what: str) -> None:
-    """Fail loudly (AssertionError) when the fake is about to emit something its model forbids."""
-    try:
-        validate_parameters(value, shape)
-    except ParamValidationError as err:
-        raise AssertionError(f"fake DSQL emitted an invalid {what}: {err}") from err
-    if problems := constraint_problems(value, shape):
-        raise AssertionError(f"fake DSQL emitted an invalid {what}: {problems}")
-
-
 def _to_wire(value: Any, shape: Shape) -> Any:
     """rest-json body encoding: timestamps as epoch seconds, everything else as is."""
     if shape.type_name == "structure":
@@ -194,32 +151,11 @@ def _to_wire(value: Any, shape: Shape) -> Any:
     return value
 
 
-class _Body:
-    """The `raw` of an AWSResponse: botocore only calls stream() and read()."""
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    def stream(self, **_: Any) -> Any:
-        yield self._data
-
-    def read(self, *_: Any) -> bytes:
-        return self._data
-
-
 def _route(method: str, path: str) -> tuple[str, dict[str, str]] | None:
     for route_method, pattern, operation in _ROUTES:
         if route_method == method and (match := pattern.fullmatch(path)):
             return operation, match.groupdict()
     return None
-
-
-@functools.cache
-def _botocore_session() -> botocore.session.Session:
-    """One shared session (model loading is cached), deaf to AWS_PROFILE/AWS_CONFIG_FILE of the caller."""
-    return botocore.session.Session(
-        session_vars={"profile": (None, None, None, None), "config_file": (None, None, os.devnull, None)}
-    )
 
 
 class FakeDsql:
@@ -244,11 +180,11 @@ class FakeDsql:
         self._seq = itertools.count(1)
         self._lock = threading.RLock()
         self._session = boto3.session.Session(
-            botocore_session=_botocore_session(),
+            botocore_session=botocore_session(),
             aws_access_key_id="AKIAFAKEDSQLTESTING0",
             aws_secret_access_key="fake-dsql-secret",
         )
-        self._model: ServiceModel = _botocore_session().get_service_model("dsql")
+        self._model: ServiceModel = botocore_session().get_service_model("dsql")
         self._ops: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
             "CreateCluster": self._create_cluster,
             "GetCluster": self._get_cluster,
@@ -435,16 +371,16 @@ class FakeDsql:
             assert result == {}, f"{op.name} has no output shape but the fake returned {result}"
             body = b""
         else:
-            check_emitted(result, op.output_shape, f"{op.name} response")
+            check_emitted(result, op.output_shape, f"{op.name} response", FAKE)
             body = json.dumps(_to_wire(result, op.output_shape)).encode()
         headers = {"x-amzn-RequestId": str(uuid.uuid4()), "Content-Type": "application/json"}
-        return AWSResponse(url, 200, headers, _Body(body))
+        return AWSResponse(url, 200, headers, Body(body))
 
     def _error_response(self, url: str, op: OperationModel, err: _ApiError) -> AWSResponse:
         modeled = {shape.name for shape in op.error_shapes}
         assert err.code in modeled, f"fake DSQL raised {err.code}, not a modeled error of {op.name}"
         shape = self._model.shape_for(err.code)
-        check_emitted(err.fields, shape, f"{err.code} from {op.name}")
+        check_emitted(err.fields, shape, f"{err.code} from {op.name}", FAKE)
         headers = {
             "x-amzn-ErrorType": f"{err.code}:http://internal.amazon.com/coral/com.amazon.dsql/",
             "x-amzn-RequestId": str(uuid.uuid4()),
@@ -458,7 +394,7 @@ class FakeDsql:
                 else:
                     body[name] = err.fields[name]
         status = shape.metadata["error"]["httpStatusCode"]
-        return AWSResponse(url, status, headers, _Body(json.dumps(body).encode()))
+        return AWSResponse(url, status, headers, Body(json.dumps(body).encode()))
 
     # ---------------------------------------------------------------------------- state machine
     def _by_arn(self, arn: str) -> FakeCluster | None:

@@ -26,10 +26,8 @@ fake's choices; AWS does not document them.
 from __future__ import annotations
 
 import base64
-import functools
 import itertools
 import json
-import os
 import secrets
 import string
 import threading
@@ -47,10 +45,10 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.compat import HAS_CRT
 from botocore.config import Config
 from botocore.exceptions import ParamValidationError
-from botocore.model import OperationModel, ServiceModel, Shape
+from botocore.model import OperationModel, ServiceModel
 from botocore.validate import validate_parameters
 
-from fakes.dsql_control_plane import constraint_problems
+from fakes.wire import Body, botocore_session, check_emitted, constraint_problems
 
 SERVICE = "cloudfront-keyvaluestore"
 # Documented quotas (CloudFront developer guide, "KeyValueStore quotas").
@@ -111,37 +109,6 @@ class _ApiError(Exception):
         self.code, self.message = code, message
 
 
-def check_emitted(value: dict[str, Any], shape: Shape, what: str) -> None:
-    """Fail loudly when the fake is about to emit something its model forbids."""
-    try:
-        validate_parameters(value, shape)
-    except ParamValidationError as err:
-        raise AssertionError(f"fake KVS emitted an invalid {what}: {err}") from err
-    if problems := constraint_problems(value, shape):
-        raise AssertionError(f"fake KVS emitted an invalid {what}: {problems}")
-
-
-class _Body:
-    """The `raw` of an AWSResponse: botocore only calls stream() and read()."""
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    def stream(self, **_: Any) -> Any:
-        yield self._data
-
-    def read(self, *_: Any) -> bytes:
-        return self._data
-
-
-@functools.cache
-def _botocore_session() -> botocore.session.Session:
-    """One shared session, deaf to the caller's AWS_PROFILE/AWS_CONFIG_FILE."""
-    return botocore.session.Session(
-        session_vars={"profile": (None, None, None, None), "config_file": (None, None, os.devnull, None)}
-    )
-
-
 class FakeKeyValueStore:
     def __init__(self, account: str = "123456789012", *, signed: bool | None = None) -> None:
         self.account = account
@@ -155,12 +122,12 @@ class FakeKeyValueStore:
         self._etags = itertools.count(1)
         self._lock = threading.RLock()
         self._session = boto3.session.Session(
-            botocore_session=_botocore_session(),
+            botocore_session=botocore_session(),
             aws_access_key_id="AKIAFAKEKVSTESTING00",
             aws_secret_access_key="fake-kvs-secret",
             aws_session_token="fake-kvs-session-token",
         )
-        self._model: ServiceModel = _botocore_session().get_service_model(SERVICE)
+        self._model: ServiceModel = botocore_session().get_service_model(SERVICE)
         self._ops: dict[str, Callable[[FakeStore, dict[str, Any]], dict[str, Any]]] = {
             "DescribeKeyValueStore": self._describe,
             "ListKeys": self._list_keys,
@@ -362,7 +329,7 @@ class FakeKeyValueStore:
                 raise _ApiError(inj.error, inj.message)
 
     def _success_response(self, url: str, op: OperationModel, result: dict[str, Any]) -> AWSResponse:
-        check_emitted(result, op.output_shape, f"{op.name} response")
+        check_emitted(result, op.output_shape, f"{op.name} response", "fake KVS")
         headers = {"x-amzn-RequestId": str(uuid.uuid4()), "Content-Type": "application/json"}
         body: dict[str, Any] = {}
         for name, member in op.output_shape.members.items():
@@ -374,7 +341,7 @@ class FakeKeyValueStore:
                 body[name] = result[name].timestamp()
             else:
                 body[name] = result[name]
-        return AWSResponse(url, 200, headers, _Body(json.dumps(body).encode()))
+        return AWSResponse(url, 200, headers, Body(json.dumps(body).encode()))
 
     def _error_response(self, url: str, op: OperationModel, err: _ApiError) -> AWSResponse:
         # Input validation answers ValidationException for every operation, modeled there or not (as
@@ -382,14 +349,14 @@ class FakeKeyValueStore:
         modeled = {shape.name for shape in op.error_shapes} | {"ValidationException"}
         assert err.code in modeled, f"fake KVS raised {err.code}, not a modeled error of {op.name}"
         shape = self._model.shape_for(err.code)
-        check_emitted({"Message": err.message}, shape, f"{err.code} from {op.name}")
+        check_emitted({"Message": err.message}, shape, f"{err.code} from {op.name}", "fake KVS")
         headers = {
             "x-amzn-ErrorType": f"{err.code}:http://internal.amazon.com/coral/com.amazonaws.cloudfrontkvs/",
             "x-amzn-RequestId": str(uuid.uuid4()),
             "Content-Type": "application/json",
         }
         status = shape.metadata["error"]["httpStatusCode"]
-        return AWSResponse(url, status, headers, _Body(json.dumps({"Message": err.message}).encode()))
+        return AWSResponse(url, status, headers, Body(json.dumps({"Message": err.message}).encode()))
 
     # ------------------------------------------------------------------------------- operations
     def _new_etag(self) -> str:
