@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -501,6 +502,32 @@ def test_the_local_edge_routes_to_the_nearest_region_and_honours_a_local_drain(d
         restored = cli("edge", "restore", "us-east-2", "--local", "--data-dir", str(dev.data_dir))
     assert restored.returncode == 0, restored.stderr
     assert edge_region(dev, *chicago) == "us-east-2"
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "statuses"),
+    [
+        (b"GET /products HTTP/1.1\r\nHost: x\r\nX-Big: " + b"x" * 100_000 + b"\r\n\r\n", range(400, 500)),
+        (b"GARBAGE\r\n\r\n", range(400, 500)),
+        (  # invalid UTF-8, the wrong media type, no token: the gateway refuses before the body matters
+            b"POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n"
+            b"Connection: close\r\n\r\n\xff\xfe\xfd",
+            (401,),
+        ),
+        (
+            b"POST /products HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 2000000\r\nConnection: close\r\n\r\n" + b"[" * 2_000_000,
+            range(400, 500),
+        ),
+        (b"TRACE /products HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", (405,)),
+    ],
+)
+def test_hostile_requests_through_the_local_edge_are_4xx(
+    dev: Dev, request_bytes: bytes, statuses: Any
+) -> None:
+    assert dev.edge_port is not None
+    got, _, body = raw_http(dev.edge_port, request_bytes)
+    assert got in statuses, (got, body[:300])
 
 
 def test_second_runtime_on_the_same_data_dir_refuses(dev: Dev) -> None:

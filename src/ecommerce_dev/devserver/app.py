@@ -120,6 +120,10 @@ def create_app(runtime: RegionRuntime) -> Any:
 
 async def _dispatch(runtime: RegionRuntime, request: Request) -> tuple[int, list[tuple[str, str]], bytes]:
     path = request.url.path
+    # Read the whole request first, as API Gateway does: answering (a 404, 405 or 401) while the
+    # client is still sending makes the closing socket reset the connection, and the client (or the
+    # local edge in front) loses the answer.
+    body = await request.body()
     found = apigw.match(request.method, path)
     if found is None:
         return apigw.decode_result(apigw.missing_route_result(runtime.region))
@@ -136,7 +140,7 @@ async def _dispatch(runtime: RegionRuntime, request: Request) -> tuple[int, list
         path=path,
         headers=headers,
         query=list(request.query_params.multi_items()),
-        body=await request.body(),
+        body=body,
         source_ip=request.client.host if request.client else apigw.HOST,
         resource=found.resource,
         path_parameters=found.path_parameters,
