@@ -376,3 +376,25 @@ def test_no_connect_is_started_that_cannot_finish_before_the_deadline() -> None:
     assert len(attempts) == 1  # at t+5 a second 5 s connect would overrun the deadline
     assert caught.value.reason == "deadline"
     assert now[0] < 100 + 9
+
+
+def test_a_database_that_stops_answering_is_cut_at_the_deadline(fresh_dsn: str) -> None:
+    """Without the watchdog the read would wait for the stalled answer (Lambda would kill the
+    function and API Gateway answer 504); with it, the unit ends at its deadline as a 503-able error."""
+    from ecommerce_dev.latency import LatencyProxy
+    from handlers.db import RetriesExhaustedError
+
+    with LatencyProxy(fresh_dsn) as proxy:
+        database = Database(connector=lambda: psycopg.connect(proxy.dsn, autocommit=True))
+        assert database.run_autocommit(lambda conn: conn.execute("SELECT 1").fetchone()) == (1,)
+        proxy.stall(30.0)  # the next answer arrives after 30 s
+        started = time.monotonic()
+        with pytest.raises(RetriesExhaustedError) as raised:
+            database.run_autocommit(
+                lambda conn: conn.execute("SELECT 2").fetchone(), deadline=time.monotonic() + 0.5
+            )
+        assert time.monotonic() - started < 10, "waited for the stalled answer"
+        assert raised.value.reason == "deadline"
+        proxy.clear_faults()
+        assert database.run_autocommit(lambda conn: conn.execute("SELECT 3").fetchone()) == (3,)
+        database.close()

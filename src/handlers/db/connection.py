@@ -13,7 +13,10 @@ it idempotent or read-only. Otherwise :class:`~handlers.db.errors.CommitOutcomeU
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -308,7 +311,7 @@ class Database:
                 calls.attempts += 1
                 self.stats.attempts += 1
                 try:
-                    return self._attempt_once(attempt, replay_after_commit, retry_conflicts)
+                    return self._attempt_once(attempt, replay_after_commit, retry_conflicts, deadline)
                 except _Retryable as retry:
                     calls.record(retry, self.stats)
                     if calls.attempts >= limit:
@@ -324,6 +327,7 @@ class Database:
         attempt: Callable[[Connection, UnitProgress], T],
         replay_after_commit: bool,
         retry_conflicts: bool,
+        deadline: float | None = None,
     ) -> T:
         try:
             conn = self._acquire()
@@ -333,6 +337,7 @@ class Database:
                 raise _Retryable(exc, Failure.CONNECTION, throttled=throttled) from exc
             raise
         progress = UnitProgress()
+        watchdog = _Watchdog(conn, deadline - self._clock()) if deadline is not None else None
         try:
             return attempt(conn, progress)
         except Exception as exc:
@@ -354,6 +359,9 @@ class Database:
             if failure is Failure.FATAL:
                 raise
             raise _Retryable(exc, failure) from exc
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
 
     def _connect_budget(self) -> float:
         """Seconds the next attempt must reserve for opening a connection (0 when one is open)."""
@@ -401,6 +409,39 @@ class Database:
     def _exhausted(self, calls: _CallCounter, *, reason: str) -> RetriesExhaustedError:
         self.stats.exhausted += 1
         return RetriesExhaustedError(calls.attempts, calls.last_error, reason=reason)
+
+
+class _Watchdog:
+    """Cuts the connection's socket when the deadline passes with a statement still waiting.
+
+    A database that stops answering (a stalled network, a server that hangs) would otherwise hold
+    the function until Lambda kills it: the client gets API Gateway's 504 and the environment is
+    lost. Cut at the deadline, the wait ends as a lost connection, which the caller's rules answer:
+    a retry is not started (past the deadline), so a 503 with Retry-After, and after a COMMIT was
+    sent, "outcome unknown" as always.
+    """
+
+    def __init__(self, conn: Connection, seconds: float) -> None:
+        self._conn = conn
+        self._timer = threading.Timer(max(0.0, seconds), self._cut)
+        self._timer.daemon = True
+        self._timer.start()
+        self.fired = False
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+    def _cut(self) -> None:
+        try:
+            fd = self._conn.pgconn.socket
+        except psycopg.Error:  # already closed
+            return
+        self.fired = True
+        logger.warning("database did not answer before the deadline: cutting the connection")
+        # A duplicate of the descriptor: shutting it down wakes the blocked read on the original
+        # without closing a descriptor the other thread is using.
+        with socket.socket(fileno=os.dup(fd)) as dup, contextlib.suppress(OSError):  # OSError: already gone
+            dup.shutdown(socket.SHUT_RDWR)
 
 
 class _Retryable(Exception):
