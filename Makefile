@@ -6,14 +6,15 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install lint typecheck unit test synth snapshot-update dev dev-reset bench fuzz constraints clean
+.PHONY: help install lint typecheck unit test synth snapshot-update dev dev-reset bench chaos fuzz constraints clean
 
 help:
 	@echo "make dev              run the whole shop locally (two simulated regions, one database)"
 	@echo "make test             every check: ruff, mypy, unit + database + snapshot tests, cfn-lint, cdk-nag"
 	@echo "make synth            synthesize every stack into cdk.out/ (bundles Lambda code) and cfn-lint it"
 	@echo "make snapshot-update  accept intentional template changes"
-	@echo "make bench            benchmarks (ratios from one run)"
+	@echo "make bench            benchmarks: results in bench/results/, plots and docs/performance.md regenerated"
+	@echo "make chaos            the shop's invariants under injected faults (large run; a small one is in make test)"
 	@echo "make fuzz             schemathesis against the OpenAPI document, long run (>= 5,000 requests)"
 
 # Re-installs only when the dependency declarations change.
@@ -58,9 +59,12 @@ clean:
 dev: install
 	ecommerce dev
 
-bench: $(VENV)/.installed
-	$(PY) scripts/bench.py
-	$(PY) -m bench.cold_start --json bench/cold_start.json
+bench: install
+	$(PY) -m bench
+
+chaos: $(VENV)/.installed
+	$(PY) -m ecommerce_dev.chaos --large --json bench/results/chaos-latest.json
+	$(PY) -m bench.report
 
 fuzz: $(VENV)/.installed
 	$(PY) -m ecommerce_dev.fuzz --max-examples 150 --min-cases 5000

@@ -275,8 +275,20 @@ def migrate_command(
 
 @main.command("seed")
 @_target_options
-def seed_command(dsn: str | None, guard: bool, endpoint: str | None, region: str | None) -> None:
-    """Load the sample data (3 customers, 5 products; fixed ids, idempotent) into a migrated database."""
+@click.option(
+    "--products",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    metavar="N",
+    help="Also load N generated products (deterministic ids; resumable). COPY into --dsn with "
+    "--no-guard; otherwise batches of at most 1,000 rows per transaction (DSQL allows 3,000).",
+)
+def seed_command(
+    dsn: str | None, guard: bool, endpoint: str | None, region: str | None, products: int
+) -> None:
+    """Load the sample data (3 customers, 5 products; fixed ids, idempotent) and, with --products N,
+    a large generated catalog."""
     from handlers.db.migrate import sample_data_statements
 
     with _database_errors_reported():
@@ -286,7 +298,19 @@ def seed_command(dsn: str | None, guard: bool, endpoint: str | None, region: str
             conn.autocommit = True
             for statement in statements:
                 conn.execute(statement)
-    click.echo(f"sample data loaded ({len(statements)} statements, existing rows kept)")
+        click.echo(f"sample data loaded ({len(statements)} statements, existing rows kept)")
+        if products:
+            from ecommerce_dev.catalog_seed import seed_products
+
+            def progress(done: int, total: int) -> None:
+                click.echo(f"\r{done:,}/{total:,} products", nl=False, err=True)
+
+            result = seed_products(connect, products, progress=progress)
+            click.echo("", err=True)
+            click.echo(
+                f"{result.loaded:,} products loaded ({result.present_before:,} already there, "
+                f"{result.method}, {result.seconds:.1f} s)"
+            )
 
 
 Connect = Callable[[], Any]

@@ -1,0 +1,239 @@
+"""Section ``cold_start``: what a new Lambda execution environment pays before its first answer.
+
+The bundle is built exactly as for Lambda (``ecommerce_constructs.bundling``), but for this machine's
+architecture so that its native wheels load here: once without bytecode, and a copy compiled by an
+interpreter of the runtime's Python version (what ``cdk synth`` ships). Each handler module is
+imported in a new process (``-I -B``: isolated, no bytecode written, so every run starts cold),
+interleaved across bundles and modules. Without a Python of the runtime's version the numbers would
+not describe Lambda, and the section says so instead of measuring something else.
+
+The first request is measured in a fresh interpreter too, against the local database behind the
+latency proxy (in-region RTT): the handler's first call (it opens the connection), a second call,
+the production token signer (``handlers.db.connection.generate_auth_token``: imports boto3, creates
+the process-wide client, signs) and a second token, and one more connection alone. boto3 comes with
+the Lambda runtime, not the bundle: the venv's copy stands in for it, compiled like the bundle.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import statistics
+import subprocess
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from bench.common import Lab, Progress, interleaved, summary
+from ecommerce_constructs import bundling
+from ecommerce_dev.apigw import build_event
+
+ARCH = {"x86_64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}[platform.machine()]
+HANDLER_MODULES = ("handlers.api.catalog", "handlers.api.orders")
+#: The packages the Lambda runtime provides (boto3 and what it imports).
+RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py")
+IMPORT = (
+    "import sys, time; sys.path.insert(0, {path!r}); t = time.perf_counter(); import {module}; "
+    "print((time.perf_counter() - t) * 1000)"
+)
+FIRST_REQUEST = """
+import json, sys, time
+bundle, runtime, event_file = sys.argv[1:4]
+sys.path[:0] = [bundle, runtime]
+clock = time.perf_counter
+marks = {}
+t = clock()
+import handlers.api.catalog as catalog
+marks["import_ms"] = (clock() - t) * 1000
+
+class Context:
+    function_name = "catalog"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:catalog"
+    aws_request_id = "cold-start"
+    def get_remaining_time_in_millis(self):
+        return 10000
+
+event = json.loads(open(event_file).read())
+for label in ("first_request_ms", "second_request_ms"):
+    t = clock()
+    result = catalog.handler(event, Context())
+    marks[label] = (clock() - t) * 1000
+    assert result["statusCode"] == 200, result
+from handlers.db.connection import DatabaseSettings, generate_auth_token
+settings = DatabaseSettings(endpoint="abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws", region="us-east-1")
+for label in ("first_token_ms", "second_token_ms"):
+    t = clock()
+    generate_auth_token(settings)
+    marks[label] = (clock() - t) * 1000
+import os, psycopg
+t = clock()
+psycopg.connect(os.environ["ECOMMERCE_LOCAL_DSN"]).close()
+marks["connect_ms"] = (clock() - t) * 1000
+print("BENCH-RESULT " + json.dumps(marks))
+"""
+
+
+def build_bundles(scratch: Path, interpreter: str | None) -> dict[str, Path]:
+    plain = scratch / "without_bytecode"
+    bundling.LocalPipBundling(ARCH, None).try_bundle(str(plain), image=None)
+    bundles = {"without_bytecode": plain}
+    if interpreter is not None:
+        compiled = scratch / "with_bytecode"
+        shutil.copytree(plain, compiled)
+        bundling.compile_bytecode(interpreter, compiled)
+        bundles["with_bytecode"] = compiled
+    return bundles
+
+
+def runtime_packages(scratch: Path, interpreter: str) -> Path:
+    """boto3 and its dependencies as the Lambda runtime has them (pure Python, compiled for it)."""
+    import boto3  # type: ignore[import-untyped]
+
+    site = Path(boto3.__file__).resolve().parents[1]
+    target = scratch / "runtime"
+    target.mkdir()
+    for name in RUNTIME_PACKAGES:
+        source = site / name
+        if source.is_dir():
+            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.is_file():
+            shutil.copy2(source, target / name)
+    bundling.compile_bytecode(interpreter, target)
+    return target
+
+
+def import_ms(interpreter: str, bundle: Path, module: str) -> float:
+    env = {"PATH": "/usr/bin:/bin", "AWS_REGION": "us-east-1", "DSQL_ENDPOINT": "x.dsql.us-east-1.on.aws"}
+    result = subprocess.run(  # noqa: S603 - fixed argv
+        [interpreter, "-I", "-B", "-c", IMPORT.format(path=str(bundle), module=module)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def size(bundle: Path) -> dict[str, int]:
+    unzipped = sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file())
+    with tempfile.TemporaryDirectory() as scratch:
+        archive = Path(scratch) / "bundle.zip"
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+            for path in sorted(bundle.rglob("*")):
+                if path.is_file():
+                    zf.write(path, path.relative_to(bundle).as_posix())
+        return {"unzipped_bytes": unzipped, "zipped_bytes": archive.stat().st_size}
+
+
+def first_request(
+    interpreter: str, bundle: Path, runtime: Path, event_file: Path, dsn: str
+) -> dict[str, float]:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "AKIDCOLDSTART0000000",
+        "AWS_SECRET_ACCESS_KEY": "cold-start-secret",
+        "ECOMMERCE_LOCAL_DSN": dsn,
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }
+    result = subprocess.run(  # noqa: S603 - fixed argv
+        [interpreter, "-I", "-B", "-c", FIRST_REQUEST, str(bundle), str(runtime), str(event_file)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    line = next(x for x in result.stdout.splitlines() if x.startswith("BENCH-RESULT "))
+    marks: dict[str, float] = json.loads(line.removeprefix("BENCH-RESULT "))
+    return marks
+
+
+def run(lab: Lab | None, progress: Progress, *, repeat: int = 10, rtt_ms: float = 1.0) -> dict[str, Any]:
+    interpreter = bundling.bytecode_interpreter()
+    report: dict[str, Any] = {
+        "description": "import time of each bundled handler in a fresh interpreter of the runtime's Python "
+        "(median of interleaved samples), the first request of a new environment, and the asset's size",
+        "python": bundling.LAMBDA_PYTHON_VERSION,
+        "architecture": ARCH,
+        "note": "Lambda runs arm64; the bundle is built for this machine so that its native wheels load here",
+        "samples": repeat,
+        "unit": "ms",
+    }
+    with tempfile.TemporaryDirectory(prefix="cold-start-") as name:
+        scratch = Path(name)
+        progress.say("building the Lambda bundle (pip --platform)")
+        bundles = build_bundles(scratch, interpreter)
+        report["size"] = {label: size(path) for label, path in bundles.items()}
+        if interpreter is None:
+            report["skipped"] = f"no Python {bundling.LAMBDA_PYTHON_VERSION} interpreter on this machine"
+            return report
+        report["interpreter"] = subprocess.run(  # noqa: S603
+            [interpreter, "-c", "import platform; print(platform.python_version())"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        arms = [(label, module) for label in bundles for module in HANDLER_MODULES]
+        for label, module in arms:  # warm the page cache, not the interpreter
+            import_ms(interpreter, bundles[label], module)
+        samples: dict[tuple[str, str], list[float]] = {arm: [] for arm in arms}
+        for _, arm in interleaved(repeat, arms, seed=19):
+            samples[arm].append(import_ms(interpreter, bundles[arm[0]], arm[1]))
+        progress.say("imports measured")
+        imports: dict[str, Any] = {}
+        for label in bundles:
+            imports[label] = {module: summary(samples[(label, module)], 1) for module in HANDLER_MODULES}
+        report["import_ms"] = imports
+        report["bytecode_speedup"] = {
+            module: round(
+                statistics.median(samples[("without_bytecode", module)])
+                / statistics.median(samples[("with_bytecode", module)]),
+                2,
+            )
+            for module in HANDLER_MODULES
+        }
+        if lab is not None:
+            report["first_request"] = _first_requests(
+                lab, scratch, interpreter, bundles["with_bytecode"], repeat, rtt_ms
+            )
+            progress.say("first requests measured")
+    return report
+
+
+def _first_requests(
+    lab: Lab, scratch: Path, interpreter: str, bundle: Path, repeat: int, rtt_ms: float
+) -> dict[str, Any]:
+    runtime = runtime_packages(scratch, interpreter)
+    dsn = lab.database("bench_cold_start")
+    proxy = lab.proxy(dsn)
+    proxy.set_rtt_ms(rtt_ms)
+    event_file = scratch / "event.json"
+    event = build_event(method="GET", path="/products", headers=[], query=[("limit", "20")], body=b"")
+    event_file.write_text(json.dumps(event))
+    first_request(interpreter, bundle, runtime, event_file, proxy.dsn)  # page cache
+    runs = [first_request(interpreter, bundle, runtime, event_file, proxy.dsn) for _ in range(repeat)]
+    keys = (
+        "import_ms",
+        "first_request_ms",
+        "second_request_ms",
+        "first_token_ms",
+        "second_token_ms",
+        "connect_ms",
+    )
+    return {
+        "rtt_ms": rtt_ms,
+        "bundle": "with_bytecode",
+        "request": "GET /products?limit=20 to the catalog function",
+        "phases": {key: summary([run[key] for run in runs], 2) for key in keys},
+        "meaning": {
+            "import_ms": "import of the catalog handler module (the init phase)",
+            "first_request_ms": "first invocation: opens the database connection, runs the query",
+            "second_request_ms": "the same request again, warm",
+            "first_token_ms": "first IAM token: imports boto3, creates the dsql client, signs (SigV4, local)",
+            "second_token_ms": "a token from the cached client",
+            "connect_ms": "one more connection alone (modelled handshakes + startup through the proxy)",
+        },
+    }

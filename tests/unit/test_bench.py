@@ -1,0 +1,270 @@
+"""The benchmark harness: exact round trips on both arms, the latency proxy, the reference's flow,
+and a smoke run of every measuring section. Structure and correctness only: no test here asserts
+how fast anything is."""
+
+from __future__ import annotations
+
+import json
+import runpy
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from ecommerce_dev.engine import LocalEngine
+from ecommerce_dev.identity import LocalIdentity
+from ecommerce_dev.latency import LatencyProxy, ProxyProcess
+from handlers.db.sample import JOHN
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # bench/ is a top-level package of the repository, not of src/
+    sys.path.insert(0, str(ROOT))
+
+from bench import run as bench_run  # noqa: E402
+from bench.common import CONNECT_ROUND_TRIPS, Lab, Progress, interleaved, percentile, summary  # noqa: E402
+from bench.reference import OutOfStock, Reference  # noqa: E402
+from bench.sections import cold_start, round_trips  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def lab(local_engine: LocalEngine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    directory = tmp_path_factory.mktemp("lab")
+    lab = Lab(local_engine, directory, LocalIdentity.open(directory))
+    yield lab
+    for proxy in lab.proxies:
+        proxy.close()
+
+
+# ---- statistics and scheduling ------------------------------------------------------------------
+
+
+def test_percentiles_interpolate_like_numpy() -> None:
+    samples = [float(n) for n in range(1, 101)]
+    assert percentile(samples, 0.5) == statistics.median(samples)
+    assert percentile(samples, 0.99) == pytest.approx(99.01)
+    assert summary([3.0, 1.0, 2.0]) == {"n": 3, "p50": 2.0, "p99": 2.98, "min": 1.0, "max": 3.0, "iqr": 1.0}
+
+
+def test_interleaving_visits_every_arm_once_per_round_in_varying_order() -> None:
+    arms = ["a", "b", "c", "d"]
+    visits = list(interleaved(6, arms))
+    rounds = [[arm for index, arm in visits if index == r] for r in range(6)]
+    assert all(sorted(r) == arms for r in rounds)
+    assert len({tuple(r) for r in rounds}) > 1
+
+
+# ---- the latency proxy --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", [LatencyProxy, ProxyProcess])
+def test_proxy_counts_round_trips_and_charges_new_connections(
+    shop_dsn: str, kind: type[LatencyProxy]
+) -> None:
+    with kind(shop_dsn, connect_round_trips=3) as proxy:
+        conn = psycopg.connect(proxy.dsn, autocommit=True)
+        assert proxy.round_trips == 3 + 1  # modelled handshakes + the startup exchange
+        proxy.reset()
+        conn.execute("SELECT 1").fetchone()
+        assert proxy.round_trips == 1
+        proxy.reset()
+        with conn.pipeline():
+            conn.execute("BEGIN")
+            conn.execute("SELECT 1")
+            conn.execute("COMMIT")
+        assert proxy.round_trips == 1
+        conn.close()
+
+
+def test_proxy_never_delivers_before_the_delay(shop_dsn: str) -> None:
+    """A lower bound of the mechanism (bytes wait their delay each way), not a performance claim."""
+    with LatencyProxy(shop_dsn) as proxy, psycopg.connect(proxy.dsn, autocommit=True) as conn:
+        proxy.set_rtt_ms(20)
+        started = time.monotonic()
+        conn.execute("SELECT 1").fetchone()
+        assert time.monotonic() - started >= 0.020
+        assert proxy.one_way_delay == pytest.approx(0.010)
+
+
+# ---- exact round trips of both arms -------------------------------------------------------------
+
+
+def test_round_trips_of_every_operation_are_exact(lab: Lab, shop_dsn: str) -> None:
+    proxy = lab.proxy(shop_dsn)
+    ops, shop = round_trips.operations(lab, shop_dsn, proxy.dsn, (1, 10, 50))
+    for op in ops:
+        for _ in range(round_trips.WARMUP if op.arm == "shop" else 1):
+            op.act(op.prepare())
+    counts: dict[tuple[str, str], set[int]] = {}
+    for _ in range(2):
+        for op in ops:
+            prepared = op.prepare()
+            proxy.reset()
+            op.act(prepared)
+            counts.setdefault((op.name, op.arm), set()).add(proxy.round_trips)
+    shop.close()
+    new_connection = CONNECT_ROUND_TRIPS + 1  # modelled handshakes + startup
+    # A replay: the pipelined attempt (aborts on the key), ROLLBACK, the idempotency record, the
+    # order; one more when the server's early error splits the pipeline's answer (timing decides,
+    # tests/unit/test_api_concurrency.py pins the same bound).
+    assert counts.pop(("idempotent replay", "shop")) <= {4, 5}
+    assert counts == {
+        ("catalog", "shop"): {1},
+        ("product by id", "shop"): {1},
+        ("order, 1 line", "shop"): {1},
+        ("order, 10 lines", "shop"): {1},
+        ("order, 50 lines", "shop"): {1},
+        ("cancel", "shop"): {1},
+        ("catalog", "reference"): {new_connection + 1},
+        ("product by id", "reference"): {new_connection + 1},
+        # BEGIN, customer, order, 3 per line, total, COMMIT.
+        ("order, 1 line", "reference"): {new_connection + 5 + 3 * 1},
+        ("order, 10 lines", "reference"): {new_connection + 5 + 3 * 10},
+        ("order, 50 lines", "reference"): {new_connection + 5 + 3 * 50},
+    }
+
+
+# ---- the reference is the recipe's flow, and correct ------------------------------------------------
+
+
+def test_reference_order_is_complete_and_consistent(lab: Lab, shop_dsn: str) -> None:
+    from bench.common import new_products
+
+    products = new_products(shop_dsn, 2, stock=5, price="2.50")
+    reference = Reference(shop_dsn)
+    assert reference.token().startswith("reference0000000000000000a.dsql.us-east-1.on.aws")
+    placed = reference.place_order(JOHN, [(products[0], 2), (products[1], 1)])
+    with psycopg.connect(shop_dsn) as conn:
+        order = conn.execute(
+            "SELECT status, total_amount FROM orders WHERE order_id = %s", (placed["order_id"],)
+        ).fetchone()
+        stock = conn.execute(
+            "SELECT stock_quantity FROM products WHERE product_id = ANY(%s::uuid[]) ORDER BY stock_quantity",
+            (products,),
+        ).fetchall()
+    assert order == ("confirmed", Decimal("7.50"))
+    assert [row[0] for row in stock] == [3, 4]
+    with pytest.raises(OutOfStock):
+        reference.place_order(JOHN, [(products[1], 1), (products[0], 4)])
+    with psycopg.connect(shop_dsn) as conn:
+        rows = conn.execute(
+            "SELECT count(*) FROM order_items WHERE product_id = ANY(%s::uuid[])", (products,)
+        ).fetchone()
+    assert rows == (2,)  # the failed order rolled back entirely
+    catalog = json.loads(reference.catalog())["products"]
+    created = [p["created_at"] for p in catalog]
+    assert created == sorted(created, reverse=True)
+    assert reference.get_product(products[0])["stock_quantity"] == 3  # type: ignore[index]
+
+
+# ---- the harness end to end -------------------------------------------------------------------------
+
+
+def test_smoke_run_writes_every_measured_section(tmp_path: Path) -> None:
+    """Seconds, not minutes: the shape of the results, the exact counts, the plots, the summary."""
+    assert (
+        bench_run.main(
+            [
+                "--smoke",
+                "--sections",
+                "round_trips,catalog_scale,contention",
+                "--out",
+                str(tmp_path),
+                "--plots",
+                str(tmp_path),
+                "--no-report",
+            ]
+        )
+        == 0
+    )
+    data = json.loads((tmp_path / "latest.json").read_text())
+    assert data["mode"] == "smoke"
+    assert data["sections_measured"] == ["round_trips", "latency_ms", "catalog_scale", "contention"]
+    assert {"cpu", "cores", "python", "postgresql", "load_average_1m_at_end"} <= set(data["machine"])
+    trips = {row["operation"]: row for row in data["round_trips"]["operations"]}
+    assert trips["order, 10 lines"]["shop"] == 1
+    assert trips["order, 10 lines"]["reference"] == CONNECT_ROUND_TRIPS + 1 + 5 + 30
+    assert data["latency_ms"]["unit"] == "ms"
+    cells = {(row["operation"], row["rtt_ms"]) for row in data["latency_ms"]["operations"]}
+    assert ("order, 1 line", 1) in cells
+    assert all(row["shop"]["n"] == 1 for row in data["latency_ms"]["operations"])
+    scale = data["catalog_scale"]
+    assert {(row["operation"], row["products"]) for row in scale["rows"]} >= {
+        ("first page", 200),
+        ("deep page", 2_000),
+        ("reference, unpaginated", 2_000),
+    }
+    assert all(row["units_exact"] for row in data["contention"]["rows"])
+    assert {row["scenario"] for row in data["contention"]["rows"]} == {"hot", "spread"}
+    assert {p.name for p in tmp_path.glob("*.png")} == {
+        "latency.png",
+        "round_trips.png",
+        "catalog_scale.png",
+        "contention.png",
+    }
+    assert len(list(tmp_path.glob("20*.json"))) == 1  # the timestamped copy
+
+
+def test_smoke_needs_its_own_output_directory() -> None:
+    with pytest.raises(SystemExit):
+        bench_run.main(["--smoke"])
+
+
+def test_deep_cursor_opens_the_page_two_before_the_end(lab: Lab) -> None:
+    from ecommerce_dev import catalog_seed
+    from ecommerce_dev.invoker import Environment, plain_connector
+
+    dsn = lab.database("bench_deep_cursor", sample_data=False)
+    catalog_seed.seed_products(lambda: psycopg.connect(dsn), 100)
+    env = Environment(plain_connector(dsn))
+    try:
+        reply = env.request("GET", "/products", query={"limit": "20", "cursor": _deep(100)})
+    finally:
+        env.close()
+    names = [p["name"] for p in reply.body["products"]]
+    # Newest first: positions 60..79 of 100 are products 39 down to 20; one more page follows.
+    assert names == [catalog_seed.name(n) for n in range(39, 19, -1)]
+    assert reply.body["next_cursor"]
+
+
+def _deep(count: int) -> str:
+    from bench.sections import catalog_scale
+
+    return catalog_scale.deep_cursor(count)
+
+
+def test_synth_wrapper_turns_bundling_off_in_the_cli_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+    monkeypatch.setenv("CDK_CONTEXT_JSON", json.dumps({"aws:cdk:bundling-stacks": ["**"], "keep": 1}))
+    monkeypatch.delenv("CONTEXT_OVERFLOW_LOCATION_ENV", raising=False)
+    monkeypatch.setattr(runpy, "run_path", lambda path, run_name: seen.update(path=path, run_name=run_name))
+    from bench import synth_no_bundling
+
+    monkeypatch.chdir(Path.cwd())
+    synth_no_bundling.main()
+    import os
+
+    assert json.loads(os.environ["CDK_CONTEXT_JSON"]) == {"aws:cdk:bundling-stacks": [], "keep": 1}
+    assert seen == {"path": str(synth_no_bundling.APP), "run_name": "__main__"}
+
+
+def test_bundle_size_counts_files_and_zips_them(tmp_path: Path) -> None:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "a.py").write_text("x = 1\n" * 1000)
+    sizes = cold_start.size(tmp_path)
+    assert sizes["unzipped_bytes"] == 6000
+    assert 0 < sizes["zipped_bytes"] < 6000
+
+
+def test_progress_goes_to_the_given_stream(tmp_path: Path) -> None:
+    log = tmp_path / "progress.txt"
+    with log.open("w") as stream:
+        progress = Progress(stream)
+        progress.begin("section", "detail")
+        progress.say("step")
+    assert "section" in log.read_text() and "step" in log.read_text()
