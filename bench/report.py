@@ -65,6 +65,9 @@ def _missing(name: str) -> str:
 # ---- blocks ----------------------------------------------------------------------------------------
 
 
+SECTION_KEYS = ("round_trips", "latency_ms", "catalog_scale", "contention", "cold_start", "synth")
+
+
 def machine(bench: dict[str, Any]) -> str:
     m = bench["machine"]
     return (
@@ -76,7 +79,20 @@ def machine(bench: dict[str, Any]) -> str:
         f"(libpq {m['libpq']}). Load average at the start: {m['load_average_1m_at_start']}, at the end: "
         f"{m.get('load_average_1m_at_end', '?')} (other work on the machine widens the spread, not the "
         f"medians' order). Handler output captured outside the terminal: "
-        f"{_num(bench.get('handler_output_lines'))} lines.\n"
+        f"{_num(bench.get('handler_output_lines'))} lines.{_partial(bench)}\n"
+    )
+
+
+def _partial(bench: dict[str, Any]) -> str:
+    """A partial run keeps the other sections of earlier runs: say which numbers are this run's."""
+    measured = bench.get("sections_measured")
+    kept = [key for key in SECTION_KEYS if key in bench and key not in (measured or SECTION_KEYS)]
+    if not kept:
+        return ""
+    return (
+        f" This run measured {', '.join(f'`{k}`' for k in measured or [])}; "
+        f"{', '.join(f'`{k}`' for k in kept)} are kept from earlier runs (their timestamped copies are in "
+        "`bench/results/`)."
     )
 
 
@@ -145,6 +161,17 @@ def summary(bench: dict[str, Any], chaos: dict[str, Any] | None) -> str:
                 else "."
             )
         )
+        baseline = cold.get("first_wave") or {}
+        if "ratio_to_first_wave" in baseline:
+            lines.append(
+                f"  The first wave's catalog handler, imported beside it: "
+                f"{_num(baseline['import_ms'][catalog]['p50'], 0)} ms (ours "
+                f"{baseline['ratio_to_first_wave'][catalog]['p50']:.2f}{TIMES} of it by the medians, "
+                f"{baseline['ratio_to_first_wave'][catalog]['min']:.2f}{TIMES} by the minimums); the issue's "
+                f"{_num(baseline['issue_target_ms'], 0)} ms target, set where that baseline took "
+                f"{_num(baseline['issue_baseline_ms'], 0)} ms, is "
+                f"{_num(baseline['target_on_this_machine_ms'][catalog], 0)} ms here."
+            )
     synth = bench.get("synth")
     if synth and synth.get("warm"):
         make_test = synth.get("make_test")
@@ -318,6 +345,7 @@ def cold_start(bench: dict[str, Any]) -> str:
         )
     else:
         parts.append(f"Imports not measured: {section.get('skipped')}.\n")
+    parts.append(_first_wave(section.get("first_wave")))
     first = section.get("first_request")
     if first:
         rows = [
@@ -340,6 +368,39 @@ def cold_start(bench: dict[str, Any]) -> str:
     ]
     parts.append("\nAsset size:\n\n" + _table(["bundle", "unzipped", "zipped"], rows))
     return "".join(parts)
+
+
+def _first_wave(baseline: dict[str, Any] | None) -> str:
+    """The issue's target (set on another machine) read through the first wave's handlers."""
+    if not baseline:
+        return ""
+    if "skipped" in baseline:
+        return f"\nFirst-wave baseline not measured: {baseline['skipped']}.\n"
+    rows = [
+        [f"`{module}`", _num(stats["p50"], 0), f"{baseline['ratio_to_first_wave'][module]['p50']:.2f}{TIMES}",
+         f"{baseline['ratio_to_first_wave'][module]['min']:.2f}{TIMES}",
+         _num(baseline["projected_on_issue_machine_ms"][module], 0),
+         _num(baseline["target_on_this_machine_ms"][module], 0)]
+        for module, stats in baseline["import_ms"].items()
+    ]  # fmt: skip
+    return (
+        f"\nThe cold-start target ({_num(baseline['issue_target_ms'], 0)} ms) was set on a machine where the "
+        f"first wave's handlers (commit `{baseline['commit']}`) imported in "
+        f"~{_num(baseline['issue_baseline_ms'], 0)} ms with bytecode. The same run imports those handlers, "
+        "from the same dependencies and bytecode, beside ours (the projection uses the larger of the two "
+        "ratios):\n\n"
+        + _table(
+            [
+                "handler",
+                "first wave, with bytecode (p50 ms)",
+                "ours / first wave (p50)",
+                "(min)",
+                "ours projected on the issue's machine (ms)",
+                "target carried to this machine (ms)",
+            ],
+            rows,
+        )
+    )
 
 
 def synth(bench: dict[str, Any]) -> str:

@@ -47,7 +47,7 @@ class Plan:
     contention_rounds: int = 5
     buyers_per_region: int = 4
     orders_per_buyer: int = 12
-    cold_start_repeat: int = 10
+    cold_start_repeat: int = 30  # imports are bimodal on a busy machine: 10 samples move a median by ~15 %
     synth_rounds: int = 3
     make_test: bool = True
 

@@ -268,3 +268,71 @@ def test_progress_goes_to_the_given_stream(tmp_path: Path) -> None:
         progress.begin("section", "detail")
         progress.say("step")
     assert "section" in log.read_text() and "step" in log.read_text()
+
+
+# ---- the first wave's handlers as the cold-start baseline ---------------------------------------
+
+
+def _git(repo: Path, *args: str) -> str:
+    import subprocess
+
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
+    return subprocess.run(
+        ["git", "-C", str(repo), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**env, "PATH": "/usr/bin:/bin"},
+    ).stdout.strip()
+
+
+def test_first_wave_bundle_swaps_in_the_old_handlers_and_leaves_their_tools_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = tmp_path / "repo"
+    for name in ("__init__.py", "db/migrate.py", "tools/devserver.py"):
+        (repo / "src" / "handlers" / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / "src" / "handlers" / name).write_text("OLD = True\n")
+    _git(repo.parent, "init", "-q", str(repo))
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "first wave")
+    compiled = tmp_path / "compiled"
+    (compiled / "handlers").mkdir(parents=True)
+    (compiled / "handlers" / "new.py").write_text("NEW = True\n")
+    (compiled / "psycopg").mkdir()
+    (compiled / "psycopg" / "__init__.py").write_text("")
+    monkeypatch.setattr(cold_start, "REPO", repo)
+    monkeypatch.setattr(cold_start, "FIRST_WAVE", _git(repo, "rev-parse", "HEAD"))
+    (tmp_path / "scratch").mkdir()
+
+    target = cold_start.first_wave_bundle(tmp_path / "scratch", compiled, sys.executable)
+
+    assert isinstance(target, Path)
+    files = {p.relative_to(target).as_posix() for p in target.rglob("*.py")}
+    assert files == {"handlers/__init__.py", "handlers/db/migrate.py", "psycopg/__init__.py"}
+    assert list((target / "handlers").glob("__pycache__/*.pyc"))  # compiled like ours
+
+
+def test_first_wave_bundle_says_why_it_is_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cold_start, "FIRST_WAVE", "0" * 40)
+    reason = cold_start.first_wave_bundle(tmp_path, tmp_path, sys.executable)
+    assert isinstance(reason, str) and "not in this clone" in reason
+    monkeypatch.setattr(cold_start, "REPO", tmp_path)
+    assert cold_start.first_wave_bundle(tmp_path, tmp_path, sys.executable) == "not a git checkout"
+
+
+def test_the_projection_uses_the_less_flattering_ratio() -> None:
+    samples = {("with_bytecode", m): [100.0, 120.0, 130.0] for m in cold_start.HANDLER_MODULES} | {
+        ("first_wave", m): [80.0, 150.0, 160.0] for m in cold_start.HANDLER_MODULES
+    }
+    baseline = {m: summary(samples[("first_wave", m)], 1) for m in cold_start.HANDLER_MODULES}
+    result = cold_start._against_first_wave(samples, baseline)
+    catalog = "handlers.api.catalog"
+    assert result["ratio_to_first_wave"][catalog] == {"p50": 0.8, "min": 1.25}
+    assert result["projected_on_issue_machine_ms"][catalog] == 212.5  # 170 x 1.25, not 170 x 0.8
+    assert result["target_on_this_machine_ms"][catalog] == round(200 * 150 / 170, 1)

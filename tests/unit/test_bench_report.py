@@ -72,3 +72,15 @@ def test_rendering_without_results_leaves_placeholders() -> None:
         report.render(text, generated)
         == f"<!-- generated:chaos -->\n{generated['chaos']}<!-- /generated:chaos -->\n"
     )
+
+
+def test_a_missing_first_wave_baseline_is_said_not_hidden() -> None:
+    assert report._first_wave(None) == ""
+    assert "not measured: not a git checkout" in report._first_wave({"skipped": "not a git checkout"})
+
+
+def test_a_partial_run_says_which_sections_are_its_own() -> None:
+    bench = {key: {} for key in report.SECTION_KEYS} | {"sections_measured": ["cold_start"]}
+    text = report._partial(bench)
+    assert "This run measured `cold_start`" in text and "`synth` are kept from earlier runs" in text
+    assert report._partial(bench | {"sections_measured": list(report.SECTION_KEYS)}) == ""
