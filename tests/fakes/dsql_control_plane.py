@@ -38,7 +38,7 @@ from botocore.exceptions import ParamValidationError
 from botocore.model import OperationModel, ServiceModel, Shape
 from botocore.validate import validate_parameters
 
-from fakes.wire import Body, botocore_session, check_emitted, constraint_problems
+from fakes.wire import Body, botocore_session, check_emitted, check_injection, constraint_problems
 
 FAKE = "fake DSQL"
 REGION_SETS: tuple[frozenset[str], ...] = (
@@ -220,13 +220,7 @@ class FakeDsql:
         retry_after: int | None = None,
     ) -> None:
         """The next `times` calls of `operation` (in `region`, or any) fail with `error`."""
-        if operation not in self._ops:
-            raise ValueError(f"unknown or unimplemented operation {operation!r}")
-        modeled = {shape.name for shape in self._model.operation_model(operation).error_shapes}
-        if error not in modeled:
-            raise ValueError(f"{error} is not a modeled error of {operation}: {sorted(modeled)}")
-        if times < 1:
-            raise ValueError("times must be >= 1")
+        check_injection(self._model, self._ops, operation, error, times)
         self._injections.append(_Injection(operation, error, times, region, retry_after))
 
     def settle(self, max_rounds: int = 100) -> None:

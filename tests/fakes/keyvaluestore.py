@@ -48,7 +48,7 @@ from botocore.exceptions import ParamValidationError
 from botocore.model import OperationModel, ServiceModel
 from botocore.validate import validate_parameters
 
-from fakes.wire import Body, botocore_session, check_emitted, constraint_problems
+from fakes.wire import Body, botocore_session, check_emitted, check_injection, constraint_problems
 
 SERVICE = "cloudfront-keyvaluestore"
 # Documented quotas (CloudFront developer guide, "KeyValueStore quotas").
@@ -171,13 +171,7 @@ class FakeKeyValueStore:
             WRITES if operation == "writes" else (operation,) if isinstance(operation, str) else operation
         )
         for op in operations:
-            if op not in self._ops:
-                raise ValueError(f"unknown or unimplemented operation {op!r}")
-            modeled = {shape.name for shape in self._model.operation_model(op).error_shapes}
-            if error not in modeled:
-                raise ValueError(f"{error} is not a modeled error of {op}: {sorted(modeled)}")
-        if times < 1:
-            raise ValueError("times must be >= 1")
+            check_injection(self._model, self._ops, op, error, times)
         self._injections.append(
             _Injection(frozenset(operations), error, times, message or f"injected {error}")
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+from collections.abc import Collection
 from typing import Any
 
 import botocore.session
@@ -56,6 +57,17 @@ def check_emitted(value: dict[str, Any], shape: Shape, what: str, fake: str = "f
         raise AssertionError(f"{fake} emitted an invalid {what}: {err}") from err
     if problems := constraint_problems(value, shape):
         raise AssertionError(f"{fake} emitted an invalid {what}: {problems}")
+
+
+def check_injection(model: Any, implemented: Collection[str], operation: str, error: str, times: int) -> None:
+    """An injected failure must be one the real service can send for an operation the fake answers."""
+    if operation not in implemented:
+        raise ValueError(f"unknown or unimplemented operation {operation!r}")
+    modeled = {shape.name for shape in model.operation_model(operation).error_shapes}
+    if error not in modeled:
+        raise ValueError(f"{error} is not a modeled error of {operation}: {sorted(modeled)}")
+    if times < 1:
+        raise ValueError("times must be >= 1")
 
 
 class Body:
