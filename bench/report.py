@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.common import RESULTS, ROOT
+from bench.common import RESULT_KEYS, RESULTS, ROOT
 
 DOCUMENT = ROOT / "docs" / "performance.md"
 LATEST = RESULTS / "latest.json"
@@ -65,9 +65,6 @@ def _missing(name: str) -> str:
 # ---- blocks ----------------------------------------------------------------------------------------
 
 
-SECTION_KEYS = ("round_trips", "latency_ms", "catalog_scale", "contention", "cold_start", "synth")
-
-
 def machine(bench: dict[str, Any]) -> str:
     m = bench["machine"]
     return (
@@ -86,7 +83,7 @@ def machine(bench: dict[str, Any]) -> str:
 def _partial(bench: dict[str, Any]) -> str:
     """A partial run keeps the other sections of earlier runs: say which numbers are this run's."""
     measured = bench.get("sections_measured")
-    kept = [key for key in SECTION_KEYS if key in bench and key not in (measured or SECTION_KEYS)]
+    kept = [key for key in RESULT_KEYS if key in bench and key not in (measured or RESULT_KEYS)]
     if not kept:
         return ""
     return (

@@ -25,13 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.common import PLOTS, RESULTS, Lab, Progress, dump, machine, quiet_handlers
+from bench.common import PLOTS, RESULT_KEYS, RESULTS, Lab, Progress, dump, machine, quiet_handlers
 
 # As the Makefile does: jsii (imported by the cold-start and synth sections) warns about Node 20.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 SECTIONS = ("round_trips", "catalog_scale", "contention", "cold_start", "synth")
-KEYS = ("round_trips", "latency_ms", "catalog_scale", "contention", "cold_start", "synth")
 
 
 @dataclass(frozen=True)
@@ -169,9 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         "duration_seconds": round(time.monotonic() - started, 1),
         "machine": {**measured.pop("machine"), "load_average_1m_at_end": round(os.getloadavg()[0], 2)},
         "handler_output_lines": lines,
-        "sections_measured": [key for key in KEYS if key in measured],
+        "sections_measured": [key for key in RESULT_KEYS if key in measured],
     }
-    for key in KEYS:
+    for key in RESULT_KEYS:
         if key in measured:
             data[key] = measured[key]
         elif args.sections and key in previous:

@@ -80,7 +80,7 @@ def test_a_missing_first_wave_baseline_is_said_not_hidden() -> None:
 
 
 def test_a_partial_run_says_which_sections_are_its_own() -> None:
-    bench = {key: {} for key in report.SECTION_KEYS} | {"sections_measured": ["cold_start"]}
+    bench = {key: {} for key in report.RESULT_KEYS} | {"sections_measured": ["cold_start"]}
     text = report._partial(bench)
     assert "This run measured `cold_start`" in text and "`synth` are kept from earlier runs" in text
-    assert report._partial(bench | {"sections_measured": list(report.SECTION_KEYS)}) == ""
+    assert report._partial(bench | {"sections_measured": list(report.RESULT_KEYS)}) == ""
