@@ -6,11 +6,12 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install lint typecheck unit test synth snapshot-update dev dev-reset bench chaos fuzz constraints clean
+.PHONY: help install lint typecheck pytest test test-unit test-integration test-infra test-e2e test-snapshot synth snapshot-update dev dev-reset bench chaos fuzz constraints clean
 
 help:
 	@echo "make dev              run the whole shop locally (two simulated regions, one database)"
 	@echo "make test             every check: ruff, mypy, unit + database + snapshot tests, cfn-lint, cdk-nag"
+	@echo "make test-unit        one area of the suite alone (also test-integration, -infra, -e2e, -snapshot)"
 	@echo "make synth            synthesize every stack into cdk.out/ (bundles Lambda code) and cfn-lint it"
 	@echo "make snapshot-update  accept intentional template changes"
 	@echo "make bench            benchmarks: results in bench/results/, plots and docs/performance.md regenerated"
@@ -37,10 +38,21 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	mypy
 
-unit: $(VENV)/.installed
-	pytest
+# pytest-xdist: one worker per core (at most 4: each may start a database and a synth), idle workers
+# steal queued tests; tests that share the project's cdk.out or make dev's ports take turns through
+# a lock (tests/fresh_shell.py).
+PYTEST_WORKERS ?= auto
+PYTEST := pytest --numprocesses=$(PYTEST_WORKERS) --maxprocesses=4 --dist=worksteal
 
-test: install lint typecheck unit
+pytest: $(VENV)/.installed
+	$(PYTEST)
+
+# mypy runs beside pytest (it needs one core for ~20 s of a run that takes minutes).
+test: install lint
+	$(MAKE) --no-print-directory -j2 typecheck pytest
+
+test-unit test-integration test-infra test-e2e test-snapshot: $(VENV)/.installed
+	$(PYTEST) tests/$(@:test-%=%)
 
 synth: install
 	cdk synth --quiet

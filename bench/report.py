@@ -174,7 +174,13 @@ def summary(bench: dict[str, Any], chaos: dict[str, Any] | None) -> str:
         make_test = synth.get("make_test")
         test_text = "."
         if make_test and make_test["exit_status"] == 0:
-            test_text = f"; `make test` {_num(make_test['seconds'], 0)} s."
+            test_text = f"; `make test` {_num(make_test['seconds'], 0)} s" + (
+                f", {make_test['ratio']:.2f}{TIMES} the baseline's "
+                f"{_num(make_test['baseline']['seconds'], 0)} s ({make_test['baseline']['ref']}) "
+                "on clean checkouts in the same run."
+                if "ratio" in make_test
+                else "."
+            )
         elif make_test:  # a failed run's time says nothing about the suite
             test_text = (
                 f"; `make test` FAILED (exit status {make_test['exit_status']}): rerun the synth section."
@@ -419,12 +425,26 @@ def synth(bench: dict[str, Any]) -> str:
             ]
         )
     make_test = section.get("make_test")
-    tail = (
-        f"\n`make test` (lint, types, every test, once): {_num(make_test['seconds'], 0)} s, exit status "
-        f"{make_test['exit_status']}.\n"
-        if make_test
-        else "\n`make test` was not timed in this run.\n"
-    )
+    tail = "\n`make test` was not timed in this run.\n"
+    if make_test and "baseline" in make_test:
+        lines = [
+            f"| {name} ({run['ref']}) | {_num(run['seconds'], 0) if 'seconds' in run else DASH} | "
+            f"{run['exit_status']} |"
+            for name, run in ((n, make_test[n]) for n in ("baseline", "current") if n in make_test)
+        ]
+        ratio = f"{make_test['ratio']:.2f}{TIMES}" if "ratio" in make_test else DASH
+        tail = (
+            "\n`make test` on clean checkouts (git worktrees, `make install` untimed), one after the "
+            "other:\n\n"
+            "| checkout | wall s | exit status |\n|---|---|---|\n"
+            + "\n".join(lines)
+            + f"\n\nCurrent over baseline: {ratio}.\n"
+        )
+    elif make_test:
+        tail = (
+            f"\n`make test` (lint, types, every test, once): {_num(make_test['seconds'], 0)} s, exit status "
+            f"{make_test['exit_status']}.\n"
+        )
     return _table(["cdk synth", f"wall s (p50, min{DASH}max)", "peak MiB", "runs"], rows) + tail
 
 

@@ -1,7 +1,7 @@
 """Who may call what: the route x caller matrix, generated from ``handlers.contract.ROUTES``.
 
 The access column of that table is also what the OpenAPI security (tests/unit/test_openapi.py) and
-the API Gateway authorizers (tests/unit/test_stacks.py) are checked against, so the three cannot
+the API Gateway authorizers (tests/infra/test_stacks.py) are checked against, so the three cannot
 drift apart. A case is one request by one caller against a fresh little world: customers A and B,
 each with a profile and an order, an operator with a profile, a product.
 """

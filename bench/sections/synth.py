@@ -1,5 +1,9 @@
 """Section ``synth``: ``cdk synth`` of the default app (wall time, peak memory), and ``make test``.
 
+``make test`` is timed on two clean checkouts in the same sitting: this commit and the baseline
+commit before the fast test loop (docs/decisions/0006-fast-test-loop.md), each a git worktree with
+its own ``make install`` (not timed), so both start with cold caches as CI does.
+
 Runs the project's own CDK CLI (node_modules/.bin/cdk) into a scratch output directory: one cold
 synth (empty output directory: the Lambda bundle is built, pip included), then interleaved rounds of
 a warm synth (same directory: the asset is already staged under its hash, so bundling is skipped by
@@ -30,13 +34,13 @@ WRAPPER = ROOT / "bench" / "synth_no_bundling.py"
 
 
 def measure(
-    command: list[str], *, env: dict[str, str] | None = None, timeout: float = 1800
+    command: list[str], *, env: dict[str, str] | None = None, timeout: float = 1800, cwd: Path = ROOT
 ) -> dict[str, Any]:
     """Wall seconds, peak resident memory of the process tree, exit status."""
     peak = 0
     started = time.perf_counter()
     process = subprocess.Popen(  # noqa: S603 - fixed argv
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
     done = threading.Event()
     parent = psutil.Process(process.pid)
@@ -117,10 +121,50 @@ def run(progress: Progress, *, rounds: int = 3, make_test: bool = True) -> dict[
             }
     finally:
         shutil.rmtree(outdir, ignore_errors=True)
-    if make_test:
-        progress.say("make test (the whole suite, once)")
-        run_make = measure(["make", "test"], env=env, timeout=3600)
-        result["make_test"] = {"seconds": run_make["seconds"], "exit_status": run_make["exit_status"], "n": 1}
-    else:
-        result["make_test"] = None
+    result["make_test"] = make_test_pair(progress, env) if make_test else None
     return result
+
+
+#: The last commit before the fast test loop: what its `make test` took is the baseline.
+MAKE_TEST_BASELINE = "5bca2b9"
+
+
+def make_test_pair(progress: Progress, env: dict[str, str]) -> dict[str, Any]:
+    """``make test`` on a clean checkout of the baseline and of HEAD, one after the other."""
+    runs: dict[str, Any] = {}
+    for name, ref in (("baseline", MAKE_TEST_BASELINE), ("current", "HEAD")):
+        checkout = Path(tempfile.mkdtemp(prefix=f"bench-make-test-{name}-"))
+        try:
+            subprocess.run(  # noqa: S603 - fixed argv
+                ["git", "worktree", "add", "--detach", str(checkout), ref],  # noqa: S607
+                cwd=ROOT, check=True, capture_output=True,
+            )  # fmt: skip
+            clean = {k: v for k, v in env.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+            clean["PATH"] = os.pathsep.join(p for p in clean["PATH"].split(os.pathsep) if str(ROOT) not in p)
+            progress.say(f"make install in a clean checkout of {name} ({ref})")
+            installed = subprocess.run(
+                ["make", "install"],  # noqa: S607
+                cwd=checkout,
+                env=clean,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if installed.returncode != 0:
+                runs[name] = {"ref": ref, "exit_status": installed.returncode, "stage": "make install"}
+                continue
+            progress.say(f"make test in a clean checkout of {name} ({ref})")
+            timed = measure(["make", "test"], env=clean, timeout=3600, cwd=checkout)
+            runs[name] = {"ref": ref, "seconds": timed["seconds"], "exit_status": timed["exit_status"]}
+        finally:
+            subprocess.run(  # noqa: S603 - fixed argv
+                ["git", "worktree", "remove", "--force", str(checkout)],  # noqa: S607
+                cwd=ROOT, check=False, capture_output=True,
+            )  # fmt: skip
+            shutil.rmtree(checkout, ignore_errors=True)
+    current, baseline = runs.get("current", {}), runs.get("baseline", {})
+    if current.get("exit_status") == 0 and baseline.get("exit_status") == 0:
+        runs["ratio"] = round(current["seconds"] / baseline["seconds"], 2)
+    # The figure the summary has always shown: this commit's make test.
+    runs["seconds"], runs["exit_status"], runs["n"] = current.get("seconds"), current.get("exit_status"), 1
+    return runs

@@ -33,7 +33,7 @@ LOG_RETENTION_DAYS = (
 )  # fmt: skip
 
 # The recipe's context keys -> dotted path in the model. Each one is proven by a test to change
-# the synthesized template (tests/unit/test_context_overrides.py).
+# the synthesized template (tests/infra/test_context_overrides.py).
 CONTEXT_KEYS: dict[str, str] = {
     "dsql_cluster_name": "database.cluster_name",
     "enable_monitoring": "monitoring.enabled",

@@ -25,7 +25,7 @@ order exists with that id and those lines; a 409/422 means the key has no order;
 
 Bounded in requests and in time; randomness is seeded (the verdict is deterministic, the exact
 counts of faults are not: they depend on thread timing). ``ChaosConfig.small()`` runs in
-``make test`` (tests/unit/test_chaos.py), ``ChaosConfig.large()`` under ``make chaos``.
+``make test`` (tests/integration/test_chaos.py), ``ChaosConfig.large()`` under ``make chaos``.
 
 Usage: python -m ecommerce_dev.chaos [--large] [--seed N] [--json PATH]
 """

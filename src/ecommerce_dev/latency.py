@@ -43,6 +43,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 _CHUNK = 65536
 _IDLE_POLL = 0.05
+_DRAIN_GRACE = 5.0  # seconds a stopping proxy waits for the answers of links cut after a write
 
 
 @dataclass
@@ -90,6 +91,7 @@ class _Loop:
         self.stalls: list[float] = []  # seconds to hold each of the next responses
         self.cut_patterns: list[tuple[bytes, bool]] = []  # (pattern, after forwarding)
         self.stopped = False
+        self.stop_deadline = 0.0
 
     # -- commands (called by name through the control channel) -----------------------------------
 
@@ -151,13 +153,22 @@ class _Loop:
 
     def stop(self) -> None:
         self.stopped = True
+        self.stop_deadline = time.monotonic() + _DRAIN_GRACE
+
+    def _serving(self) -> bool:
+        """Until stopped, then while a cut link still waits for the server's answer (closing it
+        earlier could reset the connection before the server read what it was sent)."""
+        if not self.stopped:
+            return True
+        draining = any(link.draining for link in self.links.values())
+        return draining and time.monotonic() < self.stop_deadline
 
     # -- the loop ----------------------------------------------------------------------------------
 
     def run(self, control: Callable[[float], None] | None = None) -> None:
         """Serve until stopped; ``control`` is called with the time budget of each idle wait."""
         try:
-            while not self.stopped:
+            while self._serving():
                 now = time.monotonic()
                 self._deliver_due(now)
                 wait = self._next_due(now)

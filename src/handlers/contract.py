@@ -4,7 +4,7 @@ Standard library only, and no imports from this package: ``ecommerce_constructs`
 by path from the ``handlers`` directory that ships beside it (never ``import handlers``, which in a
 user's CDK app may resolve to their own package), and the handlers import it as usual. What the
 constructs put into a function's environment and what :mod:`handlers.settings` reads from it are
-both spelled here; ``tests/unit/test_contract.py`` checks that they agree.
+both spelled here; ``tests/infra/test_contract.py`` checks that they agree.
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ MAX_BODY_BYTES = 256 * 1024
 DEADLINE_MARGIN_SECONDS = 1.0
 
 # HTTP status of every domain error code: the API layer's only knowledge of the domain's errors
-# (tests/unit/test_api.py checks that every ShopError subclass is listed).
+# (tests/integration/test_api.py checks that every ShopError subclass is listed).
 STATUS_OF: dict[str, int] = {
     "unauthenticated": 401,
     "forbidden": 403,

@@ -196,7 +196,7 @@ def decode_cursor(cursor: str, scope: str | None) -> tuple[datetime, UUID]:
     return decoded
 
 
-# ---- errors (the API layer maps each code to a status; tests/unit/test_api.py checks every class) ---
+# ---- errors (the API layer maps each code to a status; tests/integration/test_api.py checks every class) ---
 
 
 class ShopError(Exception):

@@ -3,7 +3,7 @@
 Through the gateway (routing plus the Cognito authorizer, as ``make dev`` and the deployed stage
 have it) and straight into the functions with whatever claims a caller has (none for anonymous):
 the handlers alone must still refuse, because the claims, not the gateway, decide ownership. The
-same matrix runs through the dev server's HTTP path in tests/unit/test_dev_runtime.py.
+same matrix runs through the dev server's HTTP path in tests/e2e/test_dev_runtime.py.
 """
 
 from __future__ import annotations

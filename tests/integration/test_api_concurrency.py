@@ -24,7 +24,9 @@ from ecommerce_dev.roundtrips import RoundTripCounter
 from handlers.db import Backoff, Database
 
 # Every order, cancel, idempotency and concurrency test runs with both order strategies.
-pytestmark = pytest.mark.usefixtures("order_strategy")
+# Only what places or cancels orders runs once per order strategy (the strategies differ in
+# nothing else); each such test is marked @orders.
+orders = pytest.mark.usefixtures("order_strategy")
 
 T = TypeVar("T")
 
@@ -66,6 +68,7 @@ def sold(admin: psycopg.Connection, product_id: str) -> int:
     return int(row[0])
 
 
+@orders
 @pytest.mark.parametrize(
     "regions", [("us-east-1",), ("us-east-1", "us-east-2")], ids=["one-region", "two-regions"]
 )
@@ -87,6 +90,7 @@ def test_64_buyers_stock_10(
     assert served_by == set(regions)
 
 
+@orders
 def test_20_requests_one_idempotency_key(client: Client, shop_dsn: str, admin: psycopg.Connection) -> None:
     product = client.new_product(100)
     key = str(uuid4())
@@ -103,6 +107,7 @@ def test_20_requests_one_idempotency_key(client: Client, shop_dsn: str, admin: p
     assert count == 1
 
 
+@orders
 def test_concurrent_cancels_restock_once(client: Client, shop_dsn: str, admin: psycopg.Connection) -> None:
     product = client.new_product(10)
     order_id = client.order([(product, 7)]).body["order_id"]
@@ -122,6 +127,7 @@ def order_count(admin: psycopg.Connection, product_id: str) -> int:
     return int(row[0])
 
 
+@orders
 def test_connection_terminated_between_requests_is_replaced(
     client: Client, admin: psycopg.Connection
 ) -> None:
@@ -135,6 +141,7 @@ def test_connection_terminated_between_requests_is_replaced(
     assert order_count(admin, product) == 2
 
 
+@orders
 @pytest.mark.parametrize("cut_at", [b"INSERT INTO orders", b"COMMIT"])
 def test_connection_cut_mid_order_leaves_no_partial_order(
     client: Client, shop_dsn: str, admin: psycopg.Connection, cut_at: bytes
@@ -170,6 +177,7 @@ def wire_client(proxy: RoundTripCounter) -> Client:
     return Client(proxy.dsn, database=Database(connector=connect))
 
 
+@orders
 @pytest.mark.parametrize("lines", [1, 10, 50])
 def test_order_happy_path_is_one_round_trip(client: Client, shop_dsn: str, lines: int) -> None:
     products = [client.new_product(100) for _ in range(lines)]
@@ -197,6 +205,7 @@ def test_catalog_page_is_one_round_trip(shop_dsn: str) -> None:
         wire.close()
 
 
+@orders
 def test_replay_costs_one_more_read(client: Client, shop_dsn: str) -> None:
     with RoundTripCounter(shop_dsn) as proxy:
         wire = wire_client(proxy)
@@ -213,6 +222,7 @@ def test_replay_costs_one_more_read(client: Client, shop_dsn: str) -> None:
         wire.close()
 
 
+@orders
 def test_concurrent_requests_never_see_each_others_events(shop_dsn: str) -> None:
     """Powertools keeps the current event on a class; ApiHandler must keep requests apart."""
     names = [f"item-{i}-{uuid4().hex[:6]}" for i in range(32)]
@@ -229,6 +239,7 @@ def test_concurrent_requests_never_see_each_others_events(shop_dsn: str) -> None
     assert all(reply.body["name"] == name for name, reply in results)
 
 
+@orders
 def test_conflicts_outlasting_the_retry_budget_answer_503_with_retry_after(
     client: Client, shop_dsn: str, admin: psycopg.Connection
 ) -> None:
@@ -249,6 +260,7 @@ def test_conflicts_outlasting_the_retry_budget_answer_503_with_retry_after(
     assert stock(admin, product) == 5
 
 
+@orders
 def test_20_requests_one_key_buying_all_the_stock(
     client: Client, shop_dsn: str, admin: psycopg.Connection
 ) -> None:

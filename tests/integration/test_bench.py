@@ -111,7 +111,7 @@ def test_round_trips_of_every_operation_are_exact(lab: Lab, shop_dsn: str) -> No
     new_connection = CONNECT_ROUND_TRIPS + 1  # modelled handshakes + startup
     # A replay: the pipelined attempt (aborts on the key), ROLLBACK, the idempotency record, the
     # order; one more when the server's early error splits the pipeline's answer (timing decides,
-    # tests/unit/test_api_concurrency.py pins the same bound).
+    # tests/integration/test_api_concurrency.py pins the same bound).
     assert counts.pop(("idempotent replay", "shop")) <= {4, 5}
     assert counts == {
         ("catalog", "shop"): {1},

@@ -366,7 +366,7 @@ def call(
 
 @pytest.mark.parametrize("case", AUTHZ_CASES, ids=[case.id for case in AUTHZ_CASES])
 def test_route_caller_matrix_over_http(dev: Dev, case: authz.Case) -> None:
-    """The matrix of tests/unit/test_authorization.py, over HTTP with real tokens of the local pool."""
+    """The matrix of tests/integration/test_authorization.py, over HTTP with real tokens of the local pool."""
     identity = LocalIdentity.open(dev.data_dir)
 
     def send(

@@ -1,9 +1,9 @@
 """Every shell command the README and docs/deploy.md show runs as written, in a fresh shell.
 
-"Fresh" means what a user has after `make install` in a new terminal: the system PATH (Node, npx,
-python3) without the virtualenv, no VIRTUAL_ENV, no variables of ours. Commands that need AWS run
-with credentials that reach no AWS: they must get through all of our code (the app synthesizes,
-the CLI reads its configuration) and then fail at AWS with a readable message, never a traceback.
+"Fresh" is tests/fresh_shell.py: what a user has after `make install` in a new terminal. Commands
+that need AWS run with credentials that reach no AWS: they must get through all of our code (the
+app synthesizes, the CLI reads its configuration) and then fail at AWS with a readable message,
+never a traceback.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from fresh_shell import ROOT, Synth, fresh_env, no_aws_env, project_directory, shell
+
 DOCUMENTS = ("README.md", "docs/deploy.md")
 
 # How each documented command is exercised. A command found in the documents but missing here fails
@@ -31,7 +32,8 @@ LOCAL_SMOKE = (
     '--token "$(.venv/bin/ecommerce dev token --customer smoke@example.com)" '
     '--operator-token "$(.venv/bin/ecommerce dev token --operator)"'
 )
-RUN = {"make install", "make synth", LOCAL_SMOKE}
+RUN = {"make install", LOCAL_SMOKE}
+SYNTH = "make synth"  # run once per session by the made_synth fixture (its cloud assembly is shared)
 # Expected: our code runs to the end, then AWS is unreachable. The value is the evidence of that.
 AWS = {
     "npx cdk bootstrap": "Unable to resolve AWS account",
@@ -41,6 +43,9 @@ AWS = {
     ".venv/bin/ecommerce smoke --deployed --username smoke@example.com": "configure AWS credentials",
 }
 SELF = {"make test"}  # this suite is what it runs
+# One area of this suite: run as written, collecting only (PYTEST_ADDOPTS), to show it selects
+# exactly its directory.
+AREAS = {f"make test-{area}": area for area in ("unit", "integration", "infra", "e2e", "snapshot")}
 DEV = "make dev"
 NEEDS_DEV = {LOCAL_SMOKE}
 
@@ -59,49 +64,10 @@ def documented_commands() -> list[tuple[str, str]]:
     return found
 
 
-def fresh_env(**extra: str) -> dict[str, str]:
-    venv = str(ROOT / ".venv" / "bin")
-    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p and Path(p) != Path(venv))
-    path = os.pathsep.join(p for p in path.split(os.pathsep) if "node_modules" not in p)
-    env = {"HOME": os.environ["HOME"], "PATH": path, "LANG": os.environ.get("LANG", "C.UTF-8")}
-    for key in ("PYENV_ROOT", "TMPDIR"):
-        if key in os.environ:
-            env[key] = os.environ[key]
-    env.update(extra)
-    return env
-
-
-def no_aws_env(home: Path) -> dict[str, str]:
-    """Credentials of nobody, endpoints of nothing: any AWS call fails fast."""
-    return fresh_env(
-        HOME=str(home),
-        PYENV_ROOT=os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv")),
-        AWS_ACCESS_KEY_ID="AKIAIOSFODNN7EXAMPLE",
-        AWS_SECRET_ACCESS_KEY="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_EC2_METADATA_DISABLED="true",
-        AWS_ENDPOINT_URL="http://127.0.0.1:9",
-        AWS_MAX_ATTEMPTS="1",
-        npm_config_update_notifier="false",
-    )
-
-
-def shell(command: str, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", "-c", command],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
 def test_every_documented_command_is_exercised() -> None:
     commands = documented_commands()
     assert commands, "no commands found: did the documents lose their bash blocks?"
-    known = RUN | set(AWS) | SELF | {DEV}
+    known = RUN | set(AWS) | SELF | set(AREAS) | {DEV, SYNTH}
     unknown = sorted({command for _, command in commands} - known)
     assert not unknown, f"documented but not exercised by this module (add them to RUN/AWS/...): {unknown}"
 
@@ -111,6 +77,12 @@ def test_the_fresh_shell_really_lacks_the_project() -> None:
     assert result.returncode != 0, "the shell already finds the project: the tests below would prove nothing"
 
 
+def test_make_synth_runs_as_written(made_synth: Synth) -> None:
+    result = made_synth.result
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize("command", sorted(RUN - NEEDS_DEV))
 def test_runs_as_written(command: str) -> None:
     result = shell(command, fresh_env())
@@ -118,9 +90,23 @@ def test_runs_as_written(command: str) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("command", sorted(AREAS))
+def test_each_area_runs_alone(command: str) -> None:
+    result = shell(command, fresh_env(PYTEST_ADDOPTS="--collect-only -q"))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    collected = [line for line in result.stdout.splitlines() if "::" in line]
+    assert collected, result.stdout[-3000:]
+    wrong = [test for test in collected if not test.startswith(f"tests/{AREAS[command]}/")]
+    assert not wrong, wrong[:5]
+
+
+@pytest.mark.usefixtures("project")  # the cdk commands write the project's cdk.out
 @pytest.mark.parametrize("command", sorted(AWS))
 def test_aws_commands_get_through_our_code(command: str, tmp_path: Path) -> None:
-    result = shell(command, no_aws_env(tmp_path), timeout=300)
+    # The cdk commands synthesize the same app as `make synth` (test_make_synth_runs_as_written),
+    # whose run keeps CDK's built-in template validation; repeating it on identical templates
+    # proves nothing more and costs ~5 s a command.
+    result = shell(command, no_aws_env(tmp_path) | {"CDK_VALIDATION": "false"}, timeout=300)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-3000:]
     assert "No module named" not in output, output[-3000:]
@@ -136,6 +122,11 @@ def _free(port: int) -> bool:
 @pytest.fixture(scope="module")
 def make_dev() -> Iterator[Path]:
     """`make dev` as documented, on a throw-away data dir (yielded: commands that sign in use it)."""
+    with project_directory():
+        yield from _make_dev()
+
+
+def _make_dev() -> Iterator[Path]:
     if not (_free(8080) and _free(8081)):
         pytest.skip("ports 8080/8081 are taken; the documented make dev URLs need them")
     data_dir = Path(tempfile.mkdtemp(prefix="docs-make-dev-"))

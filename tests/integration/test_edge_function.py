@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from ecommerce_constructs.edge_routing import REGION_COORDINATES
+from ecommerce_dev import edge as cli
+
 ROOT = Path(__file__).resolve().parents[2]
 ROUTER = ROOT / "src" / "ecommerce_constructs" / "edge" / "router.js"
 JS_TESTS = ROOT / "tests" / "js"
@@ -158,3 +161,73 @@ def test_origin_group_uses_the_documented_argument_shape() -> None:
 def test_reads_only_fail_over() -> None:
     """Origin groups fail over only GET/HEAD/OPTIONS; the JS tests check the behaviour per method."""
     assert "const SAFE_METHODS = ['GET', 'HEAD', 'OPTIONS'];" in source()
+
+
+NODE = shutil.which("node")
+
+
+ROUTER_DRIVER = """
+import * as shim from %(shim)s;
+const { handler } = await import(%(router)s);
+const cases = %(cases)s;
+const out = [];
+for (const c of cases) {
+  shim.reset();
+  shim.setEntries(c.entries);
+  const h = {};
+  if (c.lat !== null) {
+    h['cloudfront-viewer-latitude'] = {value: c.lat};
+    h['cloudfront-viewer-longitude'] = {value: c.lon};
+  }
+  const request = {method: 'POST', uri: '/orders', querystring: {}, headers: h, cookies: {}};
+  await handler({request});
+  out.push(request.headers['x-edge-region'].value);
+}
+console.log(JSON.stringify(out));
+"""
+
+
+@pytest.mark.skipif(NODE is None, reason="`node` is not on PATH")
+def test_status_predicts_what_router_js_does(tmp_path: Path) -> None:
+    """The status display's rule against the real router.js, run in node with the test shim."""
+    regions = ["us-east-1", "us-west-2", "eu-west-1", "ap-northeast-1", "sa-east-1"]
+    primary = "eu-west-1"
+    source = (ROOT / "src" / "ecommerce_constructs" / "edge" / "router.js").read_text()
+    coordinates = [
+        {"id": r, "lat": REGION_COORDINATES[r][0], "lon": REGION_COORDINATES[r][1]} for r in regions
+    ]
+    shim = (ROOT / "tests" / "js" / "cloudfront-shim.mjs").as_uri()
+    code = source.replace("__REGIONS__", json.dumps(coordinates)).replace("__PRIMARY__", json.dumps(primary))
+    code = code.replace("import cf from 'cloudfront';", f"import cf from {json.dumps(shim)};")
+    router = tmp_path / "router.mjs"
+    router.write_text(code + "\nexport { handler };\n")
+    drain_sets = [set(), {"us-east-1"}, {"us-east-1", "us-west-2", "eu-west-1"}, set(regions)]
+    points: list[tuple[float, float] | None] = [(lat, lon) for _, lat, lon in cli.SAMPLE_VIEWERS]
+    points += [(-33.87, 151.21), (19.08, 72.88), (64.1, -21.9), None]
+    cases = [
+        {
+            "entries": {f"drained:{r}": "true" for r in drained},
+            "lat": None if p is None else f"{p[0]:.2f}",
+            "lon": None if p is None else f"{p[1]:.2f}",
+        }
+        for drained in drain_sets
+        for p in points
+    ]
+    driver = tmp_path / "driver.mjs"
+    driver.write_text(
+        ROUTER_DRIVER
+        % {"shim": json.dumps(shim), "router": json.dumps(router.as_uri()), "cases": json.dumps(cases)}
+    )
+    done = subprocess.run([str(NODE), str(driver)], capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == 0, done.stderr
+    expected = [
+        cli.route(
+            None if p is None else (round(p[0], 2), round(p[1], 2)),
+            regions,
+            primary,
+            {r: True for r in drained},
+        )
+        for drained in drain_sets
+        for p in points
+    ]
+    assert json.loads(done.stdout) == expected
