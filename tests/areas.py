@@ -63,10 +63,13 @@ def area_of(nodeid: str) -> str:
 def report_budget(reporter: pytest.TerminalReporter, wall_seconds: float) -> None:
     """Time per area against its budget, the slowest tests and the wall time of the whole run."""
     per_test: dict[str, float] = defaultdict(float)
+    per_worker: dict[str, float] = defaultdict(float)
     for reports in reporter.stats.values():
         for report in reports:
             if isinstance(report, pytest.TestReport):
                 per_test[report.nodeid] += report.duration
+                node = getattr(report, "node", None)
+                per_worker[getattr(getattr(node, "gateway", None), "id", "main")] += report.duration
     if not per_test:
         return
     per_area: dict[str, list[float]] = defaultdict(list)
@@ -84,6 +87,8 @@ def report_budget(reporter: pytest.TerminalReporter, wall_seconds: float) -> Non
         reporter.write_line(f"{area:<12}{len(per_area[area]):>7}{spent:>10.1f}{shown}{flag}")
     total = sum(per_test.values())
     reporter.write_line(f"{'total':<12}{len(per_test):>7}{total:>10.1f}   (workers: {workers})")
+    busy = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in sorted(per_worker.items()))
+    reporter.write_line(f"busy per worker: {busy} (the rest of the wall time is start-up, waits, idle)")
     reporter.write_line(f"slowest {SLOWEST}:")
     for nodeid, seconds in sorted(per_test.items(), key=lambda item: -item[1])[:SLOWEST]:
         reporter.write_line(f"{seconds:8.2f}s  {nodeid}")

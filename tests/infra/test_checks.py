@@ -5,6 +5,7 @@ asserted on its output by tests/e2e/test_full_synth.py."""
 
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
@@ -117,13 +118,18 @@ def test_cfn_lint_reports_a_bad_template() -> None:
 
 def _acknowledged(stack: Stack, rule: str) -> list[str]:
     """Paths of the constructs that acknowledge ``rule`` (any resource-scoped variant)."""
-    found = []
+    return _acknowledgments(stack).get(rule, [])
+
+
+@functools.cache
+def _acknowledgments(stack: Stack) -> dict[str, list[str]]:
+    """Rule -> paths acknowledging it, from one walk of the stack (each jsii call costs)."""
+    found: dict[str, list[str]] = {}
     for construct in stack.node.find_all():
         for entry in construct.node.metadata:
-            if entry.type == Validations.ACKNOWLEDGED_RULES_METADATA_KEY and any(
-                key.split("::", 1)[1].split("[")[0] == rule for key in entry.data
-            ):
-                found.append(construct.node.path)
+            if entry.type == Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
+                for rule in {key.split("::", 1)[1].split("[")[0] for key in entry.data}:
+                    found.setdefault(rule, []).append(construct.node.path)
     return found
 
 
