@@ -76,18 +76,37 @@ def _operator_with_profile(url: str, data_dir: Path) -> str:
     return token
 
 
+def _start_dev(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``ecommerce dev`` on two free ports. A port found free can be taken by another process before
+    the server binds it (other test workers start servers too): then try new ports."""
+    log = data_dir.parent / f"{data_dir.name}.log"
+    for _ in range(3):
+        ports = (_free_port(), _free_port())
+        with log.open("wb") as sink:
+            dev = subprocess.Popen(  # noqa: S603 - our own CLI
+                [sys.executable, "-m", "ecommerce_dev.cli", "dev", "--fast", "--data-dir", str(data_dir),
+                 "--port", str(ports[0]), "--second-port", str(ports[1]), "--no-edge"],
+                stdout=sink, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        url = f"http://127.0.0.1:{ports[0]}"
+        try:
+            _wait_ready(url, dev)
+            return dev, url
+        except RuntimeError:
+            if dev.poll() is None:
+                dev.kill()
+            output = log.read_text(errors="replace")
+            if "cannot listen on" not in output:
+                raise RuntimeError(f"ecommerce dev did not start: {output[-2000:]}") from None
+    raise RuntimeError(f"ecommerce dev found no free ports: {log.read_text(errors='replace')[-2000:]}")
+
+
 def run(*, max_examples: int, seed: int = 42, workers: int = 2, config: Path = CONFIG) -> FuzzResult:
     data_dir = Path(tempfile.mkdtemp(prefix="ecommerce-fuzz-"))
-    ports = (_free_port(), _free_port())
-    dev = subprocess.Popen(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "ecommerce_dev.cli", "dev", "--fast", "--data-dir", str(data_dir),
-         "--port", str(ports[0]), "--second-port", str(ports[1]), "--no-edge"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
     report = data_dir / "schemathesis.json"
-    url = f"http://127.0.0.1:{ports[0]}"
+    dev: subprocess.Popen[bytes] | None = None
     try:
-        _wait_ready(url, dev)
+        dev, url = _start_dev(data_dir)
         token = _operator_with_profile(url, data_dir)
         schemathesis = Path(sys.executable).with_name("schemathesis")
         command = [
@@ -107,12 +126,14 @@ def run(*, max_examples: int, seed: int = 42, workers: int = 2, config: Path = C
             result.stdout + result.stderr,
         )
     finally:
-        dev.send_signal(signal.SIGINT)
-        try:
-            dev.wait(60)
-        except subprocess.TimeoutExpired:
-            dev.kill()
+        if dev is not None:
+            dev.send_signal(signal.SIGINT)
+            try:
+                dev.wait(60)
+            except subprocess.TimeoutExpired:
+                dev.kill()
         shutil.rmtree(data_dir, ignore_errors=True)
+        (data_dir.parent / f"{data_dir.name}.log").unlink(missing_ok=True)
 
 
 def main() -> None:
