@@ -6,12 +6,13 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install lint typecheck pytest test test-unit test-integration test-infra test-e2e test-snapshot synth snapshot-update dev dev-reset bench chaos fuzz constraints clean
+.PHONY: help install lint typecheck pytest test lambda-check test-unit test-integration test-infra test-e2e test-snapshot synth snapshot-update dev dev-reset bench chaos fuzz constraints clean
 
 help:
 	@echo "make dev              run the whole shop locally (two simulated regions, one database)"
 	@echo "make test             every check: ruff, mypy, unit + database + snapshot tests, cfn-lint, cdk-nag"
 	@echo "make test-unit        one area of the suite alone (also test-integration, -infra, -e2e, -snapshot)"
+	@echo "make lambda-check     every function's bundled asset run as Lambda runs it (also part of make test)"
 	@echo "make synth            synthesize every stack into cdk.out/ (bundles Lambda code) and cfn-lint it"
 	@echo "make snapshot-update  accept intentional template changes"
 	@echo "make bench            benchmarks: results in bench/results/, plots and docs/performance.md regenerated"
@@ -38,10 +39,10 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	mypy
 
-# pytest-xdist: one worker per core (at most 4: each may start a database and a synth), idle workers
+# pytest-xdist: one worker per logical CPU (at most 4: each may start a database and a synth), idle workers
 # steal queued tests; tests that share the project's cdk.out or make dev's ports take turns through
 # a lock (tests/fresh_shell.py).
-PYTEST_WORKERS ?= auto
+PYTEST_WORKERS ?= logical
 PYTEST := pytest --numprocesses=$(PYTEST_WORKERS) --maxprocesses=4 --dist=worksteal
 
 pytest: $(VENV)/.installed
@@ -51,8 +52,11 @@ pytest: $(VENV)/.installed
 test: install lint
 	$(MAKE) --no-print-directory -j2 typecheck pytest
 
-test-unit test-integration test-infra test-e2e test-snapshot: $(VENV)/.installed
+test-unit test-integration test-infra test-e2e test-snapshot: install
 	$(PYTEST) tests/$(@:test-%=%)
+
+lambda-check: install
+	$(PYTEST) tests/e2e/test_lambda_check.py
 
 synth: install
 	cdk synth --quiet

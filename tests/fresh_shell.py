@@ -11,26 +11,43 @@ import hashlib
 import os
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
+
+
+_held = threading.local()
 
 
 @contextmanager
 def project_directory() -> Iterator[None]:
-    """Exclusive use of the project directory's cdk.out and of make dev's documented ports (8080,
-    8081, 8090), across pytest-xdist workers and concurrent runs: the CDK CLI refuses a second
-    synth into the same cdk.out, and make dev binds fixed ports."""
+    """Exclusive use of the project directory (its .venv, node_modules and cdk.out, make dev's
+    documented ports 8080, 8081, 8090) across pytest-xdist workers and concurrent runs: the CDK CLI
+    refuses a second synth into one cdk.out, and make dev binds fixed ports. Re-entrant within a
+    thread (a fixture holding it may run a test that takes it again)."""
+    depth = getattr(_held, "depth", 0)
+    if depth:
+        _held.depth = depth + 1
+        try:
+            yield
+        finally:
+            _held.depth -= 1
+        return
     digest = hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]
     path = Path(tempfile.gettempdir()) / f"ecommerce-project-{digest}.lock"
     with path.open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
+        _held.depth = 1
         try:
             yield
         finally:
+            _held.depth = 0
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
@@ -79,3 +96,25 @@ class Synth:
 
     result: subprocess.CompletedProcess[str]
     assembly: Path
+
+
+def run_directory(tmp_path_factory: pytest.TempPathFactory, config: pytest.Config) -> Path:
+    """A directory every pytest-xdist worker of this run shares (and only this run)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if hasattr(config, "workerinput") else base
+
+
+@contextmanager
+def once_per_run(directory: Path) -> Iterator[bool]:
+    """Serialize the workers on ``directory``; yields True for the first, who must build it (and
+    leaves ``done`` in it when the block ends without an error)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory.parent / f"{directory.name}.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            first = not (directory / "done").exists()
+            yield first
+            if first:
+                (directory / "done").touch()
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -14,8 +14,8 @@ target can be read as a ratio on any machine; without the git history that arm i
 The first request is measured in a fresh interpreter too, against the local database behind the
 latency proxy (in-region RTT): the handler's first call (it opens the connection), a second call,
 the production token signer (``handlers.db.connection.generate_auth_token``: imports boto3, creates
-the process-wide client, signs) and a second token, and one more connection alone. boto3 comes with
-the Lambda runtime, not the bundle: the venv's copy stands in for it, compiled like the bundle.
+the process-wide client, signs) and a second token, and one more connection alone. The bundle
+carries its own boto3 (with only the models it calls), as it does on Lambda.
 """
 
 from __future__ import annotations
@@ -43,16 +43,14 @@ FIRST_WAVE = "252e310"
 ISSUE_BASELINE_MS = 170.0
 ISSUE_TARGET_MS = 200.0
 REPO = Path(__file__).resolve().parents[2]
-#: The packages the Lambda runtime provides (boto3 and what it imports).
-RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py")
 IMPORT = (
     "import sys, time; sys.path.insert(0, {path!r}); t = time.perf_counter(); import {module}; "
     "print((time.perf_counter() - t) * 1000)"
 )
 FIRST_REQUEST = """
 import json, sys, time
-bundle, runtime, event_file = sys.argv[1:4]
-sys.path[:0] = [bundle, runtime]
+bundle, event_file = sys.argv[1:3]
+sys.path[:0] = [bundle]
 clock = time.perf_counter
 marks = {}
 t = clock()
@@ -121,23 +119,6 @@ def first_wave_bundle(scratch: Path, compiled: Path, interpreter: str) -> Path |
     return target
 
 
-def runtime_packages(scratch: Path, interpreter: str) -> Path:
-    """boto3 and its dependencies as the Lambda runtime has them (pure Python, compiled for it)."""
-    import boto3  # type: ignore[import-untyped]
-
-    site = Path(boto3.__file__).resolve().parents[1]
-    target = scratch / "runtime"
-    target.mkdir()
-    for name in RUNTIME_PACKAGES:
-        source = site / name
-        if source.is_dir():
-            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"))
-        elif source.is_file():
-            shutil.copy2(source, target / name)
-    bundling.compile_bytecode(interpreter, target)
-    return target
-
-
 def import_ms(interpreter: str, bundle: Path, module: str) -> float:
     env = {"PATH": "/usr/bin:/bin", "AWS_REGION": "us-east-1", "DSQL_ENDPOINT": "x.dsql.us-east-1.on.aws"}
     result = subprocess.run(  # noqa: S603 - fixed argv
@@ -161,9 +142,7 @@ def size(bundle: Path) -> dict[str, int]:
         return {"unzipped_bytes": unzipped, "zipped_bytes": archive.stat().st_size}
 
 
-def first_request(
-    interpreter: str, bundle: Path, runtime: Path, event_file: Path, dsn: str
-) -> dict[str, float]:
+def first_request(interpreter: str, bundle: Path, event_file: Path, dsn: str) -> dict[str, float]:
     env = {
         "PATH": "/usr/bin:/bin",
         "AWS_REGION": "us-east-1",
@@ -173,7 +152,7 @@ def first_request(
         "POWERTOOLS_LOG_LEVEL": "WARNING",
     }
     result = subprocess.run(  # noqa: S603 - fixed argv
-        [interpreter, "-I", "-B", "-c", FIRST_REQUEST, str(bundle), str(runtime), str(event_file)],
+        [interpreter, "-I", "-B", "-c", FIRST_REQUEST, str(bundle), str(event_file)],
         capture_output=True,
         text=True,
         env=env,
@@ -280,15 +259,14 @@ def _against_first_wave(
 def _first_requests(
     lab: Lab, scratch: Path, interpreter: str, bundle: Path, repeat: int, rtt_ms: float
 ) -> dict[str, Any]:
-    runtime = runtime_packages(scratch, interpreter)
     dsn = lab.database("bench_cold_start")
     proxy = lab.proxy(dsn)
     proxy.set_rtt_ms(rtt_ms)
     event_file = scratch / "event.json"
     event = build_event(method="GET", path="/products", headers=[], query=[("limit", "20")], body=b"")
     event_file.write_text(json.dumps(event))
-    first_request(interpreter, bundle, runtime, event_file, proxy.dsn)  # page cache
-    runs = [first_request(interpreter, bundle, runtime, event_file, proxy.dsn) for _ in range(repeat)]
+    first_request(interpreter, bundle, event_file, proxy.dsn)  # page cache
+    runs = [first_request(interpreter, bundle, event_file, proxy.dsn) for _ in range(repeat)]
     keys = (
         "import_ms",
         "first_request_ms",

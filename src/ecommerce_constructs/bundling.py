@@ -7,8 +7,16 @@ found by importing ``handlers``: in a user's CDK app that name often belongs to 
 Bundling runs ``pip install --platform`` for the Lambda architecture, copies the handlers, trims
 what Lambda never reads, and compiles bytecode with an interpreter of the runtime's exact Python
 version when one is available (a warning says so when not: bytecode of another version would be
-ignored by Lambda, so none is shipped). The asset hash covers the sources and whether bytecode is
-shipped, so a bundle built without bytecode is never mistaken for one built with it.
+ignored by Lambda, so none is shipped). The asset hash covers the sources, the architecture, the
+requirement files, the AWS service models kept and whether bytecode is shipped, so no bundle ever
+stands in for another (an x86_64 function never receives arm64 wheels).
+
+Every asset carries the AWS SDK it was tested with (boto3 pinned in requirements.txt) instead of
+the one Lambda's runtime happens to include, which AWS says varies by runtime version and Region
+(Lambda developer guide, "Building Lambda functions with Python": runtime-included SDK versions;
+"Best practices": "package all of your dependencies"). botocore reads a service's model only when a
+client of that service is created, so an asset keeps just the models of the services it calls
+(``aws_services``): a missing one fails at once in ``make lambda-check``, never silently.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -40,6 +49,9 @@ PYTHON_ENV_VAR = "ECOMMERCE_LAMBDA_PYTHON"
 REQUIREMENTS: tuple[str, ...] = ("requirements.txt",)
 #: Added for functions that sign requests with SigV4A (CloudFront KeyValueStore).
 CRT_REQUIREMENTS: tuple[str, ...] = (*REQUIREMENTS, "requirements-crt.txt")
+#: botocore service models the shop's functions and the DSQL custom resources call (IAM tokens and
+#: the control plane); other assets name theirs.
+DSQL_SERVICES: tuple[str, ...] = ("dsql",)
 
 # Never part of the Lambda asset.
 _EXCLUDE = ["**/__pycache__", "**/*.pyc", "py.typed"]
@@ -166,33 +178,108 @@ def compile_bytecode(interpreter: str, target: Path) -> None:
     )
 
 
+def keep_service_models(target: Path, services: Sequence[str]) -> None:
+    """Drop botocore's models of every service but ``services`` (the shared files stay: endpoints,
+    partitions, retry and default-configuration data)."""
+    data = target / "botocore" / "data"
+    if not data.is_dir():
+        return
+    unknown = [name for name in services if not (data / name).is_dir()]
+    if unknown:
+        raise ValueError(f"botocore in the bundle has no model for {unknown}")
+    for path in data.iterdir():
+        if path.is_dir() and path.name not in services:
+            shutil.rmtree(path)
+
+
 @jsii.implements(ILocalBundling)
 class LocalPipBundling:
     """Installs the pinned requirements for the Lambda platform and copies the handlers package."""
 
     def __init__(
-        self, architecture: str, interpreter: str | None, requirements: Sequence[str] = REQUIREMENTS
+        self,
+        architecture: str,
+        interpreter: str | None,
+        requirements: Sequence[str] = REQUIREMENTS,
+        aws_services: Sequence[str] = DSQL_SERVICES,
     ) -> None:
         self.architecture = architecture
         self.interpreter = interpreter
         self.requirements = tuple(requirements)
+        self.aws_services = tuple(aws_services)
 
     def try_bundle(self, output_dir: str, *, image: Any, **_: Any) -> bool:
         source = handlers_source_dir()
         target = Path(output_dir)
-        for requirements in self.requirements:
-            command = pip_install_command(source / requirements, target, self.architecture)
-            subprocess.run(command, check=True)  # noqa: S603 - fixed argv, no shell
+        packages, temporary = self._packages(source)
+        shutil.copytree(packages, target, dirs_exist_ok=True)
+        if temporary:
+            shutil.rmtree(packages, ignore_errors=True)
         shutil.copytree(
             source, target / "handlers", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "py.typed")
         )
-        trim(target)
         if self.interpreter is not None:
             compile_bytecode(self.interpreter, target)
         return True
 
+    def _packages(self, source: Path) -> tuple[Path, bool]:
+        """The installed, trimmed dependencies: built once per content in the bundling cache and
+        copied from there (every asset of a synth, and every later synth, reuses them)."""
+        key = hashlib.sha256()
+        for requirements in self.requirements:
+            key.update(requirements.encode() + b"\0" + (source / requirements).read_bytes())
+        key.update(
+            f"{self.architecture}|{LAMBDA_PYTHON_VERSION}|{','.join(sorted(self.aws_services))}|1".encode()
+        )
+        cache = bundling_cache_dir()
+        built = cache / key.hexdigest()[:32] if cache is not None else None
+        if built is not None and built.is_dir():
+            return built, False
+        staging = Path(tempfile.mkdtemp(prefix="packages-", dir=cache))
+        for requirements in self.requirements:
+            command = pip_install_command(source / requirements, staging, self.architecture)
+            subprocess.run(command, check=True)  # noqa: S603 - fixed argv, no shell
+        trim(staging)
+        keep_service_models(staging, self.aws_services)
+        if built is None:
+            return staging, True
+        try:
+            staging.rename(built)  # atomic: a concurrent synth that finished first wins
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
+        return built, False
 
-def _source_hash(source: Path, bytecode: bool, requirements: Sequence[str] = ("requirements.txt",)) -> str:
+
+#: Where installed dependencies are cached between bundles: ``$ECOMMERCE_BUNDLING_CACHE`` (``off``
+#: disables it) or ``$XDG_CACHE_HOME/ecommerce-constructs/lambda-packages`` [~/.cache/…].
+CACHE_ENV_VAR = "ECOMMERCE_BUNDLING_CACHE"
+
+
+def bundling_cache_dir() -> Path | None:
+    configured = os.environ.get(CACHE_ENV_VAR)
+    if configured == "off":
+        return None
+    if configured:
+        root = Path(configured)
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        root = base / "ecommerce-constructs" / "lambda-packages"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None  # a read-only home: bundle without a cache
+    return root
+
+
+def asset_hash(
+    source: Path,
+    *,
+    architecture: str,
+    bytecode: bool,
+    requirements: Sequence[str] = REQUIREMENTS,
+    aws_services: Sequence[str] = DSQL_SERVICES,
+) -> str:
+    """Everything the bundle is built from: sources, architecture, requirement files, kept models."""
     digest = hashlib.sha256()
     for path in sorted(p for p in source.rglob("*") if p.is_file()):
         relative = path.relative_to(source).as_posix()
@@ -200,30 +287,43 @@ def _source_hash(source: Path, bytecode: bool, requirements: Sequence[str] = ("r
             continue
         digest.update(relative.encode() + b"\0" + path.read_bytes() + b"\0")
     digest.update(f"bytecode={LAMBDA_PYTHON_VERSION if bytecode else 'none'}".encode())
-    if tuple(requirements) != REQUIREMENTS:  # the API's asset hash stays what it always was
-        digest.update(f"requirements={','.join(requirements)}".encode())
+    digest.update(f"architecture={architecture}".encode())
+    digest.update(f"requirements={','.join(requirements)}".encode())
+    digest.update(f"aws-services={','.join(sorted(aws_services))}".encode())
     return digest.hexdigest()
 
 
 def handler_code(
-    architecture: str, *, requirements: Sequence[str] = REQUIREMENTS
+    architecture: str,
+    *,
+    requirements: Sequence[str] = REQUIREMENTS,
+    aws_services: Sequence[str] = DSQL_SERVICES,
 ) -> tuple[lambda_.Code, bool]:
     """The handlers plus their pinned dependencies as a Lambda asset, and whether it has bytecode.
 
-    ``requirements``: files in the handlers directory to install [the API's]; the edge's health
-    checker adds ``requirements-crt.txt``.
+    ``architecture``: ``arm64`` or ``x86_64`` (the wheels installed). ``requirements``: files in the
+    handlers directory to install [the API's]; the edge's health checker adds
+    ``requirements-crt.txt``. ``aws_services``: botocore models to keep [``dsql``].
     """
+    if architecture not in _PLATFORMS:
+        raise ValueError(f"architecture must be one of {sorted(_PLATFORMS)}, not {architecture!r}")
     source = handlers_source_dir()
     interpreter = bytecode_interpreter()
     code = lambda_.Code.from_asset(
         str(source),
         exclude=_EXCLUDE,
         asset_hash_type=AssetHashType.CUSTOM,
-        asset_hash=_source_hash(source, interpreter is not None, requirements),
+        asset_hash=asset_hash(
+            source,
+            architecture=architecture,
+            bytecode=interpreter is not None,
+            requirements=requirements,
+            aws_services=aws_services,
+        ),
         bundling=BundlingOptions(
             # Only used if local bundling declines; local bundling never does.
             image=DockerImage.from_registry(f"public.ecr.aws/sam/build-python{LAMBDA_PYTHON_VERSION}"),
-            local=LocalPipBundling(architecture, interpreter, requirements),
+            local=LocalPipBundling(architecture, interpreter, requirements, aws_services),
         ),
     )
     return code, interpreter is not None

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .dsql_limits import tag_problems
 from .regions import DSQL_REGIONS, REGION_SETS, describe_region_sets, region_set_of
 
 DEFAULT_CONFIG_PATH = Path("config/regions.yaml")
@@ -304,11 +305,9 @@ class EcommerceConfig(_Model):
     @field_validator("tags")
     @classmethod
     def _valid_tags(cls, value: dict[str, str]) -> dict[str, str]:
-        for key, tag_value in value.items():
-            if not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
-                raise ValueError(f"tag key {key!r} must be 1-128 characters and not start with 'aws:'")
-            if len(tag_value) > 256:
-                raise ValueError(f"tag {key!r}: values are at most 256 characters")
+        # The clusters carry these tags, so DSQL's tag rules apply (a comma fails CreateCluster).
+        if problems := tag_problems(value):
+            raise ValueError("; ".join(problems) + " (Aurora DSQL's TagResource rules)")
         return value
 
     @model_validator(mode="before")

@@ -40,6 +40,7 @@ class DatabaseSetup(Construct):
     - ``peers``: the other clusters of a peered pair: the setup checks through each that the role
       mappings are visible there and applies them there if not [()].
     - ``role_prefix``: database roles are ``<prefix>_<function>`` [``ecommerce``].
+    - ``architecture``: of the setup function [ARM_64].
     - ``log_retention`` [ONE_MONTH].
 
     Re-runs whenever the migrations, the privilege declarations or any mapped IAM role ARN change
@@ -55,17 +56,18 @@ class DatabaseSetup(Construct):
         function_roles: Mapping[str, Sequence[str]],
         peers: Sequence[IDsqlCluster] = (),
         role_prefix: str | None = None,
+        architecture: lambda_.Architecture = lambda_.Architecture.ARM_64,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
     ) -> None:
         super().__init__(scope, construct_id)
         self.cluster = cluster
-        code, _ = handler_code("arm64")
+        code, _ = handler_code(architecture.name)
         self.provider = HandlerProvider(
             self,
             "Provider",
             code=code,
             on_event="handlers.infra.database_setup.on_event",
-            architecture=lambda_.Architecture.ARM_64,
+            architecture=architecture,
             # Index builds (CREATE INDEX ASYNC) of a new schema finish in seconds; a Lambda has 15 min.
             timeout=Duration.minutes(14),
             log_retention=log_retention,

@@ -30,6 +30,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from .bundling import contract, handler_code
+from .dsql_limits import tag_problems
 from .provider import HandlerProvider
 
 METRIC_NAMESPACE = "AWS/AuroraDSQL"
@@ -153,6 +154,8 @@ class DsqlCluster(DsqlClusterBase):
     - ``tags``: tags for the cluster (CDK's Tags aspect does not reach custom resources) [{}].
     - ``log_retention``: of the lifecycle handler's logs (one provider per stack: the first cluster
       of a stack sets it) [ONE_MONTH].
+    - ``architecture``: of the lifecycle handler's functions (set by the first cluster of a stack,
+      like ``log_retention``) [ARM_64].
 
     Attributes: ``cluster_arn``, ``cluster_identifier``, ``cluster_endpoint``, ``cluster_region``,
     ``resource`` (the CustomResource), ``provider`` (the stack's shared lifecycle provider).
@@ -172,6 +175,7 @@ class DsqlCluster(DsqlClusterBase):
         allow_unpeer: bool = False,
         tags: Mapping[str, str] | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        architecture: lambda_.Architecture = lambda_.Architecture.ARM_64,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -193,17 +197,23 @@ class DsqlCluster(DsqlClusterBase):
             raise ValueError(f"DsqlCluster: the peer must be in another region than {region}")
         if removal_policy not in (RemovalPolicy.RETAIN, RemovalPolicy.DESTROY):
             raise ValueError("DsqlCluster: removal_policy must be RETAIN or DESTROY (DSQL has no snapshots)")
+        all_tags = {"Name": cluster_name or self.node.path, **(tags or {})}
+        literal_tags = {
+            k: v for k, v in all_tags.items() if not Token.is_unresolved(k) and not Token.is_unresolved(v)
+        }
+        if problems := tag_problems(literal_tags):
+            raise ValueError(f"DsqlCluster {self.node.path}: " + "; ".join(problems) + " (DSQL's tag rules)")
 
         self.witness_region = witness_region
         self.peer = peer
-        self.provider = _lifecycle_provider(stack, log_retention)
+        self.provider = _lifecycle_provider(stack, log_retention, architecture)
         self._grant_lifecycle(stack, witness_region, peer, encryption_key)
         properties: dict[str, Any] = {
             "Region": region,
             "DeletionProtection": "true" if deletion_protection else "false",
             "RemovalPolicy": "destroy" if removal_policy == RemovalPolicy.DESTROY else "retain",
             "AllowUnpeer": "true" if allow_unpeer else "false",
-            "Tags": {"Name": cluster_name or self.node.path, **(tags or {})},
+            "Tags": all_tags,
         }
         if witness_region is not None:
             properties["WitnessRegion"] = witness_region
@@ -340,19 +350,21 @@ def _nag_form(stack: Stack, arn: str) -> str:
     return "".join(out)
 
 
-def _lifecycle_provider(stack: Stack, log_retention: logs.RetentionDays) -> HandlerProvider:
+def _lifecycle_provider(
+    stack: Stack, log_retention: logs.RetentionDays, architecture: lambda_.Architecture
+) -> HandlerProvider:
     """One lifecycle provider per stack, shared by its clusters."""
     existing = stack.node.try_find_child("DsqlClusterProvider")
     if isinstance(existing, HandlerProvider):
         return existing
-    code, _ = handler_code("arm64")
+    code, _ = handler_code(architecture.name)
     return HandlerProvider(
         stack,
         "DsqlClusterProvider",
         code=code,
         on_event="handlers.infra.dsql_cluster.on_event",
         is_complete="handlers.infra.dsql_cluster.is_complete",
-        architecture=lambda_.Architecture.ARM_64,
+        architecture=architecture,
         log_retention=log_retention,
         description="Aurora DSQL cluster lifecycle",
     )

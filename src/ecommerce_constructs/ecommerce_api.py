@@ -293,6 +293,17 @@ class EcommerceApi(Construct):
             reserved_concurrent_executions=settings.reserved_concurrency,
             description=f"E-commerce API: {name.lower()}",
         )
+        if settings.reserved_concurrency is not None:
+            # "You can reserve up to the Unreserved account concurrency value that is shown, minus 100
+            # for functions that don't have reserved concurrency" (Lambda developer guide,
+            # configuration-concurrency); a new account's quota can be far lower than 1,000.
+            Annotations.of(function).add_warning_v2(
+                "ecommerce:reserved-concurrency",
+                f"{name} reserves {settings.reserved_concurrency} concurrent executions: the deploy fails "
+                "unless the Lambda quota 'Concurrent executions' (L-B99A9384) of this account and region "
+                "exceeds every reservation together plus 100 (check: aws lambda get-account-settings; "
+                "raise it in Service Quotas, or leave lambda.reserved_concurrency unset).",
+            )
         Validations.of(function).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-L1",

@@ -68,7 +68,11 @@ class EdgeHealthChecker(Construct):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         if code is None:
-            code, _ = handler_code(architecture.name, requirements=CRT_REQUIREMENTS)
+            code, _ = handler_code(
+                architecture.name,
+                requirements=CRT_REQUIREMENTS,
+                aws_services=("cloudfront-keyvaluestore", "secretsmanager"),
+            )
         log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
         role = iam.Role(
             self,

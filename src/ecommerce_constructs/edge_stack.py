@@ -17,7 +17,7 @@ from .ecommerce_api import EcommerceApi
 from .edge_health import EdgeHealthChecker
 from .global_edge import EdgeOrigin, GlobalEdge
 from .monitoring import ShopMonitoring, graph
-from .regional_stack import _retention, monitoring_for, origin_secret_name
+from .regional_stack import _retention, architecture_of, monitoring_for, origin_secret_name
 
 _PRICE_CLASSES = {
     "PriceClass_100": cloudfront.PriceClass.PRICE_CLASS_100,
@@ -79,6 +79,7 @@ class EdgeStack(Stack):
                 key_value_store=self.edge.key_value_store,
                 regions=[(region, f"{api.url}health") for region, api in apis.items()],
                 secret_name=secret_name,
+                architecture=architecture_of(config),
                 code=lambda_code,
                 log_retention=_retention(config.monitoring.log_retention_days),
             )

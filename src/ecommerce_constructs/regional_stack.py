@@ -74,8 +74,10 @@ class RegionalStack(Stack):
                 allow_unpeer=db.allow_unpeer,
                 tags=config.tags,
                 log_retention=_retention(config.monitoring.log_retention_days),
+                architecture=architecture_of(config),
             )
         self._log_retention_days = config.monitoring.log_retention_days
+        self._architecture = architecture_of(config)
         self.identity = self._identity(config, identity)
         fn = config.lambda_
         timeout = Duration.seconds(fn.timeout_seconds)
@@ -98,9 +100,7 @@ class RegionalStack(Stack):
                 snap_start=fn.snap_start,
                 reserved_concurrency=fn.reserved_concurrency.orders,
             ),
-            architecture=lambda_.Architecture.ARM_64
-            if fn.architecture == "arm64"
-            else lambda_.Architecture.X86_64,
+            architecture=architecture_of(config),
             code=lambda_code,
             throttle_rate_limit=config.api.throttle_rate_limit,
             throttle_burst_limit=config.api.throttle_burst_limit,
@@ -253,6 +253,7 @@ class RegionalStack(Stack):
             function_roles=roles,
             peers=peers,
             role_prefix=self.api.database_role_prefix,
+            architecture=self._architecture,
             log_retention=_retention(self._log_retention_days),
         )
         return self.database_setup
@@ -274,6 +275,13 @@ def monitoring_for(stack: Stack, config: EcommerceConfig) -> ShopMonitoring:
 def origin_secret_name(config: EcommerceConfig) -> str:
     """The origin secret every region reads by name (the primary's, or its replica)."""
     return f"{config.app_name}-origin-verify"
+
+
+def architecture_of(config: EcommerceConfig) -> lambda_.Architecture:
+    """``lambda.architecture``: every function of the app, the custom resources' included."""
+    return (
+        lambda_.Architecture.ARM_64 if config.lambda_.architecture == "arm64" else lambda_.Architecture.X86_64
+    )
 
 
 def _retention(days: int) -> logs.RetentionDays:

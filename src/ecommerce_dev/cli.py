@@ -319,7 +319,8 @@ Connect = Callable[[], Any]
 def _connector(*, dsn: str | None, guard: bool, endpoint: str | None, region: str | None) -> Connect:
     """A connection factory for the chosen target: --dsn (guarded by default) or DSQL as ``admin``."""
     from handlers.contract import region_of_endpoint
-    from handlers.db import DatabaseSettings, make_connector
+    from handlers.db import make_connector
+    from handlers.settings import Settings
 
     if bool(dsn) == bool(endpoint):
         raise click.UsageError("give exactly one target: --dsn DSN, or --endpoint HOST [--region R]")
@@ -331,13 +332,14 @@ def _connector(*, dsn: str | None, guard: bool, endpoint: str | None, region: st
         import psycopg
 
         return lambda: psycopg.connect(dsn, autocommit=True, connect_timeout=10)
-    settings = DatabaseSettings(endpoint=endpoint, region=region or region_of_endpoint(endpoint), admin=True)
-    if not settings.region:
+    region = region or region_of_endpoint(endpoint)
+    if not region:
         raise click.UsageError(
             "--region is required when the endpoint does not name it (ID.dsql.REGION.on.aws)"
         )
-    # DDL needs the admin role: DbConnectAdmin tokens (dsql:DbConnectAdmin permission).
-    return make_connector(settings)
+    # DDL needs the admin role: DbConnectAdmin tokens (dsql:DbConnectAdmin permission). Through the
+    # functions' settings model, so ECOMMERCE_TRUST_FILE applies here as there.
+    return make_connector(Settings.from_env().database(endpoint=endpoint, region=region, admin=True))
 
 
 @contextlib.contextmanager

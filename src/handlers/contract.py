@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 #: Marks the directory as this distribution's Lambda code (the constructs check it before bundling).
@@ -29,6 +30,17 @@ def db_role(function: str, prefix: str = DEFAULT_ROLE_PREFIX) -> str:
 
 #: DSQL's built-in role: migrations only, with ``dsql:DbConnectAdmin`` tokens.
 ADMIN_ROLE: Final = "admin"
+
+#: The Amazon Trust Services roots (Amazon Root CA 1-4, Starfield Services G2), shipped beside this
+#: file in every asset: DSQL's and API Gateway's certificates chain to them. Never the host's trust
+#: store: psycopg-binary's OpenSSL looks for /usr/lib/psycopg-openssl/cert.pem, which Lambda lacks,
+#: and Lambda's Python runtime sets no SSL_CERT_FILE (docs/data-layer.md, "TLS trust").
+TRUST_FILE_NAME: Final = "amazon-trust-services.pem"
+
+
+def default_trust_file() -> str:
+    return str(Path(__file__).resolve().parent / TRUST_FILE_NAME)
+
 
 #: DSQL endpoints live under ``on.aws`` in every partition (not the partition's URL suffix).
 DSQL_ENDPOINT_SUFFIX: Final = "on.aws"
@@ -59,6 +71,10 @@ class Env:
     TRACE_DISABLED: Final = "POWERTOOLS_TRACE_DISABLED"
     ORDER_STRATEGY: Final = "ORDER_STRATEGY"
     # Not set by the constructs: local runs, tools and tests.
+    #: PEM file of the roots the functions verify their own TLS connections against (DSQL's
+    #: PostgreSQL endpoints, the health checker's probes of API Gateway) [``default_trust_file()``,
+    #: the Amazon Trust Services roots in the asset]. Tests point it at a test CA.
+    TRUST_FILE: Final = "ECOMMERCE_TRUST_FILE"
     LOCAL_DSN: Final = "ECOMMERCE_LOCAL_DSN"
     DB_ADMIN: Final = "DB_ADMIN"
     DB_CONNECT_TIMEOUT: Final = "DB_CONNECT_TIMEOUT"

@@ -44,6 +44,7 @@ class Settings(BaseModel):
     db_connect_timeout: int = Field(5, ge=1, le=60, alias=Env.DB_CONNECT_TIMEOUT)
     db_application_name: str = Field("ecommerce", alias=Env.DB_APPLICATION_NAME)
     db_max_connection_age: float = Field(55 * 60.0, gt=0, alias=Env.DB_MAX_CONNECTION_AGE)
+    trust_file: str | None = Field(None, alias=Env.TRUST_FILE)
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -80,6 +81,8 @@ class Settings(BaseModel):
             application_name=self.db_application_name,
             max_connection_age=self.db_max_connection_age,
         )
+        if self.trust_file:
+            settings = replace(settings, ca_file=self.trust_file)
         settings = replace(settings, **overrides)
         settings.validate()
         return settings

@@ -17,19 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from fresh_shell import ROOT, Synth, fresh_env, project_directory, shell
-
-
-def _run_directory(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
-    """A directory every worker of this run shares (the base temp dir's parent under xdist)."""
-    base = tmp_path_factory.getbasetemp()
-    return base if worker_id == "master" else base.parent
+from fresh_shell import ROOT, Synth, fresh_env, project_directory, run_directory, shell
 
 
 @pytest.fixture(scope="session")
-def made_synth(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Synth:
+def made_synth(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Synth:
     """`make synth`, as written, in a fresh shell: once per run, shared by the workers."""
-    shared = _run_directory(tmp_path_factory, worker_id) / "made-synth"
+    shared = run_directory(tmp_path_factory, request.config) / "made-synth"
     record = shared / "result.json"
     with project_directory():
         if not record.exists():

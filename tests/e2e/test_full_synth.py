@@ -42,9 +42,11 @@ def test_templates_for_every_stack(assembly: Path) -> None:
         assert all(p["conclusion"] == "success" for p in json.loads(report.read_text())["pluginReports"])
 
 
-# The asset's size budget (measured 2026-11: 29 MiB unzipped, 10.5 MiB zipped with bytecode).
-MAX_UNZIPPED = 32 * 2**20
-MAX_ZIPPED = 12 * 2**20
+# The asset's size budget. Measured 2026-11: 29 MiB unzipped, 10.5 MiB zipped with bytecode; 2026-12,
+# with the AWS SDK bundled (only the botocore models each asset calls): 39.4 MiB and 13.3 MiB.
+# Lambda allows 250 MB unzipped; the budget is here so that growth is a decision, not an accident.
+MAX_UNZIPPED = 44 * 2**20
+MAX_ZIPPED = 15 * 2**20
 
 
 def bundles(assembly: Path) -> tuple[Path, Path]:

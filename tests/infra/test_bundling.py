@@ -97,9 +97,32 @@ def test_an_interpreter_of_another_version_is_never_used(
         bundling.bytecode_interpreter.cache_clear()
 
 
-def test_the_asset_hash_says_whether_bytecode_ships() -> None:
+def test_the_asset_hash_covers_bytecode_architecture_and_what_is_installed() -> None:
     source = bundling.handlers_source_dir()
-    assert bundling._source_hash(source, True) != bundling._source_hash(source, False)
+
+    def digest(**changes: object) -> str:
+        kwargs: dict[str, object] = {"architecture": "arm64", "bytecode": True} | changes
+        return bundling.asset_hash(source, **kwargs)  # type: ignore[arg-type]
+
+    variants = [
+        digest(),
+        digest(bytecode=False),
+        digest(architecture="x86_64"),  # one app with both must never share a bundle
+        digest(requirements=bundling.CRT_REQUIREMENTS),
+        digest(aws_services=("dsql", "secretsmanager")),
+    ]
+    assert len(set(variants)) == len(variants)
+
+
+def test_only_the_named_service_models_stay(tmp_path: Path) -> None:
+    data = tmp_path / "botocore" / "data"
+    for name in ("dsql", "s3", "secretsmanager"):
+        (data / name / "2018-05-10").mkdir(parents=True)
+    (data / "endpoints.json").write_text("{}")
+    bundling.keep_service_models(tmp_path, ("dsql",))
+    assert sorted(p.name for p in data.iterdir()) == ["dsql", "endpoints.json"]
+    with pytest.raises(ValueError, match="no model for"):
+        bundling.keep_service_models(tmp_path, ("kinesis",))
 
 
 def test_trim_removes_what_lambda_never_reads(tmp_path: Path) -> None:
@@ -128,3 +151,31 @@ def test_trim_removes_what_lambda_never_reads(tmp_path: Path) -> None:
         "pkg/__init__.py",
         "tests/__init__.py",
     ]
+
+
+def test_installed_dependencies_are_built_once_and_reused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pip runs once per content (requirements, architecture, models kept); every asset after that
+    copies the cached tree. ``ECOMMERCE_BUNDLING_CACHE=off`` installs every time."""
+    installs: list[list[str]] = []
+
+    def fake_run(command: list[str], **_: object) -> None:
+        installs.append(command)
+        target = Path(command[command.index("--target") + 1])
+        (target / "botocore" / "data" / "dsql").mkdir(parents=True, exist_ok=True)
+        (target / "botocore" / "data" / "s3").mkdir(parents=True, exist_ok=True)
+        (target / "pkg.py").write_text("x = 1\n")
+
+    monkeypatch.setattr(bundling.subprocess, "run", fake_run)
+    monkeypatch.setenv(bundling.CACHE_ENV_VAR, str(tmp_path / "cache"))
+    for n in range(2):
+        bundling.LocalPipBundling("arm64", None).try_bundle(str(tmp_path / f"asset{n}"), image=None)
+        assert (tmp_path / f"asset{n}" / "pkg.py").is_file()
+        assert not (tmp_path / f"asset{n}" / "botocore" / "data" / "s3").exists()
+    assert len(installs) == 1
+    bundling.LocalPipBundling("x86_64", None).try_bundle(str(tmp_path / "other-arch"), image=None)
+    assert len(installs) == 2
+    monkeypatch.setenv(bundling.CACHE_ENV_VAR, "off")
+    bundling.LocalPipBundling("arm64", None).try_bundle(str(tmp_path / "uncached"), image=None)
+    assert len(installs) == 3

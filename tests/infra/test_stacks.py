@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from aws_cdk import App, Stack
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Annotations, Match, Template
 
 from cdk_support import ACCOUNT, build_app, default_app, default_template
 from ecommerce_constructs import DsqlCluster, EcommerceApi
@@ -379,6 +379,32 @@ def test_functions_reserve_concurrency_from_configuration() -> None:
     assert reserved == {"handlers.api.catalog.handler": 20, "handlers.api.orders.handler": 40}
     default = default_template("ecommerce-us-east-1").find_resources("AWS::Lambda::Function").values()
     assert not any("ReservedConcurrentExecutions" in f["Properties"] for f in default)
+    # A new account's quota may not allow any reservation: synth says which quota to check.
+    warnings = Annotations.from_stack(build_app(config).regional["us-east-1"]).find_warning(
+        "*", Match.string_like_regexp("L-B99A9384")
+    )
+    assert len(warnings) == 2
+    assert not Annotations.from_stack(default_app().regional["us-east-1"]).find_warning(
+        "*", Match.string_like_regexp("L-B99A9384")
+    )
+
+
+def test_every_function_takes_the_configured_architecture() -> None:
+    """Custom resources included: one app with x86_64 and arm64 functions must not share a bundle."""
+    app = build_app(validate_config({"lambda": {"architecture": "x86_64"}}))
+    for stack in app.stacks:
+        functions = Template.from_stack(stack).find_resources("AWS::Lambda::Function").values()
+        python = [f["Properties"] for f in functions if f["Properties"]["Runtime"].startswith("python")]
+        assert python
+        assert {tuple(p.get("Architectures", ["x86_64"])) for p in python} == {("x86_64",)}, stack.stack_name
+
+
+def test_cluster_tags_dsql_would_refuse_fail_at_synth() -> None:
+    stack = Stack(App(), "shop", env={"account": ACCOUNT, "region": "us-east-1"})
+    with pytest.raises(ValueError, match=r"tag 'Team': value 'shop, payments' may hold only"):
+        DsqlCluster(stack, "Db", tags={"Team": "shop, payments"})
+    with pytest.raises(ValueError, match="'aws:' prefix is reserved"):
+        DsqlCluster(stack, "Db2", tags={"aws:owner": "x"})
 
 
 def test_a_pool_of_your_own_is_trusted_everywhere_and_none_is_created() -> None:

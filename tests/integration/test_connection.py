@@ -22,6 +22,7 @@ from handlers.db import (
     make_connector,
 )
 from handlers.db import connection as connection_module
+from handlers.db.connection import DEFAULT_CA_FILE
 from handlers.db.errors import CONNECTION_RATE_EXCEEDED, TOO_MANY_CONNECTIONS
 from handlers.settings import Settings
 
@@ -161,11 +162,11 @@ def test_aws_connector_passes_verified_tls_and_iam_token(admin: bool, user: str)
     make_connector(settings, connect_fn=fake_connect)()
     (kwargs,) = calls
     assert kwargs["host"] == ENDPOINT
-    assert kwargs["port"] == 5432
+    assert "port" not in kwargs  # libpq's default, 5432 (tests/unit/test_trust_file.py)
     assert kwargs["dbname"] == "postgres"
     assert kwargs["user"] == user
     assert kwargs["sslmode"] == "verify-full"
-    assert kwargs["sslrootcert"] == "system"
+    assert kwargs["sslrootcert"] == DEFAULT_CA_FILE
     assert kwargs["connect_timeout"] == 5
     assert kwargs["application_name"] == "shop"
     assert kwargs["autocommit"] is True

@@ -92,7 +92,11 @@ def test_single_region_needs_no_witness(tmp_path: Path) -> None:
         ({"primary_region": "us-west-2"}, "primary_region", "must be one of regions"),
         ({"app_name": "Shop_1"}, "app_name", "pattern"),
         ({"account": "12345"}, "account", "pattern"),
-        ({"tags": {"aws:owner": "x"}}, "tags", "must be 1-128"),
+        ({"tags": {"aws:owner": "x"}}, "tags", "'aws:' prefix is reserved"),
+        ({"tags": {"k" * 129: "x"}}, "tags", "1-128 characters"),
+        # DSQL's TagValue pattern has no comma: CreateCluster would fail mid-deploy.
+        ({"tags": {"Team": "shop, payments"}}, "tags", "may hold only letters"),
+        ({"tags": {"Cost Center": "x" * 257}}, "tags", "at most 256"),
         ({"unknown": 1}, "unknown", "unknown key"),
         ({"api": {"throttle_rate": 5}}, "api.throttle_rate", "unknown key"),
         ({"lambda": {"memory": {"products": 64}}}, "lambda.memory.products", "greater than or equal to 128"),

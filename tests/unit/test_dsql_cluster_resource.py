@@ -241,3 +241,17 @@ def test_a_missing_peer_is_refused(fake: FakeDsql) -> None:
     ghost = f"arn:aws:dsql:us-east-1:{ACCOUNT}:cluster/{'q' * 26}"
     with pytest.raises(ClusterError, match="does not exist; deploy its stack first"):
         dsql_cluster.on_event(event("Create", props("us-east-2", WitnessRegion=WITNESS, PeerArn=ghost)))
+
+
+def test_a_missing_service_linked_role_says_how_to_create_it() -> None:
+    from botocore.exceptions import ClientError
+
+    error = ClientError(
+        {"Error": {"Code": "AccessDeniedException", "Message": "Unable to create the service-linked role"}},
+        "CreateCluster",
+    )
+    message = dsql_cluster._explain(error)
+    assert message.startswith("DSQL AccessDeniedException: Unable to create the service-linked role")
+    assert "aws iam create-service-linked-role --aws-service-name dsql.amazonaws.com" in message
+    other = ClientError({"Error": {"Code": "ValidationException", "Message": "bad"}}, "CreateCluster")
+    assert "service-linked" not in dsql_cluster._explain(other)

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import pq
 
-from handlers.contract import ADMIN_ROLE, DEFAULT_APP_ROLE
+from handlers.contract import ADMIN_ROLE, DEFAULT_APP_ROLE, default_trust_file
 
 from .errors import (
     CONNECT_RETRYABLE,
@@ -58,9 +58,11 @@ ConnectFn = Callable[..., Connection]
 
 logger = logging.getLogger(__name__)
 
-DSQL_PORT = 5432
+DSQL_PORT = 5432  # libpq's own default, so never passed (see aws_connect_kwargs)
 DSQL_DATABASE = "postgres"
 _LIBPQ_DIRECT_SSL = 170000  # sslnegotiation=direct needs libpq >= 17
+#: The roots DSQL's server certificate chains to, shipped in every asset (``handlers.contract``).
+DEFAULT_CA_FILE = default_trust_file()
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class DatabaseSettings:
     application_name: str = "ecommerce"
     max_connection_age: float = 55 * 60.0  # DSQL closes connections after 60 minutes
     token_expires_in: int = 900  # the token is only checked when connecting
+    ca_file: str = DEFAULT_CA_FILE
 
     @property
     def local(self) -> bool:
@@ -131,16 +134,21 @@ def generate_auth_token(settings: DatabaseSettings, *, client: Any = None) -> st
 def aws_connect_kwargs(
     settings: DatabaseSettings, password: str, *, libpq_version: int | None = None
 ) -> dict[str, Any]:
-    """libpq parameters for DSQL: verified TLS against the system trust store (Amazon Root CA 1)."""
+    """libpq parameters for DSQL: TLS verified against the shipped roots, for the endpoint's name.
+
+    ``verify-full`` checks the chain against ``settings.ca_file`` and the certificate against the
+    host name, which libpq also sends as SNI (DSQL requires it). The port is libpq's default, 5432,
+    DSQL's; leaving it out (like the host address) lets libpq's own PGPORT/PGHOSTADDR point a
+    test at a local endpoint without any switch in this code (tests/lambda_check).
+    """
     version = psycopg.pq.version() if libpq_version is None else libpq_version
     kwargs: dict[str, Any] = {
         "host": settings.endpoint,
-        "port": DSQL_PORT,
         "dbname": DSQL_DATABASE,
         "user": settings.role,
         "password": password,
         "sslmode": "verify-full",
-        "sslrootcert": "system",
+        "sslrootcert": settings.ca_file,
         "connect_timeout": settings.connect_timeout,
         "application_name": settings.application_name,
     }

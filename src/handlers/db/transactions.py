@@ -116,9 +116,16 @@ def is_connection_error(exc: BaseException, conn: psycopg.Connection[Any] | None
     return connection_unusable(conn) or state is None or state.startswith(("08", "57P"))
 
 
+#: libpq's words for a TLS failure that no retry can fix: the server's certificate does not verify
+#: against the trust file, or the trust file is missing (a packaging or configuration fault).
+_PERMANENT_TLS = ("certificate verify failed", "root certificate file", "does not match host name")
+
+
 def is_retryable_connect_error(exc: BaseException) -> bool:
     """Opening a connection failed for a reason that may go away: throttling or the network."""
     if not isinstance(exc, psycopg.OperationalError):
+        return False
+    if any(words in str(exc) for words in _PERMANENT_TLS):
         return False
     state = sqlstate_of(exc)
     return state is None or state in CONNECT_RETRYABLE or state.startswith("08")

@@ -21,9 +21,10 @@ from typing import Any
 
 import psycopg
 
-from handlers.db import DatabaseSettings, make_connector
+from handlers.db import make_connector
 from handlers.db.migrate import apply_migrations
 from handlers.db.roles import RoleSpec, function_roles, setup_roles
+from handlers.settings import Settings
 
 logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
@@ -32,8 +33,9 @@ Connect = Callable[[], psycopg.Connection[Any]]
 
 
 def admin_connector(endpoint: str, region: str) -> Connect:
+    # Through the function's settings, so everything they carry (the trust file) applies here too.
     return make_connector(
-        DatabaseSettings(endpoint=endpoint, region=region, admin=True, application_name="setup")
+        Settings.from_env().database(endpoint=endpoint, region=region, admin=True, application_name="setup")
     )
 
 

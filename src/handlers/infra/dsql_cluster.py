@@ -17,6 +17,7 @@ sentence CloudFormation shows as the reason.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import time
@@ -39,7 +40,9 @@ BUDGET_SECONDS = 45 * 60
 TRANSIENT = frozenset({"ThrottlingException", "InternalServerException", "ConflictException"})
 
 
+@functools.cache
 def default_client(region: str) -> Any:
+    """One client per region and process (a new one costs a session and a model load)."""
     import boto3
     from botocore.config import Config
 
@@ -412,9 +415,20 @@ def _peer(cluster: Cluster, props: Props) -> bool:
     return cluster.status in READY and peer.status in READY and props.peer_arn in cluster.peers
 
 
+#: Added to a failure that names DSQL's service-linked role (the first cluster of an account creates
+#: it, which needs iam:CreateServiceLinkedRole; an organization's SCP may deny that).
+SERVICE_LINKED_ROLE_FIX = (
+    " - create DSQL's service-linked role once per account: aws iam create-service-linked-role "
+    "--aws-service-name dsql.amazonaws.com (docs/deploy.md, first deploy)"
+)
+
+
 def _explain(exc: BaseException) -> str:
     response = getattr(exc, "response", None)
     if isinstance(response, dict):
         error = response.get("Error", {})
-        return f"DSQL {error.get('Code', 'error')}: {error.get('Message', exc)}"
+        message = f"DSQL {error.get('Code', 'error')}: {error.get('Message', exc)}"
+        if "service-linked role" in message.lower() or "servicelinkedrole" in message.lower():
+            message += SERVICE_LINKED_ROLE_FIX
+        return message
     return f"{type(exc).__name__}: {exc}"

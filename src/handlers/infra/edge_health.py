@@ -19,9 +19,11 @@ or neither), ``PROBES`` (3), ``PROBE_INTERVAL_SECONDS`` (10), ``PROBE_TIMEOUT_SE
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -29,6 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from handlers.contract import Env, default_trust_file
 from handlers.infra import edge_state
 
 logger = logging.getLogger(__name__)
@@ -130,11 +133,18 @@ class HttpAnswer:
 Prober = Callable[[str, Mapping[str, str], float], HttpAnswer]
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """Verified TLS against the Amazon roots the asset ships (API Gateway's certificates chain to
+    them), never the host's trust store (handlers.contract.default_trust_file)."""
+    return ssl.create_default_context(cafile=os.environ.get(Env.TRUST_FILE) or default_trust_file())
+
+
 def http_get(url: str, headers: Mapping[str, str], timeout: float) -> HttpAnswer:
     """One GET with urllib (Settings only lets https:// URLs through)."""
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **headers})  # noqa: S310
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout, context=_tls_context()) as response:  # noqa: S310
             return HttpAnswer(response.status, response.read(MAX_BODY_BYTES))
     except urllib.error.HTTPError as exc:
         with exc:

@@ -202,7 +202,8 @@ def _domain_errors(method: Callable[P, R]) -> Callable[P, R]:
             # Busy: conflicts kept winning. Anything else that outlasted the retries (the database
             # unreachable, connections refused) is unavailability, not contention.
             conflicts = exc.last_error is not None and is_serialization_failure(exc.last_error)
-            raise (Busy() if conflicts else Unavailable()) from None
+            # Chained, so the log of the 503 names the last error (the client sees only the problem).
+            raise (Busy() if conflicts else Unavailable()) from exc
         except CommitOutcomeUnknownError:
             raise OutcomeUnknown() from None
         except (psycopg.errors.DataError, psycopg.errors.IntegrityError):

@@ -1,0 +1,552 @@
+"""``make lambda-check``: each function's bundled asset run as Lambda runs it (tests/lambda_check).
+
+One synth for this machine's architecture with real bundling; every Python function of every stack
+is run from its asset in a fresh interpreter of the runtime's version, with real events, against a
+TLS endpoint in front of the embedded PostgreSQL and fakes of the AWS APIs it calls.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import secrets
+import ssl
+import subprocess
+import threading
+import warnings
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+import pytest
+from aws_cdk import App
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from api_support import JOHN_EMAIL, api_event
+from api_support import test_identity as local_user_pool
+from cdk_support import ACCOUNT, CDK_JSON, CONFIG
+from ecommerce_constructs import bundling
+from ecommerce_constructs.app import build
+from ecommerce_constructs.config import load_config, validate_config
+from ecommerce_constructs.testing import cdk_json_context
+from ecommerce_dev.engine import LocalEngine
+from fakes.dsql_control_plane import FakeDsql, _route
+from fakes.keyvaluestore import _ROUTES as KVS_ROUTES
+from fakes.keyvaluestore import FakeKeyValueStore
+from handlers.contract import OPERATORS_GROUP
+from lambda_check.awsfront import AwsFront
+from lambda_check.certs import CertificateAuthority, make_test_ca
+from lambda_check.pgproxy import EMULATION_SQL, TlsPostgresProxy, translate
+from lambda_check.runtime import LambdaFunction, LambdaProcess, functions_in
+
+ROOT = Path(__file__).resolve().parents[2]
+AMAZON_ROOT_CA_1 = "8ecde6884f3d87b1125ba31ac3fcb13d7016de7f57cc904fe1cb97c6ae98196e"
+STACKS = ("ecommerce-us-east-1", "ecommerce-us-east-2", "ecommerce-edge")
+REGION = "us-east-1"
+CLUSTER_ID = "lambdacheck000000000000001"  # 26 lowercase letters and digits, as DSQL's
+
+
+def endpoint(region: str) -> str:
+    return f"{CLUSTER_ID}.dsql.{region}.on.aws"
+
+
+# This machine's architecture, in Lambda's words (the bundle's native wheels must load here).
+ARCHITECTURE = {"x86_64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}[platform.machine()]
+# Every entry point of every function; a new handler fails test_every_function_is_run until it
+# gets events here.
+EXERCISED = {
+    "handlers.api.catalog.handler",
+    "handlers.api.orders.handler",
+    "handlers.infra.database_setup.on_event",
+    "handlers.infra.dsql_cluster.on_event",
+    "handlers.infra.dsql_cluster.is_complete",
+    "handlers.infra.edge_health.handler",
+}
+
+
+# ------------------------------------------------------------------------------------------ fixtures
+@pytest.fixture(scope="module")
+def assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default app, every function built for this machine's architecture, bundled for real."""
+    outdir = tmp_path_factory.mktemp("lambda-check") / "cdk.out"
+    data = json.loads(json.dumps(load_config(CONFIG).model_dump(by_alias=True, mode="json")))
+    data["lambda"]["architecture"] = ARCHITECTURE
+    app = App(
+        context=cdk_json_context(CDK_JSON), outdir=str(outdir), builtin_cloud_formation_validation=False
+    )
+    build(app, validate_config(data), nag=False)
+    app.synth()
+    return outdir
+
+
+@pytest.fixture(scope="module")
+def functions(assembly: Path) -> dict[str, LambdaFunction]:
+    found: dict[str, LambdaFunction] = {}
+    for stack in STACKS:  # the first stack with a handler provides it (the primary region's)
+        for function in functions_in(assembly, stack):
+            found.setdefault(function.handler, function)
+    assert found, "no Python functions in the templates"
+    return found
+
+
+@pytest.fixture(scope="module")
+def interpreter() -> str:
+    python = bundling.bytecode_interpreter()
+    assert python is not None, (
+        f"make lambda-check needs a Python {bundling.LAMBDA_PYTHON_VERSION} interpreter (the runtime's): "
+        f"install it (pyenv install {bundling.LAMBDA_PYTHON_VERSION}) or set {bundling.PYTHON_ENV_VAR}"
+    )
+    return python
+
+
+@pytest.fixture(scope="module")
+def test_ca(tmp_path_factory: pytest.TempPathFactory) -> CertificateAuthority:
+    # DSQL endpoint names in both regions, and the stand-in for API Gateway the health checker probes.
+    names = [f"*.dsql.{region}.on.aws" for region in ("us-east-1", "us-east-2")] + ["localhost"]
+    return make_test_ca(tmp_path_factory.mktemp("ca"), names)
+
+
+@pytest.fixture(scope="module")
+def database(local_engine: LocalEngine) -> str:
+    """A fresh database with DSQL's sys surface, the DSQL-only statement emulation and ``admin``."""
+    dsn = local_engine.create_database(f"lambda_check_{secrets.token_hex(4)}")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(EMULATION_SQL)
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'admin'").fetchone() is None:
+            conn.execute("CREATE ROLE admin WITH LOGIN SUPERUSER")
+    return dsn
+
+
+@pytest.fixture(scope="module")
+def proxy(
+    local_engine: LocalEngine, database: str, test_ca: CertificateAuthority
+) -> Iterator[TlsPostgresProxy]:
+    info = psycopg.conninfo.conninfo_to_dict(database)
+    socket_path = Path(str(info["host"])) / f".s.PGSQL.{info['port']}"
+    server = TlsPostgresProxy(socket_path, str(info["dbname"]), test_ca.cert_file, test_ca.key_file)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("lambda-logs")
+
+
+def resolved(function: LambdaFunction, values: dict[str, str]) -> dict[str, str]:
+    """The function's environment with each unresolved template value replaced (by variable name)."""
+    env = {}
+    for name, value in function.environment.items():
+        if isinstance(value, str):
+            env[name] = value
+        else:
+            assert name in values, f"{function.handler}: give {name} a value ({value})"
+            env[name] = values[name]
+    return env
+
+
+def database_reach(proxy: TlsPostgresProxy, test_ca: CertificateAuthority) -> dict[str, str]:
+    """The endpoint name "resolves" to the proxy (libpq's own variables); trust the test CA."""
+    return {
+        "PGHOSTADDR": "127.0.0.1",
+        "PGPORT": str(proxy.port),
+        "ECOMMERCE_TRUST_FILE": str(test_ca.ca_file),
+    }
+
+
+@pytest.fixture(scope="module")
+def set_up(
+    functions: dict[str, LambdaFunction],
+    interpreter: str,
+    proxy: TlsPostgresProxy,
+    test_ca: CertificateAuthority,
+    log_dir: Path,
+) -> dict[str, Any]:
+    """``Custom::DatabaseSetup``'s Create, as the Provider framework hands it over: the schema and
+    the functions' database roles, applied through TLS as ``admin``."""
+    function = functions["handlers.infra.database_setup.on_event"]
+    process = LambdaProcess(
+        function,
+        interpreter,
+        environment=resolved(function, {}),
+        extra=database_reach(proxy, test_ca),
+        log=log_dir / "setup.log",
+    )
+    try:
+        assert process.init["init"]["ok"], process.init
+        roles = {name: [f"arn:aws:iam::{ACCOUNT}:role/{name}-fn"] for name in ("catalog", "orders")}
+        event = custom_resource_event(
+            "Create",
+            "Custom::DatabaseSetup",
+            {
+                "Endpoint": endpoint(function.region),
+                "Region": function.region,
+                "FunctionRoleArns": roles,
+                "RolePrefix": "ecommerce",
+            },
+        )
+        answer = process.invoke(event)
+        assert answer.ok, json.dumps(answer.error, indent=1)[-4000:]
+        assert not answer.writes_refused and not answer.host_reads, answer
+        return dict(answer.result)
+    finally:
+        process.close()
+
+
+@pytest.fixture(scope="module")
+def api(
+    set_up: dict[str, Any],
+    functions: dict[str, LambdaFunction],
+    interpreter: str,
+    proxy: TlsPostgresProxy,
+    test_ca: CertificateAuthority,
+    log_dir: Path,
+) -> Iterator[dict[str, LambdaProcess]]:
+    processes = {}
+    for name in ("catalog", "orders"):
+        function = functions[f"handlers.api.{name}.handler"]
+        processes[name] = LambdaProcess(
+            function,
+            interpreter,
+            environment=resolved(function, {"DSQL_ENDPOINT": endpoint(function.region)}),
+            extra=database_reach(proxy, test_ca),
+            log=log_dir / f"{name}.log",
+        )
+    yield processes
+    for process in processes.values():
+        process.close()
+
+
+def custom_resource_event(kind: str, resource_type: str, properties: dict[str, Any]) -> dict[str, Any]:
+    """What CDK's Provider framework passes a user handler (the CloudFormation request)."""
+    return {
+        "RequestType": kind,
+        "ServiceToken": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:provider",
+        "ResponseURL": "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x",
+        "StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/ecommerce-{REGION}/0a1b2c3d",
+        "RequestId": secrets.token_hex(16),
+        "LogicalResourceId": "Resource",
+        "ResourceType": resource_type,
+        "ResourceProperties": {"ServiceToken": "x", **properties},
+    }
+
+
+def call(
+    process: LambdaProcess, method: str, path: str, body: Any = None, who: str | None = None
+) -> dict[str, Any]:
+    claims = None
+    if who is not None:
+        groups = [OPERATORS_GROUP] if who.startswith("operator") else []
+        identity = local_user_pool()
+        claims = identity.verify(identity.issue(email=who, groups=groups))
+    headers = {"Idempotency-Key": secrets.token_hex(8)} if method == "POST" else None
+    answer = process.invoke(api_event(method, path, body, headers=headers, claims=claims))
+    assert answer.ok, json.dumps(answer.error, indent=1)[-4000:]
+    assert not answer.writes_refused, answer.writes_refused
+    assert not answer.host_reads, answer.host_reads
+    result = dict(answer.result)
+    result["json"] = json.loads(result["body"]) if result.get("body") else None
+    return result
+
+
+# ------------------------------------------------------------------------------------------- checks
+def test_every_function_is_run(functions: dict[str, LambdaFunction]) -> None:
+    assert set(functions) == EXERCISED, "give each new handler real events in this module"
+    wrong = {h: f.architecture for h, f in functions.items() if f.architecture != ARCHITECTURE}
+    assert not wrong, f"not built for {ARCHITECTURE}: {wrong}"
+
+
+def test_the_production_trust_file_is_in_the_asset_and_holds_amazon_root_ca_1(
+    functions: dict[str, LambdaFunction], interpreter: str
+) -> None:
+    for function in functions.values():
+        code = (
+            "import sys; sys.path.insert(0, '.'); "
+            "from handlers.db.connection import DEFAULT_CA_FILE; print(DEFAULT_CA_FILE)"
+        )
+        done = subprocess.run(
+            [interpreter, "-I", "-S", "-c", code],
+            cwd=function.asset,
+            env={},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        path = Path(done.stdout.strip())
+        assert path.is_relative_to(function.asset), f"{function.handler}: {path} is outside the asset"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            certificates = x509.load_pem_x509_certificates(path.read_bytes())
+        fingerprints = {cert.fingerprint(hashes.SHA256()).hex() for cert in certificates}
+        assert AMAZON_ROOT_CA_1 in fingerprints, f"{path} lacks Amazon Root CA 1"
+
+
+def test_database_setup_runs_over_tls_as_admin(set_up: dict[str, Any], proxy: TlsPostgresProxy) -> None:
+    assert set_up["Data"]["MigrationsApplied"] != "none"
+    assert "admin" in proxy.seen.users
+    assert proxy.seen.negotiation and set(proxy.seen.sni) <= {endpoint(r) for r in ("us-east-1", "us-east-2")}
+    assert any("INDEX ASYNC" in s for s in proxy.seen.rewritten)
+    assert any(s.startswith("AWS IAM GRANT") for s in proxy.seen.rewritten)
+
+
+def test_the_api_answers_every_kind_of_route_over_verified_tls(
+    api: dict[str, LambdaProcess], proxy: TlsPostgresProxy
+) -> None:
+    catalog, orders = api["catalog"], api["orders"]
+    refused_before = len(proxy.seen.refused)  # the proxy is shared: count only this test's
+    health = call(catalog, "GET", "/health")
+    assert (health["statusCode"], health["json"]["database"]) == (200, "reachable"), health
+    lamp = {"name": "Lamp", "price": "12.50", "stock_quantity": 3, "category": "Home"}
+    created = call(catalog, "POST", "/products", lamp, who="operator@example.com")
+    assert created["statusCode"] == 201, created
+    product = created["json"]["product_id"]
+    page = call(catalog, "GET", "/products")
+    assert page["statusCode"] == 200 and [p["product_id"] for p in page["json"]["products"]] == [product]
+    assert call(catalog, "GET", f"/products/{product}")["statusCode"] == 200
+    profile = {"email": JOHN_EMAIL, "first_name": "John", "last_name": "Doe"}
+    assert call(catalog, "POST", "/customers", profile, who=JOHN_EMAIL)["statusCode"] == 201
+    assert call(catalog, "GET", "/customers/me", who=JOHN_EMAIL)["statusCode"] == 200
+    order = call(
+        orders, "POST", "/orders", {"items": [{"product_id": product, "quantity": 2}]}, who=JOHN_EMAIL
+    )
+    assert order["statusCode"] == 201, order
+    order_id = order["json"]["order_id"]
+    assert call(orders, "GET", f"/orders/{order_id}", who=JOHN_EMAIL)["statusCode"] == 200
+    cancelled = call(orders, "POST", f"/orders/{order_id}/cancel", who=JOHN_EMAIL)
+    assert cancelled["statusCode"] == 200, cancelled
+    assert {"ecommerce_catalog", "ecommerce_orders"} <= set(proxy.seen.users)
+    assert "direct" in proxy.seen.negotiation and len(proxy.seen.refused) == refused_before
+
+
+def test_the_shipped_roots_refuse_an_endpoint_they_do_not_vouch_for(
+    set_up: dict[str, Any],
+    functions: dict[str, LambdaFunction],
+    interpreter: str,
+    proxy: TlsPostgresProxy,
+    log_dir: Path,
+) -> None:
+    """Without ECOMMERCE_TRUST_FILE the function trusts only the Amazon roots it ships: the test CA's
+    certificate must fail verification (so verification really happens, against the file)."""
+    function = functions["handlers.api.catalog.handler"]
+    process = LambdaProcess(
+        function,
+        interpreter,
+        environment=resolved(function, {"DSQL_ENDPOINT": endpoint(function.region)}),
+        extra={"PGHOSTADDR": "127.0.0.1", "PGPORT": str(proxy.port)},
+        log=log_dir / "untrusted.log",
+    )
+    try:
+        health = call(process, "GET", "/health")
+    finally:
+        process.close()
+    assert health["statusCode"] == 503, health
+    log = (log_dir / "untrusted.log").read_text()
+    assert "certificate verify failed" in log, log[-3000:]
+    assert '"retries":0' in log or "retries" not in log  # a certificate that does not verify is not retried
+
+
+def test_the_proxy_takes_both_tls_negotiations_and_refuses_plaintext(
+    proxy: TlsPostgresProxy, test_ca: CertificateAuthority, database: str
+) -> None:
+    for negotiation in ("postgres", "direct"):
+        with psycopg.connect(
+            host="127.0.0.1",
+            port=proxy.port,
+            dbname="postgres",
+            user="admin",
+            sslmode="verify-ca",
+            sslrootcert=str(test_ca.ca_file),
+            sslnegotiation=negotiation,
+        ) as conn:
+            assert conn.execute("SELECT current_database()").fetchone() == (
+                psycopg.conninfo.conninfo_to_dict(database)["dbname"],
+            )
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(host="127.0.0.1", port=proxy.port, dbname="postgres", user="admin", sslmode="disable")
+
+
+def test_dsql_only_statements_are_translated() -> None:
+    assert translate("CREATE UNIQUE INDEX ASYNC IF NOT EXISTS a ON t (x)").startswith(
+        "SELECT sys.create_index_async('CREATE UNIQUE INDEX IF NOT EXISTS a ON t (x)', 'a', 't')"
+    )
+    assert "INSERT INTO sys.iam_pg_role_mappings" in translate("AWS IAM GRANT r TO 'arn:aws:iam::1:role/x'")
+    assert translate("SELECT 1") == "SELECT 1"
+
+
+# ------------------------------------------------------------------------- the cluster custom resource
+@pytest.fixture(scope="module")
+def dsql_front() -> Iterator[tuple[FakeDsql, AwsFront]]:
+    fake = FakeDsql(ACCOUNT)
+
+    def answer(region: str, request: Any) -> Any:
+        route = _route(request.method, urlsplit(request.url).path)
+        name = route[0] if route else "Unknown"
+        return fake._on_send(region, request, event_name=f"before-send.dsql.{name}")
+
+    front = AwsFront("dsql.{region}.api.aws", answer)
+    yield fake, front
+    front.close()
+
+
+def test_the_cluster_handler_creates_and_completes_through_the_control_plane(
+    functions: dict[str, LambdaFunction],
+    interpreter: str,
+    dsql_front: tuple[FakeDsql, AwsFront],
+    log_dir: Path,
+) -> None:
+    fake, front = dsql_front
+    on_event = functions["handlers.infra.dsql_cluster.on_event"]
+    is_complete = functions["handlers.infra.dsql_cluster.is_complete"]
+    reach = {"AWS_ENDPOINT_URL_DSQL": front.url}
+    event = custom_resource_event(
+        "Create",
+        "Custom::DsqlCluster",
+        {
+            "Region": REGION,
+            "DeletionProtection": "true",
+            "RemovalPolicy": "retain",
+            "AllowUnpeer": "false",
+            "Tags": {"Name": "lambda-check"},
+        },
+    )
+    processes = [
+        LambdaProcess(
+            f,
+            interpreter,
+            environment=resolved(f, {}),
+            extra=reach,
+            log=log_dir / "cluster.log",
+        )
+        for f in (on_event, is_complete)
+    ]
+    try:
+        created = processes[0].invoke(event)
+        assert created.ok, created.error
+        event |= {"PhysicalResourceId": created.result["PhysicalResourceId"]}
+        for _ in range(20):
+            polled = processes[1].invoke(event)
+            assert polled.ok, polled.error
+            if polled.result["IsComplete"]:
+                break
+        else:
+            pytest.fail("the cluster never completed")
+        for answer in (created, polled):
+            assert not answer.writes_refused and not answer.host_reads, answer
+    finally:
+        for process in processes:
+            process.close()
+    assert not front.errors, front.errors
+    assert [c.identifier for c in fake.find(REGION)] == [created.result["PhysicalResourceId"]]
+    assert polled.result["Data"]["Endpoint"].endswith(f".dsql.{REGION}.on.aws")
+
+
+# ------------------------------------------------------------------------------- the edge health checker
+class _Health(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = json.dumps({"status": "ok", "region": "x", "version": "1", "database": "reachable"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: Any) -> None:
+        return
+
+
+def test_the_health_checker_probes_and_reads_the_drain_state(
+    functions: dict[str, LambdaFunction], interpreter: str, log_dir: Path, test_ca: CertificateAuthority
+) -> None:
+    kvs = FakeKeyValueStore(ACCOUNT)
+    arn = kvs.create_store({})
+
+    def kvs_answer(region: str, request: Any) -> Any:
+        segments = urlsplit(request.url).path.split("/")
+        name = KVS_ROUTES.get((request.method or "", len(segments) - 3), "Unknown")
+        return kvs._on_send(request, event_name=f"before-send.cloudfront-keyvaluestore.{name}")
+
+    front = AwsFront(f"{ACCOUNT}.cloudfront-kvs.global.api.aws", kvs_answer)
+    health = ThreadingHTTPServer(("127.0.0.1", 0), _Health)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(test_ca.cert_file, test_ca.key_file)
+    health.socket = tls.wrap_socket(health.socket, server_side=True)
+    threading.Thread(target=health.serve_forever, daemon=True).start()
+    url = f"https://localhost:{health.server_address[1]}/prod/health"  # API Gateway answers over TLS
+    function = functions["handlers.infra.edge_health.handler"]
+    targets = [{"region": region, "health_url": url} for region in ("us-east-1", "us-east-2")]
+    env = resolved(function, {"KVS_ARN": arn, "REGIONS": json.dumps(targets)})
+    env |= {"PROBE_INTERVAL_SECONDS": "0"}
+    env = {k: v for k, v in env.items() if not k.startswith("ORIGIN_SECRET")}
+    process = LambdaProcess(
+        function,
+        interpreter,
+        environment=env,
+        extra={
+            # KeyValueStore's endpoint rules put the account id in front of the host: a proxy takes it.
+            "AWS_ENDPOINT_URL_CLOUDFRONT_KEYVALUESTORE": "http://kvs.lambda-check.invalid",
+            "HTTP_PROXY": front.url,
+            "ECOMMERCE_TRUST_FILE": str(test_ca.ca_file),
+        },
+        log=log_dir / "health.log",
+    )
+    try:
+        answer = process.invoke(
+            {
+                "version": "0",
+                "detail-type": "Scheduled Event",
+                "source": "aws.events",
+                "account": ACCOUNT,
+                "region": REGION,
+                "resources": [],
+                "detail": {},
+            }
+        )
+    finally:
+        process.close()
+        front.close()
+        health.shutdown()
+    assert answer.ok, json.dumps(answer.error, indent=1)[-4000:]
+    assert not answer.writes_refused and not answer.host_reads, answer
+    assert not front.errors, front.errors
+    assert "ListKeys" in kvs.operations(), kvs.operations()  # it read the drain state
+    reports = {r["region"]: r for r in answer.result["regions"]}
+    assert {r["outcome"] for r in reports.values()} == {"pass"}, answer.result
+
+
+# --------------------------------------------------------------------------- the arm64 bundle is the same
+NATIVE = ("psycopg_binary", "pydantic_core", "awscrt", "_awscrt", "wrapt", "psycopg_binary.libs")
+
+
+def _portable_files(asset: Path) -> set[str]:
+    files = set()
+    for path in asset.rglob("*"):
+        if not path.is_file():
+            continue
+        relative = path.relative_to(asset).as_posix()
+        top = relative.split("/", 1)[0]
+        if top.split("-", 1)[0] in NATIVE or top.startswith(NATIVE) or path.suffix == ".so":
+            continue
+        if relative.endswith(".dist-info/WHEEL") or relative.endswith(".dist-info/RECORD"):
+            continue
+        files.add(relative)
+    return files
+
+
+def test_the_arm64_bundles_hold_the_same_files_apart_from_native_wheels(
+    functions: dict[str, LambdaFunction], cdk_out: Path
+) -> None:
+    """Lambda runs arm64; this check ran the x86_64 build of the same bundles."""
+    arm = {f.handler: f for stack in STACKS for f in functions_in(cdk_out, stack)}
+    assert set(arm) == set(functions)
+    for handler, function in functions.items():
+        assert arm[handler].architecture == "arm64"
+        ours, theirs = _portable_files(function.asset), _portable_files(arm[handler].asset)
+        assert ours == theirs, {
+            "only here": sorted(ours - theirs)[:10],
+            "only arm64": sorted(theirs - ours)[:10],
+        }
