@@ -427,18 +427,29 @@ def synth(bench: dict[str, Any]) -> str:
     make_test = section.get("make_test")
     tail = "\n`make test` was not timed in this run.\n"
     if make_test and "baseline" in make_test:
-        lines = [
-            f"| {name} ({run['ref']}) | {_num(run['seconds'], 0) if 'seconds' in run else DASH} | "
-            f"{run['exit_status']} |"
-            for name, run in ((n, make_test[n]) for n in ("baseline", "current") if n in make_test)
-        ]
+        lines = []
+        for name in ("baseline", "current"):
+            run = make_test.get(name) or {}
+            runs = run.get("runs_seconds") or ([run["seconds"]] if run.get("seconds") else [])
+            median = _num(run["seconds"], 0) if run.get("seconds") else DASH
+            lines.append(
+                f"| {name} ({run.get('ref', DASH)}) | {median} | "
+                f"{', '.join(_num(x, 0) for x in runs) or DASH} | {run.get('exit_status', DASH)} |"
+            )
         ratio = f"{make_test['ratio']:.2f}{TIMES}" if "ratio" in make_test else DASH
+        pairs = ", ".join(f"{r:.2f}{TIMES}" for r in make_test.get("pair_ratios", []))
+        how = (
+            "`git clean` between runs), interleaved with the order alternating"
+            if make_test.get("pairs")
+            else "one run each, the baseline first)"
+        )
         tail = (
-            "\n`make test` on clean checkouts (git worktrees, `make install` untimed), one after the "
-            "other:\n\n"
-            "| checkout | wall s | exit status |\n|---|---|---|\n"
+            "\n`make test` on clean checkouts (git worktrees, `make install` untimed, " + how + ":\n\n"
+            "| checkout | median wall s | runs | exit status |\n|---|---|---|---|\n"
             + "\n".join(lines)
-            + f"\n\nCurrent over baseline: {ratio}.\n"
+            + f"\n\nCurrent over baseline: {ratio} by the medians"
+            + (f" (each pair: {pairs})" if pairs else "")
+            + ".\n"
         )
     elif make_test:
         tail = (

@@ -34,13 +34,23 @@ WRAPPER = ROOT / "bench" / "synth_no_bundling.py"
 
 
 def measure(
-    command: list[str], *, env: dict[str, str] | None = None, timeout: float = 1800, cwd: Path = ROOT
+    command: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float = 1800,
+    cwd: Path = ROOT,
+    keep_stdout: bool = False,
 ) -> dict[str, Any]:
     """Wall seconds, peak resident memory of the process tree, exit status."""
     peak = 0
     started = time.perf_counter()
     process = subprocess.Popen(  # noqa: S603 - fixed argv
-        command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE if keep_stdout else subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     done = threading.Event()
     parent = psutil.Process(process.pid)
@@ -64,7 +74,7 @@ def measure(
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     try:
-        _, stderr = process.communicate(timeout=timeout)
+        stdout, stderr = process.communicate(timeout=timeout)
     finally:
         done.set()
         sampler.join()
@@ -74,6 +84,8 @@ def measure(
         "peak_rss_mib": round(peak / 2**20, 1),
         "exit_status": process.returncode,
         "stderr_tail": stderr.strip().splitlines()[-3:] if process.returncode else [],
+        # make test ends with the time budget per area: kept with the results.
+        "stdout_tail": _budget_block(stdout or ""),
     }
 
 
@@ -105,7 +117,10 @@ def run(progress: Progress, *, rounds: int = 3, make_test: bool = True) -> dict[
             "bundling_skipped": [*base, "--app", f"{sys.executable} {WRAPPER}"],
         }
         progress.say("cold synth (builds the Lambda bundle)")
-        result["cold"] = measure(base, env=env)
+        # Cold means an empty bundling cache too (ecommerce_constructs.bundling), as on a new machine.
+        cold_cache = tempfile.mkdtemp(prefix="bench-bundling-cache-")
+        result["cold"] = measure(base, env={**env, "ECOMMERCE_BUNDLING_CACHE": cold_cache})
+        shutil.rmtree(cold_cache, ignore_errors=True)
         samples: dict[str, list[dict[str, Any]]] = {name: [] for name in commands}
         for _, name in interleaved(rounds, list(commands), seed=23):
             samples[name].append(measure(commands[name], env=env))
@@ -127,44 +142,96 @@ def run(progress: Progress, *, rounds: int = 3, make_test: bool = True) -> dict[
 
 #: The last commit before the fast test loop: what its `make test` took is the baseline.
 MAKE_TEST_BASELINE = "5bca2b9"
+#: Pairs of runs, the order alternating (baseline first, then current first, ...): pip's cache and
+#: the page cache warmed by one run then favour neither side on the whole.
+MAKE_TEST_PAIRS = 3
 
 
-def make_test_pair(progress: Progress, env: dict[str, str]) -> dict[str, Any]:
-    """``make test`` on a clean checkout of the baseline and of HEAD, one after the other."""
-    runs: dict[str, Any] = {}
-    for name, ref in (("baseline", MAKE_TEST_BASELINE), ("current", "HEAD")):
-        checkout = Path(tempfile.mkdtemp(prefix=f"bench-make-test-{name}-"))
-        try:
+def make_test_pair(progress: Progress, env: dict[str, str], pairs: int = MAKE_TEST_PAIRS) -> dict[str, Any]:
+    """``make test`` on clean checkouts of the baseline and of HEAD, ``pairs`` times each, interleaved."""
+    refs = {"baseline": MAKE_TEST_BASELINE, "current": "HEAD"}
+    commits = {name: _rev_parse(ref) for name, ref in refs.items()}
+    checkouts: dict[str, Path] = {}
+    clean = {k: v for k, v in env.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    clean["PATH"] = os.pathsep.join(p for p in clean["PATH"].split(os.pathsep) if str(ROOT) not in p)
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in refs}
+    try:
+        for name, commit in commits.items():
+            checkout = Path(tempfile.mkdtemp(prefix=f"bench-make-test-{name}-"))
+            checkouts[name] = checkout
             subprocess.run(  # noqa: S603 - fixed argv
-                ["git", "worktree", "add", "--detach", str(checkout), ref],  # noqa: S607
+                ["git", "worktree", "add", "--detach", str(checkout), commit],  # noqa: S607
                 cwd=ROOT, check=True, capture_output=True,
             )  # fmt: skip
-            clean = {k: v for k, v in env.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-            clean["PATH"] = os.pathsep.join(p for p in clean["PATH"].split(os.pathsep) if str(ROOT) not in p)
-            progress.say(f"make install in a clean checkout of {name} ({ref})")
+            progress.say(f"make install in a clean checkout of {name} ({commit[:7]})")
             installed = subprocess.run(
                 ["make", "install"],  # noqa: S607
-                cwd=checkout,
-                env=clean,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
+                cwd=checkout, env=clean, capture_output=True, text=True, check=False,
+            )  # fmt: skip
             if installed.returncode != 0:
-                runs[name] = {"ref": ref, "exit_status": installed.returncode, "stage": "make install"}
-                continue
-            progress.say(f"make test in a clean checkout of {name} ({ref})")
-            timed = measure(["make", "test"], env=clean, timeout=3600, cwd=checkout)
-            runs[name] = {"ref": ref, "seconds": timed["seconds"], "exit_status": timed["exit_status"]}
-        finally:
+                return {"error": f"make install failed in the {name} checkout", "commits": commits}
+        for pair in range(pairs):
+            order = ("baseline", "current") if pair % 2 == 0 else ("current", "baseline")
+            for name in order:
+                _reset(checkouts[name])
+                progress.say(f"make test, pair {pair + 1}/{pairs}: {name} ({commits[name][:7]})")
+                timed = measure(
+                    ["make", "test"], env=clean, timeout=3600, cwd=checkouts[name], keep_stdout=True
+                )
+                runs[name].append(
+                    {
+                        "seconds": timed["seconds"],
+                        "exit_status": timed["exit_status"],
+                        "tail": timed["stdout_tail"],
+                    }
+                )
+    finally:
+        for checkout in checkouts.values():
             subprocess.run(  # noqa: S603 - fixed argv
                 ["git", "worktree", "remove", "--force", str(checkout)],  # noqa: S607
                 cwd=ROOT, check=False, capture_output=True,
             )  # fmt: skip
             shutil.rmtree(checkout, ignore_errors=True)
-    current, baseline = runs.get("current", {}), runs.get("baseline", {})
-    if current.get("exit_status") == 0 and baseline.get("exit_status") == 0:
-        runs["ratio"] = round(current["seconds"] / baseline["seconds"], 2)
-    # The figure the summary has always shown: this commit's make test.
-    runs["seconds"], runs["exit_status"], runs["n"] = current.get("seconds"), current.get("exit_status"), 1
-    return runs
+    result: dict[str, Any] = {"pairs": pairs, "commits": commits}
+    for name, measured in runs.items():
+        ok = [r["seconds"] for r in measured if r["exit_status"] == 0]
+        result[name] = {
+            "ref": commits[name][:7],
+            "seconds": round(statistics.median(ok), 1) if ok else None,
+            "runs_seconds": [r["seconds"] for r in measured],
+            "exit_status": max(r["exit_status"] for r in measured),
+            "budget_summary": measured[-1]["tail"],
+        }
+    current, baseline = result["current"], result["baseline"]
+    if current["exit_status"] == 0 and baseline["exit_status"] == 0:
+        result["ratio"] = round(current["seconds"] / baseline["seconds"], 2)
+        result["pair_ratios"] = [
+            round(c / b, 2) for c, b in zip(current["runs_seconds"], baseline["runs_seconds"], strict=True)
+        ]
+    # The figure the summary has always shown: this commit's make test (median).
+    result["seconds"], result["exit_status"], result["n"] = current["seconds"], current["exit_status"], pairs
+    return result
+
+
+def _budget_block(output: str) -> list[str]:
+    lines = output.splitlines()
+    start = next((i for i, line in enumerate(lines) if "time budget" in line), max(0, len(lines) - 30))
+    return lines[start : start + 30]
+
+
+def _rev_parse(ref: str) -> str:
+    return subprocess.run(  # noqa: S603 - fixed argv
+        ["git", "rev-parse", ref],  # noqa: S607
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
+def _reset(checkout: Path) -> None:
+    """What a run leaves in the checkout (cdk.out, caches) goes, so every run starts as CI's does."""
+    subprocess.run(
+        ["git", "clean", "-fdxq", "-e", ".venv", "-e", "node_modules", "-e", "*.egg-info"],  # noqa: S607
+        cwd=checkout, check=False, capture_output=True,
+    )  # fmt: skip

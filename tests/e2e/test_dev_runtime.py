@@ -181,24 +181,39 @@ def wait_ready(dev: Dev, timeout: float = 60) -> None:
     pytest.fail(f"ecommerce dev not ready within {timeout}s:\n{dev.text()}")
 
 
+def launch(data_dir: Path, output: Path, *extra: str) -> Dev:
+    """``ecommerce dev`` on free ports, ready. A port found free can be taken by another test worker
+    before the server binds it: then start again on new ports."""
+    for _ in range(3):
+        ports, edge_port = (free_port(), free_port()), free_port()
+        with output.open("w") as sink:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "ecommerce_dev.cli", "dev", "--fast", "--data-dir", str(data_dir),
+                 "--port", str(ports[0]), "--second-port", str(ports[1]), "--edge-port", str(edge_port),
+                 *extra],
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )  # fmt: skip
+        running = Dev(process, data_dir, ports, output, edge_port)
+        try:
+            process.wait(0.5)
+        except subprocess.TimeoutExpired:
+            wait_ready(running)
+            return running
+        if "cannot listen on" not in running.text():
+            wait_ready(running)  # fails with the output
+    pytest.fail(f"ecommerce dev found no free ports:\n{output.read_text()}")
+
+
 @pytest.fixture(scope="module")
 def dev() -> Iterator[Dev]:
     # Not pytest's tmp_path: the unprivileged PostgreSQL user must reach it (see tests/conftest.py).
     data_dir = Path(tempfile.mkdtemp(prefix="dev-runtime-"))
     output = Path(tempfile.mkdtemp(prefix="dev-output-")) / "out.txt"
-    ports = (free_port(), free_port())
-    edge_port = free_port()
-    with output.open("w") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ecommerce_dev.cli", "dev", "--fast", "--data-dir", str(data_dir),
-             "--port", str(ports[0]), "--second-port", str(ports[1]), "--edge-port", str(edge_port)],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )  # fmt: skip
-    running = Dev(process, data_dir, ports, output, edge_port)
+    running = launch(data_dir, output)
+    process = running.process
     try:
-        wait_ready(running)
         yield running
     finally:
         if process.poll() is None:
@@ -573,17 +588,11 @@ def test_sigint_stops_servers_and_database_then_reset_wipes(dev: Dev) -> None:
 def test_sigterm_stops_cleanly_and_a_restart_keeps_the_data() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="dev-restart-"))
     output = data_dir / "out.txt"  # beside pgdata, not inside it
-    ports = (free_port(), free_port())
-    edge_port = free_port()
-    args = [sys.executable, "-m", "ecommerce_dev.cli", "dev", "--fast", "--no-sample-data", "--data-dir",
-            str(data_dir), "--port", str(ports[0]), "--second-port", str(ports[1]),
-            "--edge-port", str(edge_port)]  # fmt: skip
     try:
         for round_ in range(2):
-            with output.open("w") as sink:
-                process = subprocess.Popen(args, stdout=sink, stderr=subprocess.STDOUT, text=True)
-            dev = Dev(process, data_dir, ports, output)
-            wait_ready(dev)
+            dev = launch(data_dir, output, "--no-sample-data")
+            process, edge_port = dev.process, dev.edge_port
+            assert edge_port is not None
             if round_ == 0:
                 token = LocalIdentity.open(data_dir).issue(
                     email="operator@example.com", groups=[OPERATORS_GROUP]

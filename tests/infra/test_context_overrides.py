@@ -1,8 +1,10 @@
-"""Each of the recipe's context keys changes the synthesized template as documented.
+"""Each of the recipe's context keys changes the synthesized template as documented, and nothing else.
 
-The recipe advertised these keys and ignored all but one; here every key gets its own proof. Two
-synths serve every key: one app with all the overrides at once (each to a value no other key and
-no default produces, so a key that reached another key's place would show) and the default app.
+The recipe advertised these keys and ignored all but one; here every key gets its own proof. Three
+synths serve every key: the keys split over two apps (each key overridden in one, absent from the
+other) and the default app. For each key: the app that sets it shows the value; the app that does
+not set it shows the default there (so no other key's override reaches this key's place); and the
+default differs from the override (so the override did it).
 """
 
 from __future__ import annotations
@@ -11,15 +13,18 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Template
 
 from cdk_support import build_app, default_app, default_template
 
 REGION_STACK = "ecommerce-us-east-1"
 EDGE_STACK = "ecommerce-edge"
+CATALOG, ORDERS = "handlers.api.catalog.handler", "handlers.api.orders.handler"
+
+Templates = dict[str, Template]
 
 
-def templates(context: dict[str, Any]) -> dict[str, Template]:
+def templates(context: dict[str, Any]) -> Templates:
     app = build_app(context=context)
     return {stack.stack_name: Template.from_stack(stack) for stack in app.stacks}
 
@@ -30,109 +35,120 @@ def function_props(template: Template, handler: str) -> dict[str, Any]:
     return dict(props)
 
 
-def stage_settings(template: Template) -> dict[str, Any]:
-    (stage,) = template.find_resources("AWS::ApiGateway::Stage").values()
-    return dict(stage["Properties"]["MethodSettings"][0])
+def stage(template: Template) -> dict[str, Any]:
+    (resource,) = template.find_resources("AWS::ApiGateway::Stage").values()
+    return dict(resource["Properties"])
 
 
-def check_cluster_name(t: dict[str, Template]) -> None:
-    t[REGION_STACK].has_resource_properties(
-        "Custom::DsqlCluster", {"Tags": Match.object_like({"Name": "shop-db"})}
+# What each key controls, read from the templates.
+def cluster_name(t: Templates) -> Any:
+    (cluster,) = t[REGION_STACK].find_resources("Custom::DsqlCluster").values()
+    return cluster["Properties"]["Tags"]["Name"]
+
+
+def alarms(t: Templates) -> Any:
+    return len(t[REGION_STACK].find_resources("AWS::CloudWatch::Alarm"))
+
+
+def tracing(t: Templates) -> Any:
+    return function_props(t[REGION_STACK], ORDERS).get("TracingConfig"), stage(t[REGION_STACK]).get(
+        "TracingEnabled"
     )
 
 
-def check_monitoring_off(t: dict[str, Template]) -> None:
-    t[REGION_STACK].resource_count_is("AWS::CloudWatch::Alarm", 0)
+def catalog_memory(t: Templates) -> Any:
+    return function_props(t[REGION_STACK], CATALOG)["MemorySize"]
 
 
-def check_tracing_on(t: dict[str, Template]) -> None:
-    assert function_props(t[REGION_STACK], "handlers.api.orders.handler").get("TracingConfig") == {
-        "Mode": "Active"
-    }
-    t[REGION_STACK].has_resource_properties("AWS::ApiGateway::Stage", {"TracingEnabled": True})
+def orders_memory(t: Templates) -> Any:
+    return function_props(t[REGION_STACK], ORDERS)["MemorySize"]
 
 
-def check_products_memory(t: dict[str, Template]) -> None:
-    assert function_props(t[REGION_STACK], "handlers.api.catalog.handler")["MemorySize"] == 1024
+def timeouts(t: Templates) -> Any:
+    return [function_props(t[REGION_STACK], handler)["Timeout"] for handler in (CATALOG, ORDERS)]
 
 
-def check_orders_memory(t: dict[str, Template]) -> None:
-    assert function_props(t[REGION_STACK], "handlers.api.orders.handler")["MemorySize"] == 2048
+def rate(t: Templates) -> Any:
+    return stage(t[REGION_STACK])["MethodSettings"][0]["ThrottlingRateLimit"]
 
 
-def check_timeout(t: dict[str, Template]) -> None:
-    for handler in ("handlers.api.catalog.handler", "handlers.api.orders.handler"):
-        assert function_props(t[REGION_STACK], handler)["Timeout"] == 20
+def burst(t: Templates) -> Any:
+    return stage(t[REGION_STACK])["MethodSettings"][0]["ThrottlingBurstLimit"]
 
 
-def check_rate(t: dict[str, Template]) -> None:
-    assert stage_settings(t[REGION_STACK])["ThrottlingRateLimit"] == 42
+def price_class(t: Templates) -> Any:
+    (distribution,) = t[EDGE_STACK].find_resources("AWS::CloudFront::Distribution").values()
+    return distribution["Properties"]["DistributionConfig"]["PriceClass"]
 
 
-def check_burst(t: dict[str, Template]) -> None:
-    assert stage_settings(t[REGION_STACK])["ThrottlingBurstLimit"] == 84
+def retention(t: Templates) -> Any:
+    groups = t[REGION_STACK].find_resources("AWS::Logs::LogGroup").values()
+    return sorted({group["Properties"]["RetentionInDays"] for group in groups})
 
 
-def check_price_class(t: dict[str, Template]) -> None:
-    t[EDGE_STACK].has_resource_properties(
-        "AWS::CloudFront::Distribution",
-        {"DistributionConfig": Match.object_like({"PriceClass": "PriceClass_All"})},
-    )
-
-
-def check_retention(t: dict[str, Template]) -> None:
-    groups = t[REGION_STACK].find_resources("AWS::Logs::LogGroup")
-    assert len(groups) >= 3  # functions, access logs, custom-resource providers
-    assert {group["Properties"]["RetentionInDays"] for group in groups.values()} == {90}
-
-
-CASES: list[tuple[str, str, Callable[[dict[str, Template]], None]]] = [
-    ("dsql_cluster_name", "shop-db", check_cluster_name),
-    ("enable_monitoring", "false", check_monitoring_off),
-    ("enable_xray_tracing", "true", check_tracing_on),
-    ("lambda_memory_size_products", "1024", check_products_memory),
-    ("lambda_memory_size_orders", "2048", check_orders_memory),
-    ("lambda_timeout_seconds", "20", check_timeout),
-    ("api_throttle_rate_limit", "42", check_rate),
-    ("api_throttle_burst_limit", "84", check_burst),
-    ("cloudfront_price_class", "PriceClass_All", check_price_class),
-    ("log_retention_days", "90", check_retention),
+CASES: list[tuple[str, str, Callable[[Templates], Any], Any]] = [
+    ("dsql_cluster_name", "shop-db", cluster_name, "shop-db"),
+    ("enable_monitoring", "false", alarms, 0),
+    ("enable_xray_tracing", "true", tracing, ({"Mode": "Active"}, True)),
+    ("lambda_memory_size_products", "1024", catalog_memory, 1024),
+    ("lambda_memory_size_orders", "2048", orders_memory, 2048),
+    ("lambda_timeout_seconds", "20", timeouts, [20, 20]),
+    ("api_throttle_rate_limit", "42", rate, 42),
+    ("api_throttle_burst_limit", "84", burst, 84),
+    ("cloudfront_price_class", "PriceClass_All", price_class, "PriceClass_All"),
+    ("log_retention_days", "90", retention, [90]),
 ]
+IDS = [case[0] for case in CASES]
+GROUPS = (CASES[0::2], CASES[1::2])
 
 
 def test_every_recipe_context_key_is_covered() -> None:
     from ecommerce_constructs.config import CONTEXT_KEYS
 
-    assert {key for key, _, _ in CASES} == set(CONTEXT_KEYS)
+    assert set(IDS) == set(CONTEXT_KEYS)
 
 
 @pytest.fixture(scope="module")
-def overridden() -> dict[str, Template]:
-    return templates({key: value for key, value, _ in CASES})
+def split() -> tuple[Templates, Templates]:
+    """Two apps, each with half the keys overridden."""
+    first, second = ({key: value for key, value, _, _ in group} for group in GROUPS)
+    return templates(first), templates(second)
 
 
 @pytest.fixture(scope="module")
-def defaults() -> dict[str, Template]:
+def defaults() -> Templates:
     return {stack.stack_name: default_template(stack.stack_name) for stack in default_app().stacks}
 
 
-def test_override_values_are_distinct() -> None:
-    values = [value for _, value, _ in CASES]
-    assert len(set(values)) == len(values)
+def _apps(key: str, split: tuple[Templates, Templates]) -> tuple[Templates, Templates]:
+    """(the app that sets ``key``, the app that does not)."""
+    in_first = key in {case[0] for case in GROUPS[0]}
+    return (split[0], split[1]) if in_first else (split[1], split[0])
 
 
-@pytest.mark.parametrize(("key", "value", "check"), CASES, ids=[case[0] for case in CASES])
+@pytest.mark.parametrize(("key", "value", "read", "expected"), CASES, ids=IDS)
 def test_context_key_changes_template(
-    key: str, value: str, check: Callable[[dict[str, Template]], None], overridden: dict[str, Template]
+    key: str, value: str, read: Callable[[Templates], Any], expected: Any, split: tuple[Templates, Templates]
 ) -> None:
-    check(overridden)
+    with_key, _ = _apps(key, split)
+    assert read(with_key) == expected
 
 
-@pytest.mark.parametrize(("key", "value", "check"), CASES, ids=[case[0] for case in CASES])
-def test_without_the_override_the_check_fails(
-    key: str, value: str, check: Callable[[dict[str, Template]], None], defaults: dict[str, Template]
+@pytest.mark.parametrize(("key", "value", "read", "expected"), CASES, ids=IDS)
+def test_no_other_key_reaches_this_keys_place(
+    key: str,
+    value: str,
+    read: Callable[[Templates], Any],
+    expected: Any,
+    split: tuple[Templates, Templates],
+    defaults: Templates,
 ) -> None:
-    """So the test above proves the override did it."""
-    # CDK's Template assertions raise RuntimeError (from jsii); ours raise AssertionError.
-    with pytest.raises((AssertionError, RuntimeError)):
-        check(defaults)
+    _, without_key = _apps(key, split)
+    assert read(without_key) == read(defaults)
+
+
+@pytest.mark.parametrize(("key", "value", "read", "expected"), CASES, ids=IDS)
+def test_the_default_differs_from_the_override(
+    key: str, value: str, read: Callable[[Templates], Any], expected: Any, defaults: Templates
+) -> None:
+    assert read(defaults) != expected

@@ -7,6 +7,7 @@ import sys
 
 import psycopg
 import pytest
+from aws_cdk import App
 
 from areas import NotAUnitTest
 
@@ -22,7 +23,6 @@ def test_a_database_connection_is_refused() -> None:
 
 
 def test_synthesis_is_refused() -> None:
-    from aws_cdk import App
-
+    # Importing aws_cdk (at collection, above) started the jsii kernel; a construct is a call to it.
     with pytest.raises(NotAUnitTest, match="synthesize"):
         App()
