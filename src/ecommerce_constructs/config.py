@@ -105,14 +105,15 @@ class EdgeConfig(_Model):
 class DatabaseConfig(_Model):
     """Aurora DSQL clusters, one per region.
 
-    Defaults: Name tag ``ecommerce-cluster``, deletion protection on, clusters retained when the
-    stack is deleted, AWS-owned encryption key, new clusters (nothing adopted), database roles
-    ``ecommerce_catalog`` / ``ecommerce_orders``, peers never removed (``allow_unpeer`` false),
-    orders placed with one data-modifying statement (``order_strategy: cte``).
+    Defaults: Name tag ``ecommerce-cluster``, clusters retained when the stack is deleted, deletion
+    protection following that (on with ``retain``, off with ``destroy``), AWS-owned encryption key,
+    new clusters (nothing adopted), database roles ``ecommerce_catalog`` / ``ecommerce_orders``,
+    peers never removed (``allow_unpeer`` false), orders placed with one data-modifying statement
+    (``order_strategy: cte``).
     """
 
     cluster_name: str = Field("ecommerce-cluster", min_length=1, max_length=256)
-    deletion_protection: bool = True
+    deletion_protection: bool | None = None  # None: follows removal_policy
     removal_policy: Literal["retain", "destroy"] = "retain"
     # KMS keys are regional: one customer managed key ARN per region that should use one.
     kms_key_arns: dict[str, str] = Field(default_factory=dict)
@@ -124,6 +125,16 @@ class DatabaseConfig(_Model):
     allow_unpeer: bool = False
     # How the functions place and cancel orders; "pipelined" if DSQL answers the CTE with 0A000.
     order_strategy: Literal["cte", "pipelined"] = "cte"
+
+    @model_validator(mode="after")
+    def _protection_can_be_honoured(self) -> DatabaseConfig:
+        if self.deletion_protection and self.removal_policy == "destroy":
+            raise ValueError(
+                "deletion_protection: true with removal_policy: destroy can never delete the cluster "
+                "(DSQL refuses to); remove deletion_protection (it follows removal_policy) or set "
+                "removal_policy: retain"
+            )
+        return self
 
     @field_validator("existing_cluster_identifiers")
     @classmethod

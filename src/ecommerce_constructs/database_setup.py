@@ -33,8 +33,9 @@ class DatabaseSetup(Construct):
 
     Keyword-only props (defaults in brackets):
 
-    - ``cluster``: where the setup runs [required]; the only principal granted
-      ``dsql:DbConnectAdmin`` on it is this construct's function.
+    - ``cluster``: where the setup runs [required]; the only principals granted
+      ``dsql:DbConnectAdmin`` on it are this construct's two functions (the setup, and the poll that
+      waits for index builds).
     - ``function_roles``: function name (``catalog``, ``orders``) -> the ARNs of the IAM roles that
       run it, in every region [required].
     - ``peers``: the other clusters of a peered pair: the setup checks through each that the role
@@ -67,9 +68,10 @@ class DatabaseSetup(Construct):
             "Provider",
             code=code,
             on_event="handlers.infra.database_setup.on_event",
+            # Index builds (CREATE INDEX ASYNC) are waited for by polls, not inside one invocation.
+            is_complete="handlers.infra.database_setup.is_complete",
             architecture=architecture,
-            # Index builds (CREATE INDEX ASYNC) of a new schema finish in seconds; a Lambda has 15 min.
-            timeout=Duration.minutes(14),
+            timeout=Duration.minutes(5),
             log_retention=log_retention,
             description="Database schema and roles",
         )
@@ -77,6 +79,9 @@ class DatabaseSetup(Construct):
         cluster.grant_connect_admin(function)
         for peer in peers:
             peer.grant_connect_admin(function)
+        # It reads the index builds and records the migrations they finish, on this cluster only.
+        assert self.provider.is_complete_function is not None
+        cluster.grant_connect_admin(self.provider.is_complete_function)
         properties = {
             "Endpoint": cluster.cluster_endpoint,
             "Region": cluster.cluster_region,

@@ -15,8 +15,11 @@ from typing import Any, Protocol, runtime_checkable
 from aws_cdk import (
     Acknowledgment,
     ArnFormat,
+    Aws,
+    CfnResource,
     CustomResource,
     Duration,
+    Fn,
     RemovalPolicy,
     Stack,
     Token,
@@ -35,19 +38,6 @@ from .provider import HandlerProvider
 
 METRIC_NAMESPACE = "AWS/AuroraDSQL"
 RESOURCE_TYPE = "Custom::DsqlCluster"
-# Every DSQL action the lifecycle handler calls (no "*" action anywhere).
-LIFECYCLE_ACTIONS = (
-    "dsql:CreateCluster",
-    "dsql:GetCluster",
-    "dsql:UpdateCluster",
-    "dsql:DeleteCluster",
-    "dsql:TagResource",
-    "dsql:UntagResource",
-    "dsql:ListTagsForResource",
-    "dsql:PutMultiRegionProperties",
-    "dsql:AddPeerCluster",
-    "dsql:RemovePeerCluster",
-)
 
 
 @runtime_checkable
@@ -140,9 +130,11 @@ class DsqlCluster(DsqlClusterBase):
     Keyword-only props, every one optional (defaults in brackets):
 
     - ``cluster_name``: value of the ``Name`` tag [the construct path, e.g. ``shop/Db``].
-    - ``deletion_protection``: DSQL refuses DeleteCluster while on [True].
+    - ``deletion_protection``: DSQL refuses DeleteCluster while on [follows the removal policy: on
+      with RETAIN, off with DESTROY, as ``aws_dsql_alpha.Cluster``; True with DESTROY is an error].
     - ``removal_policy``: RETAIN leaves the cluster when the resource leaves the stack; DESTROY
-      deletes it (only with deletion protection off) [RETAIN].
+      deletes it, unless its deletion protection is on when the delete comes (turned on by hand, say):
+      then the delete fails and says how to proceed [RETAIN].
     - ``encryption_key``: a customer managed KMS key of this region [AWS-owned key].
     - ``witness_region``: makes the cluster multi-region with this witness; topology is decided at
       creation and cannot change later [None: single-region].
@@ -167,7 +159,7 @@ class DsqlCluster(DsqlClusterBase):
         construct_id: str,
         *,
         cluster_name: str | None = None,
-        deletion_protection: bool = True,
+        deletion_protection: bool | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         encryption_key: kms.IKey | None = None,
         witness_region: str | None = None,
@@ -197,6 +189,16 @@ class DsqlCluster(DsqlClusterBase):
             raise ValueError(f"DsqlCluster: the peer must be in another region than {region}")
         if removal_policy not in (RemovalPolicy.RETAIN, RemovalPolicy.DESTROY):
             raise ValueError("DsqlCluster: removal_policy must be RETAIN or DESTROY (DSQL has no snapshots)")
+        if deletion_protection and removal_policy == RemovalPolicy.DESTROY:
+            raise ValueError(
+                "DsqlCluster: deletion_protection=True with removal_policy=DESTROY cannot delete the cluster "
+                "(DSQL refuses to); leave deletion_protection unset (it follows the removal policy) or "
+                "choose RETAIN"
+            )
+        # As the official aws_dsql_alpha.Cluster: protected exactly when it is to be retained.
+        protected = (
+            removal_policy == RemovalPolicy.RETAIN if deletion_protection is None else deletion_protection
+        )
         all_tags = {"Name": cluster_name or self.node.path, **(tags or {})}
         literal_tags = {
             k: v for k, v in all_tags.items() if not Token.is_unresolved(k) and not Token.is_unresolved(v)
@@ -208,19 +210,23 @@ class DsqlCluster(DsqlClusterBase):
         self.peer = peer
         self.provider = _lifecycle_provider(stack, log_retention, architecture)
         self._grant_lifecycle(stack, witness_region, peer, encryption_key)
+        terms = contract()
+        prop = terms.DsqlClusterProperty
         properties: dict[str, Any] = {
-            "Region": region,
-            "DeletionProtection": "true" if deletion_protection else "false",
-            "RemovalPolicy": "destroy" if removal_policy == RemovalPolicy.DESTROY else "retain",
-            "AllowUnpeer": "true" if allow_unpeer else "false",
-            "Tags": all_tags,
+            prop.REGION: region,
+            prop.DELETION_PROTECTION: "true" if protected else "false",
+            prop.REMOVAL_POLICY: "destroy" if removal_policy == RemovalPolicy.DESTROY else "retain",
+            prop.ALLOW_UNPEER: "true" if allow_unpeer else "false",
+            prop.TAGS: all_tags,
         }
         if witness_region is not None:
-            properties["WitnessRegion"] = witness_region
+            properties[prop.WITNESS_REGION] = witness_region
         if peer is not None:
-            properties["PeerArn"] = peer.cluster_arn
+            properties[prop.PEER_ARN] = peer.cluster_arn
         if encryption_key is not None:
-            properties["KmsKey"] = encryption_key.key_arn
+            properties[prop.KMS_KEY] = encryption_key.key_arn
+        self.deletion_protection = protected
+        self.removal_policy = removal_policy
         self.resource = CustomResource(
             self,
             "Resource",
@@ -231,6 +237,11 @@ class DsqlCluster(DsqlClusterBase):
             # resource itself always goes.
             removal_policy=RemovalPolicy.DESTROY,
         )
+        cfn = self.resource.node.default_child
+        assert isinstance(cfn, CfnResource)
+        # Who owns the cluster, stable when the stack is deleted and created again (a new StackId
+        # after a failed first create): the handler tags and adopts by it.
+        cfn.add_property_override(prop.OWNER, Fn.join("/", [Aws.STACK_NAME, stack.get_logical_id(cfn)]))
         self.cluster_arn = self.resource.get_att_string("Arn")
         self.cluster_identifier = self.resource.ref
         self.cluster_endpoint = self.resource.get_att_string("Endpoint")
@@ -266,63 +277,30 @@ class DsqlCluster(DsqlClusterBase):
     def _grant_lifecycle(
         self, stack: Stack, witness_region: str | None, peer: IDsqlCluster | None, key: kms.IKey | None
     ) -> None:
-        """Exactly what the handler calls, on this account's clusters in the regions of this topology."""
-        role = self.provider.on_event_function.role
+        """Each lifecycle function gets exactly what it calls, on this account's clusters in the
+        regions of this topology; changing or deleting a cluster needs this library's tag on it."""
+        on_event = self.provider.on_event_function
         complete = self.provider.is_complete_function
-        assert role is not None
+        assert on_event.role is not None
         assert complete is not None
         assert complete.role is not None
         regions = [stack.region, *([peer.cluster_region] if peer is not None else [])]
-
-        def clusters(region: str) -> str:
-            return stack.format_arn(
-                service="dsql",
-                resource="cluster",
-                resource_name="*",
-                region=region,
-                arn_format=ArnFormat.SLASH_RESOURCE_NAME,
-            )
-
-        statements = [
-            iam.PolicyStatement(actions=list(LIFECYCLE_ACTIONS), resources=[clusters(r) for r in regions]),
-            # Lists clusters to find one a retried create already made; has no resource-level form.
-            iam.PolicyStatement(actions=["dsql:ListClusters"], resources=["*"]),
-            iam.PolicyStatement(
-                actions=["iam:CreateServiceLinkedRole"],
-                resources=[
-                    stack.format_arn(
-                        service="iam",
-                        region="",
-                        resource="role",
-                        resource_name="aws-service-role/dsql.amazonaws.com/AWSServiceRoleForAuroraDsql",
-                    )
-                ],
-                conditions={"StringEquals": {"iam:AWSServiceName": "dsql.amazonaws.com"}},
-            ),
-        ]
-        if witness_region is not None:
-            # Checked in the cluster's region and in the witness region (DSQL API reference).
-            statements.append(
-                iam.PolicyStatement(
-                    actions=["dsql:PutWitnessRegion"],
-                    resources=[clusters(r) for r in (*regions, witness_region)],
-                    conditions={"StringEquals": {"dsql:WitnessRegion": witness_region}},
-                )
-            )
-        for principal in (role, complete.role):
-            for statement in statements:
-                principal.add_to_principal_policy(statement)
+        for statement in _on_event_statements(stack, regions, witness_region):
+            on_event.role.add_to_principal_policy(statement)
+        for statement in _is_complete_statements(stack, regions, witness_region):
+            complete.role.add_to_principal_policy(statement)
         if key is not None:
-            for function in (self.provider.on_event_function, complete):
+            for function in (on_event, complete):
                 key.grant(function, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
         witnesses = [witness_region] if witness_region is not None else []
-        resources = sorted({_nag_form(stack, clusters(r)) for r in (*regions, *witnesses)})
+        resources = sorted({_nag_form(stack, _clusters(stack, r)) for r in (*regions, *witnesses)})
         Validations.of(self.provider).acknowledge(
             *(
                 Acknowledgment(
                     id=f"AwsSolutions-IAM5[Resource::{resource}]",
                     reason="DSQL assigns cluster identifiers at creation, so the lifecycle handler's "
-                    "rights name this account's clusters in the regions of this topology (cluster/*).",
+                    "rights name this account's clusters in the regions of this topology (cluster/*); "
+                    "changing or deleting one needs this library's managed-by tag on it.",
                 )
                 for resource in resources
                 if resource
@@ -330,9 +308,108 @@ class DsqlCluster(DsqlClusterBase):
             Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::*]",
                 reason="dsql:ListClusters has no resource-level permissions; it finds a cluster a retried "
-                "create already made.",
+                "create or a rolled-back deploy left behind.",
             ),
         )
+
+
+def _clusters(stack: Stack, region: str) -> str:
+    return stack.format_arn(
+        service="dsql",
+        resource="cluster",
+        resource_name="*",
+        region=region,
+        arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+    )
+
+
+def _managed(key: str) -> dict[str, dict[str, str]]:
+    """The condition that a cluster carries (or a request sets) this library's managed-by tag.
+
+    ``aws:ResourceTag/${TagKey}`` applies to the Cluster resource type and ``aws:RequestTag`` to
+    CreateCluster and TagResource (Service Authorization Reference, "Actions, resources, and condition
+    keys for Amazon Aurora DSQL"). The permission-only actions that accompany an UpdateCluster
+    (PutMultiRegionProperties, AddPeerCluster, RemovePeerCluster, PutWitnessRegion) are checked on
+    the peer's and the witness region's ARNs too, where how tags are evaluated is undocumented: they
+    are left to the UpdateCluster they accompany, which is conditioned.
+    """
+    terms = contract()
+    return {"StringEquals": {f"{key}/{terms.DSQL_MANAGED_BY_TAG}": terms.DSQL_MANAGED_BY_VALUE}}
+
+
+def _topology_statements(
+    stack: Stack, regions: list[str], witness_region: str | None, *, remove: bool
+) -> list[iam.PolicyStatement]:
+    """What an UpdateCluster that sends a peer list needs (and CreateCluster with one)."""
+    clusters = [_clusters(stack, r) for r in regions]
+    actions = ["dsql:PutMultiRegionProperties", "dsql:AddPeerCluster"]
+    if remove:
+        actions.append("dsql:RemovePeerCluster")
+    statements = [iam.PolicyStatement(actions=actions, resources=clusters)]
+    if witness_region is not None:
+        # Checked in the cluster's region and in the witness region (DSQL API reference).
+        statements.append(
+            iam.PolicyStatement(
+                actions=["dsql:PutWitnessRegion"],
+                resources=[_clusters(stack, r) for r in (*regions, witness_region)],
+                conditions={"StringEquals": {"dsql:WitnessRegion": witness_region}},
+            )
+        )
+    return statements
+
+
+def _on_event_statements(
+    stack: Stack, regions: list[str], witness_region: str | None
+) -> list[iam.PolicyStatement]:
+    """create (and adopt), update, delete."""
+    clusters = [_clusters(stack, r) for r in regions]
+    return [
+        iam.PolicyStatement(actions=["dsql:GetCluster", "dsql:ListTagsForResource"], resources=clusters),
+        # Finds a cluster a retried create or a rolled-back deploy left; no resource-level form.
+        iam.PolicyStatement(actions=["dsql:ListClusters"], resources=["*"]),
+        iam.PolicyStatement(
+            actions=["dsql:CreateCluster"], resources=clusters, conditions=_managed("aws:RequestTag")
+        ),
+        iam.PolicyStatement(
+            actions=["dsql:UpdateCluster", "dsql:DeleteCluster", "dsql:UntagResource"],
+            resources=clusters,
+            conditions=_managed("aws:ResourceTag"),
+        ),
+        # Tagging a managed cluster, or marking an adopted one (created before the tag existed).
+        iam.PolicyStatement(
+            actions=["dsql:TagResource"], resources=clusters, conditions=_managed("aws:ResourceTag")
+        ),
+        iam.PolicyStatement(
+            actions=["dsql:TagResource"], resources=clusters, conditions=_managed("aws:RequestTag")
+        ),
+        *_topology_statements(stack, regions, witness_region, remove=True),
+        iam.PolicyStatement(
+            actions=["iam:CreateServiceLinkedRole"],
+            resources=[
+                stack.format_arn(
+                    service="iam",
+                    region="",
+                    resource="role",
+                    resource_name="aws-service-role/dsql.amazonaws.com/AWSServiceRoleForAuroraDsql",
+                )
+            ],
+            conditions={"StringEquals": {"iam:AWSServiceName": "dsql.amazonaws.com"}},
+        ),
+    ]
+
+
+def _is_complete_statements(
+    stack: Stack, regions: list[str], witness_region: str | None
+) -> list[iam.PolicyStatement]:
+    """Reads both clusters; names this cluster on its peer (an UpdateCluster with the full list)."""
+    clusters = [_clusters(stack, r) for r in regions]
+    return [
+        iam.PolicyStatement(actions=["dsql:GetCluster"], resources=clusters),
+        iam.PolicyStatement(
+            actions=["dsql:UpdateCluster"], resources=clusters, conditions=_managed("aws:ResourceTag")
+        ),
+        *_topology_statements(stack, regions, witness_region, remove=False),
+    ]
 
 
 def _nag_form(stack: Stack, arn: str) -> str:

@@ -46,6 +46,28 @@ def default_trust_file() -> str:
 DSQL_ENDPOINT_SUFFIX: Final = "on.aws"
 
 
+#: Tags the cluster resource keeps on every cluster it creates or adopts: who owns it
+#: (``<stack name>/<logical id>``, which survives a stack deleted and created again) and that this
+#: library manages it (the lifecycle functions' IAM policies require it to change or delete one).
+DSQL_OWNER_TAG: Final = "ecommerce:owner"
+DSQL_MANAGED_BY_TAG: Final = "ecommerce:managed-by"
+DSQL_MANAGED_BY_VALUE: Final = "ecommerce-constructs"
+
+
+class DsqlClusterProperty:
+    """Properties of ``Custom::DsqlCluster`` (the construct writes them, the handler reads them)."""
+
+    REGION: Final = "Region"
+    WITNESS_REGION: Final = "WitnessRegion"
+    PEER_ARN: Final = "PeerArn"
+    DELETION_PROTECTION: Final = "DeletionProtection"
+    KMS_KEY: Final = "KmsKey"
+    TAGS: Final = "Tags"
+    REMOVAL_POLICY: Final = "RemovalPolicy"
+    ALLOW_UNPEER: Final = "AllowUnpeer"
+    OWNER: Final = "Owner"
+
+
 def dsql_endpoint(cluster_identifier: str, region: str) -> str:
     """``<cluster-id>.dsql.<region>.on.aws`` (works with CDK tokens as well as plain strings)."""
     return f"{cluster_identifier}.dsql.{region}.{DSQL_ENDPOINT_SUFFIX}"

@@ -62,6 +62,7 @@ EXERCISED = {
     "handlers.api.catalog.handler",
     "handlers.api.orders.handler",
     "handlers.infra.database_setup.on_event",
+    "handlers.infra.database_setup.is_complete",
     "handlers.infra.dsql_cluster.on_event",
     "handlers.infra.dsql_cluster.is_complete",
     "handlers.infra.edge_health.handler",
@@ -167,17 +168,23 @@ def set_up(
     log_dir: Path,
 ) -> dict[str, Any]:
     """``Custom::DatabaseSetup``'s Create, as the Provider framework hands it over: the schema and
-    the functions' database roles, applied through TLS as ``admin``."""
+    the functions' database roles, applied through TLS as ``admin``, then the poll that waits for
+    index builds, with on_event's answer merged into its event."""
     function = functions["handlers.infra.database_setup.on_event"]
-    process = LambdaProcess(
-        function,
-        interpreter,
-        environment=resolved(function, {}),
-        extra=database_reach(proxy, test_ca),
-        log=log_dir / "setup.log",
-    )
+    poll = functions["handlers.infra.database_setup.is_complete"]
+    processes = [
+        LambdaProcess(
+            f,
+            interpreter,
+            environment=resolved(f, {}),
+            extra=database_reach(proxy, test_ca),
+            log=log_dir / "setup.log",
+        )
+        for f in (function, poll)
+    ]
+    process = processes[0]
     try:
-        assert process.init["init"]["ok"], process.init
+        assert all(p.init["init"]["ok"] for p in processes), [p.init for p in processes]
         roles = {name: [f"arn:aws:iam::{ACCOUNT}:role/{name}-fn"] for name in ("catalog", "orders")}
         event = custom_resource_event(
             "Create",
@@ -192,9 +199,13 @@ def set_up(
         answer = process.invoke(event)
         assert answer.ok, json.dumps(answer.error, indent=1)[-4000:]
         assert not answer.writes_refused and not answer.host_reads, answer
+        polled = processes[1].invoke({**event, **answer.result})
+        assert polled.ok and polled.result == {"IsComplete": True}, polled
+        assert not polled.writes_refused and not polled.host_reads, polled
         return dict(answer.result)
     finally:
-        process.close()
+        for each in processes:
+            each.close()
 
 
 @pytest.fixture(scope="module")

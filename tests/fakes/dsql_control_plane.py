@@ -174,6 +174,10 @@ class FakeDsql:
         self.ticks = ticks
         self.protected_delete_error = protected_delete_error
         self.clusters: dict[tuple[str, str], FakeCluster] = {}
+        #: KMS keys DSQL cannot use (disabled, or a key policy without DSQL): a cluster switched to
+        #: one ends its transition with encryptionStatus KMS_KEY_INACCESSIBLE (DSQL user guide,
+        #: "Encryption at rest"; what status the cluster itself shows then is not documented).
+        self.inaccessible_keys: set[str] = set()
         self.calls: list[Call] = []
         self._injections: list[_Injection] = []
         self._tokens: dict[tuple[str, str], tuple[dict[str, Any], str, dict[str, Any]]] = {}
@@ -431,7 +435,8 @@ class FakeDsql:
                     other.peers.remove(cluster.arn)
             return
         cluster.status = self._settled_status(cluster)
-        cluster.encryption_status = "ENABLED"
+        inaccessible = cluster.kms_key is not None and cluster.kms_key in self.inaccessible_keys
+        cluster.encryption_status = "KMS_KEY_INACCESSIBLE" if inaccessible else "ENABLED"
         cluster.activated = cluster.activated or cluster.status == "ACTIVE"
 
     def _activate_mutual(self, cluster: FakeCluster) -> None:

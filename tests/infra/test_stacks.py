@@ -165,7 +165,9 @@ def test_no_star_actions_and_admin_only_for_the_setup(region: str) -> None:
             for action in _actions(statement):
                 assert "*" not in action, (logical_id, action)
                 if action == "dsql:DbConnectAdmin":
-                    assert logical_id.startswith("DatabaseSetupProviderOnEventRole"), logical_id
+                    assert logical_id.startswith(
+                        ("DatabaseSetupProviderOnEventRole", "DatabaseSetupProviderIsCompleteRole")
+                    ), logical_id
             if statement["Resource"] == "*":
                 assert set(_actions(statement)) <= {
                     "dsql:ListClusters", "xray:PutTraceSegments", "xray:PutTelemetryRecords",
@@ -178,20 +180,58 @@ def test_no_star_actions_and_admin_only_for_the_setup(region: str) -> None:
     assert admin == (region == "us-east-2")  # only the stack that runs the setup
 
 
+def _role_statements(template: Template, role_prefix: str) -> list[dict[str, Any]]:
+    statements = []
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        roles = [r["Ref"] for r in policy["Properties"]["Roles"]]
+        if any(role.startswith(role_prefix) for role in roles):
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+MANAGED = {"StringEquals": {"aws:ResourceTag/ecommerce:managed-by": "ecommerce-constructs"}}
+
+
 def test_the_lifecycle_rights_cover_exactly_the_topology() -> None:
     template = default_template("ecommerce-us-east-2")
-    lifecycle = _policy_statements(template, "DsqlClusterProvider")
-    create = next(s for s in lifecycle if "dsql:CreateCluster" in _actions(s))
-    assert sorted(create["Resource"]) == [
-        f"arn:aws:dsql:us-east-1:{ACCOUNT}:cluster/*",
-        f"arn:aws:dsql:us-east-2:{ACCOUNT}:cluster/*",
-    ]
-    assert "dsql:RemovePeerCluster" in _actions(create)
-    witness = next(s for s in lifecycle if _actions(s) == ["dsql:PutWitnessRegion"])
+    on_event = _role_statements(template, "DsqlClusterProviderOnEventRole")
+    clusters = [f"arn:aws:dsql:us-east-1:{ACCOUNT}:cluster/*", f"arn:aws:dsql:us-east-2:{ACCOUNT}:cluster/*"]
+    create = next(s for s in on_event if "dsql:CreateCluster" in _actions(s))
+    assert sorted(create["Resource"]) == clusters
+    assert create["Condition"] == {
+        "StringEquals": {"aws:RequestTag/ecommerce:managed-by": "ecommerce-constructs"}
+    }
+    change = next(s for s in on_event if "dsql:DeleteCluster" in _actions(s))
+    assert set(_actions(change)) == {
+        "dsql:UpdateCluster",
+        "dsql:DeleteCluster",
+        "dsql:UntagResource",
+        "dsql:TagResource",
+    }  # minimizePolicies merges what shares a condition
+    assert change["Condition"] == MANAGED
+    assert any("dsql:RemovePeerCluster" in _actions(s) for s in on_event)
+    witness = next(s for s in on_event if _actions(s) == ["dsql:PutWitnessRegion"])
     assert f"arn:aws:dsql:us-west-2:{ACCOUNT}:cluster/*" in witness["Resource"]
     assert witness["Condition"] == {"StringEquals": {"dsql:WitnessRegion": "us-west-2"}}
-    slr = next(s for s in lifecycle if _actions(s) == ["iam:CreateServiceLinkedRole"])
+    slr = next(s for s in on_event if _actions(s) == ["iam:CreateServiceLinkedRole"])
     assert slr["Condition"] == {"StringEquals": {"iam:AWSServiceName": "dsql.amazonaws.com"}}
+
+
+def test_the_polling_function_only_reads_and_peers() -> None:
+    """is_complete reads both clusters and names this one on its peer; it creates, deletes, tags and
+    lists nothing, and changes only clusters this library manages."""
+    template = default_template("ecommerce-us-east-2")
+    is_complete = _role_statements(template, "DsqlClusterProviderIsCompleteRole")
+    actions = {a for s in is_complete for a in _actions(s) if a.startswith(("dsql:", "iam:"))}
+    assert actions == {
+        "dsql:GetCluster",
+        "dsql:UpdateCluster",
+        "dsql:PutMultiRegionProperties",
+        "dsql:AddPeerCluster",
+        "dsql:PutWitnessRegion",
+    }
+    update = next(s for s in is_complete if "dsql:UpdateCluster" in _actions(s))
+    assert update["Condition"] == MANAGED
 
 
 def test_function_roles_are_outputs_for_role_mapping() -> None:

@@ -14,7 +14,7 @@ from ecommerce_dev import guard
 from ecommerce_dev.guarded import guarded_connector
 from handlers.db import IndexBuildError, MigrationChecksumError, MigrationError
 from handlers.db.migrate import (
-    _Runner,
+    StatementRunner,
     apply_migrations,
     default_migrations_dir,
     load_migrations,
@@ -343,7 +343,7 @@ def test_index_job_is_polled_until_it_completes(fresh_dsn: str) -> None:
         if len(polls) == 3:
             finisher.execute("UPDATE sys.jobs SET status = 'completed' WHERE job_id = %s", (job,))
 
-    runner = _Runner(_connect(fresh_dsn), lambda m: None, 3, sleep, _Clock())
+    runner = StatementRunner(_connect(fresh_dsn), lambda m: None, 3, sleep, _Clock())
     try:
         runner._wait_for_job("products_created_at_idx", job, deadline=1000.0, poll_interval=0.5)
         assert polls == [0.5, 0.5, 0.5]
@@ -361,7 +361,7 @@ def test_index_job_failure_and_timeout_from_sys_jobs(fresh_dsn: str) -> None:
             " ('slowjob', 'processing', 'INDEX_BUILD', 'slow_idx', 'products', NULL)"
         )
     clock = _Clock()
-    runner = _Runner(_connect(fresh_dsn), lambda m: None, 3, clock.sleep, clock)
+    runner = StatementRunner(_connect(fresh_dsn), lambda m: None, 3, clock.sleep, clock)
     try:
         with pytest.raises(IndexBuildError, match="job failed: duplicate key"):
             runner._wait_for_job("never_built_idx", "failedjob", deadline=1000.0, poll_interval=1.0)

@@ -45,7 +45,7 @@ def test_shipped_file_matches_model_defaults() -> None:
     assert config.primary == "us-east-1"
     assert config.stack_name("us-east-2") == "ecommerce-us-east-2"
     assert config.edge_stack_name == "ecommerce-edge"
-    assert config.database.deletion_protection is True
+    assert config.database.deletion_protection is None  # follows removal_policy: retain, so on
     assert config.database.removal_policy == "retain"
 
 
@@ -112,6 +112,11 @@ def test_single_region_needs_no_witness(tmp_path: Path) -> None:
         ),
         ({"monitoring": {"log_retention_days": 31}}, "monitoring.log_retention_days", "retention period"),
         ({"database": {"removal_policy": "snapshot"}}, "database.removal_policy", "'retain' or 'destroy'"),
+        (
+            {"database": {"removal_policy": "destroy", "deletion_protection": True}},
+            "database",
+            "can never delete the cluster",
+        ),
         (
             {"database": {"existing_cluster_identifiers": {"us-east-1": "abc"}}},
             "database.existing_cluster_identifiers",

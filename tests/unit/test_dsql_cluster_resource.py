@@ -171,7 +171,12 @@ def test_delete_honours_retention_and_deletion_protection(fake: FakeDsql) -> Non
     protected = event("Delete", props("eu-west-1", RemovalPolicy="destroy"), PhysicalResourceId=identifier)
     with pytest.raises(ClusterError, match="has deletion protection on"):
         dsql_cluster.on_event(protected)
+    # The live cluster decides: a template saying "off" does not delete a cluster still protected.
     destroy = props("eu-west-1", RemovalPolicy="destroy", DeletionProtection="false")
+    with pytest.raises(ClusterError, match="--no-deletion-protection-enabled"):
+        dsql_cluster.on_event(event("Delete", destroy, PhysicalResourceId=identifier))
+    # Deployed first (an Update turns it off), the delete goes through.
+    run(event("Update", destroy, PhysicalResourceId=identifier, OldResourceProperties=props("eu-west-1")))
     run(event("Delete", destroy, PhysicalResourceId=identifier))
     assert not fake.find("eu-west-1")
 
@@ -181,6 +186,11 @@ def test_a_peered_pair_is_deleted_in_stack_order(fake: FakeDsql) -> None:
     first, second = pair(fake)
     destroy = {"RemovalPolicy": "destroy", "DeletionProtection": "false"}
     second_props = props("us-east-2", WitnessRegion=WITNESS, PeerArn=first["Data"]["Arn"], **destroy)
+    first_props = props("us-east-1", WitnessRegion=WITNESS, **destroy)
+    for created, new in ((first, first_props), (second, second_props)):  # deployed before the destroy
+        old = {**new, "RemovalPolicy": "retain", "DeletionProtection": "true"}
+        run(event("Update", new, PhysicalResourceId=created["PhysicalResourceId"], OldResourceProperties=old))
+    fake.settle()
     run(event("Delete", second_props, PhysicalResourceId=second["PhysicalResourceId"]))
     assert fake.cluster("us-east-2", second["PhysicalResourceId"]).status == "PENDING_DELETE"
     run(
@@ -255,3 +265,28 @@ def test_a_missing_service_linked_role_says_how_to_create_it() -> None:
     assert "aws iam create-service-linked-role --aws-service-name dsql.amazonaws.com" in message
     other = ClientError({"Error": {"Code": "ValidationException", "Message": "bad"}}, "CreateCluster")
     assert "service-linked" not in dsql_cluster._explain(other)
+
+
+KEY = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def test_a_key_change_completes_only_when_dsql_reports_the_key_enabled(fake: FakeDsql) -> None:
+    identifier = run(event("Create", props("eu-west-1")))["PhysicalResourceId"]
+    update = event(
+        "Update",
+        props("eu-west-1", KmsKey=KEY),
+        PhysicalResourceId=identifier,
+        OldResourceProperties=props("eu-west-1"),
+    )
+    started = dsql_cluster.on_event(update)
+    assert fake.cluster("eu-west-1", identifier).encryption_status == "UPDATING"
+    polls = [dsql_cluster.is_complete({**update, **started}) for _ in range(5)]
+    assert not polls[0]["IsComplete"]  # still UPDATING
+    assert polls[-1]["IsComplete"]
+    assert fake.cluster("eu-west-1", identifier).encryption_status == "ENABLED"
+
+
+def test_a_key_dsql_cannot_use_fails_with_what_to_fix(fake: FakeDsql) -> None:
+    fake.inaccessible_keys.add(KEY)
+    with pytest.raises(ClusterError, match=r"KMS_KEY_INACCESSIBLE.*key policy must let dsql.amazonaws.com"):
+        run(event("Create", props("eu-west-1", KmsKey=KEY)))

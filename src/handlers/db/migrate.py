@@ -156,15 +156,9 @@ def apply_migrations(
     :class:`IndexBuildError` when an async index build fails or exceeds ``index_timeout`` seconds.
     """
     started = clock()
-    runner = _Runner(connect, log or logger.info, max_attempts, sleep, clock)
+    runner = StatementRunner(connect, log or logger.info, max_attempts, sleep, clock)
     try:
-        loaded = load_migrations(migrations)
-        runner.execute(SCHEMA_MIGRATIONS_DDL, create=True)
-        recorded = {
-            row["version"]: row
-            for row in runner.execute("SELECT version, name, checksum FROM schema_migrations")
-        }
-        _verify_checksums(loaded, recorded, runner.log)
+        loaded, recorded = _prepare(runner, migrations)
         applied: list[str] = []
         skipped = [m.version for m in loaded if m.version in recorded]
         indexes: list[str] = []
@@ -190,6 +184,109 @@ def apply_migrations(
         runner.close()
 
 
+@dataclass(frozen=True)
+class PendingIndex:
+    """An async index build a migration started and has not seen finish."""
+
+    version: str
+    name: str
+    job_id: str | None
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"version": self.version, "name": self.name, "job_id": self.job_id}
+
+    @classmethod
+    def of(cls, data: Any) -> PendingIndex:
+        return cls(str(data["version"]), str(data["name"]), data.get("job_id"))
+
+
+@dataclass(frozen=True)
+class MigrationStart:
+    result: MigrationResult  # the versions recorded now (none of their indexes still building)
+    pending: tuple[PendingIndex, ...]  # builds to wait for; their versions are recorded when done
+
+
+def start_migrations(
+    connect: Connect,
+    *,
+    migrations: MigrationSource = None,
+    log: Callable[[str], None] | None = None,
+    max_attempts: int = 10,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> MigrationStart:
+    """Every pending migration's statements, without waiting for async index builds.
+
+    For a deploy that must not wait minutes inside one Lambda invocation: the custom resource's
+    ``is_complete`` calls :func:`finish_migrations` until nothing is pending. A version is recorded
+    only once its indexes are valid, so a build that fails leaves it to be applied again.
+    """
+    started = clock()
+    runner = StatementRunner(connect, log or logger.info, max_attempts, sleep, clock)
+    try:
+        loaded, recorded = _prepare(runner, migrations)
+        applied: list[str] = []
+        skipped = [m.version for m in loaded if m.version in recorded]
+        pending: list[PendingIndex] = []
+        for migration in loaded:
+            if migration.version in recorded:
+                continue
+            runner.log(f"applying migration {migration.filename}")
+            building: list[PendingIndex] = []
+            for statement in migration.statements:
+                index = runner.start_statement(statement)
+                if index is not None and runner.index_state(*index) != "valid":
+                    building.append(PendingIndex(migration.version, *index))
+            if building:
+                pending += building
+            elif runner.record(migration):
+                applied.append(migration.version)
+            else:
+                skipped.append(migration.version)
+        seconds = clock() - started
+        runner.log(f"migrations: applied {applied or 'none'}, {len(pending)} index build(s) pending")
+        return MigrationStart(MigrationResult(tuple(applied), tuple(skipped), seconds), tuple(pending))
+    finally:
+        runner.close()
+
+
+def finish_migrations(
+    connect: Connect,
+    pending: Sequence[PendingIndex],
+    *,
+    migrations: MigrationSource = None,
+    log: Callable[[str], None] | None = None,
+    max_attempts: int = 10,
+) -> tuple[PendingIndex, ...]:
+    """One look at the builds :func:`start_migrations` left: records each version whose indexes are
+    all valid, raises :class:`IndexBuildError` for a failed build, returns what is still building."""
+    runner = StatementRunner(connect, log or logger.info, max_attempts, time.sleep, time.monotonic)
+    try:
+        by_version = {m.version: m for m in load_migrations(migrations)}
+        still: list[PendingIndex] = []
+        for version in sorted({p.version for p in pending}):
+            builds = [p for p in pending if p.version == version]
+            building = [p for p in builds if runner.index_state(p.name, p.job_id) != "valid"]
+            if building:
+                still += building
+            else:
+                runner.record(by_version[version])
+                runner.log(f"migration {version}: every index is valid; recorded")
+        return tuple(still)
+    finally:
+        runner.close()
+
+
+def _prepare(runner: StatementRunner, migrations: MigrationSource) -> tuple[list[Migration], dict[str, Any]]:
+    loaded = load_migrations(migrations)
+    runner.execute(SCHEMA_MIGRATIONS_DDL, create=True)
+    recorded = {
+        row["version"]: row for row in runner.execute("SELECT version, name, checksum FROM schema_migrations")
+    }
+    _verify_checksums(loaded, recorded, runner.log)
+    return loaded, recorded
+
+
 def _verify_checksums(
     loaded: Iterable[Migration], recorded: dict[str, dict[str, Any]], log: Callable[[str], None]
 ) -> None:
@@ -202,16 +299,17 @@ def _verify_checksums(
             raise MigrationChecksumError(version, migration.filename, row["checksum"], migration.checksum)
 
 
-class _Runner:
-    """Executes statements one per autocommit transaction, reconnecting and retrying where safe."""
+class StatementRunner:
+    """Executes statements one per autocommit transaction, reconnecting and retrying where safe:
+    the migrations' and the database roles' way to run DDL on DSQL."""
 
     def __init__(
         self,
         connect: Connect,
         log: Callable[[str], None],
-        max_attempts: int,
-        sleep: Callable[[float], None],
-        clock: Callable[[], float],
+        max_attempts: int = 10,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._connect = connect
         self.log = log
@@ -233,6 +331,10 @@ class _Runner:
             self._conn.autocommit = True
         assert self._conn is not None
         return self._conn
+
+    def render(self, statement: Any) -> str:
+        """A composed statement (``psycopg.sql``) as text, quoted for this connection."""
+        return str(statement.as_string(self._connection()))
 
     def execute(
         self, sql: str, params: Sequence[Any] | None = None, *, create: bool = False
@@ -266,24 +368,43 @@ class _Runner:
                 self._sleep(self._backoff.delay(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def run_statement(self, statement: str, poll_interval: float, index_timeout: float) -> str | None:
-        """Execute a migration statement; for an async index, wait until it is valid and return its name."""
+    def start_statement(self, statement: str) -> tuple[str, str | None] | None:
+        """Execute a migration statement; for an async index, (its name, the build's job id)."""
         index = _INDEX_ASYNC.match(statement)
-        is_create = bool(_CREATE.match(statement))
         if index is None:
-            self.execute(statement, create=is_create)
+            self.execute(statement, create=bool(_CREATE.match(statement)))
             return None
         name = _unquote(index["name"])
         if not index["if_not_exists"]:
             raise MigrationError(f"use CREATE INDEX ASYNC IF NOT EXISTS so re-runs are no-ops: {name}")
-        deadline = self._clock() + index_timeout
         rows = self.execute(statement, create=True)
         job_id = rows[0].get("job_id") if rows else None
+        return name, None if job_id is None else str(job_id)
+
+    def run_statement(self, statement: str, poll_interval: float, index_timeout: float) -> str | None:
+        """Execute a migration statement; for an async index, wait until it is valid and return its name."""
+        deadline = self._clock() + index_timeout
+        started = self.start_statement(statement)
+        if started is None:
+            return None
+        name, job_id = started
         if job_id is not None:
-            self._wait_for_job(name, str(job_id), deadline, poll_interval)
-        self._wait_until_valid(name, None if job_id is None else str(job_id), deadline, poll_interval)
+            self._wait_for_job(name, job_id, deadline, poll_interval)
+        self._wait_until_valid(name, job_id, deadline, poll_interval)
         self.log(f"index {name} is valid")
         return name
+
+    def index_state(self, name: str, job_id: str | None) -> str:
+        """``valid`` or ``building``; a failed build raises :class:`IndexBuildError`."""
+        if job_id is not None:
+            rows = self.execute("SELECT * FROM sys.jobs WHERE job_id = %s", (job_id,))
+            status = str(rows[0].get("status", "")).lower() if rows else ""
+            if status in _JOB_FAILED and not self._index_valid(name):
+                detail = rows[0].get("details") or rows[0].get("detail") or ""
+                raise IndexBuildError(name, job_id, f"job {status}: {detail}".strip(": "))
+            if rows and status != _JOB_DONE:
+                return "building"
+        return "valid" if self._index_valid(name) is True else "building"
 
     def _wait_for_job(self, index: str, job_id: str, deadline: float, poll_interval: float) -> None:
         while True:

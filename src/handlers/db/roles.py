@@ -1,16 +1,19 @@
 """Database roles: one per Lambda function, with only what its routes need, mapped to its IAM role.
 
 Run as ``admin``, each statement in its own transaction (DSQL: one DDL per transaction; ``AWS IAM
-GRANT`` is DDL). Converges instead of appending: missing roles, privileges and IAM mappings are
-added, extra privileges and stale mappings (a replaced function role) are removed, so a re-run
-after any change leaves exactly the declared state and a re-run without one changes nothing.
-The functions log in with ``dsql:DbConnect`` tokens as these roles, never as ``admin``.
+GRANT`` is DDL), through the migration runner's statement runner: DDL can fail with 40001 (OC001,
+the schema changed under it, e.g. when an index build finishes) or XX000 and is retried, and a lost
+connection is replaced (every statement here is idempotent). Converges instead of appending:
+missing roles, privileges and IAM mappings are added, extra privileges and stale mappings (a
+replaced function role) are removed, so a re-run after any change leaves exactly the declared state
+and a re-run without one changes nothing. The functions log in with ``dsql:DbConnect`` tokens as
+these roles, never as ``admin``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +22,8 @@ import psycopg
 from psycopg import sql
 
 from handlers.contract import db_role
+
+from .migrate import StatementRunner
 
 Connect = Callable[[], psycopg.Connection[Any]]
 
@@ -77,46 +82,51 @@ def function_roles(
 
 
 def setup_roles(
-    connect: Connect, roles: Mapping[str, RoleSpec], *, log: Callable[[str], None] = print
+    connect: Connect,
+    roles: Mapping[str, RoleSpec],
+    *,
+    log: Callable[[str], None] = print,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> RoleReport:
     bad = [arn for spec in roles.values() for arn in spec.iam_role_arns if not _IAM_ROLE_ARN.fullmatch(arn)]
     if bad:
         raise ValueError(f"not IAM role ARNs (arn:aws:iam::<account>:role/<name>): {', '.join(bad)}")
     report = RoleReport()
-    with connect() as conn:
-        conn.autocommit = True
+    runner = StatementRunner(connect, log, sleep=sleep)
+    try:
 
         def run(statement: sql.Composed) -> None:
-            text = statement.as_string(conn)
-            conn.execute(statement)
+            text = runner.render(statement)
+            # create=True: "already exists" (42710: a role, or a mapping DSQL already has) is the
+            # state we want, whoever made it (a concurrent runner, a retry after a lost answer).
+            runner.execute(text, create=True)
             report.executed.append(text)
             log(f"ok: {text}")
 
         for name, spec in roles.items():
             role = sql.Identifier(name)
-            if (
-                conn.execute("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s", (name,)).fetchone()
-                is None
-            ):
+            if not runner.execute("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s", (name,)):
                 run(sql.SQL("CREATE ROLE {} WITH LOGIN").format(role))
                 run(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(role))
-            _converge_privileges(conn, name, spec.privileges, run)
-            _converge_mappings(conn, name, spec.iam_role_arns, run)
+            _converge_privileges(runner, name, spec.privileges, run)
+            _converge_mappings(runner, name, spec.iam_role_arns, run)
+    finally:
+        runner.close()
     return report
 
 
 def _converge_privileges(
-    conn: psycopg.Connection[Any],
+    runner: StatementRunner,
     name: str,
     wanted: Mapping[str, Sequence[str]],
     run: Callable[[sql.Composed], None],
 ) -> None:
-    rows = conn.execute(
+    rows = runner.execute(
         "SELECT table_name, privilege_type FROM information_schema.role_table_grants "
         "WHERE grantee = %s AND table_schema = 'public'",
         (name,),
-    ).fetchall()
-    current = {(str(table), str(privilege)) for table, privilege in rows}
+    )
+    current = {(str(row["table_name"]), str(row["privilege_type"])) for row in rows}
     desired = {(table, privilege) for table, privileges in wanted.items() for privilege in privileges}
     role = sql.Identifier(name)
     for table, privilege in sorted(desired - current):
@@ -126,18 +136,16 @@ def _converge_privileges(
 
 
 def _converge_mappings(
-    conn: psycopg.Connection[Any], name: str, wanted: Sequence[str], run: Callable[[sql.Composed], None]
+    runner: StatementRunner, name: str, wanted: Sequence[str], run: Callable[[sql.Composed], None]
 ) -> None:
-    rows = conn.execute(
-        "SELECT arn FROM sys.iam_pg_role_mappings WHERE pg_role_name = %s", (name,)
-    ).fetchall()
-    current = {str(arn) for (arn,) in rows}
+    rows = runner.execute("SELECT arn FROM sys.iam_pg_role_mappings WHERE pg_role_name = %s", (name,))
+    current = {str(row["arn"]) for row in rows}
     role = sql.Identifier(name)
     for arn in sorted(set(wanted) - current):
         # DSQL does not document whether re-granting an existing mapping errors; a mapping we did
-        # not see (another runner, replication lag) is the state we want either way.
-        with contextlib.suppress(psycopg.errors.DuplicateObject):
-            run(sql.SQL("AWS IAM GRANT {} TO {}").format(role, sql.Literal(arn)))
+        # not see (another runner, replication lag) is the state we want either way (run tolerates
+        # duplicate_object).
+        run(sql.SQL("AWS IAM GRANT {} TO {}").format(role, sql.Literal(arn)))
     for arn in sorted(current - set(wanted)):
         # A replaced function role leaves a mapping to an IAM role that no longer exists; the
         # new role must be the one mapped (else every query fails with SQLSTATE 28000).

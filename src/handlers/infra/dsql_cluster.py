@@ -10,9 +10,27 @@ Topology is owned by exactly one side: the resource that was given a ``PeerArn``
 resource never sends a peer list, so no update of A's stack can drop B. ``UpdateCluster``'s peer
 list replaces the old one, so whenever one is sent it is the complete list.
 
-Idempotent under CloudFormation retries: creates carry a client token derived from the request,
-and a create first looks for a cluster already tagged with this resource. Failures raise with a
-sentence CloudFormation shows as the reason.
+What CloudFormation does around it (docs/dsql-clusters.md, "Failures and rollbacks"; replayed by
+tests/fakes/cloudformation.py):
+
+- **Ownership outlives the stack.** A cluster carries ``ecommerce:owner`` = ``<stack name>/<logical
+  id>`` (the ``Owner`` property), which a stack deleted after a failed first create and created again
+  (a new StackId) still matches. A create first looks for a cluster it owns: one whose topology is
+  what is asked is adopted (a retained cluster of a rolled-back create, or a retried request),
+  never one in PENDING_DELETE (the failure says how to proceed); clusters tagged the old way
+  (``ecommerce:cfn-resource`` = StackId/LogicalResourceId) are recognised by stack name and
+  re-tagged. Every cluster also carries ``ecommerce:managed-by``, which the IAM policies of the
+  lifecycle functions require before they change or delete a cluster.
+- **Updates converge on the cluster as it is.** A rollback sends the old properties as new ones;
+  whatever already holds on the real cluster succeeds, so a refused update never leaves the stack
+  in UPDATE_ROLLBACK_FAILED. Only what would change data or topology is refused.
+- **Deletes respect the live cluster.** Deletion protection found on (set by hand, or by the
+  template) refuses the delete with the command that turns it off; DELETED and gone are the same.
+- Encryption changes complete when DSQL reports the key ENABLED; KMS_KEY_INACCESSIBLE fails with
+  the key policy DSQL needs.
+
+Idempotent under retries: creates carry a client token derived from the request, and every step is
+read back from DSQL before it is taken. Failures raise with a sentence CloudFormation shows.
 """
 
 from __future__ import annotations
@@ -25,19 +43,36 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from handlers.contract import dsql_endpoint
+from handlers.contract import (
+    DSQL_MANAGED_BY_TAG,
+    DSQL_MANAGED_BY_VALUE,
+    DSQL_OWNER_TAG,
+    DsqlClusterProperty,
+    dsql_endpoint,
+)
 
 logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
 
-RESOURCE_TAG = "ecommerce:cfn-resource"  # StackId/LogicalResourceId of the resource owning the cluster
+#: How clusters were tagged before ownership outlived the stack: ``StackId/LogicalResourceId``.
+LEGACY_OWNER_TAG = "ecommerce:cfn-resource"
+#: Marks a peer this resource removed itself (allow_unpeer), so that a rollback asking for it back
+#: succeeds instead of failing on a peering DSQL cannot restore.
+UNPEERED_TAG = "ecommerce:unpeered"
 # Healthy steady states: IDLE and INACTIVE are scale-to-zero, not failures.
 READY = frozenset({"ACTIVE", "IDLE", "INACTIVE"})
+GONE = frozenset({"DELETED"})
 GONE_OR_GOING = frozenset({"DELETING", "DELETED", "PENDING_DELETE"})
+ENCRYPTION_BUSY = frozenset({"UPDATING", "ENABLING"})
 # DSQL takes minutes to create or peer; the Provider's own total timeout is 50 min (CloudFormation
 # gives a custom resource at most one hour). Give a reason before that generic timeout fires.
 BUDGET_SECONDS = 45 * 60
 TRANSIENT = frozenset({"ThrottlingException", "InternalServerException", "ConflictException"})
+KEY_POLICY_HELP = (
+    "the key policy must let dsql.amazonaws.com use the key (kms:Encrypt, kms:Decrypt, kms:ReEncrypt*, "
+    "kms:GenerateDataKey, kms:DescribeKey) for this account's clusters: docs/dsql-clusters.md, "
+    '"Customer managed keys"'
+)
 
 
 @functools.cache
@@ -64,6 +99,9 @@ def _bool(value: Any) -> bool:
     return str(value).lower() == "true"
 
 
+P = DsqlClusterProperty
+
+
 @dataclass(frozen=True)
 class Props:
     region: str
@@ -74,18 +112,20 @@ class Props:
     tags: dict[str, str]
     removal_policy: str
     allow_unpeer: bool
+    owner: str | None  # None in templates older than the Owner property
 
     @classmethod
     def of(cls, raw: Mapping[str, Any]) -> Props:
         return cls(
-            region=str(raw["Region"]),
-            witness_region=raw.get("WitnessRegion") or None,
-            peer_arn=raw.get("PeerArn") or None,
-            deletion_protection=_bool(raw.get("DeletionProtection", "true")),
-            kms_key=raw.get("KmsKey") or None,
-            tags={str(k): str(v) for k, v in (raw.get("Tags") or {}).items()},
-            removal_policy=str(raw.get("RemovalPolicy", "retain")),
-            allow_unpeer=_bool(raw.get("AllowUnpeer", "false")),
+            region=str(raw[P.REGION]),
+            witness_region=raw.get(P.WITNESS_REGION) or None,
+            peer_arn=raw.get(P.PEER_ARN) or None,
+            deletion_protection=_bool(raw.get(P.DELETION_PROTECTION, "true")),
+            kms_key=raw.get(P.KMS_KEY) or None,
+            tags={str(k): str(v) for k, v in (raw.get(P.TAGS) or {}).items()},
+            removal_policy=str(raw.get(P.REMOVAL_POLICY, "retain")),
+            allow_unpeer=_bool(raw.get(P.ALLOW_UNPEER, "false")),
+            owner=raw.get(P.OWNER) or None,
         )
 
     @property
@@ -108,10 +148,13 @@ class Cluster:
     peers: tuple[str, ...]  # peer ARNs, never the cluster's own
     endpoint: str
     tags: dict[str, str]
+    kms_key: str | None  # None: an AWS owned key
+    encryption_status: str | None
 
     @classmethod
     def of(cls, region: str, reply: Mapping[str, Any]) -> Cluster:
         multi = reply.get("multiRegionProperties") or {}
+        encryption = reply.get("encryptionDetails") or {}
         arn = str(reply["arn"])
         return cls(
             identifier=str(reply["identifier"]),
@@ -124,6 +167,10 @@ class Cluster:
             peers=tuple(sorted(a for a in multi.get("clusters", []) if a != arn)),
             endpoint=str(reply.get("endpoint") or dsql_endpoint(str(reply["identifier"]), region)),
             tags=dict(reply.get("tags") or {}),
+            kms_key=encryption.get("kmsKeyArn")
+            if encryption.get("encryptionType") == "CUSTOMER_MANAGED_KMS_KEY"
+            else None,
+            encryption_status=encryption.get("encryptionStatus"),
         )
 
 
@@ -133,6 +180,32 @@ def region_of(arn: str) -> str:
 
 def identifier_of(arn: str) -> str:
     return arn.rsplit("/", 1)[-1]
+
+
+def stack_name_of(stack_id: str) -> str:
+    """``arn:aws:cloudformation:<region>:<account>:stack/<name>/<uuid>`` -> ``<name>``."""
+    return stack_id.split(":stack/", 1)[-1].split("/", 1)[0]
+
+
+def owner_of(event: Mapping[str, Any], props: Props) -> str:
+    """Who owns the cluster: the same after the stack is deleted and created again."""
+    owner = props.owner or f"{stack_name_of(str(event['StackId']))}/{event['LogicalResourceId']}"
+    return owner[-256:]
+
+
+def owned_by(cluster: Cluster, owner: str) -> bool:
+    """Tagged for ``owner`` now, or the old way by a stack of the same name and logical id."""
+    if cluster.tags.get(DSQL_OWNER_TAG) == owner:
+        return True
+    legacy = cluster.tags.get(LEGACY_OWNER_TAG)
+    if not legacy:
+        return False
+    stack, _, logical_id = owner.rpartition("/")
+    return f":stack/{stack}/" in legacy and legacy.endswith(f"/{logical_id}")
+
+
+def ownership_tags(owner: str) -> dict[str, str]:
+    return {DSQL_OWNER_TAG: owner, DSQL_MANAGED_BY_TAG: DSQL_MANAGED_BY_VALUE}
 
 
 def _call(operation: Callable[..., Any], **params: Any) -> Any:
@@ -156,11 +229,12 @@ def _error_code(exc: BaseException) -> str | None:
 
 def get_cluster(region: str, identifier: str) -> Cluster | None:
     try:
-        return Cluster.of(region, client_factory(region).get_cluster(identifier=identifier))
+        cluster = Cluster.of(region, client_factory(region).get_cluster(identifier=identifier))
     except Exception as exc:
         if _error_code(exc) == "ResourceNotFoundException":
             return None
         raise
+    return None if cluster.status in GONE else cluster
 
 
 # ---- the Provider framework's entry points ------------------------------------------------------
@@ -175,7 +249,7 @@ def on_event(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
             identifier = _create(event, props)
         elif kind == "Update":
             identifier = str(event["PhysicalResourceId"])
-            _update(identifier, Props.of(event["OldResourceProperties"]), props)
+            _update(identifier, Props.of(event["OldResourceProperties"]), props, owner_of(event, props))
         else:
             identifier = str(event["PhysicalResourceId"])
             _delete(identifier, props)
@@ -225,11 +299,19 @@ def is_complete(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]
 
 def _create(event: Mapping[str, Any], props: Props) -> str:
     client = client_factory(props.region)
-    owner = f"{event['StackId']}/{event['LogicalResourceId']}"
-    existing = _find_owned(client, props.region, owner)
-    if existing is not None:
-        logger.info("found %s already created for %s", existing.identifier, owner)
-        return existing.identifier
+    owner = owner_of(event, props)
+    owned = _owned(client, props.region, owner)
+    usable = [c for c in owned if c.status not in GONE_OR_GOING]
+    if usable:
+        cluster = usable[0]
+        _check_adoptable(cluster, props)
+        logger.info("adopting %s (%s), which %s already owns", cluster.identifier, cluster.status, owner)
+        _own(client, cluster, owner)
+        _converge(client, cluster, props, props, owner)
+        return cluster.identifier
+    pending = [c for c in owned if c.status == "PENDING_DELETE"]
+    if pending:
+        raise ClusterError(_pending_delete_help(pending[0], props))
     if props.peer_arn is not None:
         _check_peer_topology(props)
     multi: dict[str, Any] | None = None
@@ -239,7 +321,7 @@ def _create(event: Mapping[str, Any], props: Props) -> str:
             multi["clusters"] = [props.peer_arn]
     params: dict[str, Any] = {
         "deletionProtectionEnabled": props.deletion_protection,
-        "tags": {**props.tags, RESOURCE_TAG: owner[-256:]},
+        "tags": {**props.tags, **ownership_tags(owner)},
         # The same request retried gets the same cluster back, not a second one.
         "clientToken": hashlib.sha256(f"{owner}|{event['RequestId']}".encode()).hexdigest()[:64],
     }
@@ -252,18 +334,45 @@ def _create(event: Mapping[str, Any], props: Props) -> str:
     return str(created["identifier"])
 
 
-def _find_owned(client: Any, region: str, owner: str) -> Cluster | None:
-    """A cluster this resource created before (a retried create): looked up by its tag."""
+def _owned(client: Any, region: str, owner: str) -> list[Cluster]:
+    """Clusters ``owner`` created before (a retried create, a rolled-back first deploy), newest first."""
+    found = []
     for page in client.get_paginator("list_clusters").paginate():
         for item in page.get("clusters", []):
             cluster = get_cluster(region, str(item["identifier"]))
-            if (
-                cluster
-                and cluster.tags.get(RESOURCE_TAG) == owner[-256:]
-                and cluster.status not in GONE_OR_GOING
-            ):
-                return cluster
-    return None
+            if cluster is not None and owned_by(cluster, owner):
+                found.append(cluster)
+    return found[::-1]
+
+
+def _check_adoptable(cluster: Cluster, props: Props) -> None:
+    """A cluster left behind is adopted only if it is what this resource asks for."""
+    problems = []
+    if cluster.witness_region != props.witness_region:
+        problems.append(f"it is {_topology_of(cluster)}, the template asks for {props.topology}")
+    # The second cluster of a pair must be peered with the one named, or not yet with any; the
+    # first one's peers are the other resource's business.
+    if props.peer_arn is not None and cluster.peers and props.peer_arn not in cluster.peers:
+        problems.append(f"it is peered with {', '.join(cluster.peers)}, the template names {props.peer_arn}")
+    if problems:
+        raise ClusterError(
+            f"cluster {cluster.identifier} in {cluster.region} belongs to this resource (tag "
+            f"{DSQL_OWNER_TAG}) but cannot be adopted: {'; '.join(problems)}. Delete it (aws dsql "
+            f"update-cluster --identifier {cluster.identifier} --no-deletion-protection-enabled, then aws "
+            f"dsql delete-cluster --identifier {cluster.identifier}) or restore the configuration it was "
+            "made with, then deploy again"
+        )
+
+
+def _pending_delete_help(cluster: Cluster, props: Props) -> str:
+    peers = ", ".join(cluster.peers) or "its peer"
+    return (
+        f"this resource's cluster {cluster.identifier} in {cluster.region} is PENDING_DELETE: DSQL deletes "
+        f"a peered cluster only together with its peer ({peers}) and cannot cancel that. Either delete the "
+        "peer too (its stack with removal_policy destroy, or aws dsql delete-cluster in its region), wait "
+        "until both are gone and deploy both regions again; or deploy this stack under another app name. "
+        'docs/dsql-clusters.md, "After a failed first deploy"'
+    )
 
 
 def _check_peer_topology(props: Props) -> None:
@@ -278,60 +387,101 @@ def _check_peer_topology(props: Props) -> None:
         )
 
 
+def _own(client: Any, cluster: Cluster, owner: str) -> None:
+    """Tag the cluster for ``owner`` (first, so that the lifecycle's IAM conditions hold), then drop
+    the old-style tag."""
+    wanted = ownership_tags(owner)
+    if any(cluster.tags.get(k) != v for k, v in wanted.items()):
+        _call(client.tag_resource, resourceArn=cluster.arn, tags=wanted)
+    if LEGACY_OWNER_TAG in cluster.tags:
+        _call(client.untag_resource, resourceArn=cluster.arn, tagKeys=[LEGACY_OWNER_TAG])
+
+
 # ---- update ---------------------------------------------------------------------------------------
 
 
-def _update(identifier: str, old: Props, new: Props) -> None:
-    if old.region != new.region or old.witness_region != new.witness_region:
-        raise ClusterError(
-            f"cluster {identifier} is {old.topology} in {old.region}; {new.topology} in {new.region} needs "
-            "new clusters (DSQL decides topology at creation). Deploy the new topology as a new app "
-            "(app_name) and move the data, or revert the configuration"
-        )
-    client = client_factory(new.region)
+def _update(identifier: str, old: Props, new: Props, owner: str) -> None:
+    """Converge the real cluster on ``new``; refuse only what would change data or topology.
+
+    ``old`` says what the template changed; the cluster says what is true. A rollback (``new`` is
+    the previous template) therefore succeeds whenever the forward update was refused or changed
+    nothing that cannot be restored.
+    """
     cluster = get_cluster(new.region, identifier)
     if cluster is None:
         raise ClusterError(
-            f"cluster {identifier} no longer exists in {new.region}; it was deleted outside CloudFormation"
+            f"cluster {identifier} no longer exists in {new.region}; it was deleted outside CloudFormation. "
+            "Remove it from the stack (or set database.existing_cluster_identifiers) and deploy again"
         )
-    if old.peer_arn != new.peer_arn:
-        _repeer(client, cluster, old, new)
+    if cluster.witness_region != new.witness_region:
+        raise ClusterError(
+            f"cluster {identifier} is {_topology_of(cluster)} in {cluster.region}; {new.topology} needs new "
+            "clusters (DSQL decides topology at creation). Deploy the new topology as a new app "
+            "(app_name) and move the data, or revert the configuration"
+        )
+    client = client_factory(new.region)
+    _own(client, cluster, owner)
+    _converge(client, cluster, old, new, owner)
+
+
+def _topology_of(cluster: Cluster) -> str:
+    if cluster.witness_region is None:
+        return "single-region"
+    return f"multi-region (witness {cluster.witness_region})"
+
+
+def _converge(client: Any, cluster: Cluster, old: Props, new: Props, owner: str) -> None:
+    _converge_peers(client, cluster, old, new)
     changes: dict[str, Any] = {}
     if new.deletion_protection != cluster.deletion_protection:
         changes["deletionProtectionEnabled"] = new.deletion_protection
-    if new.kms_key != old.kms_key:
+    if new.kms_key != cluster.kms_key:
         changes["kmsEncryptionKey"] = new.kms_key or "AWS_OWNED_KMS_KEY"
     if changes:
-        # No multiRegionProperties here: a peer list is only ever sent complete, by _repeer.
-        _call(client.update_cluster, identifier=identifier, **changes)
-    _update_tags(client, cluster, old.tags, new.tags)
+        # No multiRegionProperties here: a peer list is only ever sent complete, by _converge_peers.
+        _call(client.update_cluster, identifier=cluster.identifier, **changes)
+    _converge_tags(client, cluster, old.tags, new.tags)
 
 
-def _repeer(client: Any, cluster: Cluster, old: Props, new: Props) -> None:
-    if old.peer_arn is not None and new.peer_arn is None:
+def _converge_peers(client: Any, cluster: Cluster, old: Props, new: Props) -> None:
+    if new.peer_arn is None:
+        if old.peer_arn is None or old.peer_arn not in cluster.peers:
+            return  # this side manages no peer, or the peer is already gone
         if not new.allow_unpeer:
             raise ClusterError(
                 f"the configuration no longer peers {cluster.identifier} with {old.peer_arn}; removing a "
                 "peer needs the explicit opt-in allow_unpeer=True (the other region stops receiving writes)"
             )
         remaining = [arn for arn in cluster.peers if arn != old.peer_arn]
+        _call(client.tag_resource, resourceArn=cluster.arn, tags={UNPEERED_TAG: old.peer_arn})
         _call(
             client.update_cluster,
             identifier=cluster.identifier,
             multiRegionProperties={"witnessRegion": cluster.witness_region, "clusters": remaining},
         )
         return
-    if old.peer_arn is None and new.peer_arn is not None and cluster.status == "PENDING_SETUP":
+    if new.peer_arn in cluster.peers:
+        return  # already peered as asked
+    if cluster.status == "PENDING_SETUP" and not cluster.peers:
         _check_peer_topology(new)
         return  # is_complete peers it, exactly as after a create
+    if cluster.tags.get(UNPEERED_TAG) == new.peer_arn:
+        # A rollback of our own unpeer: DSQL cannot restore a removed peer, and refusing would leave
+        # the stack in UPDATE_ROLLBACK_FAILED. The next deploy without the peer converges.
+        logger.warning(
+            "%s was unpeered from %s by this resource; a rollback cannot peer them again",
+            cluster.identifier,
+            new.peer_arn,
+        )
+        return
     raise ClusterError(
-        f"cluster {cluster.identifier} is peered with {old.peer_arn or 'nothing'}; peering it with "
-        f"{new.peer_arn or 'nothing'} needs new clusters (a DSQL cluster keeps its peers for life)"
+        f"cluster {cluster.identifier} is peered with {', '.join(cluster.peers) or 'nothing'}; peering it "
+        f"with {new.peer_arn} needs new clusters (a DSQL cluster keeps its peers for life)"
     )
 
 
-def _update_tags(client: Any, cluster: Cluster, old: Mapping[str, str], new: Mapping[str, str]) -> None:
-    removed = [key for key in old if key not in new]
+def _converge_tags(client: Any, cluster: Cluster, old: Mapping[str, str], new: Mapping[str, str]) -> None:
+    removed = [key for key in old if key not in new and key in cluster.tags]
     if removed:
         _call(client.untag_resource, resourceArn=cluster.arn, tagKeys=removed)
     changed = {key: value for key, value in new.items() if cluster.tags.get(key) != value}
@@ -351,15 +501,15 @@ def _delete(identifier: str, props: Props) -> None:
     cluster = get_cluster(props.region, identifier)
     if cluster is None or cluster.status in GONE_OR_GOING:
         return
-    if props.deletion_protection:
-        raise ClusterError(
-            f"cluster {identifier} has deletion protection on, so it is not deleted: set "
-            "deletion_protection false and deploy first, or set the removal policy to retain"
-        )
-    client = client_factory(props.region)
     if cluster.deletion_protection:
-        _call(client.update_cluster, identifier=identifier, deletionProtectionEnabled=False)
-    _call(client.delete_cluster, identifier=identifier)
+        # Whoever turned it on (the template, or an operator by hand), it means "do not delete".
+        raise ClusterError(
+            f"cluster {identifier} in {props.region} has deletion protection on, so it is not deleted. "
+            f"To delete it: aws dsql update-cluster --region {props.region} --identifier {identifier} "
+            "--no-deletion-protection-enabled, then delete the stack again; to keep it: set the removal "
+            "policy to retain (database.removal_policy: retain) and deploy before deleting the stack"
+        )
+    _call(client_factory(props.region).delete_cluster, identifier=identifier)
 
 
 # ---- progress -------------------------------------------------------------------------------------
@@ -378,6 +528,8 @@ def _progress(kind: str, identifier: str, props: Props) -> tuple[bool, Cluster |
         raise ClusterError(f"cluster {identifier} disappeared from {props.region} while being set up")
     if cluster.status == "FAILED":
         raise ClusterError(f"DSQL reports cluster {identifier} in {props.region} as FAILED")
+    if not _encryption_ready(cluster):
+        return False, cluster
     if props.peer_arn is None:
         if props.witness_region is not None:
             # The first cluster of a pair is ready for its peer at PENDING_SETUP; the peer's
@@ -387,9 +539,21 @@ def _progress(kind: str, identifier: str, props: Props) -> tuple[bool, Cluster |
     return _peer(cluster, props), cluster
 
 
+def _encryption_ready(cluster: Cluster) -> bool:
+    """False while DSQL switches keys; a key DSQL cannot use fails with what to fix."""
+    if cluster.encryption_status == "KMS_KEY_INACCESSIBLE":
+        raise ClusterError(
+            f"DSQL cannot use KMS key {cluster.kms_key or '(AWS owned)'} of cluster {cluster.identifier} "
+            f"(encryption status KMS_KEY_INACCESSIBLE): {KEY_POLICY_HELP}; the key must also be enabled"
+        )
+    return cluster.encryption_status not in ENCRYPTION_BUSY
+
+
 def _peer(cluster: Cluster, props: Props) -> bool:
     """Names this cluster on the peer once the peer waits for it; done when both are ready."""
     assert props.peer_arn is not None
+    if props.peer_arn not in cluster.peers and cluster.tags.get(UNPEERED_TAG) == props.peer_arn:
+        return cluster.status in READY  # a rollback of our own unpeer (see _converge_peers)
     peer_region = region_of(props.peer_arn)
     peer = get_cluster(peer_region, identifier_of(props.peer_arn))
     if peer is None:

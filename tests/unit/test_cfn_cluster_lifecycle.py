@@ -1,0 +1,276 @@
+"""``Custom::DsqlCluster`` under everything CloudFormation does, replayed by tests/fakes/cloudformation.py.
+
+Two regional stacks as the ready-made app deploys them: the first region's cluster (a witness, no
+peer) and the second's (naming the first as its peer), each behind the Provider framework with the
+real handlers, against the botocore-model-validating fake DSQL. Each scenario ends with assertions
+on the real topology in the fake: no orphan, no unpeered or PENDING_SETUP cluster left, no stuck
+stack, no cluster replaced by an update.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from fakes.cloudformation import FakeCloudFormation, Lookup, Provider, Resource, Trip
+from fakes.dsql_control_plane import FakeCluster, FakeDsql
+from handlers.infra import dsql_cluster
+
+ACCOUNT = "123456789012"
+E1, E2, WITNESS = "us-east-1", "us-east-2", "us-west-2"
+FIRST, SECOND = "shop-us-east-1", "shop-us-east-2"
+LOGICAL = "DatabaseB269D8BB"
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> FakeDsql:
+    control_plane = FakeDsql(ACCOUNT, ticks=1)
+    monkeypatch.setattr(dsql_cluster, "client_factory", control_plane.client)
+    monkeypatch.setattr(dsql_cluster.time, "sleep", lambda seconds: None)
+    return control_plane
+
+
+PROVIDER = Provider(dsql_cluster.on_event, dsql_cluster.is_complete, max_polls=60)
+
+
+def database(
+    region: str,
+    *,
+    stack: str,
+    peer_stack: str | None = None,
+    witness: str | None = WITNESS,
+    removal: str = "retain",
+    protection: bool | None = None,
+    allow_unpeer: bool = False,
+    tags: dict[str, str] | None = None,
+    kms_key: str | None = None,
+) -> Resource:
+    """The cluster resource as DsqlCluster synthesizes it (deletion protection follows the removal
+    policy unless given)."""
+
+    def properties(lookup: Lookup) -> dict[str, Any]:
+        props: dict[str, Any] = {
+            "Region": region,
+            "DeletionProtection": str(removal == "retain" if protection is None else protection).lower(),
+            "RemovalPolicy": removal,
+            "AllowUnpeer": str(allow_unpeer).lower(),
+            "Tags": {"Name": "shop", **(tags or {})},
+            "Owner": f"{stack}/{LOGICAL}",
+        }
+        if witness is not None:
+            props["WitnessRegion"] = witness
+        if peer_stack is not None:
+            props["PeerArn"] = lookup.att(LOGICAL, "Arn", stack=peer_stack)
+        if kms_key is not None:
+            props["KmsKey"] = kms_key
+        return props
+
+    return Resource(LOGICAL, "Custom::DsqlCluster", PROVIDER, properties)
+
+
+def first(**options: Any) -> list[Resource]:
+    return [database(E1, stack=FIRST, **options)]
+
+
+def second(*extra: Resource, **options: Any) -> list[Resource]:
+    return [database(E2, stack=SECOND, peer_stack=FIRST, **options), *extra]
+
+
+def clusters(fake: FakeDsql, region: str) -> list[FakeCluster]:
+    return fake.find(region)
+
+
+def assert_one_peered_pair(fake: FakeDsql) -> tuple[FakeCluster, FakeCluster]:
+    fake.settle()
+    (a,) = clusters(fake, E1)
+    (b,) = clusters(fake, E2)
+    assert (a.status, b.status) == ("ACTIVE", "ACTIVE")
+    assert a.peers == [b.arn] and b.peers == [a.arn]
+    return a, b
+
+
+@pytest.fixture(params=["once", "twice"])
+def cloud(request: pytest.FixtureRequest) -> FakeCloudFormation:
+    """Every scenario runs with each request delivered once, and delivered twice."""
+    return FakeCloudFormation(deliver_twice=request.param == "twice")
+
+
+def test_two_regions_deploy_into_one_peered_pair(fake: FakeDsql, cloud: FakeCloudFormation) -> None:
+    assert cloud.deploy(FIRST, E1, first()).status == "CREATE_COMPLETE"
+    assert cloud.deploy(SECOND, E2, second()).status == "CREATE_COMPLETE"
+    _, b = assert_one_peered_pair(fake)
+    assert cloud.stacks[SECOND].resources[LOGICAL].data["Arn"] == b.arn
+
+
+@pytest.mark.parametrize("protection", [None, True])
+def test_a_failed_second_stack_is_redeployed_onto_the_cluster_it_left(
+    fake: FakeDsql, cloud: FakeCloudFormation, protection: bool | None
+) -> None:
+    """Anything failing after the second cluster exists rolls the stack back (retain: the cluster
+    stays, peered); cdk deploy then recreates the stack with a new StackId, which must adopt it."""
+    cloud.deploy(FIRST, E1, first())
+    failed = cloud.deploy(SECOND, E2, second(Trip(), protection=protection))
+    assert failed.status == "ROLLBACK_COMPLETE"
+    left_behind = [c.identifier for c in clusters(fake, E2)]
+    assert len(left_behind) == 1
+    old_stack_id = failed.stack_id
+    again = cloud.deploy(SECOND, E2, second(protection=protection))
+    assert again.status == "CREATE_COMPLETE", again.reason
+    assert again.stack_id != old_stack_id
+    _, b = assert_one_peered_pair(fake)
+    assert b.identifier == left_behind[0]
+    assert b.tags[dsql_cluster.DSQL_OWNER_TAG] == f"{SECOND}/{LOGICAL}"
+
+
+def test_a_failed_first_stack_is_redeployed_onto_its_waiting_cluster(
+    fake: FakeDsql, cloud: FakeCloudFormation
+) -> None:
+    assert cloud.deploy(FIRST, E1, [*first(), Trip()]).status == "ROLLBACK_COMPLETE"
+    (waiting,) = clusters(fake, E1)
+    assert waiting.status == "PENDING_SETUP"
+    assert cloud.deploy(FIRST, E1, first()).status == "CREATE_COMPLETE"
+    assert cloud.deploy(SECOND, E2, second()).status == "CREATE_COMPLETE"
+    a, _ = assert_one_peered_pair(fake)
+    assert a.identifier == waiting.identifier
+
+
+def test_a_cluster_pending_delete_is_never_adopted_and_the_failure_says_how_to_proceed(
+    fake: FakeDsql, cloud: FakeCloudFormation
+) -> None:
+    """removal_policy destroy: the rollback deletes the second cluster, which then waits in
+    PENDING_DELETE for its peer. The redeploy refuses (no new cluster leaks) and says what to do;
+    doing it gives a fresh pair."""
+    cloud.deploy(FIRST, E1, first(removal="destroy"))
+    assert cloud.deploy(SECOND, E2, second(Trip(), removal="destroy")).status == "ROLLBACK_COMPLETE"
+    (pending,) = clusters(fake, E2)
+    assert pending.status == "PENDING_DELETE"
+    refused = cloud.deploy(SECOND, E2, second(removal="destroy"))
+    assert refused.status == "ROLLBACK_COMPLETE"
+    assert "PENDING_DELETE" in (refused.reason or "") and "delete the peer too" in (refused.reason or "")
+    assert [c.identifier for c in clusters(fake, E2)] == [pending.identifier]  # nothing leaked
+    # What the message says: delete the peer too (its stack), wait, deploy both again.
+    assert cloud.delete(FIRST).status == "DELETE_COMPLETE"
+    fake.settle()
+    assert clusters(fake, E1) == [] and clusters(fake, E2) == []
+    assert cloud.deploy(FIRST, E1, first(removal="destroy")).status == "CREATE_COMPLETE"
+    assert cloud.deploy(SECOND, E2, second(removal="destroy")).status == "CREATE_COMPLETE"
+    assert_one_peered_pair(fake)
+
+
+def test_clusters_tagged_the_old_way_are_recognised_and_retagged(
+    fake: FakeDsql, cloud: FakeCloudFormation
+) -> None:
+    client = fake.client(E1)
+    legacy = client.create_cluster(
+        multiRegionProperties={"witnessRegion": WITNESS},
+        deletionProtectionEnabled=True,
+        tags={
+            "Name": "shop",
+            "ecommerce:cfn-resource": f"arn:aws:cloudformation:{E1}:{ACCOUNT}:stack/{FIRST}/0ld-1d/{LOGICAL}",
+        },
+    )
+    assert cloud.deploy(FIRST, E1, first()).status == "CREATE_COMPLETE"
+    (a,) = clusters(fake, E1)
+    assert a.identifier == legacy["identifier"]
+    assert a.tags[dsql_cluster.DSQL_OWNER_TAG] == f"{FIRST}/{LOGICAL}"
+    assert "ecommerce:cfn-resource" not in a.tags
+
+
+def test_a_refused_unpeer_rolls_back_cleanly(fake: FakeDsql, cloud: FakeCloudFormation) -> None:
+    cloud.deploy(FIRST, E1, first())
+    cloud.deploy(SECOND, E2, second())
+    unpeered = [database(E2, stack=SECOND)]  # the configuration dropped the first region
+    result = cloud.deploy(SECOND, E2, unpeered)
+    assert result.status == "UPDATE_ROLLBACK_COMPLETE", result.status
+    assert "allow_unpeer" in (result.reason or "")
+    assert_one_peered_pair(fake)
+
+
+def test_a_refused_witness_change_rolls_back_cleanly(fake: FakeDsql, cloud: FakeCloudFormation) -> None:
+    cloud.deploy(FIRST, E1, first())
+    cloud.deploy(SECOND, E2, second())
+    result = cloud.deploy(FIRST, E1, first(witness="us-east-2"))
+    assert result.status == "UPDATE_ROLLBACK_COMPLETE"
+    assert "needs new clusters" in (result.reason or "")
+    assert_one_peered_pair(fake)
+
+
+def test_an_update_failing_elsewhere_rolls_the_cluster_back(
+    fake: FakeDsql, cloud: FakeCloudFormation
+) -> None:
+    cloud.deploy(FIRST, E1, first())
+    cloud.deploy(SECOND, E2, second())
+    before = {c.identifier for c in clusters(fake, E2)}
+    result = cloud.deploy(SECOND, E2, second(Trip(), tags={"CostCenter": "42"}))
+    assert result.status == "UPDATE_ROLLBACK_COMPLETE"
+    _, b = assert_one_peered_pair(fake)
+    assert "CostCenter" not in b.tags and {b.identifier} == before
+
+
+def test_an_allowed_unpeer_followed_by_a_failure_rolls_back_without_getting_stuck(
+    fake: FakeDsql, cloud: FakeCloudFormation
+) -> None:
+    """DSQL cannot restore a removed peer; the rollback asking for it must not fail the stack."""
+    cloud.deploy(FIRST, E1, first())
+    cloud.deploy(SECOND, E2, second())
+    result = cloud.deploy(SECOND, E2, [database(E2, stack=SECOND, allow_unpeer=True), Trip()])
+    assert result.status == "UPDATE_ROLLBACK_COMPLETE", result.reason
+    assert (
+        cloud.deploy(SECOND, E2, [database(E2, stack=SECOND, allow_unpeer=True)]).status == "UPDATE_COMPLETE"
+    )
+
+
+def test_no_update_ever_replaces_a_cluster(fake: FakeDsql, cloud: FakeCloudFormation) -> None:
+    cloud.deploy(FIRST, E1, first())
+    cloud.deploy(SECOND, E2, second())
+    ids = {(e.stack, e.logical_id): e.physical_id for e in cloud.events if e.request == "Create"}
+    cloud.deploy(SECOND, E2, second(tags={"a": "1"}, protection=False))
+    cloud.deploy(SECOND, E2, second(tags={"a": "2"}))
+    updates = [e for e in cloud.events if e.request == "Update"]
+    assert updates and all(e.physical_id == ids[(e.stack, e.logical_id)] for e in updates)
+
+
+def test_deletion_protection_set_by_hand_stops_a_destroy_until_an_operator_lifts_it(
+    fake: FakeDsql, cloud: FakeCloudFormation
+) -> None:
+    assert cloud.deploy(
+        "single", E1, [database(E1, stack="single", witness=None, removal="destroy")]
+    ).status == ("CREATE_COMPLETE")
+    (cluster,) = clusters(fake, E1)
+    assert cluster.deletion_protection is False  # follows removal_policy destroy
+    fake.client(E1).update_cluster(identifier=cluster.identifier, deletionProtectionEnabled=True)  # by hand
+    fake.settle()
+    refused = cloud.delete("single")
+    assert refused.status == "DELETE_FAILED"
+    assert f"--identifier {cluster.identifier} --no-deletion-protection-enabled" in (refused.reason or "")
+    assert clusters(fake, E1)[0].status == "ACTIVE"
+    fake.client(E1).update_cluster(identifier=cluster.identifier, deletionProtectionEnabled=False)
+    assert cloud.delete("single").status == "DELETE_COMPLETE"
+    fake.settle()
+    assert clusters(fake, E1) == []
+
+
+@pytest.mark.parametrize("order", [(SECOND, FIRST), (FIRST, SECOND)])
+def test_destroy_all_in_either_order_removes_both_clusters(
+    fake: FakeDsql, cloud: FakeCloudFormation, order: tuple[str, str]
+) -> None:
+    cloud.deploy(FIRST, E1, first(removal="destroy"))
+    cloud.deploy(SECOND, E2, second(removal="destroy"))
+    for name in order:
+        assert cloud.delete(name).status == "DELETE_COMPLETE"
+    fake.settle()
+    assert clusters(fake, E1) == [] and clusters(fake, E2) == []
+
+
+def test_retained_clusters_survive_destroy_all_and_are_adopted_by_the_next_deploy(
+    fake: FakeDsql, cloud: FakeCloudFormation
+) -> None:
+    cloud.deploy(FIRST, E1, first())
+    cloud.deploy(SECOND, E2, second())
+    pair = assert_one_peered_pair(fake)
+    cloud.delete(SECOND)
+    cloud.delete(FIRST)
+    assert cloud.deploy(FIRST, E1, first()).status == "CREATE_COMPLETE"
+    assert cloud.deploy(SECOND, E2, second()).status == "CREATE_COMPLETE"
+    assert assert_one_peered_pair(fake) == pair
