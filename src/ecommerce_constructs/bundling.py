@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -64,6 +65,13 @@ _PLATFORMS = {
     "arm64": ("manylinux2014_aarch64", "manylinux_2_28_aarch64"),
     "x86_64": ("manylinux2014_x86_64", "manylinux_2_28_x86_64"),
 }
+
+
+#: What this module does to a bundle: its own source, so any change to how bundles are built (trim,
+#: kept models, layout) gives new asset hashes and new cache entries instead of reusing old output.
+BUNDLER_DIGEST = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+#: Beside the packages in each cache entry: every file's SHA-256, checked before the entry is used.
+_MANIFEST = ".bundle-manifest.json"
 
 
 class HandlerSourceError(RuntimeError):
@@ -212,7 +220,7 @@ class LocalPipBundling:
         source = handlers_source_dir()
         target = Path(output_dir)
         packages, temporary = self._packages(source)
-        shutil.copytree(packages, target, dirs_exist_ok=True)
+        shutil.copytree(packages, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns(_MANIFEST))
         if temporary:
             shutil.rmtree(packages, ignore_errors=True)
         shutil.copytree(
@@ -224,17 +232,21 @@ class LocalPipBundling:
 
     def _packages(self, source: Path) -> tuple[Path, bool]:
         """The installed, trimmed dependencies: built once per content in the bundling cache and
-        copied from there (every asset of a synth, and every later synth, reuses them)."""
+        copied from there (every asset of a synth, and every later synth, reuses them). An entry
+        whose files no longer match its manifest (edited, truncated by a full disk) is rebuilt."""
         key = hashlib.sha256()
         for requirements in self.requirements:
             key.update(requirements.encode() + b"\0" + (source / requirements).read_bytes())
         key.update(
-            f"{self.architecture}|{LAMBDA_PYTHON_VERSION}|{','.join(sorted(self.aws_services))}|1".encode()
+            f"{self.architecture}|{LAMBDA_PYTHON_VERSION}|{','.join(sorted(self.aws_services))}|"
+            f"{BUNDLER_DIGEST}".encode()
         )
         cache = bundling_cache_dir()
         built = cache / key.hexdigest()[:32] if cache is not None else None
         if built is not None and built.is_dir():
-            return built, False
+            if _intact(built):
+                return built, False
+            shutil.rmtree(built, ignore_errors=True)
         staging = Path(tempfile.mkdtemp(prefix="packages-", dir=cache))
         for requirements in self.requirements:
             command = pip_install_command(source / requirements, staging, self.architecture)
@@ -243,11 +255,37 @@ class LocalPipBundling:
         keep_service_models(staging, self.aws_services)
         if built is None:
             return staging, True
+        (staging / _MANIFEST).write_text(json.dumps(_digests(staging), sort_keys=True))
         try:
             staging.rename(built)  # atomic: a concurrent synth that finished first wins
         except OSError:
             shutil.rmtree(staging, ignore_errors=True)
+        _verified.add(built)
         return built, False
+
+
+def _digests(root: Path) -> dict[str, str]:
+    return {
+        path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and path.name != _MANIFEST
+    }
+
+
+_verified: set[Path] = set()  # cache entries checked by this process (once each)
+
+
+def _intact(entry: Path) -> bool:
+    if entry in _verified:
+        return True
+    try:
+        expected = json.loads((entry / _MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    if _digests(entry) != expected:
+        return False
+    _verified.add(entry)
+    return True
 
 
 #: Where installed dependencies are cached between bundles: ``$ECOMMERCE_BUNDLING_CACHE`` (``off``
@@ -279,7 +317,8 @@ def asset_hash(
     requirements: Sequence[str] = REQUIREMENTS,
     aws_services: Sequence[str] = DSQL_SERVICES,
 ) -> str:
-    """Everything the bundle is built from: sources, architecture, requirement files, kept models."""
+    """Everything the bundle is built from: sources, architecture, requirement files, kept models
+    and this bundler's own code."""
     digest = hashlib.sha256()
     for path in sorted(p for p in source.rglob("*") if p.is_file()):
         relative = path.relative_to(source).as_posix()
@@ -290,6 +329,7 @@ def asset_hash(
     digest.update(f"architecture={architecture}".encode())
     digest.update(f"requirements={','.join(requirements)}".encode())
     digest.update(f"aws-services={','.join(sorted(aws_services))}".encode())
+    digest.update(f"bundler={BUNDLER_DIGEST}".encode())
     return digest.hexdigest()
 
 

@@ -7,11 +7,11 @@ TLS endpoint in front of the embedded PostgreSQL and fakes of the AWS APIs it ca
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import secrets
 import ssl
-import subprocess
 import threading
 import warnings
 from collections.abc import Iterator
@@ -37,6 +37,7 @@ from ecommerce_dev.engine import LocalEngine
 from fakes.dsql_control_plane import FakeDsql, _route
 from fakes.keyvaluestore import _ROUTES as KVS_ROUTES
 from fakes.keyvaluestore import FakeKeyValueStore
+from fakes.secretsmanager import FakeSecretsManager
 from handlers.contract import OPERATORS_GROUP
 from lambda_check.awsfront import AwsFront
 from lambda_check.certs import CertificateAuthority, make_test_ca
@@ -271,25 +272,53 @@ def test_every_function_is_run(functions: dict[str, LambdaFunction]) -> None:
     assert not wrong, f"not built for {ARCHITECTURE}: {wrong}"
 
 
-def test_the_production_trust_file_is_in_the_asset_and_holds_amazon_root_ca_1(
-    functions: dict[str, LambdaFunction], interpreter: str
+#: What each function's own code trusts, computed inside its execution environment from its real
+#: environment (no ECOMMERCE_TRUST_FILE): the libpq parameters of its DSQL connections, or the TLS
+#: context of the health checker's probes.
+_TRUSTED_DATABASE = """
+from handlers.db import aws_connect_kwargs
+from handlers.settings import Settings
+kwargs = aws_connect_kwargs(Settings.from_env().database(endpoint=ENDPOINT, region=REGION), "token")
+result = {"file": kwargs["sslrootcert"], "mode": kwargs["sslmode"], "gss": kwargs["gssencmode"]}
+"""
+_TRUSTED_PROBES = """
+import hashlib, os
+from handlers.infra.edge_health import _tls_context
+context = _tls_context()
+result = {"roots": [hashlib.sha256(c).hexdigest() for c in context.get_ca_certs(binary_form=True)],
+          "verify": int(context.verify_mode), "names": context.check_hostname}
+"""
+
+
+def test_each_function_trusts_the_amazon_roots_inside_its_asset(
+    functions: dict[str, LambdaFunction], interpreter: str, log_dir: Path
 ) -> None:
-    for function in functions.values():
-        code = (
-            "import sys; sys.path.insert(0, '.'); "
-            "from handlers.db.connection import DEFAULT_CA_FILE; print(DEFAULT_CA_FILE)"
+    for handler, function in functions.items():
+        if handler.startswith("handlers.infra.dsql_cluster"):
+            continue  # control plane only: botocore's own TLS, no database connection
+        stand_ins = {"DSQL_ENDPOINT": endpoint(function.region), "KVS_ARN": "x", "REGIONS": "[]"}
+        process = LambdaProcess(
+            function,
+            interpreter,
+            environment=resolved(function, stand_ins),
+            log=log_dir / "trust.log",
         )
-        done = subprocess.run(
-            [interpreter, "-I", "-S", "-c", code],
-            cwd=function.asset,
-            env={},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        path = Path(done.stdout.strip())
-        assert path.is_relative_to(function.asset), f"{function.handler}: {path} is outside the asset"
+        try:
+            if handler.startswith("handlers.infra.edge_health"):
+                probes = process.evaluate(_TRUSTED_PROBES)
+                assert probes.ok, probes.error
+                assert AMAZON_ROOT_CA_1 in probes.result["roots"], handler
+                assert probes.result["verify"] == int(ssl.CERT_REQUIRED) and probes.result["names"]
+                continue
+            source = f"ENDPOINT, REGION = {endpoint(function.region)!r}, {function.region!r}\n"
+            answer = process.evaluate(source + _TRUSTED_DATABASE)
+        finally:
+            process.close()
+        assert answer.ok, answer.error
+        assert not answer.host_reads, answer.host_reads
+        assert answer.result["mode"] == "verify-full" and answer.result["gss"] == "disable", answer.result
+        path = Path(answer.result["file"])
+        assert path.is_relative_to(function.asset), f"{handler}: {path} is outside the asset"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             certificates = x509.load_pem_x509_certificates(path.read_bytes())
@@ -332,6 +361,7 @@ def test_the_api_answers_every_kind_of_route_over_verified_tls(
     assert cancelled["statusCode"] == 200, cancelled
     assert {"ecommerce_catalog", "ecommerce_orders"} <= set(proxy.seen.users)
     assert "direct" in proxy.seen.negotiation and len(proxy.seen.refused) == refused_before
+    assert proxy.seen.gss_requests == 0  # gssencmode=disable: no GSSAPI round trip first
 
 
 def test_the_shipped_roots_refuse_an_endpoint_they_do_not_vouch_for(
@@ -351,6 +381,7 @@ def test_the_shipped_roots_refuse_an_endpoint_they_do_not_vouch_for(
         extra={"PGHOSTADDR": "127.0.0.1", "PGPORT": str(proxy.port)},
         log=log_dir / "untrusted.log",
     )
+    connections = proxy.seen.connections
     try:
         health = call(process, "GET", "/health")
     finally:
@@ -358,7 +389,8 @@ def test_the_shipped_roots_refuse_an_endpoint_they_do_not_vouch_for(
     assert health["statusCode"] == 503, health
     log = (log_dir / "untrusted.log").read_text()
     assert "certificate verify failed" in log, log[-3000:]
-    assert '"retries":0' in log or "retries" not in log  # a certificate that does not verify is not retried
+    # A certificate that does not verify is not retried: one connection attempt, not a retry loop.
+    assert proxy.seen.connections - connections == 1, proxy.seen.connections - connections
 
 
 def test_the_proxy_takes_both_tls_negotiations_and_refuses_plaintext(
@@ -457,8 +489,21 @@ def test_the_cluster_handler_creates_and_completes_through_the_control_plane(
 
 
 # ------------------------------------------------------------------------------- the edge health checker
+ORIGIN_SECRET_VALUE = "lambda-check-origin-secret"
+
+
 class _Health(BaseHTTPRequestHandler):
+    """The regional API's /health behind API Gateway: without the origin header it is refused, as
+    the regional API's resource policy refuses calls that did not come through the edge."""
+
+    header = ""
+
     def do_GET(self) -> None:
+        if self.headers.get(self.header) != ORIGIN_SECRET_VALUE:
+            self.send_response(403)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         body = json.dumps({"status": "ok", "region": "x", "version": "1", "database": "reachable"}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -470,11 +515,19 @@ class _Health(BaseHTTPRequestHandler):
         return
 
 
-def test_the_health_checker_probes_and_reads_the_drain_state(
+def test_the_health_checker_reads_its_secret_probes_and_reads_the_drain_state(
     functions: dict[str, LambdaFunction], interpreter: str, log_dir: Path, test_ca: CertificateAuthority
 ) -> None:
     kvs = FakeKeyValueStore(ACCOUNT)
     arn = kvs.create_store({})
+    function = functions["handlers.infra.edge_health.handler"]
+    secret_name, header = (
+        function.environment["ORIGIN_SECRET_ARN"],
+        function.environment["ORIGIN_SECRET_HEADER"],
+    )
+    assert isinstance(secret_name, str) and isinstance(header, str), function.environment
+    manager = FakeSecretsManager(ACCOUNT)
+    manager.create_secret(function.region, secret_name, json.dumps({"HEADERVALUE": ORIGIN_SECRET_VALUE}))
 
     def kvs_answer(region: str, request: Any) -> Any:
         segments = urlsplit(request.url).path.split("/")
@@ -482,17 +535,17 @@ def test_the_health_checker_probes_and_reads_the_drain_state(
         return kvs._on_send(request, event_name=f"before-send.cloudfront-keyvaluestore.{name}")
 
     front = AwsFront(f"{ACCOUNT}.cloudfront-kvs.global.api.aws", kvs_answer)
-    health = ThreadingHTTPServer(("127.0.0.1", 0), _Health)
+    secrets_front = AwsFront("secretsmanager.{region}.amazonaws.com", manager.answer)
+    handler = type("Health", (_Health,), {"header": header})
+    health = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     tls.load_cert_chain(test_ca.cert_file, test_ca.key_file)
     health.socket = tls.wrap_socket(health.socket, server_side=True)
     threading.Thread(target=health.serve_forever, daemon=True).start()
     url = f"https://localhost:{health.server_address[1]}/prod/health"  # API Gateway answers over TLS
-    function = functions["handlers.infra.edge_health.handler"]
     targets = [{"region": region, "health_url": url} for region in ("us-east-1", "us-east-2")]
     env = resolved(function, {"KVS_ARN": arn, "REGIONS": json.dumps(targets)})
     env |= {"PROBE_INTERVAL_SECONDS": "0"}
-    env = {k: v for k, v in env.items() if not k.startswith("ORIGIN_SECRET")}
     process = LambdaProcess(
         function,
         interpreter,
@@ -501,6 +554,8 @@ def test_the_health_checker_probes_and_reads_the_drain_state(
             # KeyValueStore's endpoint rules put the account id in front of the host: a proxy takes it.
             "AWS_ENDPOINT_URL_CLOUDFRONT_KEYVALUESTORE": "http://kvs.lambda-check.invalid",
             "HTTP_PROXY": front.url,
+            "NO_PROXY": "127.0.0.1",  # the Secrets Manager front is reached directly
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER": secrets_front.url,
             "ECOMMERCE_TRUST_FILE": str(test_ca.ca_file),
         },
         log=log_dir / "health.log",
@@ -520,10 +575,12 @@ def test_the_health_checker_probes_and_reads_the_drain_state(
     finally:
         process.close()
         front.close()
+        secrets_front.close()
         health.shutdown()
+    assert not front.errors and not secrets_front.errors, (front.errors, secrets_front.errors)
     assert answer.ok, json.dumps(answer.error, indent=1)[-4000:]
     assert not answer.writes_refused and not answer.host_reads, answer
-    assert not front.errors, front.errors
+    assert [name for name, _ in manager.calls] == ["GetSecretValue"]  # once per cold start
     assert "ListKeys" in kvs.operations(), kvs.operations()  # it read the drain state
     reports = {r["region"]: r for r in answer.result["regions"]}
     assert {r["outcome"] for r in reports.values()} == {"pass"}, answer.result
@@ -531,33 +588,60 @@ def test_the_health_checker_probes_and_reads_the_drain_state(
 
 # --------------------------------------------------------------------------- the arm64 bundle is the same
 NATIVE = ("psycopg_binary", "pydantic_core", "awscrt", "_awscrt", "wrapt", "psycopg_binary.libs")
+#: ELF e_machine of each architecture's shared objects (System V ABI: EM_X86_64, EM_AARCH64).
+ELF_MACHINE = {"x86_64": 62, "arm64": 183}
 
 
-def _portable_files(asset: Path) -> set[str]:
-    files = set()
+def _is_native(relative: str, path: Path) -> bool:
+    top = relative.split("/", 1)[0]
+    return top.split("-", 1)[0] in NATIVE or top.startswith(NATIVE) or ".so" in path.suffixes
+
+
+def _portable_files(asset: Path) -> dict[str, str]:
+    """Every file a wheel of any platform ships alike, with its SHA-256 (a .pyc: its header)."""
+    files = {}
     for path in asset.rglob("*"):
-        if not path.is_file():
-            continue
         relative = path.relative_to(asset).as_posix()
-        top = relative.split("/", 1)[0]
-        if top.split("-", 1)[0] in NATIVE or top.startswith(NATIVE) or path.suffix == ".so":
+        if not path.is_file() or _is_native(relative, path):
             continue
         if relative.endswith(".dist-info/WHEEL") or relative.endswith(".dist-info/RECORD"):
             continue
-        files.add(relative)
+        content = path.read_bytes()
+        # Bytecode: marshal's output depends on reference counts, so two compiles of one source can
+        # differ; the header (magic, flags, the source's hash: PEP 552) says which source it is.
+        files[relative] = content[:16].hex() if path.suffix == ".pyc" else hashlib.sha256(content).hexdigest()
     return files
+
+
+def _elf_machines(asset: Path) -> dict[str, int]:
+    machines = {}
+    for path in asset.rglob("*.so*"):
+        if path.is_file():
+            head = path.read_bytes()[:20]
+            if head[:4] == b"\x7fELF":
+                machines[path.relative_to(asset).as_posix()] = int.from_bytes(head[18:20], "little")
+    return machines
 
 
 def test_the_arm64_bundles_hold_the_same_files_apart_from_native_wheels(
     functions: dict[str, LambdaFunction], cdk_out: Path
 ) -> None:
-    """Lambda runs arm64; this check ran the x86_64 build of the same bundles."""
+    """Lambda runs arm64; this check ran the x86_64 build of the same bundles. Every portable file
+    is byte for byte the same, and every shared object of the arm64 bundle is built for arm64."""
     arm = {f.handler: f for stack in STACKS for f in functions_in(cdk_out, stack)}
     assert set(arm) == set(functions)
     for handler, function in functions.items():
         assert arm[handler].architecture == "arm64"
         ours, theirs = _portable_files(function.asset), _portable_files(arm[handler].asset)
-        assert ours == theirs, {
-            "only here": sorted(ours - theirs)[:10],
-            "only arm64": sorted(theirs - ours)[:10],
+        differ = sorted(name for name in ours.keys() & theirs.keys() if ours[name] != theirs[name])
+        assert ours.keys() == theirs.keys() and not differ, {
+            "only here": sorted(ours.keys() - theirs.keys())[:10],
+            "only arm64": sorted(theirs.keys() - ours.keys())[:10],
+            "different content": differ[:10],
         }
+        machines = _elf_machines(arm[handler].asset)
+        assert machines, f"{handler}: no shared objects in the arm64 bundle (psycopg-binary has some)"
+        wrong = {name: m for name, m in machines.items() if m != ELF_MACHINE["arm64"]}
+        assert not wrong, f"{handler}: not arm64 code in the arm64 bundle: {wrong}"
+        here = _elf_machines(function.asset)
+        assert {m for m in here.values()} == {ELF_MACHINE[ARCHITECTURE]}, here

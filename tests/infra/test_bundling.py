@@ -179,3 +179,34 @@ def test_installed_dependencies_are_built_once_and_reused(
     monkeypatch.setenv(bundling.CACHE_ENV_VAR, "off")
     bundling.LocalPipBundling("arm64", None).try_bundle(str(tmp_path / "uncached"), image=None)
     assert len(installs) == 3
+    assert not (tmp_path / "asset0" / ".bundle-manifest.json").exists()  # the manifest stays in the cache
+
+
+def test_a_cache_entry_that_no_longer_matches_its_manifest_is_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    installs: list[list[str]] = []
+
+    def fake_run(command: list[str], **_: object) -> None:
+        installs.append(command)
+        target = Path(command[command.index("--target") + 1])
+        (target / "botocore" / "data" / "dsql").mkdir(parents=True, exist_ok=True)
+        (target / "pkg.py").write_text("x = 1\n")
+
+    monkeypatch.setattr(bundling.subprocess, "run", fake_run)
+    monkeypatch.setenv(bundling.CACHE_ENV_VAR, str(tmp_path / "cache"))
+    bundling.LocalPipBundling("arm64", None).try_bundle(str(tmp_path / "first"), image=None)
+    (entry,) = (tmp_path / "cache").iterdir()
+    (entry / "pkg.py").write_text("x = 'tampered'\n")  # or truncated by a full disk
+    bundling._verified.clear()  # a later synth (another process)
+    bundling.LocalPipBundling("arm64", None).try_bundle(str(tmp_path / "second"), image=None)
+    assert len(installs) == 2
+    assert (tmp_path / "second" / "pkg.py").read_text() == "x = 1\n"
+
+
+def test_the_bundlers_own_code_is_part_of_every_asset_hash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A change to how bundles are built (what trim drops, say) must never reuse an old bundle."""
+    source = bundling.handlers_source_dir()
+    before = bundling.asset_hash(source, architecture="arm64", bytecode=True)
+    monkeypatch.setattr(bundling, "BUNDLER_DIGEST", "0" * 64)
+    assert bundling.asset_hash(source, architecture="arm64", bytecode=True) != before

@@ -7,10 +7,12 @@ leaks in. Standard library only, like Lambda's own bootstrap.
 
 The handler is imported once (the init phase), then each invocation request read from stdin is
 answered on the file descriptor named by the first argument, one JSON line each; what the handler
-prints goes to stdout and stderr like a function's logs. An audit hook refuses every write outside
-/tmp (Lambda's file system is read-only but /tmp) and records it, together with files read from
-outside the asset, the interpreter and the few system files a process needs (reliance on the
-build host).
+prints goes to stdout and stderr like a function's logs. A request carrying ``evaluate`` (Python
+source setting ``result``) runs that source in the warm process instead of the handler, so a test
+can read what the function's own code computes from its real environment. An audit hook refuses
+every write outside /tmp (Lambda's file system is read-only but /tmp) and records it, together
+with files read from outside the asset, the interpreter and the few system files a process needs
+(reliance on the build host).
 """
 
 from __future__ import annotations
@@ -133,15 +135,23 @@ def main() -> None:
     module_name, _, function_name = os.environ["_HANDLER"].rpartition(".")
     try:
         handler = getattr(importlib.import_module(module_name), function_name)
-        init = {"ok": True}
+        init: dict[str, object] = {"ok": True}
     except BaseException as exc:  # an init error: Lambda reports it on every invocation
         handler, init = None, {"ok": False, "error": _error(exc)}
     answers.write(json.dumps({"init": init, **FINDINGS}) + "\n")
     for line in sys.stdin:
         request = json.loads(line)
+        reply: dict[str, object]
         os.environ["_X_AMZN_TRACE_ID"] = str(request["trace_id"])
-        if handler is None:
-            reply: dict[str, object] = {"ok": False, "error": init["error"]}
+        if "evaluate" in request:
+            try:
+                namespace: dict[str, object] = {}
+                exec(str(request["evaluate"]), namespace)
+                reply = {"ok": True, "result": json.loads(json.dumps(namespace.get("result")))}
+            except BaseException as exc:
+                reply = {"ok": False, "error": _error(exc)}
+        elif handler is None:
+            reply = {"ok": False, "error": init["error"]}
         else:
             try:
                 result = handler(request["event"], LambdaContext(request))

@@ -84,6 +84,8 @@ class Seen:
     users: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     rewritten: list[str] = field(default_factory=list)
+    connections: int = 0
+    gss_requests: int = 0
 
 
 class TlsPostgresProxy:
@@ -119,6 +121,7 @@ class TlsPostgresProxy:
             threading.Thread(target=self._handle, args=(client,), daemon=True).start()
 
     def _handle(self, client: socket.socket) -> None:
+        self.seen.connections += 1
         try:
             tls = self._negotiate(client)
             if tls is None:
@@ -148,6 +151,7 @@ class TlsPostgresProxy:
                 self.seen.negotiation.append("sslrequest")
                 return tls
             if length == 8 and code == GSS_REQUEST:
+                self.seen.gss_requests += 1
                 client.sendall(b"N")
                 continue
             self.seen.refused.append("plaintext startup")

@@ -101,6 +101,10 @@ def lambda_variables(function: LambdaFunction, region: str, name: str) -> dict[s
         "LAMBDA_TASK_ROOT": str(function.asset),
         "LAMBDA_RUNTIME_DIR": str(BOOTSTRAP.parent),
         "LANG": "en_US.UTF-8",
+        # Not one of Lambda's variables, but without it libpq takes the home directory from the
+        # passwd entry and reads the build host's ~/.pgpass and ~/.postgresql/root.crt (C code the
+        # audit hook cannot see): pointing it nowhere keeps the host out.
+        "HOME": "/nonexistent",
         "PATH": "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
         "LD_LIBRARY_PATH": f"/lib64:/usr/lib64:{function.asset}:{function.asset}/lib",
         "TZ": ":UTC",
@@ -152,9 +156,16 @@ class LambdaProcess:
         self._answers = os.fdopen(read, encoding="utf-8")
         self.init = json.loads(self._answers.readline() or '{"init": {"ok": false}}')
 
-    def invoke(self, event: Mapping[str, Any], *, timeout_ms: int | None = None) -> Invocation:
+    def evaluate(self, source: str) -> Invocation:
+        """Run ``source`` (which sets ``result``) inside this environment, between invocations."""
+        return self.invoke({}, evaluate=source)
+
+    def invoke(
+        self, event: Mapping[str, Any], *, timeout_ms: int | None = None, evaluate: str | None = None
+    ) -> Invocation:
         request = {
             "event": event,
+            **({"evaluate": evaluate} if evaluate is not None else {}),
             "request_id": str(uuid.uuid4()),
             "trace_id": f"Root=1-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:24]};Sampled=0",
             "function_arn": f"arn:aws:lambda:{self.function.region}:{ACCOUNT}:function:{self.name}",

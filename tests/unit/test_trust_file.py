@@ -53,7 +53,10 @@ def test_connections_verify_the_full_chain_and_name_against_the_shipped_file() -
     assert kwargs["sslrootcert"] == str(TRUST_FILE)
     assert kwargs["sslrootcert"] != "system"
     assert kwargs["host"] == ENDPOINT  # libpq verifies the certificate for it and sends it as SNI
-    assert "port" not in kwargs and "hostaddr" not in kwargs  # libpq's default 5432, DSQL's
+    # libpq's default 5432, DSQL's; leaving port and address out is also the seam make lambda-check
+    # uses (PGHOSTADDR/PGPORT point the real endpoint name at a local proxy).
+    assert "port" not in kwargs and "hostaddr" not in kwargs
+    assert kwargs["gssencmode"] == "disable"  # DSQL: TLS and IAM only, no GSSAPI attempt first
 
 
 def test_the_trust_file_is_a_setting() -> None:

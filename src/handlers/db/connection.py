@@ -140,6 +140,8 @@ def aws_connect_kwargs(
     host name, which libpq also sends as SNI (DSQL requires it). The port is libpq's default, 5432,
     DSQL's; leaving it out (like the host address) lets libpq's own PGPORT/PGHOSTADDR point a
     test at a local endpoint without any switch in this code (tests/lambda_check).
+    ``gssencmode=disable``: DSQL takes TLS and IAM tokens only, so libpq must not first try GSSAPI
+    encryption (it would whenever a Kerberos credential cache happens to exist).
     """
     version = psycopg.pq.version() if libpq_version is None else libpq_version
     kwargs: dict[str, Any] = {
@@ -149,6 +151,7 @@ def aws_connect_kwargs(
         "password": password,
         "sslmode": "verify-full",
         "sslrootcert": settings.ca_file,
+        "gssencmode": "disable",
         "connect_timeout": settings.connect_timeout,
         "application_name": settings.application_name,
     }
