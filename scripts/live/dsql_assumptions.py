@@ -12,13 +12,19 @@ the fake) can be corrected by the first person with an AWS account. Run them onc
         --create-billable-clusters
         CREATES THREE CLUSTERS (billed while they exist; all deleted at the end, deletion protection
         off): the status sequence of a pair while it peers; what UpdateCluster answers for a busy
-        cluster; what naming a cluster that is ACTIVE in another pair does; what unpeering leaves;
-        whether a deleted cluster shows DELETED or disappears.
+        cluster; what DeleteCluster answers for a cluster still CREATING and for a protected one;
+        what naming a cluster that is ACTIVE in another pair does; what unpeering leaves; whether a
+        deleted cluster shows DELETED or disappears.
 
     python scripts/live/dsql_assumptions.py key-change --region us-east-1 --key KEY_ARN \\
         --create-billable-clusters
-        CREATES ONE CLUSTER: the encryptionStatus sequence when its key changes (and, with a key
-        whose policy lacks DSQL, whether KMS_KEY_INACCESSIBLE appears and on which status).
+        CREATES ONE CLUSTER: the encryptionStatus sequence when its key changes and when the change
+        is rolled back (and, with a key whose policy lacks DSQL, whether KMS_KEY_INACCESSIBLE appears,
+        on which status, and whether it lingers after the switch back).
+
+    python scripts/live/dsql_assumptions.py sys-jobs --endpoint ID.dsql.us-east-1.on.aws --region us-east-1
+        READ-ONLY (connects as admin): the columns of sys.jobs, which the user guide does not list
+        (the migration runner looks a failed index build up by object_name).
 
 Needs AWS credentials with the DSQL actions named in docs/dsql-clusters.md ("IAM"). Every function
 takes a ``client(region)`` factory, so tests/unit/test_live_checks.py runs them against the fake.
@@ -43,7 +49,10 @@ def observe(client: Client, region: str) -> list[dict[str, Any]]:
     seen = []
     for page in dsql.get_paginator("list_clusters").paginate():
         for item in page.get("clusters", []):
-            reply = dsql.get_cluster(identifier=item["identifier"])
+            try:
+                reply = dsql.get_cluster(identifier=item["identifier"])
+            except dsql.exceptions.ResourceNotFoundException:
+                continue  # deleted between the listing and this look
             seen.append(
                 {
                     "identifier": reply["identifier"],
@@ -128,7 +137,23 @@ def peering(
             deletionProtectionEnabled=False, multiRegionProperties={"witnessRegion": witness}, tags=MARK
         )
         created.append((b_client, c["identifier"]))
+        # A rollback's Delete can reach a cluster still being created (the handler defers it).
+        findings["delete_while_creating"] = _attempt(
+            lambda: b_client.delete_cluster(identifier=c["identifier"])
+        )
+        if findings["delete_while_creating"] == "accepted":  # then a fresh one for what follows
+            c = b_client.create_cluster(
+                deletionProtectionEnabled=False, multiRegionProperties={"witnessRegion": witness}, tags=MARK
+            )
+            created.append((b_client, c["identifier"]))
         _wait(b_client, c["identifier"], lambda r: r["status"] == "PENDING_SETUP", sleep=sleep)
+        b_client.update_cluster(identifier=c["identifier"], deletionProtectionEnabled=True)
+        _wait(b_client, c["identifier"], lambda r: r["status"] != "UPDATING", sleep=sleep)
+        findings["delete_while_protected"] = _attempt(
+            lambda: b_client.delete_cluster(identifier=c["identifier"])
+        )
+        b_client.update_cluster(identifier=c["identifier"], deletionProtectionEnabled=False)
+        _wait(b_client, c["identifier"], lambda r: r["status"] != "UPDATING", sleep=sleep)
         findings["naming_a_cluster_active_in_another_pair"] = _attempt(
             lambda: b_client.update_cluster(
                 identifier=c["identifier"],
@@ -165,19 +190,42 @@ def key_change(
     try:
         _wait(dsql, identifier, lambda r: r["status"] == "ACTIVE", sleep=sleep)
         dsql.update_cluster(identifier=identifier, kmsEncryptionKey=key)
-        sequence: list[tuple[str, str]] = []
-        for _ in range(120):
-            reply = dsql.get_cluster(identifier=identifier)
-            state = (reply["status"], (reply.get("encryptionDetails") or {}).get("encryptionStatus", "?"))
-            if not sequence or sequence[-1] != state:
-                sequence.append(state)
-            if state[0] != "UPDATING" and state[1] not in ("UPDATING", "ENABLING"):
-                break
-            sleep(10)
-        findings["status_and_encryption"] = sequence
+        findings["status_and_encryption"] = _encryption_sequence(dsql, identifier, sleep)
+        # A rollback of the change: straight back to the AWS owned key, polled the same way (does a
+        # KMS_KEY_INACCESSIBLE about the old key linger after the request?).
+        dsql.update_cluster(identifier=identifier, kmsEncryptionKey="AWS_OWNED_KMS_KEY")
+        findings["rolled_back"] = _encryption_sequence(dsql, identifier, sleep)
     finally:
         _attempt(lambda: dsql.delete_cluster(identifier=identifier))
     return findings
+
+
+def _encryption_sequence(dsql: Any, identifier: str, sleep: Callable[[float], None]) -> list[tuple[str, str]]:
+    sequence: list[tuple[str, str]] = []
+    for _ in range(120):
+        reply = dsql.get_cluster(identifier=identifier)
+        state = (reply["status"], (reply.get("encryptionDetails") or {}).get("encryptionStatus", "?"))
+        if not sequence or sequence[-1] != state:
+            sequence.append(state)
+        if state[0] != "UPDATING" and state[1] not in ("UPDATING", "ENABLING"):
+            break
+        sleep(10)
+    return sequence
+
+
+#: What the migration runner looks a failed index build up by (handlers.db.migrate, _latest_job).
+SYS_JOBS_COLUMNS = (
+    "SELECT column_name FROM information_schema.columns"
+    " WHERE table_schema = 'sys' AND table_name = 'jobs' ORDER BY ordinal_position"
+)
+
+
+def sys_jobs(connect: Callable[[], Any]) -> dict[str, Any]:
+    """Read-only: the columns of ``sys.jobs`` (the user guide names none) and its newest rows."""
+    with connect() as conn:
+        columns = [row[0] for row in conn.execute(SYS_JOBS_COLUMNS).fetchall()]
+        rows = conn.execute("SELECT * FROM sys.jobs LIMIT 5").fetchall()
+    return {"columns": columns, "has_object_name": "object_name" in columns, "sample": rows}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     three.add_argument("--region", required=True)
     three.add_argument("--key", required=True)
     three.add_argument("--create-billable-clusters", action="store_true")
+    four = sub.add_parser("sys-jobs")
+    four.add_argument("--endpoint", required=True)
+    four.add_argument("--region", required=True)
     args = parser.parse_args(argv)
     import boto3  # type: ignore[import-untyped]
 
@@ -201,6 +252,20 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.check == "observe":
         result: Any = observe(client, args.region)
+    elif args.check == "sys-jobs":
+        import psycopg
+
+        token = client(args.region).generate_db_connect_admin_auth_token(args.endpoint, args.region)
+        result = sys_jobs(
+            lambda: psycopg.connect(
+                host=args.endpoint,
+                user="admin",
+                dbname="postgres",
+                password=token,
+                sslmode="verify-full",
+                sslrootcert="system",
+            )
+        )
     elif not args.create_billable_clusters:
         print(
             f"{args.check} creates clusters (billed while they exist): add --create-billable-clusters",

@@ -27,6 +27,17 @@ def setup_fingerprint() -> str:
     return digest.hexdigest()
 
 
+def schema_version() -> str:
+    """The newest migration this distribution ships (``NNNN`` of ``NNNN_name.sql``): the schema the
+    template asks for, so that a rollback asks for the previous one."""
+    names = sorted(
+        p.name for p in (handlers_source_dir() / "db" / "migrations").glob("[0-9][0-9][0-9][0-9]_*.sql")
+    )
+    if not names:
+        raise ValueError(f"no migrations in {handlers_source_dir() / 'db' / 'migrations'}")
+    return names[-1][:4]
+
+
 class DatabaseSetup(Construct):
     """Runs the migration runner as ``admin`` on ``cluster``, then gives each function its own
     database role (only the privileges its routes need) mapped to its IAM roles.
@@ -79,15 +90,18 @@ class DatabaseSetup(Construct):
         cluster.grant_connect_admin(function)
         for peer in peers:
             peer.grant_connect_admin(function)
-        # It reads the index builds and records the migrations they finish, on this cluster only.
+        # It reads the index builds, records the migrations they finish, applies the next ones and,
+        # once none is left, the roles (also through the peers, like on_event).
         assert self.provider.is_complete_function is not None
-        cluster.grant_connect_admin(self.provider.is_complete_function)
+        for each in (cluster, *peers):
+            each.grant_connect_admin(self.provider.is_complete_function)
         properties = {
             "Endpoint": cluster.cluster_endpoint,
             "Region": cluster.cluster_region,
             "PeerEndpoints": [{"Endpoint": p.cluster_endpoint, "Region": p.cluster_region} for p in peers],
             "FunctionRoleArns": {name: list(arns) for name, arns in sorted(function_roles.items())},
             "Fingerprint": setup_fingerprint(),
+            "SchemaVersion": schema_version(),
         }
         if role_prefix:
             properties["RolePrefix"] = role_prefix

@@ -150,7 +150,9 @@ class DsqlCluster(DsqlClusterBase):
       like ``log_retention``) [ARM_64].
 
     Attributes: ``cluster_arn``, ``cluster_identifier``, ``cluster_endpoint``, ``cluster_region``,
-    ``resource`` (the CustomResource), ``provider`` (the stack's shared lifecycle provider).
+    ``resource`` (the CustomResource), ``provider`` (the stack's shared lifecycle provider),
+    ``owner`` (the value of the ``ecommerce:owner`` tag the lifecycle keeps on the cluster:
+    ``<stack name>/<logical id>``; the lifecycle functions may change only clusters tagged so).
     """
 
     def __init__(
@@ -209,7 +211,6 @@ class DsqlCluster(DsqlClusterBase):
         self.witness_region = witness_region
         self.peer = peer
         self.provider = _lifecycle_provider(stack, log_retention, architecture)
-        self._grant_lifecycle(stack, witness_region, peer, encryption_key)
         terms = contract()
         prop = terms.DsqlClusterProperty
         properties: dict[str, Any] = {
@@ -242,6 +243,9 @@ class DsqlCluster(DsqlClusterBase):
         # Who owns the cluster, stable when the stack is deleted and created again (a new StackId
         # after a failed first create): the handler tags and adopts by it.
         cfn.add_property_override(prop.OWNER, Fn.join("/", [Aws.STACK_NAME, stack.get_logical_id(cfn)]))
+        # The same value with the stack's name as a literal: another stack's policy can name it.
+        self.owner = f"{stack.stack_name}/{stack.get_logical_id(cfn)}"
+        self._grant_lifecycle(stack, witness_region, peer, encryption_key, all_tags)
         self.cluster_arn = self.resource.get_att_string("Arn")
         self.cluster_identifier = self.resource.ref
         self.cluster_endpoint = self.resource.get_att_string("Endpoint")
@@ -275,32 +279,43 @@ class DsqlCluster(DsqlClusterBase):
         return DsqlCluster.from_cluster_attributes(scope, construct_id, cluster_identifier=cluster_identifier)
 
     def _grant_lifecycle(
-        self, stack: Stack, witness_region: str | None, peer: IDsqlCluster | None, key: kms.IKey | None
+        self,
+        stack: Stack,
+        witness_region: str | None,
+        peer: IDsqlCluster | None,
+        key: kms.IKey | None,
+        tags: Mapping[str, str],
     ) -> None:
-        """Each lifecycle function gets exactly what it calls, on this account's clusters in the
-        regions of this topology; changing or deleting a cluster needs this library's tag on it."""
+        """Each lifecycle function gets exactly what it calls. Changing or deleting a cluster needs
+        this resource's own ``ecommerce:owner`` tag on it, so no other resource, stack or app of the
+        account can have its clusters changed by these functions."""
         on_event = self.provider.on_event_function
         complete = self.provider.is_complete_function
         assert on_event.role is not None
         assert complete is not None
         assert complete.role is not None
         regions = [stack.region, *([peer.cluster_region] if peer is not None else [])]
-        for statement in _on_event_statements(stack, regions, witness_region):
+        terms = contract()
+        tag_keys = [terms.DSQL_OWNER_TAG, terms.DSQL_MANAGED_BY_TAG, *tags]
+        for statement in _on_event_statements(stack, regions, witness_region, self.owner, tag_keys):
             on_event.role.add_to_principal_policy(statement)
-        for statement in _is_complete_statements(stack, regions, witness_region):
+        for statement in _is_complete_statements(stack, regions, witness_region, self.owner, peer):
             complete.role.add_to_principal_policy(statement)
         if key is not None:
-            for function in (on_event, complete):
-                key.grant(function, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
+            # Only on_event names the key (CreateCluster, UpdateCluster); DSQL itself uses it through
+            # its key policy (docs/dsql-clusters.md, "Customer managed keys").
+            key.grant(on_event, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
         witnesses = [witness_region] if witness_region is not None else []
-        resources = sorted({_nag_form(stack, _clusters(stack, r)) for r in (*regions, *witnesses)})
+        arns = [_clusters(stack, r) for r in (*regions, *witnesses)] + [_clusters_anywhere(stack)]
+        resources = sorted({_nag_form(stack, arn) for arn in arns})
         Validations.of(self.provider).acknowledge(
             *(
                 Acknowledgment(
                     id=f"AwsSolutions-IAM5[Resource::{resource}]",
                     reason="DSQL assigns cluster identifiers at creation, so the lifecycle handler's "
-                    "rights name this account's clusters in the regions of this topology (cluster/*); "
-                    "changing or deleting one needs this library's managed-by tag on it.",
+                    "rights name this account's clusters (cluster/*); changing or deleting one needs "
+                    "this resource's ecommerce:owner tag on it, and RemovePeerCluster takes the "
+                    "documented form arn:aws:dsql:*:<account>:cluster/*.",
                 )
                 for resource in resources
                 if resource
@@ -323,29 +338,58 @@ def _clusters(stack: Stack, region: str) -> str:
     )
 
 
-def _managed(key: str) -> dict[str, dict[str, str]]:
-    """The condition that a cluster carries (or a request sets) this library's managed-by tag.
+def _clusters_anywhere(stack: Stack) -> str:
+    """``arn:aws:dsql:*:<account>:cluster/*``: how the DSQL API reference (UpdateCluster) documents
+    the resource of ``dsql:RemovePeerCluster``."""
+    return stack.format_arn(
+        service="dsql",
+        resource="cluster",
+        resource_name="*",
+        region="*",
+        arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+    )
 
-    ``aws:ResourceTag/${TagKey}`` applies to the Cluster resource type and ``aws:RequestTag`` to
-    CreateCluster and TagResource (Service Authorization Reference, "Actions, resources, and condition
-    keys for Amazon Aurora DSQL"). The permission-only actions that accompany an UpdateCluster
-    (PutMultiRegionProperties, AddPeerCluster, RemovePeerCluster, PutWitnessRegion) are checked on
-    the peer's and the witness region's ARNs too, where how tags are evaluated is undocumented: they
-    are left to the UpdateCluster they accompany, which is conditioned.
-    """
-    terms = contract()
-    return {"StringEquals": {f"{key}/{terms.DSQL_MANAGED_BY_TAG}": terms.DSQL_MANAGED_BY_VALUE}}
+
+def _owned_by(owner: str) -> dict[str, dict[str, str]]:
+    """The cluster carries this resource's owner tag. ``aws:ResourceTag/${TagKey}`` applies to the
+    Cluster resource type (Service Authorization Reference, "Actions, resources, and condition keys
+    for Amazon Aurora DSQL")."""
+    return {"StringEquals": {f"aws:ResourceTag/{contract().DSQL_OWNER_TAG}": owner}}
+
+
+def _claim(owner: str, tag_keys: list[str]) -> dict[str, Any]:
+    """Tagging a cluster for this resource: at creation (CreateCluster's tags are authorized as
+    dsql:TagResource too) or when claiming a cluster tagged the old way. The request sets this
+    owner (``aws:RequestTag``); a cluster that already has an owner must be this one
+    (``...IfExists``: how DSQL fills resource tags during CreateCluster is undocumented, and either
+    answer passes); only the ownership keys and the template's tag keys (``aws:TagKeys``)."""
+    owner_key = contract().DSQL_OWNER_TAG
+    condition: dict[str, Any] = {
+        "StringEquals": {f"aws:RequestTag/{owner_key}": owner},
+        "StringEqualsIfExists": {f"aws:ResourceTag/{owner_key}": owner},
+    }
+    if not any(Token.is_unresolved(k) for k in tag_keys):
+        condition["ForAllValues:StringEquals"] = {"aws:TagKeys": sorted(set(tag_keys))}
+    return condition
 
 
 def _topology_statements(
     stack: Stack, regions: list[str], witness_region: str | None, *, remove: bool
 ) -> list[iam.PolicyStatement]:
-    """What an UpdateCluster that sends a peer list needs (and CreateCluster with one)."""
+    """What an UpdateCluster that sends a peer list needs (and CreateCluster with one). These
+    permission-only actions are checked on the peer's and the witness region's ARNs too, where how
+    tags are evaluated is undocumented: they are left to the UpdateCluster or CreateCluster they
+    accompany, which is conditioned."""
     clusters = [_clusters(stack, r) for r in regions]
-    actions = ["dsql:PutMultiRegionProperties", "dsql:AddPeerCluster"]
+    statements = [
+        iam.PolicyStatement(
+            actions=["dsql:PutMultiRegionProperties", "dsql:AddPeerCluster"], resources=clusters
+        )
+    ]
     if remove:
-        actions.append("dsql:RemovePeerCluster")
-    statements = [iam.PolicyStatement(actions=actions, resources=clusters)]
+        statements.append(
+            iam.PolicyStatement(actions=["dsql:RemovePeerCluster"], resources=[_clusters_anywhere(stack)])
+        )
     if witness_region is not None:
         # Checked in the cluster's region and in the witness region (DSQL API reference).
         statements.append(
@@ -359,28 +403,28 @@ def _topology_statements(
 
 
 def _on_event_statements(
-    stack: Stack, regions: list[str], witness_region: str | None
+    stack: Stack, regions: list[str], witness_region: str | None, owner: str, tag_keys: list[str]
 ) -> list[iam.PolicyStatement]:
-    """create (and adopt), update, delete."""
+    """create (and adopt), update, delete: reads in the topology's regions, changes only to this
+    resource's own cluster."""
     clusters = [_clusters(stack, r) for r in regions]
+    own_region = [_clusters(stack, stack.region)]
     return [
         iam.PolicyStatement(actions=["dsql:GetCluster", "dsql:ListTagsForResource"], resources=clusters),
         # Finds a cluster a retried create or a rolled-back deploy left; no resource-level form.
         iam.PolicyStatement(actions=["dsql:ListClusters"], resources=["*"]),
         iam.PolicyStatement(
-            actions=["dsql:CreateCluster"], resources=clusters, conditions=_managed("aws:RequestTag")
+            actions=["dsql:CreateCluster"],
+            resources=own_region,
+            conditions={"StringEquals": {f"aws:RequestTag/{contract().DSQL_OWNER_TAG}": owner}},
         ),
         iam.PolicyStatement(
-            actions=["dsql:UpdateCluster", "dsql:DeleteCluster", "dsql:UntagResource"],
-            resources=clusters,
-            conditions=_managed("aws:ResourceTag"),
-        ),
-        # Tagging a managed cluster, or marking an adopted one (created before the tag existed).
-        iam.PolicyStatement(
-            actions=["dsql:TagResource"], resources=clusters, conditions=_managed("aws:ResourceTag")
+            actions=["dsql:UpdateCluster", "dsql:DeleteCluster", "dsql:TagResource", "dsql:UntagResource"],
+            resources=own_region,
+            conditions=_owned_by(owner),
         ),
         iam.PolicyStatement(
-            actions=["dsql:TagResource"], resources=clusters, conditions=_managed("aws:RequestTag")
+            actions=["dsql:TagResource"], resources=own_region, conditions=_claim(owner, tag_keys)
         ),
         *_topology_statements(stack, regions, witness_region, remove=True),
         iam.PolicyStatement(
@@ -399,17 +443,31 @@ def _on_event_statements(
 
 
 def _is_complete_statements(
-    stack: Stack, regions: list[str], witness_region: str | None
+    stack: Stack, regions: list[str], witness_region: str | None, owner: str, peer: IDsqlCluster | None
 ) -> list[iam.PolicyStatement]:
-    """Reads both clusters; names this cluster on its peer (an UpdateCluster with the full list)."""
+    """Reads both clusters; names this cluster on its peer (an UpdateCluster with the full list);
+    deletes this resource's own cluster once a busy one settles."""
     clusters = [_clusters(stack, r) for r in regions]
-    return [
+    statements = [
         iam.PolicyStatement(actions=["dsql:GetCluster"], resources=clusters),
         iam.PolicyStatement(
-            actions=["dsql:UpdateCluster"], resources=clusters, conditions=_managed("aws:ResourceTag")
+            actions=["dsql:DeleteCluster"],
+            resources=[_clusters(stack, stack.region)],
+            conditions=_owned_by(owner),
         ),
-        *_topology_statements(stack, regions, witness_region, remove=False),
     ]
+    if isinstance(peer, DsqlCluster):
+        statements.append(
+            iam.PolicyStatement(
+                actions=["dsql:UpdateCluster"],
+                resources=[_clusters(stack, peer.cluster_region)],
+                conditions=_owned_by(peer.owner),
+            )
+        )
+    elif peer is not None:
+        # A cluster made elsewhere carries no owner tag of ours: exactly its ARN.
+        statements.append(iam.PolicyStatement(actions=["dsql:UpdateCluster"], resources=[peer.cluster_arn]))
+    return [*statements, *_topology_statements(stack, regions, witness_region, remove=False)]
 
 
 def _nag_form(stack: Stack, arn: str) -> str:

@@ -31,11 +31,15 @@ CDK's Provider framework around the user handlers (aws-cdk-lib ``provider-framew
 ``onEvent`` fails answers FAILED with the marker ``AWSCDK::CustomResourceProviderFramework::CREATE_FAILED``
 and the Delete that follows with that marker is answered without calling the handler; for Create the
 physical id defaults to the RequestId; a Delete that returns another physical id is an error.
+A provider ``silent_on`` a request type never answers it: the operation fails after the custom
+resource's timeout, and a create's rollback Delete carries a physical id CloudFormation made up.
 """
 
 from __future__ import annotations
 
 import itertools
+import random
+import string
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -62,6 +66,9 @@ class Provider:
     on_event: Handler
     is_complete: Handler | None = None
     max_polls: int = 200  # totalTimeout / queryInterval
+    #: Request types whose response never reaches CloudFormation (the handler ran, then the
+    #: function died or timed out before the framework answered).
+    silent_on: frozenset[str] = frozenset()
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         """What the framework answers CloudFormation: SUCCESS with id and data, or FAILED."""
@@ -344,6 +351,18 @@ class FakeCloudFormation:
         return stack
 
     # ---------------------------------------------------------------------------------- requests
+    def _no_response(self, stack: Stack, logical_id: str, physical_id: str | None) -> dict[str, Any]:
+        """No response before the custom resource's ServiceTimeout: the operation fails (User Guide,
+        ``AWS::CloudFormation::CustomResource``, "ServiceTimeout ... default 3600 seconds"). The
+        physical id of the Delete that follows a create that never answered is not documented:
+        assumed here to be one CloudFormation makes up (stack name, logical id, random suffix)."""
+        suffix = "".join(random.choice(string.ascii_uppercase + string.digits) for _ in range(12))
+        return {
+            "Status": "FAILED",
+            "PhysicalResourceId": physical_id or f"{stack.name}-{logical_id}-{suffix}",
+            "Reason": "CloudFormation did not receive a response from your Custom Resource",
+        }
+
     def _delete_one(self, stack: Stack, logical_id: str, deployed: Deployed) -> dict[str, Any]:
         return self._send(stack, logical_id, "Delete", deployed.properties, physical_id=deployed.physical_id)
 
@@ -385,6 +404,8 @@ class FakeCloudFormation:
             answer = resource.provider.handle(request)
             if self.deliver_twice:
                 resource.provider.handle(request)  # the duplicate's answer comes too late to count
+            if kind in resource.provider.silent_on:
+                answer = self._no_response(stack, logical_id, physical_id)
         self.events.append(
             Event(
                 stack.name,

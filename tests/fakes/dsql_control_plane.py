@@ -11,11 +11,17 @@ AssertionError.
 Status simulation follows the AWS docs: multi-Region peering via a witness Region stays PENDING_SETUP until
 both clusters list each other, and PENDING_DELETE until every peer is deleted too. Transitions (CREATING,
 UPDATING, DELETING) complete after `ticks` GetCluster polls of that cluster, or through `settle()`.
+
+Permissions are opt-in: after `enforce(policies)`, a call made while `principal` (or `acting_as(name)`)
+names one of them is authorized as tests/fakes/iam.py's `dsql_requests` says, after request validation
+and before the operation runs. A denial answers the modeled AccessDeniedException (HTTP 403) with the
+message IAM gives for identity-based denials, and is recorded in `denials`.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import itertools
 import json
@@ -25,7 +31,7 @@ import string
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +44,7 @@ from botocore.exceptions import ParamValidationError
 from botocore.model import OperationModel, ServiceModel, Shape
 from botocore.validate import validate_parameters
 
+from fakes.iam import PLACEHOLDER_ID, AuthRequest, Policy, dsql_requests
 from fakes.wire import Body, botocore_session, check_emitted, check_injection, constraint_problems
 
 FAKE = "fake DSQL"
@@ -98,6 +105,17 @@ class Call:
     params: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Denial:
+    """A call refused with AccessDeniedException: who, which check failed, and why (Policy.explain)."""
+
+    region: str
+    operation: str
+    principal: str
+    request: AuthRequest
+    reason: str
+
+
 @dataclass
 class _Injection:
     operation: str
@@ -151,6 +169,10 @@ def _to_wire(value: Any, shape: Shape) -> Any:
     return value
 
 
+def _new_identifier() -> str:
+    return "".join(secrets.choice(_ID_CHARS) for _ in range(26))
+
+
 def _route(method: str, path: str) -> tuple[str, dict[str, str]] | None:
     for route_method, pattern, operation in _ROUTES:
         if route_method == method and (match := pattern.fullmatch(path)):
@@ -179,6 +201,12 @@ class FakeDsql:
         #: "Encryption at rest"; what status the cluster itself shows then is not documented).
         self.inaccessible_keys: set[str] = set()
         self.calls: list[Call] = []
+        #: Identity-based policies by principal name; None while permissions are not enforced.
+        self.policies: dict[str, Policy] | None = None
+        #: The principal the current calls are made as (enforced only when set and `policies` is).
+        self.principal: str | None = None
+        self.denials: list[Denial] = []
+        self._next_identifier: str | None = None  # a CreateCluster's identifier, chosen to authorize it
         self._injections: list[_Injection] = []
         self._tokens: dict[tuple[str, str], tuple[dict[str, Any], str, dict[str, Any]]] = {}
         self._seq = itertools.count(1)
@@ -226,6 +254,21 @@ class FakeDsql:
         """The next `times` calls of `operation` (in `region`, or any) fail with `error`."""
         check_injection(self._model, self._ops, operation, error, times)
         self._injections.append(_Injection(operation, error, times, region, retry_after))
+
+    def enforce(self, policies: Mapping[str, Policy]) -> None:
+        """From now on, authorize each call made as `principal` against `policies[principal]`."""
+        self.policies = dict(policies)
+
+    @contextlib.contextmanager
+    def acting_as(self, name: str) -> Iterator[None]:
+        """Calls inside the block are made as `name` (one of the enforced policies' names)."""
+        if self.policies is not None and name not in self.policies:
+            raise KeyError(f"no policy for principal {name!r}; enforced: {sorted(self.policies)}")
+        previous, self.principal = self.principal, name
+        try:
+            yield
+        finally:
+            self.principal = previous
 
     def settle(self, max_rounds: int = 100) -> None:
         """Advance every cluster through its pending transitions as if polled until stable."""
@@ -278,9 +321,12 @@ class FakeDsql:
             try:
                 self._fire_injection(op_name, region, params)
                 self._validate_request(op, params)
+                self._authorize(region, op_name, params)
                 result = self._ops[op_name](region, params)
             except _ApiError as err:
                 return self._error_response(request.url, op, err)
+            finally:
+                self._next_identifier = None
             response = self._success_response(request.url, op, result)
             if self.ticks == 0:
                 self.settle()
@@ -336,6 +382,45 @@ class FakeDsql:
                 "; ".join(f"{name}: {message}" for name, message in problems),
                 reason="fieldValidationFailed",
                 fieldList=[{"name": name, "message": message} for name, message in problems],
+            )
+
+    def _authorize(self, region: str, op_name: str, params: dict[str, Any]) -> None:
+        """Every check the call makes must be allowed; the first that is not answers AccessDenied."""
+        if self.policies is None or self.principal is None:
+            return
+        policy = self.policies.get(self.principal)
+        assert policy is not None, f"principal {self.principal!r} has no enforced policy"
+        if op_name == "CreateCluster":
+            self._next_identifier = _new_identifier()
+
+        def tags_of(arn: str) -> dict[str, str] | None:
+            cluster = self._by_arn(arn)
+            return None if cluster is None else dict(cluster.tags)
+
+        checks = dsql_requests(
+            op_name,
+            params,
+            region=region,
+            account=self.account,
+            tags_of=tags_of,
+            cluster_of=lambda in_region, identifier: self.clusters.get((in_region, identifier)),
+            new_identifier=self._next_identifier or PLACEHOLDER_ID,
+        )
+        for check in checks:
+            decision = policy.decide(check.action, check.resource, check.context)
+            if decision.allowed:
+                continue
+            self.denials.append(Denial(region, op_name, self.principal, check, decision.reason))
+            # IAM's wording for identity-based denials ("Troubleshoot access denied error messages").
+            why = (
+                "with an explicit deny in an identity-based policy"
+                if decision.explicit_deny
+                else f"because no identity-based policy allows the {check.action} action"
+            )
+            raise _ApiError(
+                "AccessDeniedException",
+                f"User: {self.principal} is not authorized to perform: {check.action} on resource: "
+                f"{check.resource} {why}",
             )
 
     def _fire_injection(self, op_name: str, region: str, params: dict[str, Any]) -> None:
@@ -542,7 +627,7 @@ class FakeDsql:
             (None, []) if props in ({}, {"clusters": []}) else self._check_multi_region(region, None, props)
         )
         kms = p.get("kmsEncryptionKey")
-        identifier = "".join(secrets.choice(_ID_CHARS) for _ in range(26))
+        identifier = self._next_identifier or _new_identifier()
         cluster = FakeCluster(
             region=region,
             identifier=identifier,
@@ -613,6 +698,14 @@ class FakeDsql:
         cluster = self._get(region, p["identifier"])
         if cluster.status in GOING:
             return self._summary(cluster)
+        if cluster.status in ("CREATING", "UPDATING"):
+            # Assumed (docs/dsql-clusters.md, "What the fake believes"; live check `peering`).
+            raise _ApiError(
+                "ConflictException",
+                f"Cluster {cluster.identifier} is {cluster.status}",
+                resourceId=cluster.identifier,
+                resourceType="cluster",
+            )
         if cluster.deletion_protection:
             message = f"Cluster {cluster.identifier} has deletion protection enabled"
             if self.protected_delete_error == "ConflictException":

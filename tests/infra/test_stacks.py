@@ -189,27 +189,54 @@ def _role_statements(template: Template, role_prefix: str) -> list[dict[str, Any
     return statements
 
 
-MANAGED = {"StringEquals": {"aws:ResourceTag/ecommerce:managed-by": "ecommerce-constructs"}}
+def _owner(stack: str, template: Template) -> dict[str, Any]:
+    """The Owner value the cluster resource carries, as its template writes it."""
+    (cluster,) = template.find_resources("Custom::DsqlCluster").values()
+    return cluster["Properties"]["Owner"]
 
 
-def test_the_lifecycle_rights_cover_exactly_the_topology() -> None:
-    template = default_template("ecommerce-us-east-2")
+def _resolve_owner(value: Any, stack: str) -> str:
+    """``Fn::Join`` of ``AWS::StackName`` and the logical id, or the literal form another stack uses."""
+    if isinstance(value, str):
+        return value
+    separator, parts = value["Fn::Join"]
+    return separator.join(stack if part == {"Ref": "AWS::StackName"} else part for part in parts)
+
+
+def test_the_lifecycle_rights_change_only_this_resources_cluster() -> None:
+    """Every change is conditioned on this resource's own owner tag, so no other resource, stack or
+    app of the account can have its clusters changed by these functions."""
+    stack = "ecommerce-us-east-2"
+    template = default_template(stack)
+    owner = _resolve_owner(_owner(stack, template), stack)
     on_event = _role_statements(template, "DsqlClusterProviderOnEventRole")
-    clusters = [f"arn:aws:dsql:us-east-1:{ACCOUNT}:cluster/*", f"arn:aws:dsql:us-east-2:{ACCOUNT}:cluster/*"]
+    own_region = f"arn:aws:dsql:us-east-2:{ACCOUNT}:cluster/*"
+
+    def owner_condition(statement: dict[str, Any], operator: str, key: str) -> str:
+        return _resolve_owner(statement["Condition"][operator][key], stack)
+
     create = next(s for s in on_event if "dsql:CreateCluster" in _actions(s))
-    assert sorted(create["Resource"]) == clusters
-    assert create["Condition"] == {
-        "StringEquals": {"aws:RequestTag/ecommerce:managed-by": "ecommerce-constructs"}
-    }
+    assert create["Resource"] == own_region
+    assert owner_condition(create, "StringEquals", "aws:RequestTag/ecommerce:owner") == owner
     change = next(s for s in on_event if "dsql:DeleteCluster" in _actions(s))
     assert set(_actions(change)) == {
         "dsql:UpdateCluster",
         "dsql:DeleteCluster",
         "dsql:UntagResource",
         "dsql:TagResource",
-    }  # minimizePolicies merges what shares a condition
-    assert change["Condition"] == MANAGED
-    assert any("dsql:RemovePeerCluster" in _actions(s) for s in on_event)
+    }
+    assert change["Resource"] == own_region
+    assert owner_condition(change, "StringEquals", "aws:ResourceTag/ecommerce:owner") == owner
+    claim = next(s for s in on_event if _actions(s) == ["dsql:TagResource"])
+    assert owner_condition(claim, "StringEquals", "aws:RequestTag/ecommerce:owner") == owner
+    assert owner_condition(claim, "StringEqualsIfExists", "aws:ResourceTag/ecommerce:owner") == owner
+    assert set(claim["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"]) >= {
+        "ecommerce:owner",
+        "ecommerce:managed-by",
+        "Name",
+    }
+    unpeer = next(s for s in on_event if "dsql:RemovePeerCluster" in _actions(s))
+    assert unpeer["Resource"] == f"arn:aws:dsql:*:{ACCOUNT}:cluster/*"  # the API reference's form
     witness = next(s for s in on_event if _actions(s) == ["dsql:PutWitnessRegion"])
     assert f"arn:aws:dsql:us-west-2:{ACCOUNT}:cluster/*" in witness["Resource"]
     assert witness["Condition"] == {"StringEquals": {"dsql:WitnessRegion": "us-west-2"}}
@@ -217,21 +244,32 @@ def test_the_lifecycle_rights_cover_exactly_the_topology() -> None:
     assert slr["Condition"] == {"StringEquals": {"iam:AWSServiceName": "dsql.amazonaws.com"}}
 
 
-def test_the_polling_function_only_reads_and_peers() -> None:
-    """is_complete reads both clusters and names this one on its peer; it creates, deletes, tags and
-    lists nothing, and changes only clusters this library manages."""
-    template = default_template("ecommerce-us-east-2")
+def test_the_polling_function_reads_peers_and_deletes_only_its_own() -> None:
+    """is_complete reads both clusters, names this one on its peer (the peer resource's owner tag)
+    and deletes a cluster a rollback found mid-change (this resource's owner tag); it creates, tags
+    and lists nothing."""
+    stack = "ecommerce-us-east-2"
+    template = default_template(stack)
     is_complete = _role_statements(template, "DsqlClusterProviderIsCompleteRole")
-    actions = {a for s in is_complete for a in _actions(s) if a.startswith(("dsql:", "iam:"))}
+    actions = {a for s in is_complete for a in _actions(s) if a.startswith(("dsql:", "iam:", "kms:"))}
     assert actions == {
         "dsql:GetCluster",
         "dsql:UpdateCluster",
+        "dsql:DeleteCluster",
         "dsql:PutMultiRegionProperties",
         "dsql:AddPeerCluster",
         "dsql:PutWitnessRegion",
     }
-    update = next(s for s in is_complete if "dsql:UpdateCluster" in _actions(s))
-    assert update["Condition"] == MANAGED
+    update = next(s for s in is_complete if _actions(s) == ["dsql:UpdateCluster"])
+    peer_owner = update["Condition"]["StringEquals"]["aws:ResourceTag/ecommerce:owner"]
+    peer_template = default_template("ecommerce-us-east-1")
+    assert peer_owner == _resolve_owner(_owner("ecommerce-us-east-1", peer_template), "ecommerce-us-east-1")
+    assert update["Resource"] == f"arn:aws:dsql:us-east-1:{ACCOUNT}:cluster/*"
+    delete = next(s for s in is_complete if _actions(s) == ["dsql:DeleteCluster"])
+    own = _resolve_owner(_owner(stack, template), stack)
+    assert (
+        _resolve_owner(delete["Condition"]["StringEquals"]["aws:ResourceTag/ecommerce:owner"], stack) == own
+    )
 
 
 def test_function_roles_are_outputs_for_role_mapping() -> None:

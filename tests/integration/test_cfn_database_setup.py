@@ -15,7 +15,9 @@ import pytest
 from ecommerce_dev.engine import LocalEngine
 from ecommerce_dev.guarded import GuardedCursor, guarded_connector
 from fakes.cloudformation import FakeCloudFormation, Lookup, Provider, Resource, Trip
-from handlers.db.migrate import PendingIndex, finish_migrations, start_migrations
+from handlers.db import migrate
+from handlers.db.errors import IndexBuildError
+from handlers.db.migrate import PendingIndex, StatementRunner, finish_migrations, start_migrations
 from handlers.db.roles import function_roles, setup_roles
 from handlers.infra import database_setup
 
@@ -36,7 +38,7 @@ def setup_dsn(monkeypatch: pytest.MonkeyPatch, fresh_dsn: str) -> str:
     return fresh_dsn
 
 
-def setup_resource(dsn: str, orders: str = ORDERS) -> Resource:
+def setup_resource(dsn: str, orders: str = ORDERS, schema: str | None = None) -> Resource:
     def properties(lookup: Lookup) -> dict[str, Any]:
         return {
             "Endpoint": dsn,
@@ -44,6 +46,7 @@ def setup_resource(dsn: str, orders: str = ORDERS) -> Resource:
             "FunctionRoleArns": {"catalog": [CATALOG], "orders": [orders]},
             "RolePrefix": "ecommerce",
             "Fingerprint": "f1",
+            **({"SchemaVersion": schema} if schema else {}),
         }
 
     return Resource("DatabaseSetup", "Custom::DatabaseSetup", PROVIDER, properties)
@@ -122,11 +125,17 @@ def test_the_setup_resource_polls_until_pending_builds_finish(
     monkeypatch.setattr(database_setup, "finish_migrations", finish)
     event = {
         "RequestType": "Create",
-        "ResourceProperties": {"Endpoint": setup_dsn, "Region": REGION},
+        "ResourceProperties": {
+            "Endpoint": setup_dsn,
+            "Region": REGION,
+            "FunctionRoleArns": {"catalog": [CATALOG], "orders": [ORDERS]},
+        },
         "PendingIndexes": building,
         "StartedAt": time.time(),
     }
-    assert [database_setup.is_complete(event)["IsComplete"] for _ in range(3)] == [False, False, True]
+    answers = [database_setup.is_complete(event) for _ in range(3)]
+    assert [a["IsComplete"] for a in answers] == [False, False, True]
+    assert int(answers[-1]["Data"]["RoleStatements"]) > 0  # the roles come once nothing is pending
 
 
 def test_ddl_conflicts_in_role_setup_are_retried(
@@ -158,3 +167,97 @@ def test_ddl_conflicts_in_role_setup_are_retried(
     assert not failures, "both faults were injected"
     assert any(s.startswith("CREATE ROLE") for s in report.executed)
     assert mappings(local_engine, fresh_dsn) == [(f"{prefix}_catalog", CATALOG)]
+
+
+def _two_migrations(directory: Path) -> Path:
+    (directory / "0001_t.sql").write_text(
+        "CREATE TABLE IF NOT EXISTS t (id integer PRIMARY KEY, x integer);\n"
+        "CREATE INDEX ASYNC IF NOT EXISTS t_x ON t (x);\n"
+    )
+    (directory / "0002_u.sql").write_text("CREATE TABLE IF NOT EXISTS u (id integer PRIMARY KEY);\n")
+    return directory
+
+
+def test_a_migration_waits_for_the_previous_ones_index_builds(
+    setup_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """0002 may rely on 0001's index (an ON CONFLICT on a new unique index): it runs only once the
+    build is valid, and versions are recorded in order."""
+    building = {"t_x"}
+    real = StatementRunner.index_state
+    monkeypatch.setattr(
+        StatementRunner,
+        "index_state",
+        lambda self, name, job_id: "building" if name in building else real(self, name, job_id),
+    )
+    connect = guarded_connector(setup_dsn)
+    migrations = _two_migrations(tmp_path)
+    started = start_migrations(connect, migrations=migrations)
+    assert [p.name for p in started.pending] == ["t_x"] and started.result.applied == ()
+    with psycopg.connect(setup_dsn, autocommit=True) as conn:
+        assert conn.execute("SELECT to_regclass('u')").fetchone() == (None,)  # 0002 not run yet
+    building.clear()
+    assert finish_migrations(connect, started.pending, migrations=migrations) == ()
+    assert start_migrations(connect, migrations=migrations).result.applied == ("0002",)
+    with psycopg.connect(setup_dsn, autocommit=True) as conn:
+        versions = conn.execute(
+            "SELECT version FROM schema_migrations ORDER BY applied_at, version"
+        ).fetchall()
+    assert [v for (v,) in versions] == ["0001", "0002"]
+
+
+def test_up_to_applies_no_newer_migration(setup_dsn: str, tmp_path: Path) -> None:
+    started = start_migrations(
+        guarded_connector(setup_dsn), migrations=_two_migrations(tmp_path), up_to="0001"
+    )
+    assert started.result.applied == ("0001",)
+
+
+def test_an_invalid_index_left_by_a_failed_build_fails_at_once_and_is_dropped(
+    setup_dsn: str, tmp_path: Path
+) -> None:
+    """A failed build leaves an invalid index; CREATE INDEX ASYNC IF NOT EXISTS then skips it, so
+    without a look at it every retry (and every rollback) would wait for a build that never runs."""
+    with psycopg.connect(setup_dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE v (id integer PRIMARY KEY, x integer)")
+        conn.execute("INSERT INTO v VALUES (1, 7), (2, 7)")
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute("CREATE UNIQUE INDEX CONCURRENTLY v_x ON v (x)")  # leaves v_x invalid
+        conn.execute(
+            "INSERT INTO sys.jobs (job_id, status, job_type, object_name, table_name, details)"
+            " VALUES ('fail0000000000000000000000', 'failed', 'INDEX_BUILD', 'v_x', 'v', 'duplicate key')"
+        )
+    (tmp_path / "0001_v.sql").write_text("CREATE UNIQUE INDEX ASYNC IF NOT EXISTS v_x ON v (x);\n")
+    with pytest.raises(IndexBuildError, match="invalid index was dropped"):
+        start_migrations(guarded_connector(setup_dsn), migrations=tmp_path)
+    with psycopg.connect(setup_dsn, autocommit=True) as conn:
+        assert conn.execute("SELECT to_regclass('v_x')").fetchone() == (None,)
+
+
+def test_a_failed_index_build_rolls_back_without_applying_it_again(
+    setup_dsn: str, local_engine: LocalEngine, cloud: FakeCloudFormation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new migration whose build fails fails the update; the rollback Update runs the same (new)
+    code, because CloudFormation rolls the custom resource back before the function. It asks for
+    the previous SchemaVersion, so it applies nothing new and the stack rolls back cleanly."""
+    real = migrate.load_migrations
+    shipped = real()
+    bad = migrate.Migration.from_text(
+        "0999_bad.sql",
+        "CREATE TABLE IF NOT EXISTS bad (id integer PRIMARY KEY, x integer);\n"
+        "INSERT INTO bad VALUES (1, 1), (2, 1) ON CONFLICT DO NOTHING;\n"
+        "CREATE UNIQUE INDEX ASYNC IF NOT EXISTS bad_x ON bad (x);\n",
+    )
+    monkeypatch.setattr(
+        migrate, "load_migrations", lambda source=None: [*shipped, bad] if source is None else real(source)
+    )
+    latest = shipped[-1].version
+    assert cloud.deploy(STACK, REGION, [setup_resource(setup_dsn, schema=latest)]).status == "CREATE_COMPLETE"
+    result = cloud.deploy(STACK, REGION, [setup_resource(setup_dsn, schema="0999")])
+    assert result.status == "UPDATE_ROLLBACK_COMPLETE", (result.status, result.reason)
+    assert "bad_x" in (result.reason or "")
+    with psycopg.connect(setup_dsn, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM schema_migrations WHERE version = '0999'").fetchone() == (
+            0,
+        )
+    assert mappings(local_engine, setup_dsn) == [("ecommerce_catalog", CATALOG), ("ecommerce_orders", ORDERS)]

@@ -45,6 +45,7 @@ def database(
     allow_unpeer: bool = False,
     tags: dict[str, str] | None = None,
     kms_key: str | None = None,
+    provider: Provider = PROVIDER,
 ) -> Resource:
     """The cluster resource as DsqlCluster synthesizes it (deletion protection follows the removal
     policy unless given)."""
@@ -66,7 +67,7 @@ def database(
             props["KmsKey"] = kms_key
         return props
 
-    return Resource(LOGICAL, "Custom::DsqlCluster", PROVIDER, properties)
+    return Resource(LOGICAL, "Custom::DsqlCluster", provider, properties)
 
 
 def first(**options: Any) -> list[Resource]:
@@ -274,3 +275,127 @@ def test_retained_clusters_survive_destroy_all_and_are_adopted_by_the_next_deplo
     assert cloud.deploy(FIRST, E1, first()).status == "CREATE_COMPLETE"
     assert cloud.deploy(SECOND, E2, second()).status == "CREATE_COMPLETE"
     assert assert_one_peered_pair(fake) == pair
+
+
+def test_a_create_that_never_answered_is_rolled_back_and_its_cluster_adopted_later(
+    fake: FakeDsql, cloud: FakeCloudFormation
+) -> None:
+    """The handler created the cluster, then no response reached CloudFormation: the rollback's
+    Delete carries a physical id CloudFormation made up. It names no cluster, so it must succeed
+    (DSQL would refuse it as an identifier), and the redeploy adopts the cluster by its owner tag."""
+    silent = Provider(
+        dsql_cluster.on_event, dsql_cluster.is_complete, max_polls=60, silent_on=frozenset({"Create"})
+    )
+    cloud.deploy(FIRST, E1, first(removal="destroy"))
+    failed = cloud.deploy(SECOND, E2, second(removal="destroy", provider=silent))
+    assert failed.status == "ROLLBACK_COMPLETE", (failed.status, failed.reason)
+    (orphan,) = clusters(fake, E2)
+    again = cloud.deploy(SECOND, E2, second(removal="destroy"))
+    assert again.status == "CREATE_COMPLETE", again.reason
+    _, b = assert_one_peered_pair(fake)
+    assert b.identifier == orphan.identifier
+
+
+@pytest.mark.parametrize(
+    "physical_id", ["s-DatabaseB269D8BB-1ABCDEF", "3f2c0d6e-9d4b-4f7e-a1c2-5b6d7e8f9a0b"]
+)
+def test_a_delete_of_an_id_that_names_no_cluster_touches_nothing(fake: FakeDsql, physical_id: str) -> None:
+    event = {
+        "RequestType": "Delete",
+        "PhysicalResourceId": physical_id,
+        "StackId": f"arn:aws:cloudformation:{E1}:{ACCOUNT}:stack/{FIRST}/x",
+        "LogicalResourceId": LOGICAL,
+        "ResourceProperties": {"Region": E1, "RemovalPolicy": "destroy", "Owner": f"{FIRST}/{LOGICAL}"},
+    }
+    assert dsql_cluster.on_event(event)["PhysicalResourceId"] == physical_id
+    assert dsql_cluster.is_complete(event) == {"IsComplete": True}
+    assert fake.calls == []
+
+
+def _owned_cluster(fake: FakeDsql, region: str, owner: str, **extra: Any) -> str:
+    created = fake.client(region).create_cluster(
+        deletionProtectionEnabled=True, tags={dsql_cluster.DSQL_OWNER_TAG: owner}, **extra
+    )
+    fake.settle()
+    return str(created["identifier"])
+
+
+def test_adoption_takes_the_one_owned_cluster_that_fits_whatever_order_dsql_lists_them(
+    fake: FakeDsql,
+) -> None:
+    owner = f"{FIRST}/{LOGICAL}"
+    fits = _owned_cluster(fake, E1, owner, multiRegionProperties={"witnessRegion": WITNESS})
+    _owned_cluster(fake, E1, owner)  # single-region: not what the template asks for
+    owned = dsql_cluster._owned(fake.client(E1), E1, owner)
+    props = dsql_cluster.Props.of({"Region": E1, "WitnessRegion": WITNESS, "Owner": owner})
+    assert dsql_cluster._adoptable(owned, props).identifier == fits
+    assert dsql_cluster._adoptable(owned[::-1], props).identifier == fits
+
+
+def test_adoption_refuses_to_choose_between_two_fitting_clusters(fake: FakeDsql) -> None:
+    owner = f"{FIRST}/{LOGICAL}"
+    both = {
+        _owned_cluster(fake, E1, owner, multiRegionProperties={"witnessRegion": WITNESS}) for _ in range(2)
+    }
+    props = dsql_cluster.Props.of({"Region": E1, "WitnessRegion": WITNESS, "Owner": owner})
+    with pytest.raises(dsql_cluster.ClusterError, match="several clusters") as refused:
+        dsql_cluster._adoptable(dsql_cluster._owned(fake.client(E1), E1, owner), props)
+    assert all(identifier in str(refused.value) for identifier in both)
+
+
+def test_a_rollback_waits_out_the_inaccessible_key_it_moves_away_from() -> None:
+    """A failed switch to key K2 rolls back to K1; DSQL may still report K2 inaccessible on the first
+    poll. Failing then would fail the rollback (UPDATE_ROLLBACK_FAILED); only the requested key's
+    inaccessibility is a failure."""
+    k1, k2 = (f"arn:aws:kms:{E1}:{ACCOUNT}:key/{n}" for n in ("k1", "k2"))
+    reply = {
+        "identifier": "a" * 26,
+        "arn": f"arn:aws:dsql:{E1}:{ACCOUNT}:cluster/{'a' * 26}",
+        "status": "ACTIVE",
+        "encryptionDetails": {
+            "encryptionType": "CUSTOMER_MANAGED_KMS_KEY",
+            "kmsKeyArn": k2,
+            "encryptionStatus": "KMS_KEY_INACCESSIBLE",
+        },
+    }
+    cluster = dsql_cluster.Cluster.of(E1, reply)
+    assert (
+        dsql_cluster._encryption_ready(cluster, dsql_cluster.Props.of({"Region": E1, "KmsKey": k1})) is False
+    )
+    with pytest.raises(dsql_cluster.ClusterError, match="KMS_KEY_INACCESSIBLE"):
+        dsql_cluster._encryption_ready(cluster, dsql_cluster.Props.of({"Region": E1, "KmsKey": k2}))
+
+
+def test_a_destroy_never_deletes_a_cluster_without_this_resources_tag(
+    fake: FakeDsql, cloud: FakeCloudFormation
+) -> None:
+    cloud.deploy("single", E1, [database(E1, stack="single", witness=None, removal="destroy")])
+    (cluster,) = clusters(fake, E1)
+    fake.client(E1).untag_resource(resourceArn=cluster.arn, tagKeys=[dsql_cluster.DSQL_OWNER_TAG])  # by hand
+    refused = cloud.delete("single")
+    assert refused.status == "DELETE_FAILED"
+    assert "does not carry this resource's tag" in (refused.reason or "")
+    assert clusters(fake, E1)[0].status == "ACTIVE"
+
+
+def test_a_rollback_delete_of_a_cluster_still_creating_waits_and_deletes_it(
+    monkeypatch: pytest.MonkeyPatch, cloud: FakeCloudFormation
+) -> None:
+    """The create fails in is_complete (a peer gone, the time budget) while DSQL still creates the
+    cluster; the rollback's Delete reaches it CREATING, which DSQL refuses to delete. The handler
+    deletes it once it settles, so the rollback completes and nothing is left."""
+    slow = FakeDsql(ACCOUNT, ticks=4)
+    monkeypatch.setattr(dsql_cluster, "client_factory", slow.client)
+    monkeypatch.setattr(dsql_cluster.time, "sleep", lambda seconds: None)
+
+    def impatient(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if event["RequestType"] == "Create":
+            raise dsql_cluster.ClusterError("still CREATING after the time budget (simulated)")
+        return dsql_cluster.is_complete(event, context)
+
+    provider = Provider(dsql_cluster.on_event, impatient, max_polls=60)
+    single = [database(E1, stack="single", witness=None, removal="destroy", provider=provider)]
+    failed = cloud.deploy("single", E1, single)
+    assert failed.status == "ROLLBACK_COMPLETE", (failed.status, failed.reason)
+    slow.settle()
+    assert slow.find(E1) == []

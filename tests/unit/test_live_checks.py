@@ -32,7 +32,7 @@ def test_peering_observes_every_assumption_and_cleans_up(checks: ModuleType) -> 
     assert set(findings) >= {
         "first_alone", "update_while_second_creating", "first_while_peering", "second_while_peering",
         "naming_a_cluster_active_in_another_pair", "second_after_unpeer", "first_after_unpeer",
-        "listed_statuses", "after_delete",
+        "listed_statuses", "after_delete", "delete_while_creating", "delete_while_protected",
     }  # fmt: skip
     assert findings["first_alone"][-1] == "PENDING_SETUP"
     fake.settle()
@@ -43,6 +43,7 @@ def test_key_change_records_the_encryption_sequence(checks: ModuleType) -> None:
     fake = FakeDsql(ticks=1)
     findings = checks.key_change(fake.client, "us-east-1", KEY, sleep=lambda s: None)
     assert findings["status_and_encryption"][-1] == ("ACTIVE", "ENABLED")
+    assert findings["rolled_back"][-1] == ("ACTIVE", "ENABLED")
     fake.settle()
     assert not fake.find("us-east-1")
 

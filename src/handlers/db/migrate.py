@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 
 from .errors import (
@@ -65,6 +66,9 @@ _CREATE = re.compile(r"^CREATE\s", re.IGNORECASE)
 _ALREADY_EXISTS = frozenset({DUPLICATE_TABLE, DUPLICATE_OBJECT})
 _JOB_DONE = "completed"
 _JOB_FAILED = frozenset({"failed", "cancelled", "canceled"})
+_DROPPED = (
+    "the invalid index was dropped; fix the cause (duplicate values for a unique index, say) and deploy again"
+)
 
 SCHEMA_MIGRATIONS_DDL = (
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -210,16 +214,20 @@ def start_migrations(
     connect: Connect,
     *,
     migrations: MigrationSource = None,
+    up_to: str | None = None,
     log: Callable[[str], None] | None = None,
     max_attempts: int = 10,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> MigrationStart:
-    """Every pending migration's statements, without waiting for async index builds.
+    """The pending migrations' statements in order, without waiting for async index builds.
 
     For a deploy that must not wait minutes inside one Lambda invocation: the custom resource's
-    ``is_complete`` calls :func:`finish_migrations` until nothing is pending. A version is recorded
-    only once its indexes are valid, so a build that fails leaves it to be applied again.
+    ``is_complete`` calls :func:`finish_migrations`, then this again, until nothing is pending. It
+    stops after the first migration with a build still running, so a later migration never runs
+    before an index it may rely on is valid (an ``ON CONFLICT`` on a new unique index), and versions
+    are recorded in order, each only once its indexes are valid. ``up_to``: apply no version after
+    this one (a rollback asks for the schema the previous template had) [every version].
     """
     started = clock()
     runner = StatementRunner(connect, log or logger.info, max_attempts, sleep, clock)
@@ -231,6 +239,11 @@ def start_migrations(
         for migration in loaded:
             if migration.version in recorded:
                 continue
+            if up_to is not None and migration.version > up_to:
+                runner.log(f"migration {migration.version} is newer than the requested {up_to}: not applied")
+                break
+            if pending:
+                break  # the previous migration's indexes are still building
             runner.log(f"applying migration {migration.filename}")
             building: list[PendingIndex] = []
             for statement in migration.statements:
@@ -395,16 +408,62 @@ class StatementRunner:
         return name
 
     def index_state(self, name: str, job_id: str | None) -> str:
-        """``valid`` or ``building``; a failed build raises :class:`IndexBuildError`."""
+        """``valid`` or ``building``; a failed build raises :class:`IndexBuildError`.
+
+        A build that failed leaves an invalid index, and ``CREATE INDEX ASYNC IF NOT EXISTS`` then
+        skips it without starting a job, so an invalid index with no build running is a failure
+        too, whatever job this runner knows of. The index is dropped first (it is unusable, and
+        ``DROP INDEX`` is how DSQL cancels a build: user guide, "Asynchronous indexes in Aurora
+        DSQL"), so the next deploy builds it again instead of skipping it forever.
+        """
         if job_id is not None:
             rows = self.execute("SELECT * FROM sys.jobs WHERE job_id = %s", (job_id,))
             status = str(rows[0].get("status", "")).lower() if rows else ""
             if status in _JOB_FAILED and not self._index_valid(name):
                 detail = rows[0].get("details") or rows[0].get("detail") or ""
-                raise IndexBuildError(name, job_id, f"job {status}: {detail}".strip(": "))
+                self._drop_invalid(name)
+                raise IndexBuildError(name, job_id, f"job {status}: {detail} {_DROPPED}".strip(": "))
             if rows and status != _JOB_DONE:
                 return "building"
-        return "valid" if self._index_valid(name) is True else "building"
+        valid = self._index_valid(name)
+        if valid is True:
+            return "valid"
+        if valid is False:
+            latest = self._latest_job(name)
+            if latest is not None and latest["status"] not in _JOB_FAILED | {_JOB_DONE}:
+                return "building"
+            if latest is not None:  # failed, or done and still invalid: nothing will fix it
+                detail = f"no build of it is running (its last job, {latest['job_id']}, is {latest['status']}"
+                detail += f": {latest['details']})" if latest["details"] else ")"
+                self._drop_invalid(name)
+                raise IndexBuildError(
+                    name, latest["job_id"], f"the index is not valid and {detail}; {_DROPPED}"
+                )
+        return "building"
+
+    def _latest_job(self, name: str) -> dict[str, Any] | None:
+        """The newest ``sys.jobs`` row of an index build by the index's name, or None when there is
+        none or ``sys.jobs`` has no ``object_name`` (the user guide lists no columns: see
+        docs/dsql-clusters.md, "What the fake believes"; without it, the deploy's time budget ends
+        the wait with the same advice)."""
+        try:
+            rows = self.execute(
+                "SELECT job_id, status, details FROM sys.jobs WHERE object_name = %s"
+                " ORDER BY update_time DESC LIMIT 1",
+                (name,),
+            )
+        except psycopg.errors.UndefinedColumn:
+            self.log("sys.jobs has no object_name/update_time: cannot look a build up by index name")
+            return None
+        if not rows:
+            return None
+        row = rows[0]
+        return {"job_id": str(row["job_id"]), "status": str(row["status"]).lower(), "details": row["details"]}
+
+    def _drop_invalid(self, name: str) -> None:
+        if self._index_valid(name) is False:
+            self.execute(self.render(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(name))))
+            self.log(f"dropped the invalid index {name}")
 
     def _wait_for_job(self, index: str, job_id: str, deadline: float, poll_interval: float) -> None:
         while True:

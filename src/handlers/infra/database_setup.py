@@ -7,10 +7,12 @@ migrations' content hash, the privilege table's hash and every mapped IAM role A
 so a replaced function role is re-mapped (the constructs hash the migration files and
 ``handlers/db/roles.py`` as they ship). Both steps converge, so a re-run changes nothing.
 
-Asynchronous behind the Provider framework: :func:`on_event` applies every migration's statements
-and the roles without waiting for index builds (``CREATE INDEX ASYNC``), and returns the builds;
-:func:`is_complete` looks at them every poll and records each migration whose indexes are valid.
-Two large indexes can take longer than a Lambda invocation may; a poll takes seconds.
+Asynchronous behind the Provider framework: :func:`on_event` applies the migrations in order
+without waiting for index builds (``CREATE INDEX ASYNC``), stopping after the first whose builds
+still run, and returns them; :func:`is_complete` looks every poll, records a migration once its
+indexes are valid, goes on with the next ones, and sets up the roles when none is left. Two large
+indexes can take longer than a Lambda invocation may; a poll takes seconds. ``SchemaVersion`` (the
+newest migration the template shipped) bounds what is applied, so a rollback applies nothing new.
 
 Peered clusters are one logical database, so setup runs once, through the cluster that completed
 the pair; it then checks through every other endpoint that the mappings are visible there and
@@ -57,23 +59,42 @@ def run_setup(
     roles: Mapping[str, RoleSpec],
     *,
     verify: Sequence[Connect] = (),
+    up_to: str | None = None,
     log: Callable[[str], None] = logger.info,
 ) -> tuple[dict[str, str], tuple[PendingIndex, ...]]:
-    """Migrations (index builds left running) and roles; the resource's data and the builds."""
-    started = start_migrations(connect, log=log)
+    """Migrations (up to the first with index builds left running), then, once none is pending,
+    the roles; the resource's data and the builds."""
+    started = start_migrations(connect, up_to=up_to, log=log)
+    if started.pending:
+        return {}, started.pending
+    return _roles(connect, roles, verify, log), ()
+
+
+def _roles(
+    connect: Connect, roles: Mapping[str, RoleSpec], verify: Sequence[Connect], log: Callable[[str], None]
+) -> dict[str, str]:
+    """Roles after every migration: they are granted on the tables the migrations make."""
     report = setup_roles(connect, roles, log=log)
     for other in verify:
         # Idempotent: on a peer that already sees everything this executes nothing.
         setup_roles(other, roles, log=log)
-    data = {
-        "MigrationsApplied": ",".join(started.result.applied) or "none",
-        "RoleStatements": str(len(report.executed)),
-    }
-    return data, started.pending
+    return {"RoleStatements": str(len(report.executed))}
 
 
 def _connect(props: Mapping[str, Any]) -> Connect:
     return connector_factory(str(props["Endpoint"]), str(props["Region"]))
+
+
+def _setup(props: Mapping[str, Any]) -> tuple[dict[str, str], tuple[PendingIndex, ...]]:
+    roles = function_roles(
+        {function: list(arns) for function, arns in props["FunctionRoleArns"].items()},
+        prefix=props.get("RolePrefix") or None,
+    )
+    verify = [connector_factory(str(p["Endpoint"]), str(p["Region"])) for p in props.get("PeerEndpoints", [])]
+    # The schema the template asks for: a rollback's Update asks for the previous one, and this
+    # code (CloudFormation rolls the custom resource back before the function's code) must not
+    # apply its newer migrations then, least of all one whose index build just failed.
+    return run_setup(_connect(props), roles, verify=verify, up_to=props.get("SchemaVersion") or None)
 
 
 def on_event(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
@@ -83,31 +104,32 @@ def on_event(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
     if kind == "Delete":
         # The schema and the data stay with the cluster (its own removal policy decides).
         return {"PhysicalResourceId": physical}
-    roles = function_roles(
-        {function: list(arns) for function, arns in props["FunctionRoleArns"].items()},
-        prefix=props.get("RolePrefix") or None,
-    )
-    verify = [connector_factory(str(p["Endpoint"]), str(p["Region"])) for p in props.get("PeerEndpoints", [])]
-    data, pending = run_setup(_connect(props), roles, verify=verify)
-    logger.info("setup done, %d index build(s) pending: %s", len(pending), data)
+    data, pending = _setup(props)
+    logger.info("setup: %d index build(s) pending: %s", len(pending), data)
     return {
         "PhysicalResourceId": physical,
-        "Data": data,
+        "Data": {**data, "SchemaVersion": str(props.get("SchemaVersion") or "latest")},
         "PendingIndexes": [p.as_dict() for p in pending],
         "StartedAt": time.time(),
     }
 
 
 def is_complete(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
+    """Every poll gets the event on_event answered (never this poll's progress), so progress is
+    read back from the database: record what finished, go on with the next migrations, and set up
+    the roles once nothing is pending."""
     if event["RequestType"] == "Delete":
         return {"IsComplete": True}
     pending = [PendingIndex.of(p) for p in event.get("PendingIndexes") or []]
     if not pending:
-        return {"IsComplete": True}
-    # Each poll gets the same event: the builds on_event started, never this poll's progress.
-    still = finish_migrations(_connect(event["ResourceProperties"]), pending)
+        return {"IsComplete": True}  # on_event did everything
+    props = event["ResourceProperties"]
+    still = finish_migrations(_connect(props), pending)
+    data: dict[str, str] = {}
     if not still:
-        return {"IsComplete": True}
+        data, still = _setup(props)
+    if not still:
+        return {"IsComplete": True, "Data": data}
     elapsed = time.time() - float(event.get("StartedAt", time.time()))
     if elapsed > INDEX_BUDGET_SECONDS:
         names = ", ".join(f"{p.name} (job {p.job_id})" for p in still)

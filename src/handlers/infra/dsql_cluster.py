@@ -19,13 +19,17 @@ tests/fakes/cloudformation.py):
   what is asked is adopted (a retained cluster of a rolled-back create, or a retried request),
   never one in PENDING_DELETE (the failure says how to proceed); clusters tagged the old way
   (``ecommerce:cfn-resource`` = StackId/LogicalResourceId) are recognised by stack name and
-  re-tagged. Every cluster also carries ``ecommerce:managed-by``, which the IAM policies of the
-  lifecycle functions require before they change or delete a cluster.
+  re-tagged. The lifecycle functions' IAM policies let them change or delete only a cluster that
+  carries this resource's owner tag (``ecommerce:managed-by`` marks every cluster of this library,
+  for people and tools).
 - **Updates converge on the cluster as it is.** A rollback sends the old properties as new ones;
   whatever already holds on the real cluster succeeds, so a refused update never leaves the stack
   in UPDATE_ROLLBACK_FAILED. Only what would change data or topology is refused.
 - **Deletes respect the live cluster.** Deletion protection found on (set by hand, or by the
-  template) refuses the delete with the command that turns it off; DELETED and gone are the same.
+  template) refuses the delete with the command that turns it off; DELETED and gone are the same; a
+  cluster mid-change (a rollback right after a create) is deleted by ``is_complete`` once it
+  settles; a physical id that is no cluster identifier (a create that never returned one) names
+  nothing to delete.
 - Encryption changes complete when DSQL reports the key ENABLED; KMS_KEY_INACCESSIBLE fails with
   the key policy DSQL needs.
 
@@ -38,6 +42,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -64,6 +69,11 @@ READY = frozenset({"ACTIVE", "IDLE", "INACTIVE"})
 GONE = frozenset({"DELETED"})
 GONE_OR_GOING = frozenset({"DELETING", "DELETED", "PENDING_DELETE"})
 ENCRYPTION_BUSY = frozenset({"UPDATING", "ENABLING"})
+# A delete reaching one of these waits for it to settle (DSQL answers ConflictException meanwhile).
+BUSY = frozenset({"CREATING", "UPDATING"})
+#: DSQL's cluster identifiers (API reference, ClusterId: ``[a-z0-9]{26}``). A Delete whose physical id
+#: is anything else comes after a create that never returned one (CloudFormation invents one).
+CLUSTER_ID = re.compile(r"[a-z0-9]{26}")
 # DSQL takes minutes to create or peer; the Provider's own total timeout is 50 min (CloudFormation
 # gives a custom resource at most one hour). Give a reason before that generic timeout fires.
 BUDGET_SECONDS = 45 * 60
@@ -150,6 +160,7 @@ class Cluster:
     tags: dict[str, str]
     kms_key: str | None  # None: an AWS owned key
     encryption_status: str | None
+    created: float = 0.0  # epoch seconds
 
     @classmethod
     def of(cls, region: str, reply: Mapping[str, Any]) -> Cluster:
@@ -171,7 +182,12 @@ class Cluster:
             if encryption.get("encryptionType") == "CUSTOMER_MANAGED_KMS_KEY"
             else None,
             encryption_status=encryption.get("encryptionStatus"),
+            created=_epoch(reply.get("creationTime")),
         )
+
+
+def _epoch(value: Any) -> float:
+    return float(value.timestamp()) if hasattr(value, "timestamp") else float(value or 0)
 
 
 def region_of(arn: str) -> str:
@@ -252,7 +268,7 @@ def on_event(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
             _update(identifier, Props.of(event["OldResourceProperties"]), props, owner_of(event, props))
         else:
             identifier = str(event["PhysicalResourceId"])
-            _delete(identifier, props)
+            _delete(identifier, props, owner_of(event, props))
     except ClusterError:
         raise
     except Exception as exc:
@@ -264,7 +280,7 @@ def is_complete(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]
     props = Props.of(event["ResourceProperties"])
     identifier = str(event["PhysicalResourceId"])
     try:
-        done, cluster = _progress(event["RequestType"], identifier, props)
+        done, cluster = _progress(event["RequestType"], identifier, props, owner_of(event, props))
     except ClusterError:
         raise
     except Exception as exc:
@@ -303,8 +319,7 @@ def _create(event: Mapping[str, Any], props: Props) -> str:
     owned = _owned(client, props.region, owner)
     usable = [c for c in owned if c.status not in GONE_OR_GOING]
     if usable:
-        cluster = usable[0]
-        _check_adoptable(cluster, props)
+        cluster = _adoptable(usable, props)
         logger.info("adopting %s (%s), which %s already owns", cluster.identifier, cluster.status, owner)
         _own(client, cluster, owner)
         _converge(client, cluster, props, props, owner)
@@ -335,18 +350,45 @@ def _create(event: Mapping[str, Any], props: Props) -> str:
 
 
 def _owned(client: Any, region: str, owner: str) -> list[Cluster]:
-    """Clusters ``owner`` created before (a retried create, a rolled-back first deploy), newest first."""
+    """Clusters ``owner`` created before (a retried create, a rolled-back first deploy), newest first
+    (by creationTime: ListClusters documents no order)."""
     found = []
     for page in client.get_paginator("list_clusters").paginate():
         for item in page.get("clusters", []):
             cluster = get_cluster(region, str(item["identifier"]))
             if cluster is not None and owned_by(cluster, owner):
                 found.append(cluster)
-    return found[::-1]
+    return sorted(found, key=lambda c: c.created, reverse=True)
 
 
-def _check_adoptable(cluster: Cluster, props: Props) -> None:
-    """A cluster left behind is adopted only if it is what this resource asks for."""
+def _adoptable(owned: list[Cluster], props: Props) -> Cluster:
+    """The one cluster left behind that is what this resource asks for; several is a choice an
+    operator makes, none says why each one does not fit."""
+    problems = {c.identifier: _adoption_problems(c, props) for c in owned}
+    fitting = [c for c in owned if not problems[c.identifier]]
+    if len(fitting) == 1:
+        return fitting[0]
+    if len(fitting) > 1:
+        listed = ", ".join(f"{c.identifier} ({c.status})" for c in fitting)
+        raise ClusterError(
+            f"several clusters in {props.region} belong to this resource (tag {DSQL_OWNER_TAG}) and fit "
+            f"the template: {listed}. Keep one: delete the others (aws dsql update-cluster --identifier "
+            "<id> --no-deletion-protection-enabled, then aws dsql delete-cluster --identifier <id>), "
+            "then deploy again"
+        )
+    cluster = owned[0]
+    raise ClusterError(
+        f"cluster {cluster.identifier} in {cluster.region} belongs to this resource (tag "
+        f"{DSQL_OWNER_TAG}) but cannot be adopted: {'; '.join(problems[cluster.identifier])}. Delete it "
+        f"(aws dsql update-cluster --identifier {cluster.identifier} --no-deletion-protection-enabled, "
+        f"then aws dsql delete-cluster --identifier {cluster.identifier}) or restore the configuration "
+        "it was made with, then deploy again"
+        + (f" ({len(owned) - 1} more owned cluster(s) do not fit either)" if len(owned) > 1 else "")
+    )
+
+
+def _adoption_problems(cluster: Cluster, props: Props) -> list[str]:
+    """Why a cluster left behind is not what this resource asks for (nothing: adopt it)."""
     problems = []
     if cluster.witness_region != props.witness_region:
         problems.append(f"it is {_topology_of(cluster)}, the template asks for {props.topology}")
@@ -354,14 +396,7 @@ def _check_adoptable(cluster: Cluster, props: Props) -> None:
     # first one's peers are the other resource's business.
     if props.peer_arn is not None and cluster.peers and props.peer_arn not in cluster.peers:
         problems.append(f"it is peered with {', '.join(cluster.peers)}, the template names {props.peer_arn}")
-    if problems:
-        raise ClusterError(
-            f"cluster {cluster.identifier} in {cluster.region} belongs to this resource (tag "
-            f"{DSQL_OWNER_TAG}) but cannot be adopted: {'; '.join(problems)}. Delete it (aws dsql "
-            f"update-cluster --identifier {cluster.identifier} --no-deletion-protection-enabled, then aws "
-            f"dsql delete-cluster --identifier {cluster.identifier}) or restore the configuration it was "
-            "made with, then deploy again"
-        )
+    return problems
 
 
 def _pending_delete_help(cluster: Cluster, props: Props) -> str:
@@ -492,43 +527,70 @@ def _converge_tags(client: Any, cluster: Cluster, old: Mapping[str, str], new: M
 # ---- delete ---------------------------------------------------------------------------------------
 
 
-def _delete(identifier: str, props: Props) -> None:
-    if identifier.startswith("AWSCDK::"):
-        return  # the create never happened
+def _delete(identifier: str, props: Props, owner: str) -> None:
+    if not CLUSTER_ID.fullmatch(identifier):
+        # The create failed before returning a cluster (the Provider framework's marker, or an id
+        # CloudFormation made up after a create that never answered): nothing was made under it.
+        logger.info("physical id %s names no cluster: nothing to delete", identifier)
+        return
     if props.removal_policy != "destroy":
         logger.info("removal policy retain: cluster %s stays", identifier)
         return
     cluster = get_cluster(props.region, identifier)
     if cluster is None or cluster.status in GONE_OR_GOING:
         return
+    if cluster.status in BUSY:
+        # A rollback right after a create or an update: DSQL refuses to delete a cluster mid-change,
+        # so is_complete deletes it once it settles.
+        logger.info("cluster %s is %s; it is deleted once it settles", identifier, cluster.status)
+        return
+    _delete_now(cluster, owner)
+
+
+def _delete_now(cluster: Cluster, owner: str) -> None:
     if cluster.deletion_protection:
         # Whoever turned it on (the template, or an operator by hand), it means "do not delete".
         raise ClusterError(
-            f"cluster {identifier} in {props.region} has deletion protection on, so it is not deleted. "
-            f"To delete it: aws dsql update-cluster --region {props.region} --identifier {identifier} "
-            "--no-deletion-protection-enabled, then delete the stack again; to keep it: set the removal "
-            "policy to retain (database.removal_policy: retain) and deploy before deleting the stack"
+            f"cluster {cluster.identifier} in {cluster.region} has deletion protection on, so it is not "
+            f"deleted. To delete it: aws dsql update-cluster --region {cluster.region} --identifier "
+            f"{cluster.identifier} --no-deletion-protection-enabled, then delete the stack again; to keep "
+            "it: set the removal policy to retain (database.removal_policy: retain) and deploy before "
+            "deleting the stack"
         )
-    _call(client_factory(props.region).delete_cluster, identifier=identifier)
+    if not owned_by(cluster, owner):
+        raise ClusterError(
+            f"cluster {cluster.identifier} in {cluster.region} does not carry this resource's tag "
+            f"{DSQL_OWNER_TAG}={owner}, so it is not deleted (its tags were changed outside the stack). "
+            f"Tag it back (aws dsql tag-resource --resource-arn {cluster.arn} --tags "
+            f"'{DSQL_OWNER_TAG}={owner}') or delete it yourself, then delete the stack again"
+        )
+    client = client_factory(cluster.region)
+    _own(client, cluster, owner)  # a cluster tagged the old way gets the tag the delete right needs
+    _call(client.delete_cluster, identifier=cluster.identifier)
 
 
 # ---- progress -------------------------------------------------------------------------------------
 
 
-def _progress(kind: str, identifier: str, props: Props) -> tuple[bool, Cluster | None]:
+def _progress(kind: str, identifier: str, props: Props, owner: str) -> tuple[bool, Cluster | None]:
     if kind == "Delete":
-        if identifier.startswith("AWSCDK::") or props.removal_policy != "destroy":
+        if not CLUSTER_ID.fullmatch(identifier) or props.removal_policy != "destroy":
             return True, None
         cluster = get_cluster(props.region, identifier)
-        # A peered cluster waits in PENDING_DELETE until its peer is deleted too; that is the
-        # other stack's delete, which CloudFormation runs next (the stacks depend on each other).
-        return cluster is None or cluster.status == "PENDING_DELETE", cluster
+        if cluster is None or cluster.status == "PENDING_DELETE":
+            # A peered cluster waits in PENDING_DELETE until its peer is deleted too; that is the
+            # other stack's delete, which CloudFormation runs next (the stacks depend on each other).
+            return True, cluster
+        if cluster.status in BUSY or cluster.status == "DELETING":
+            return False, cluster
+        _delete_now(cluster, owner)  # on_event left it: it was mid-change then
+        return False, cluster
     cluster = get_cluster(props.region, identifier)
     if cluster is None:
         raise ClusterError(f"cluster {identifier} disappeared from {props.region} while being set up")
     if cluster.status == "FAILED":
         raise ClusterError(f"DSQL reports cluster {identifier} in {props.region} as FAILED")
-    if not _encryption_ready(cluster):
+    if not _encryption_ready(cluster, props):
         return False, cluster
     if props.peer_arn is None:
         if props.witness_region is not None:
@@ -539,8 +601,14 @@ def _progress(kind: str, identifier: str, props: Props) -> tuple[bool, Cluster |
     return _peer(cluster, props), cluster
 
 
-def _encryption_ready(cluster: Cluster) -> bool:
-    """False while DSQL switches keys; a key DSQL cannot use fails with what to fix."""
+def _encryption_ready(cluster: Cluster, props: Props) -> bool:
+    """False while DSQL switches keys; the requested key DSQL cannot use fails with what to fix.
+
+    KMS_KEY_INACCESSIBLE about another key (the one a rollback moves away from, before DSQL has
+    taken the request) is waited out: failing there would fail the rollback itself."""
+    if cluster.encryption_status == "KMS_KEY_INACCESSIBLE" and cluster.kms_key != props.kms_key:
+        logger.info("key %s is inaccessible; waiting for the switch to %s", cluster.kms_key, props.kms_key)
+        return False
     if cluster.encryption_status == "KMS_KEY_INACCESSIBLE":
         raise ClusterError(
             f"DSQL cannot use KMS key {cluster.kms_key or '(AWS owned)'} of cluster {cluster.identifier} "
