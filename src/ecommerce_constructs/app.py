@@ -8,7 +8,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import App, Environment, Tags, Validations
+from aws_cdk import App, Environment, Validations
 
 from . import topology
 from .config import ConfigError, EcommerceConfig, load_config, resolve_config_path
@@ -29,8 +29,23 @@ class EcommerceApp:
         return [*self.regional.values(), *([self.edge] if self.edge else [])]
 
 
-def build(app: App, config: EcommerceConfig, *, nag: bool = True, lambda_code: Any = None) -> EcommerceApp:
-    """Add every stack for ``config`` to ``app``; with ``nag``, cdk-nag AwsSolutions gates synth."""
+class MissingExtraError(ImportError):
+    """An optional dependency is missing; the message names the extra that installs it."""
+
+
+def build(app: App, config: EcommerceConfig, *, nag: bool = False, lambda_code: Any = None) -> EcommerceApp:
+    """Add every stack for ``config`` to ``app``: ``<app>-<region>`` per region (the primary's first)
+    and ``<app>-edge`` when the edge is enabled. Configuration tags go on these stacks only.
+
+    - ``nag``: cdk-nag's AwsSolutions rules gate synth [False]. cdk-nag 3.x validates through the
+      app's policy-validation plugins, which see every stack of the app (measured: a plugin added
+      to one stack reports another's findings), so True also checks your own stacks. Needs the
+      ``nag`` extra; without it, True fails with one line naming it.
+    - ``lambda_code``: one ``lambda_.Code`` for every function [None: the bundled handlers].
+    """
+    checks = _nag_plugin() if nag else None
+    if nag and checks is None:
+        raise MissingExtraError("build(nag=True) needs cdk-nag: pip install 'ecommerce-constructs[nag]'")
     account = config.account or os.environ.get("CDK_DEFAULT_ACCOUNT")
     regional: dict[str, RegionalStack] = {}
     # The primary region's stack comes first: it holds the user pool the other one's API trusts,
@@ -62,13 +77,17 @@ def build(app: App, config: EcommerceConfig, *, nag: bool = True, lambda_code: A
             env=Environment(account=account, region=EDGE_REGION),
             description=f"{config.app_name}: CloudFront edge in front of the regional APIs",
         )
-    for key, value in config.tags.items():
-        Tags.of(app).add(key, value)
-    if nag:
-        from cdk_nag import AwsSolutionsChecks
-
-        Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    if checks is not None:
+        Validations.of(app).add_plugins(checks(app))
     return EcommerceApp(regional=regional, edge=edge)
+
+
+def _nag_plugin() -> Any:
+    try:
+        from cdk_nag import AwsSolutionsChecks
+    except ImportError:
+        return None
+    return AwsSolutionsChecks
 
 
 def main() -> None:
@@ -87,7 +106,14 @@ def main() -> None:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         raise SystemExit(1) from None
-    build(app, config)
+    nag = _nag_plugin() is not None
+    if not nag:
+        print(
+            "note: cdk-nag is not installed, so its AwsSolutions checks do not run: "
+            "pip install 'ecommerce-constructs[nag]'",
+            file=sys.stderr,
+        )
+    build(app, config, nag=nag)
     app.synth()
 
 

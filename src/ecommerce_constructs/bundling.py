@@ -39,17 +39,19 @@ import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
-# The Lambda runtime, chosen so that its bytecode can be built here: python3.13 is what the
-# development machines and CI carry (pyenv); docs/decisions/0005-cold-start.md has the numbers.
-LAMBDA_PYTHON_VERSION = "3.13"
-LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_13
+# Re-exported: these names were public here before _platform existed.
+from ._platform import CRT_REQUIREMENTS as CRT_REQUIREMENTS
+from ._platform import LAMBDA_PYTHON_VERSION as LAMBDA_PYTHON_VERSION
+from ._platform import PLATFORMS, WHEELHOUSE_ENV_VAR, index_args, pip, platform_args
+from ._platform import REQUIREMENTS as REQUIREMENTS
+from ._platform import HandlerSourceError as HandlerSourceError
+from ._platform import handlers_source_dir as handlers_source_dir
+from .wheelhouse import _last_error
+
+LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_13  # LAMBDA_PYTHON_VERSION: bytecode is built for it
 #: An interpreter of LAMBDA_PYTHON_VERSION to compile bytecode with, when it is not on PATH.
 PYTHON_ENV_VAR = "ECOMMERCE_LAMBDA_PYTHON"
 
-#: What every bundle installs (handlers/requirements.txt).
-REQUIREMENTS: tuple[str, ...] = ("requirements.txt",)
-#: Added for functions that sign requests with SigV4A (CloudFront KeyValueStore).
-CRT_REQUIREMENTS: tuple[str, ...] = (*REQUIREMENTS, "requirements-crt.txt")
 #: botocore service models the shop's functions and the DSQL custom resources call (IAM tokens and
 #: the control plane); other assets name theirs.
 DSQL_SERVICES: tuple[str, ...] = ("dsql",)
@@ -61,35 +63,21 @@ _EXCLUDE = ["**/__pycache__", "**/*.pyc", "py.typed"]
 _TRIM_FILES = ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json", "py.typed")
 _TRIM_SUFFIXES = (".pyi",)
 
-_PLATFORMS = {
-    "arm64": ("manylinux2014_aarch64", "manylinux_2_28_aarch64"),
-    "x86_64": ("manylinux2014_x86_64", "manylinux_2_28_x86_64"),
-}
+_PLATFORMS = PLATFORMS
 
 
 #: What this module does to a bundle: its own source, so any change to how bundles are built (trim,
 #: kept models, layout) gives new asset hashes and new cache entries instead of reusing old output.
-BUNDLER_DIGEST = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+BUNDLER_DIGEST = hashlib.sha256(
+    Path(__file__).read_bytes() + Path(__file__).with_name("_platform.py").read_bytes()
+).hexdigest()
 #: Beside the packages in each cache entry: every file's SHA-256, checked before the entry is used.
 _MANIFEST = ".bundle-manifest.json"
 
 
-class HandlerSourceError(RuntimeError):
-    """The directory beside this package is not this distribution's Lambda code."""
-
-
-def handlers_source_dir() -> Path:
-    """This distribution's ``handlers`` directory (beside ``ecommerce_constructs`` on disk)."""
-    candidate = Path(__file__).resolve().parent.parent / "handlers"
-    contract = candidate / "contract.py"
-    if not contract.is_file() or 'DISTRIBUTION: Final = "ecommerce-constructs"' not in contract.read_text(
-        encoding="utf-8"
-    ):
-        raise HandlerSourceError(
-            f"{candidate} is not the Lambda code of ecommerce-constructs; reinstall the package "
-            "(pip install --force-reinstall ecommerce-constructs)"
-        )
-    return candidate
+class BundlingError(SystemExit):
+    """Bundling could not install the Lambda dependencies. A ``SystemExit`` so that ``cdk synth``
+    ends with its one-line message instead of a jsii traceback around it."""
 
 
 @functools.cache
@@ -106,13 +94,29 @@ def contract() -> ModuleType:
 
 
 def pip_install_command(requirements: Path, target: Path, architecture: str) -> list[str]:
-    platforms = [arg for platform in _PLATFORMS[architecture] for arg in ("--platform", platform)]
     return [
-        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-        "--requirement", str(requirements), "--target", str(target), "--no-deps",
-        *platforms, "--implementation", "cp", "--python-version", LAMBDA_PYTHON_VERSION,
-        "--only-binary=:all:", "--no-compile",
+        *pip(), "install", "--quiet", "--requirement", str(requirements), "--target", str(target),
+        *platform_args(architecture), *index_args(), "--no-compile",
     ]  # fmt: skip
+
+
+def _install(requirements: Path, target: Path, architecture: str) -> None:
+    command = pip_install_command(requirements, target, architecture)
+    result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603 - fixed argv
+    if result.returncode == 0:
+        return
+    wheelhouse = os.environ.get(WHEELHOUSE_ENV_VAR)
+    hint = (
+        f"the wheelhouse {wheelhouse} ({WHEELHOUSE_ENV_VAR}) lacks a wheel: refill it with "
+        f"`python -m ecommerce_constructs.wheelhouse {wheelhouse}`"
+        if wheelhouse
+        else f"without a package index, fill a wheelhouse where one is reachable "
+        f"(`python -m ecommerce_constructs.wheelhouse DIR`) and set {WHEELHOUSE_ENV_VAR}=DIR"
+    )
+    raise BundlingError(
+        f"error: bundling Lambda code ({architecture}) could not install {requirements.name}: "
+        f"{_last_error(result.stderr)}; {hint}"
+    )
 
 
 @functools.cache
@@ -249,8 +253,7 @@ class LocalPipBundling:
             shutil.rmtree(built, ignore_errors=True)
         staging = Path(tempfile.mkdtemp(prefix="packages-", dir=cache))
         for requirements in self.requirements:
-            command = pip_install_command(source / requirements, staging, self.architecture)
-            subprocess.run(command, check=True)  # noqa: S603 - fixed argv, no shell
+            _install(source / requirements, staging, self.architecture)
         trim(staging)
         keep_service_models(staging, self.aws_services)
         if built is None:

@@ -14,12 +14,12 @@ import re
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .dsql_limits import tag_problems
+from .dsql_limits import CLUSTER_IDENTIFIER, tag_problems
 from .regions import DSQL_REGIONS, REGION_SETS, describe_region_sets, region_set_of
 
 DEFAULT_CONFIG_PATH = Path("config/regions.yaml")
@@ -63,7 +63,25 @@ class ConfigWarning(UserWarning):
     """A configuration value that was adjusted rather than rejected."""
 
 
-class _Model(BaseModel):
+if TYPE_CHECKING:
+    from pydantic._internal._model_construction import ModelMetaclass as _ModelMeta
+else:
+    _ModelMeta = type(BaseModel)  # pydantic's metaclass, without importing its private module
+
+
+class _OneLineErrors(_ModelMeta):
+    """A model built in code (``EcommerceConfig(...)``) fails as the file loader does: one
+    ConfigError naming the key, not pydantic's multi-line report. Only the call of the class passes
+    here; pydantic's own validation of nested models and ``validate_config`` do not."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except ValidationError as exc:
+            raise _config_error(exc, f"{cls.__name__}(...)", {}) from None
+
+
+class _Model(BaseModel, metaclass=_OneLineErrors):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
@@ -140,7 +158,7 @@ class DatabaseConfig(_Model):
     @classmethod
     def _identifiers_look_right(cls, value: dict[str, str]) -> dict[str, str]:
         for region, identifier in value.items():
-            if not re.fullmatch(r"[a-z0-9]{26}", identifier):
+            if not CLUSTER_IDENTIFIER.fullmatch(identifier):
                 raise ValueError(
                     f"{region}: {identifier!r} is not a DSQL cluster identifier (26 lowercase letters and "
                     "digits, the first label of the cluster endpoint)"
@@ -223,15 +241,16 @@ _REDIRECT_URL = re.compile(r"^(https://[^\s/]+|http://localhost(:\d+)?)(/\S*)?$"
 
 class IdentityConfig(_Model):
     """Who may call the API (docs/security.md). Defaults: a new Cognito user pool in the primary
-    region's stack, with threat protection (the Plus plan), ID tokens valid 60 minutes, the
-    storefront's redirect URLs on http://localhost:3000.
+    region's stack on the Essentials plan (``threat_protection: true`` selects Plus, billed per
+    monthly active user; the ready-made ``config/regions.yaml`` does), ID tokens valid 60 minutes,
+    the storefront's redirect URLs on http://localhost:3000.
 
     ``user_pool_arn`` trusts an existing pool instead (any region of the partition); its
     ``operators`` group then grants operator rights and the other keys do not apply.
     """
 
     user_pool_arn: str | None = None
-    threat_protection: bool = True
+    threat_protection: bool = False
     token_validity_minutes: int = Field(60, ge=5, le=1440)
     callback_urls: tuple[str, ...] = Field(("http://localhost:3000/callback",), min_length=1)
     logout_urls: tuple[str, ...] = Field(("http://localhost:3000/",), min_length=1)

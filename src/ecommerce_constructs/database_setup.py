@@ -10,6 +10,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from ._references import produce_weakly
 from .bundling import handler_code, handlers_source_dir
 from .dsql_cluster import IDsqlCluster
 from .provider import HandlerProvider
@@ -57,6 +58,9 @@ class DatabaseSetup(Construct):
 
     Re-runs whenever the migrations, the privilege declarations or any mapped IAM role ARN change
     (all are properties of the resource); otherwise CloudFormation leaves it alone.
+
+    Creates: one ``Custom::DatabaseSetup`` and its provider (two functions, roles, log groups).
+    Costs while kept: nothing but log storage; it runs only during deploys.
     """
 
     def __init__(
@@ -113,3 +117,4 @@ class DatabaseSetup(Construct):
             properties=properties,
             removal_policy=RemovalPolicy.DESTROY,
         )
+        produce_weakly(self)  # references to these resources never become exports

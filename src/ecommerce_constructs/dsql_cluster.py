@@ -32,8 +32,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from ._references import produce_weakly
 from .bundling import contract, handler_code
-from .dsql_limits import tag_problems
+from .dsql_limits import CLUSTER_IDENTIFIER, tag_problems
 from .provider import HandlerProvider
 
 METRIC_NAMESPACE = "AWS/AuroraDSQL"
@@ -153,6 +154,13 @@ class DsqlCluster(DsqlClusterBase):
     ``resource`` (the CustomResource), ``provider`` (the stack's shared lifecycle provider),
     ``owner`` (the value of the ``ecommerce:owner`` tag the lifecycle keeps on the cluster:
     ``<stack name>/<logical id>``; the lifecycle functions may change only clusters tagged so).
+
+    Creates: the cluster (through ``Custom::DsqlCluster``; retained on deletion unless
+    ``removal_policy`` is DESTROY), and once per stack the lifecycle provider (two functions, their
+    roles and log groups). Costs while kept: DSQL bills DPUs for the work done and storage per
+    GB-month, so an idle cluster bills its storage
+    (https://docs.aws.amazon.com/aurora-dsql/latest/userguide/billing-metering.html); the provider
+    bills only when CloudFormation calls it.
     """
 
     def __init__(
@@ -250,6 +258,7 @@ class DsqlCluster(DsqlClusterBase):
         self.cluster_identifier = self.resource.ref
         self.cluster_endpoint = self.resource.get_att_string("Endpoint")
         self.cluster_region = region
+        produce_weakly(self)  # references to these resources never become exports
 
     @staticmethod
     def from_cluster_attributes(
@@ -262,7 +271,16 @@ class DsqlCluster(DsqlClusterBase):
         cluster_region: str | None = None,
     ) -> IDsqlCluster:
         """A cluster created elsewhere [ARN, endpoint and region derived from the identifier and the
-        scope's stack]."""
+        scope's stack]. A literal identifier must be DSQL's (26 lowercase letters and digits, as
+        ``aws dsql list-clusters`` shows it); a token passes through to deploy time."""
+        literal = not Token.is_unresolved(cluster_identifier)
+        if literal and not CLUSTER_IDENTIFIER.fullmatch(cluster_identifier):
+            raise ValueError(
+                f"DsqlCluster.from_cluster_attributes({construct_id!r}): {cluster_identifier!r} is not a "
+                "DSQL "
+                "cluster identifier (26 lowercase letters and digits, e.g. the 'identifier' that "
+                "`aws dsql list-clusters` prints); pass the identifier, not the cluster's name or ARN"
+            )
         stack = Stack.of(scope)
         region = cluster_region or stack.region
         arn = cluster_arn or stack.format_arn(

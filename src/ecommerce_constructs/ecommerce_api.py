@@ -25,6 +25,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from ._references import produce_weakly
 from .bundling import LAMBDA_PYTHON_VERSION, LAMBDA_RUNTIME, PYTHON_ENV_VAR, contract, handler_code
 from .dsql_cluster import IDsqlCluster
 from .identity import IShopIdentity, ShopIdentity
@@ -83,9 +84,19 @@ class EcommerceApi(Construct):
     - ``tracing``: X-Ray on functions and stage [False].
     - ``monitoring``: create alarms on errors, throttles and 5xx [True].
     - ``manage_account_logging_role``: set API Gateway's account-wide CloudWatch role in this region,
-      which stage logging requires [False: it is one setting per account and region, so only one
-      construct may own it; ``RegionalStack`` turns it on].
+      which stage logging requires [True: without it the first deploy in a fresh account fails with
+      "CloudWatch Logs role ARN must be set in account settings"]. The setting is one per account
+      and region and shared by every REST API there, so only one construct may own it: pass False
+      when your account already has the role (``aws apigateway get-account``) or another stack sets
+      it. The role and the setting are retained on stack deletion, as aws-cdk-lib's
+      ``RestApi(cloud_watch_role=True)`` does, so other APIs keep logging.
     - ``log_removal_policy``: what happens to log groups on stack deletion [DESTROY].
+
+    Creates: two functions with their roles and log groups, a REST API with its stage and access
+    log group, alarms (``monitoring``), API Gateway's account logging role
+    (``manage_account_logging_role``), and a ``ShopIdentity`` when no ``identity`` is given.
+    Costs while kept: per request and duration (Lambda, API Gateway), log storage, $0.10 per alarm
+    and month; nothing else while idle (the user pool bills per active user).
     """
 
     def __init__(
@@ -109,7 +120,7 @@ class EcommerceApi(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         tracing: bool = False,
         monitoring: bool = True,
-        manage_account_logging_role: bool = False,
+        manage_account_logging_role: bool = True,
         log_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -232,6 +243,7 @@ class EcommerceApi(Construct):
         self._gateway_responses(cors_origins)
 
         self.alarms: list[cloudwatch.Alarm] = self._alarms() if monitoring else []
+        produce_weakly(self)  # references to these resources never become exports
 
     # ---- construction helpers ----------------------------------------------------------------
 
@@ -318,6 +330,20 @@ class EcommerceApi(Construct):
         # Stage access/execution logging fails to deploy unless the account has this role set;
         # the feature flag disableCloudWatchRole stops RestApi from creating one per API.
         stack = Stack.of(self)
+        where = (stack.account, stack.region)
+        if not any(Token.is_unresolved(part) for part in where):
+            for other in self.node.root.node.find_all():
+                if (
+                    isinstance(other, EcommerceApi)
+                    and other is not self
+                    and getattr(other, "account_logging", None) is not None
+                    and (Stack.of(other).account, Stack.of(other).region) == where
+                ):
+                    raise ValueError(
+                        f"EcommerceApi {self.node.path}: {other.node.path} already sets API Gateway's "
+                        f"account logging role in {where[1]} (one setting per account and region); "
+                        "pass manage_account_logging_role=False to all but one EcommerceApi there."
+                    )
         role = iam.Role(
             self,
             "ApiGatewayLoggingRole",
@@ -350,7 +376,12 @@ class EcommerceApi(Construct):
                 "and account.",
             )
         )
-        return apigw.CfnAccount(self, "ApiGatewayAccount", cloud_watch_role_arn=role.role_arn)
+        account = apigw.CfnAccount(self, "ApiGatewayAccount", cloud_watch_role_arn=role.role_arn)
+        # Account-wide: deleting this stack must not take logging away from the account's other APIs
+        # (aws-cdk-lib's RestApi retains its own role and setting by default, cloudWatchRoleRemovalPolicy).
+        role.apply_removal_policy(RemovalPolicy.RETAIN)
+        account.apply_removal_policy(RemovalPolicy.RETAIN)
+        return account
 
     def _routes(self, cors: bool) -> None:
         terms = contract()

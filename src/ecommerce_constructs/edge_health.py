@@ -23,6 +23,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from ._references import produce_weakly
 from .bundling import CRT_REQUIREMENTS, LAMBDA_RUNTIME, handler_code
 from .origin_secret import HEADER_NAME
 
@@ -134,6 +135,7 @@ class EdgeHealthChecker(Construct):
             description="Runs the edge health checker",
             targets=[targets.LambdaFunction(self.function, retry_attempts=0)],
         )
+        produce_weakly(self)  # references to these resources never become exports
 
     def metric_errors(self) -> cloudwatch.Metric:
         return self.function.metric_errors(period=Duration.minutes(5), statistic="Sum")

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import CfnOutput, Duration, Stack, Tags
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from ._references import consume_weakly
 from .config import EcommerceConfig
 from .ecommerce_api import EcommerceApi
 from .edge_health import EdgeHealthChecker
@@ -47,6 +48,9 @@ class EdgeStack(Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        consume_weakly(self)  # before any child: the setting is context the children read
+        for key, value in config.tags.items():  # this stack and everything in it, nothing else
+            Tags.of(self).add(key, value)
         edge = config.edge
         certificate = (
             acm.Certificate.from_certificate_arn(self, "Certificate", edge.certificate_arn)

@@ -15,6 +15,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
+from ._references import produce_weakly
 from .bundling import contract
 from .edge_routing import render_router
 from .origin_secret import HEADER_NAME, secret_reference
@@ -83,6 +84,11 @@ class GlobalEdge(Construct):
     Attributes: ``distribution``, ``key_value_store``, ``router`` (the function), ``web_acl``,
     ``response_headers_policy``, ``catalog_cache_policy``, ``origins`` (region -> origin);
     ``metric_*()`` for dashboards and alarms.
+
+    Creates: a distribution, a CloudFront function and KeyValueStore, a WAF web ACL (unless
+    ``web_acl_arn``), cache and header policies, an access-log bucket (``access_logs``).
+    Costs while kept: the web ACL and its rules bill monthly even when idle
+    (https://aws.amazon.com/waf/pricing/); CloudFront, the function and the logs bill per request.
     """
 
     def __init__(
@@ -265,6 +271,7 @@ class GlobalEdge(Construct):
             },
         )
         self._acknowledge(certificate is not None, web_acl_arn is not None)
+        produce_weakly(self)  # references to these resources never become exports
 
     @property
     def distribution_domain_name(self) -> str:

@@ -9,6 +9,7 @@ from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_cognito as cognito
 from constructs import Construct
 
+from ._references import produce_weakly
 from .bundling import contract
 
 
@@ -42,7 +43,9 @@ class ShopIdentity(Construct):
     Keyword-only props (defaults in brackets):
 
     - ``threat_protection``: Cognito's Plus feature plan with threat protection in full-function
-      mode (compromised credentials, adaptive authentication); billed per active user [True].
+      mode (compromised credentials, adaptive authentication), billed per monthly active user
+      [False: Essentials, Cognito's default plan for new pools, at a lower per-user rate with a free
+      tier; https://docs.aws.amazon.com/cognito/latest/developerguide/cognito-sign-in-feature-plans.html].
     - ``callback_urls`` / ``logout_urls``: the storefront's OAuth redirect URLs (authorization code
       grant only; https, or http for localhost) [``http://localhost:3000/callback`` /
       ``http://localhost:3000/``].
@@ -53,6 +56,10 @@ class ShopIdentity(Construct):
     Attributes: ``user_pool``, ``client`` (the storefront app client: public, no secret, SRP sign-in),
     ``tools_client`` (admin sign-in for operators' tooling such as ``ecommerce smoke``: callable only
     with AWS credentials allowed ``cognito-idp:AdminInitiateAuth``), ``operators_group``.
+
+    Creates: one user pool (retained and deletion-protected: it outlives the stack), two app
+    clients, one group. Costs while kept: per monthly active user at the plan's rate; an idle pool
+    costs nothing (https://aws.amazon.com/cognito/pricing/).
     """
 
     def __init__(
@@ -60,7 +67,7 @@ class ShopIdentity(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        threat_protection: bool = True,
+        threat_protection: bool = False,
         callback_urls: Sequence[str] = ("http://localhost:3000/callback",),
         logout_urls: Sequence[str] = ("http://localhost:3000/",),
         token_validity: Duration = Duration.hours(1),  # noqa: B008 - immutable value
@@ -143,6 +150,7 @@ class ShopIdentity(Construct):
                 )
             )
         Validations.of(self.user_pool).acknowledge(*acknowledgments)
+        produce_weakly(self)  # references to these resources never become exports
 
     @staticmethod
     def from_user_pool_arn(scope: Construct, construct_id: str, user_pool_arn: str) -> IShopIdentity:

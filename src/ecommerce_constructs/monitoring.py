@@ -19,6 +19,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from ._references import produce_weakly
+
 
 class ShopMonitoring(Construct):
     """Alarms notify ``topic``; ``dashboard`` shows what they watch.
@@ -33,6 +35,10 @@ class ShopMonitoring(Construct):
 
     Attributes: ``topic``, ``dashboard``, ``alarms``. ``add_alarm(alarm)`` routes one more alarm;
     ``add_widgets(*row)`` adds a dashboard row.
+
+    Creates: a dashboard, an SNS topic and its KMS key (unless ``topic_arn``). Costs while kept: a
+    dashboard beyond CloudWatch's free three ($3 a month), the key ($1 a month), each alarm added
+    ($0.10 a month): https://aws.amazon.com/cloudwatch/pricing/, https://aws.amazon.com/kms/pricing/.
     """
 
     def __init__(
@@ -74,6 +80,7 @@ class ShopMonitoring(Construct):
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=dashboard_name)
         self.alarms: list[cloudwatch.Alarm] = []
         self._action = cw_actions.SnsAction(self.topic)
+        produce_weakly(self)  # references to these resources never become exports
 
     def add_alarm(self, alarm: cloudwatch.Alarm) -> None:
         """Notify the topic when ``alarm`` fires and when it recovers."""

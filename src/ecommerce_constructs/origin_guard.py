@@ -7,6 +7,7 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
+from ._references import produce_weakly
 from .bundling import contract
 from .origin_secret import HEADER_NAME, secret_reference
 
@@ -91,6 +92,7 @@ class OriginGuard(Construct):
             self, "Association", resource_arn=stage.stage_arn, web_acl_arn=self.web_acl.attr_arn
         )
         association.node.add_dependency(stage)
+        produce_weakly(self)  # references to these resources never become exports
 
     @property
     def web_acl_arn(self) -> str:

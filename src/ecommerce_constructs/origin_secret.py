@@ -9,6 +9,8 @@ from aws_cdk import Acknowledgment, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from ._references import produce_weakly
+
 #: The request header CloudFront adds to origin requests (origin custom header).
 HEADER_NAME = "X-Origin-Verify"
 #: The secret's JSON key holding the header value.
@@ -75,6 +77,7 @@ class OriginSecret(Construct):
                 "that (docs/operations.md). A single-function Secrets Manager rotation cannot.",
             )
         )
+        produce_weakly(self)  # references to these resources never become exports
 
     @property
     def secret_arn(self) -> str:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import Acknowledgment, CfnOutput, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, CfnOutput, Duration, RemovalPolicy, Stack, Tags, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from ._references import consume_weakly
 from .config import EcommerceConfig
 from .database_setup import DatabaseSetup
 from .dsql_cluster import DsqlCluster, IDsqlCluster
@@ -51,6 +52,9 @@ class RegionalStack(Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        consume_weakly(self)  # before any child: the setting is context the children read
+        for key, value in config.tags.items():  # this stack and everything in it, nothing else
+            Tags.of(self).add(key, value)
         region = self.region
         db = config.database
         adopted = db.existing_cluster_identifiers.get(region)

@@ -11,7 +11,9 @@ then in a test::
         stack = MyStack(app, "MyStack")
         assert normalized_template(stack) == template_snapshot
 
-Requires the ``testing`` extra (pytest, syrupy).
+``unit_test_app``, ``normalize_template`` and ``normalized_template`` need nothing more than the
+library; the ``template_snapshot`` fixture needs the ``testing`` extra (pytest, syrupy), and says so
+in one line when it is missing.
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import pytest
 from aws_cdk import App, Stack
 from aws_cdk.assertions import Template
-from syrupy.assertion import SnapshotAssertion
-from syrupy.extensions.json import JSONSnapshotExtension
+
+_EXTRA = (
+    "ecommerce_constructs.testing: template_snapshot needs pytest and syrupy: "
+    "pip install 'ecommerce-constructs[testing]'"
+)
 
 ASSET_HASH_PLACEHOLDER = "<ASSET_HASH>"
 # Asset hashes are 64 hex characters (sha256); they change with any source byte, so snapshots
@@ -71,14 +75,43 @@ def normalized_template(stack: Stack) -> Any:
     return normalize_template(Template.from_stack(stack).to_json())
 
 
-class CdkTemplateExtension(JSONSnapshotExtension):
-    """syrupy's JSON extension, normalizing asset hashes before comparing or writing."""
+try:
+    import pytest
+except ImportError:  # the pure helpers above still work
+    pytest = None  # type: ignore[assignment]
+try:
+    from syrupy.assertion import SnapshotAssertion
+    from syrupy.extensions.json import JSONSnapshotExtension
+except ImportError:
+    SnapshotAssertion = None  # type: ignore[assignment,misc]
+    JSONSnapshotExtension = None  # type: ignore[assignment,misc]
 
-    def serialize(self, data: Any, **kwargs: Any) -> str:
-        return str(super().serialize(normalize_template(data), **kwargs))
+if JSONSnapshotExtension is not None:
+
+    class CdkTemplateExtension(JSONSnapshotExtension):  # type: ignore[misc,valid-type]
+        """syrupy's JSON extension, normalizing asset hashes before comparing or writing."""
+
+        def serialize(self, data: Any, **kwargs: Any) -> str:
+            return str(super().serialize(normalize_template(data), **kwargs))
 
 
-@pytest.fixture
-def template_snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
-    """A syrupy snapshot stored as ``.json`` with asset hashes normalized."""
-    return snapshot.use_extension(CdkTemplateExtension)
+if pytest is not None:
+    if SnapshotAssertion is not None:
+
+        @pytest.fixture
+        def template_snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+            """A syrupy snapshot stored as ``.json`` with asset hashes normalized."""
+            return snapshot.use_extension(CdkTemplateExtension)
+
+    else:
+
+        @pytest.fixture
+        def template_snapshot() -> Any:
+            """Fails the test with the extra to install: syrupy is missing."""
+            pytest.fail(_EXTRA, pytrace=False)
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("template_snapshot", "CdkTemplateExtension"):
+        raise ImportError(_EXTRA)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,7 +12,7 @@ import pytest
 from aws_cdk import App, Stack
 from aws_cdk.assertions import Annotations, Match
 
-from ecommerce_constructs import bundling
+from ecommerce_constructs import _platform, bundling
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,10 +64,10 @@ def test_a_users_own_handlers_package_is_never_bundled(tmp_path: Path) -> None:
 
 
 def test_a_wrong_directory_is_refused_with_a_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    fake_package = tmp_path / "ecommerce_constructs" / "bundling.py"
+    fake_package = tmp_path / "ecommerce_constructs" / "_platform.py"
     fake_package.parent.mkdir()
     (tmp_path / "handlers").mkdir()
-    monkeypatch.setattr(bundling, "__file__", str(fake_package))
+    monkeypatch.setattr(_platform, "__file__", str(fake_package))
     with pytest.raises(bundling.HandlerSourceError, match="reinstall"):
         bundling.handlers_source_dir()
 
@@ -160,12 +160,13 @@ def test_installed_dependencies_are_built_once_and_reused(
     copies the cached tree. ``ECOMMERCE_BUNDLING_CACHE=off`` installs every time."""
     installs: list[list[str]] = []
 
-    def fake_run(command: list[str], **_: object) -> None:
+    def fake_run(command: list[str], **_: object) -> subprocess.CompletedProcess[str]:
         installs.append(command)
         target = Path(command[command.index("--target") + 1])
         (target / "botocore" / "data" / "dsql").mkdir(parents=True, exist_ok=True)
         (target / "botocore" / "data" / "s3").mkdir(parents=True, exist_ok=True)
         (target / "pkg.py").write_text("x = 1\n")
+        return subprocess.CompletedProcess(command, 0, "", "")
 
     monkeypatch.setattr(bundling.subprocess, "run", fake_run)
     monkeypatch.setenv(bundling.CACHE_ENV_VAR, str(tmp_path / "cache"))
@@ -187,11 +188,12 @@ def test_a_cache_entry_that_no_longer_matches_its_manifest_is_rebuilt(
 ) -> None:
     installs: list[list[str]] = []
 
-    def fake_run(command: list[str], **_: object) -> None:
+    def fake_run(command: list[str], **_: object) -> subprocess.CompletedProcess[str]:
         installs.append(command)
         target = Path(command[command.index("--target") + 1])
         (target / "botocore" / "data" / "dsql").mkdir(parents=True, exist_ok=True)
         (target / "pkg.py").write_text("x = 1\n")
+        return subprocess.CompletedProcess(command, 0, "", "")
 
     monkeypatch.setattr(bundling.subprocess, "run", fake_run)
     monkeypatch.setenv(bundling.CACHE_ENV_VAR, str(tmp_path / "cache"))
@@ -210,3 +212,34 @@ def test_the_bundlers_own_code_is_part_of_every_asset_hash(monkeypatch: pytest.M
     before = bundling.asset_hash(source, architecture="arm64", bytecode=True)
     monkeypatch.setattr(bundling, "BUNDLER_DIGEST", "0" * 64)
     assert bundling.asset_hash(source, architecture="arm64", bytecode=True) != before
+
+
+def test_a_wheelhouse_replaces_the_index(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(_platform.WHEELHOUSE_ENV_VAR, str(tmp_path))
+    command = bundling.pip_install_command(Path("requirements.txt"), tmp_path / "t", "arm64")
+    assert command[command.index("--find-links") + 1] == str(tmp_path.resolve())
+    assert "--no-index" in command
+    monkeypatch.delenv(_platform.WHEELHOUSE_ENV_VAR)
+    assert "--no-index" not in bundling.pip_install_command(Path("requirements.txt"), tmp_path / "t", "arm64")
+
+
+@pytest.mark.parametrize("wheelhouse", [True, False], ids=["empty-wheelhouse", "no-index"])
+def test_bundling_without_wheels_fails_in_one_line_that_says_what_to_do(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, wheelhouse: bool
+) -> None:
+    """No index (PIP_NO_INDEX, as offline) and no usable wheelhouse: one line naming the fix, not
+    pip's report inside a jsii traceback."""
+    if wheelhouse:
+        monkeypatch.setenv(_platform.WHEELHOUSE_ENV_VAR, str(tmp_path))
+    else:
+        monkeypatch.delenv(_platform.WHEELHOUSE_ENV_VAR, raising=False)
+        monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv(bundling.CACHE_ENV_VAR, "off")
+    local = bundling.LocalPipBundling("arm64", None)
+    with pytest.raises(bundling.BundlingError) as raised:
+        local.try_bundle(str(tmp_path / "out"), image=None)
+    message = str(raised.value.code)
+    assert "\n" not in message
+    assert "requirements.txt" in message
+    assert "python -m ecommerce_constructs.wheelhouse" in message
+    assert ("lacks a wheel" in message) == wheelhouse

@@ -35,7 +35,7 @@ def synthesized(
 ) -> dict[str, Any]:
     """Templates of the two stacks. ``peer``: ``construct`` (a DsqlCluster of the first stack),
     ``none`` (the second alone) or a cluster identifier (``from_cluster_attributes``: made elsewhere)."""
-    app = App(context={"aws:cdk:bundling-stacks": [], "@aws-cdk/core:defaultCrossStackReferences": "weak"})
+    app = App(context={"aws:cdk:bundling-stacks": []})  # no strength: the constructs set it
     policy = RemovalPolicy.DESTROY if removal == "destroy" else RemovalPolicy.RETAIN
     first = Stack(app, FIRST, env=Environment(account=ACCOUNT, region=E1))
     second = Stack(app, SECOND, env=Environment(account=ACCOUNT, region=E2))

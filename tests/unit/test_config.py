@@ -38,8 +38,10 @@ def error_for(tmp_path: Path, data: Any, **kwargs: Any) -> ConfigError:
 
 def test_shipped_file_matches_model_defaults() -> None:
     config = load_config(CONFIG)
-    # The file spells out every default (primary_region explicitly), so docs and code agree.
-    assert config == EcommerceConfig(primary_region="us-east-1")
+    # The file spells out every default (primary_region explicitly), so docs and code agree; it
+    # chooses Cognito's Plus plan, which the model (what library users get) leaves off.
+    assert config == EcommerceConfig(primary_region="us-east-1", identity={"threat_protection": True})
+    assert EcommerceConfig().identity.threat_protection is False
     assert config.regions == ("us-east-1", "us-east-2")
     assert config.witness_region == "us-west-2"
     assert config.primary == "us-east-1"
@@ -143,6 +145,29 @@ def test_validation_errors_name_file_key_and_fix(
     assert error.key == key
     assert fragment in error.reason
     assert error.source.endswith("regions.yaml")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"regions": ["us-east-1", "eu-west-1"]},
+        {"unknown": 1},
+        {"lambda": {"memory": {"products": 64}}},
+        {"database": {"existing_cluster_identifiers": {"us-east-1": "My Cluster!"}}},
+        {"database": {"removal_policy": "destroy", "deletion_protection": True}},
+    ],
+)
+def test_a_config_built_in_code_fails_as_the_file_does(tmp_path: Path, data: dict[str, Any]) -> None:
+    """One line naming key and reason, never pydantic's multi-line report."""
+    from_file = error_for(tmp_path, data)
+    with pytest.raises(ConfigError) as caught:
+        EcommerceConfig(**data)
+    assert "\n" not in str(caught.value)
+    assert (caught.value.source, caught.value.key, caught.value.reason) == (
+        "EcommerceConfig(...)",
+        from_file.key,
+        from_file.reason,
+    )
 
 
 def test_region_set_message_lists_the_sets(tmp_path: Path) -> None:
