@@ -1,9 +1,19 @@
 """AWS CDK constructs for a global, active-active e-commerce backend on Aurora DSQL.
 
-``DsqlCluster``, ``EcommerceApi`` and ``GlobalEdge`` are the L3 constructs (with ``ShopIdentity``,
-the user pool the APIs trust, and ``DatabaseSetup``, the schema and roles); ``RegionalStack`` and
-``EdgeStack`` compose them; ``config`` holds the deployment model. Imports are lazy so that reading
-configuration does not start the jsii runtime.
+The root holds the constructs, their interfaces and their props, nothing else:
+
+- ``DsqlCluster`` (``IDsqlCluster``; ``IClusterAttributes`` accepts an ``aws_dsql_alpha.ICluster``)
+  and ``DatabaseSetup``, the schema and database roles;
+- ``EcommerceApi`` (``FunctionSettings``, ``OrderStrategy``) and ``ShopIdentity``
+  (``IShopIdentity``), the user pool the APIs trust;
+- ``GlobalEdge`` (``EdgeOrigin``) with ``OriginSecret`` and ``OriginGuard``, which let only
+  CloudFront call the regional APIs, and ``EdgeHealthChecker``, which drains a failing region;
+- ``ShopMonitoring``, alarms and a dashboard; ``MetricOptions``, what every ``metric_*()`` takes.
+
+The ready-made app lives in ``ecommerce_constructs.app``: ``build()``, ``RegionalStack``,
+``EdgeStack`` and the configuration model (``EcommerceConfig``, ``load_config``, ``ConfigError``).
+``ecommerce_constructs.testing`` has snapshot helpers; ``ecommerce_constructs.wheelhouse`` fills a
+directory for offline synth. Imports are lazy so that reading configuration does not start jsii.
 """
 
 from __future__ import annotations
@@ -14,19 +24,20 @@ from typing import Any
 _EXPORTS = {
     "DsqlCluster": ".dsql_cluster",
     "IDsqlCluster": ".dsql_cluster",
+    "IClusterAttributes": ".dsql_cluster",
     "DatabaseSetup": ".database_setup",
     "ShopIdentity": ".identity",
     "IShopIdentity": ".identity",
     "EcommerceApi": ".ecommerce_api",
     "FunctionSettings": ".ecommerce_api",
+    "OrderStrategy": ".ecommerce_api",
     "GlobalEdge": ".global_edge",
     "EdgeOrigin": ".global_edge",
-    "RegionalStack": ".regional_stack",
-    "EdgeStack": ".edge_stack",
-    "EcommerceConfig": ".config",
-    "ConfigError": ".config",
-    "load_config": ".config",
-    "build": ".app",
+    "OriginSecret": ".origin_secret",
+    "OriginGuard": ".origin_guard",
+    "EdgeHealthChecker": ".edge_health",
+    "ShopMonitoring": ".monitoring",
+    "MetricOptions": "._metrics",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,4 +1,6 @@
-"""Builds the whole app from configuration: ``<app>-<region>`` stacks plus ``<app>-edge``."""
+"""The ready-made app: ``build()`` adds ``<app>-<region>`` stacks plus ``<app>-edge`` from an
+``EcommerceConfig`` (``load_config`` reads ``config/regions.yaml``); ``RegionalStack`` and
+``EdgeStack`` are the stacks it composes, usable on their own."""
 
 from __future__ import annotations
 
@@ -15,6 +17,18 @@ from .config import ConfigError, EcommerceConfig, load_config, resolve_config_pa
 from .edge_stack import EdgeStack
 from .regional_stack import RegionalStack
 from .regions import EDGE_REGION
+
+__all__ = [
+    "ConfigError",
+    "EcommerceApp",
+    "EcommerceConfig",
+    "EdgeStack",
+    "MissingExtraError",
+    "RegionalStack",
+    "build",
+    "load_config",
+    "main",
+]
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from constructs import Construct
 
 from ._references import produce_weakly
 from .bundling import handler_code, handlers_source_dir
-from .dsql_cluster import IDsqlCluster
+from .dsql_cluster import IClusterAttributes, cluster_region_of
 from .provider import HandlerProvider
 
 RESOURCE_TYPE = "Custom::DatabaseSetup"
@@ -68,9 +68,9 @@ class DatabaseSetup(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        cluster: IDsqlCluster,
+        cluster: IClusterAttributes,
         function_roles: Mapping[str, Sequence[str]],
-        peers: Sequence[IDsqlCluster] = (),
+        peers: Sequence[IClusterAttributes] = (),
         role_prefix: str | None = None,
         architecture: lambda_.Architecture = lambda_.Architecture.ARM_64,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
@@ -101,8 +101,10 @@ class DatabaseSetup(Construct):
             each.grant_connect_admin(self.provider.is_complete_function)
         properties = {
             "Endpoint": cluster.cluster_endpoint,
-            "Region": cluster.cluster_region,
-            "PeerEndpoints": [{"Endpoint": p.cluster_endpoint, "Region": p.cluster_region} for p in peers],
+            "Region": cluster_region_of(cluster),
+            "PeerEndpoints": [
+                {"Endpoint": p.cluster_endpoint, "Region": cluster_region_of(p)} for p in peers
+            ],
             "FunctionRoleArns": {name: list(arns) for name, arns in sorted(function_roles.items())},
             "Fingerprint": setup_fingerprint(),
             "SchemaVersion": schema_version(),

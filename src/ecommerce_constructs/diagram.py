@@ -26,7 +26,7 @@ from .app import build
 from .bundling import contract
 from .config import CONFIG_CONTEXT_KEY, CONTEXT_KEYS, load_config
 from .database_setup import DatabaseSetup
-from .dsql_cluster import DsqlCluster, IDsqlCluster
+from .dsql_cluster import DsqlCluster, IClusterAttributes
 from .ecommerce_api import STAGE_NAME, EcommerceApi
 from .edge_health import EdgeHealthChecker
 from .global_edge import GlobalEdge
@@ -222,7 +222,7 @@ def _api_edges(api: EcommerceApi) -> list[str]:
     return edges
 
 
-def _box_cluster(cluster: IDsqlCluster) -> str:
+def _box_cluster(cluster: IClusterAttributes) -> str:
     return _box(cluster.resource) if isinstance(cluster, DsqlCluster) else node_id(cluster)  # type: ignore[arg-type]
 
 

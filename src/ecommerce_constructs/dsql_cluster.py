@@ -9,9 +9,10 @@ docs/dsql-clusters.md.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, Unpack, runtime_checkable
 
+import jsii
 from aws_cdk import (
     Acknowledgment,
     ArnFormat,
@@ -20,8 +21,16 @@ from aws_cdk import (
     CustomResource,
     Duration,
     Fn,
+    IStableAnyProducer,
+    IStableListProducer,
+    IStableStringProducer,
+    ITaggable,
+    Lazy,
     RemovalPolicy,
+    Resource,
     Stack,
+    TagManager,
+    TagType,
     Token,
     Validations,
 )
@@ -30,8 +39,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from constructs import Construct
+from constructs import Construct, IValidation, Node
 
+from ._metrics import MetricOptions, metric_of
 from ._references import produce_weakly
 from .bundling import contract, handler_code
 from .dsql_limits import CLUSTER_IDENTIFIER, tag_problems
@@ -42,33 +52,62 @@ RESOURCE_TYPE = "Custom::DsqlCluster"
 
 
 @runtime_checkable
-class IDsqlCluster(Protocol):
-    """An Aurora DSQL cluster, created by this app or elsewhere."""
+class IClusterAttributes(Protocol):
+    """What the official ``aws_dsql_alpha.ICluster`` has: any such cluster (an
+    ``aws_dsql_alpha.Cluster``, for one) can be handed to ``DatabaseSetup``, ``EcommerceApi`` or a
+    ``DsqlCluster``'s ``peer``. Its region is read from ``env.region``."""
 
+    @property
+    def node(self) -> Node: ...
+    @property
+    def env(self) -> Any: ...  # aws_cdk.ResourceEnvironment (account, region)
+    @property
+    def stack(self) -> Stack: ...
     @property
     def cluster_arn(self) -> str: ...
     @property
     def cluster_identifier(self) -> str: ...
     @property
     def cluster_endpoint(self) -> str: ...
-    @property
-    def cluster_region(self) -> str: ...
     def grant(self, grantee: iam.IGrantable, *actions: str) -> iam.Grant: ...
     def grant_connect(self, grantee: iam.IGrantable) -> iam.Grant: ...
     def grant_connect_admin(self, grantee: iam.IGrantable) -> iam.Grant: ...
-    def metric(self, metric_name: str, **props: Any) -> cloudwatch.Metric: ...
-    def metric_occ_conflicts(self, **props: Any) -> cloudwatch.Metric: ...
-    def metric_total_transactions(self, **props: Any) -> cloudwatch.Metric: ...
-    def metric_commit_latency(self, **props: Any) -> cloudwatch.Metric: ...
+    def apply_removal_policy(self, policy: RemovalPolicy) -> None: ...
 
 
-class DsqlClusterBase(Construct):
-    """Grants and metrics from the cluster's attributes (shared by created and imported clusters)."""
+@runtime_checkable
+class IDsqlCluster(IClusterAttributes, Protocol):
+    """An Aurora DSQL cluster, created by this app (``DsqlCluster``) or elsewhere
+    (``DsqlCluster.from_cluster_attributes``): a ``Resource`` with the alpha ``ICluster``'s members,
+    its region, and metrics."""
+
+    @property
+    def cluster_region(self) -> str: ...
+    def metric(self, metric_name: str, **options: Unpack[MetricOptions]) -> cloudwatch.Metric: ...
+    def metric_occ_conflicts(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric: ...
+    def metric_total_transactions(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric: ...
+    def metric_commit_latency(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric: ...
+    def metric_query_timeouts(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric: ...
+
+
+def cluster_region_of(cluster: IClusterAttributes) -> str:
+    """The cluster's region: ``cluster_region`` where it has one, else its resource environment's."""
+    region = getattr(cluster, "cluster_region", None)
+    return region if isinstance(region, str) else str(cluster.env.region)
+
+
+class DsqlClusterBase(Resource):
+    """Grants and metrics from the cluster's attributes (shared by created and imported clusters),
+    as aws-cdk-lib's ``QueueBase`` is for queues."""
 
     cluster_arn: str
     cluster_identifier: str
     cluster_endpoint: str
-    cluster_region: str
+
+    @property
+    def cluster_region(self) -> str:
+        """The region the cluster is in (its resource environment's)."""
+        return str(self.env.region)
 
     def grant(self, grantee: iam.IGrantable, *actions: str) -> iam.Grant:
         """``actions`` on this cluster's ARN only."""
@@ -84,47 +123,51 @@ class DsqlClusterBase(Construct):
         """Connect as ``admin`` (``dsql:DbConnectAdmin``): for schema changes and role setup only."""
         return self.grant(grantee, "dsql:DbConnectAdmin")
 
-    def metric(self, metric_name: str, **props: Any) -> cloudwatch.Metric:
-        """A metric of this cluster in ``AWS/AuroraDSQL``. ``props`` are ``cloudwatch.MetricOptions``
-        (statistic, period, unit, label, color, account, region, …) [Sum over 5 minutes]."""
-        options: dict[str, Any] = {
-            "statistic": "Sum",
-            "period": Duration.minutes(5),
-            "region": self.cluster_region,
-        }
-        options.update(props)
-        dimensions = {"ClusterId": self.cluster_identifier, **options.pop("dimensions_map", {})}
-        return cloudwatch.Metric(
-            namespace=METRIC_NAMESPACE, metric_name=metric_name, dimensions_map=dimensions, **options
+    def metric(self, metric_name: str, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """A metric of this cluster in ``AWS/AuroraDSQL`` [Sum over 5 minutes, in the cluster's
+        region; ``dimensions_map`` adds to ``ClusterId``]."""
+        return metric_of(
+            METRIC_NAMESPACE,
+            metric_name,
+            {"ClusterId": self.cluster_identifier},
+            {"statistic": "Sum", "period": Duration.minutes(5), "region": self.cluster_region, **options},
         )
 
-    def metric_occ_conflicts(self, **props: Any) -> cloudwatch.Metric:
+    def metric_occ_conflicts(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
         """Transactions aborted by optimistic-concurrency conflicts (the handlers retry them)."""
-        return self.metric("OccConflicts", **props)
+        return self.metric("OccConflicts", **options)
 
-    def metric_total_transactions(self, **props: Any) -> cloudwatch.Metric:
-        return self.metric("TotalTransactions", **props)
+    def metric_total_transactions(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Transactions committed or aborted [Sum over 5 minutes]."""
+        return self.metric("TotalTransactions", **options)
 
-    def metric_commit_latency(self, **props: Any) -> cloudwatch.Metric:
-        """Commit latency in ms (Average unless given); in a peered pair it includes the cross-region
-        round trip."""
-        return self.metric("CommitLatency", **{"statistic": "Average", **props})
+    def metric_commit_latency(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Commit latency in ms [Average]; in a peered pair it includes the cross-region round trip."""
+        merged: MetricOptions = {"statistic": "Average", **options}
+        return self.metric("CommitLatency", **merged)
 
-    def metric_query_timeouts(self, **props: Any) -> cloudwatch.Metric:
-        return self.metric("QueryTimeouts", **props)
+    def metric_query_timeouts(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Queries that reached DSQL's time limit [Sum over 5 minutes]."""
+        return self.metric("QueryTimeouts", **options)
 
 
 class _ImportedDsqlCluster(DsqlClusterBase):
     def __init__(
         self, scope: Construct, construct_id: str, *, identifier: str, arn: str, endpoint: str, region: str
     ) -> None:
-        super().__init__(scope, construct_id)
+        super().__init__(scope, construct_id, region=region)
         self.cluster_identifier = identifier
         self.cluster_arn = arn
         self.cluster_endpoint = endpoint
-        self.cluster_region = region
+
+    def apply_removal_policy(self, policy: RemovalPolicy) -> None:
+        raise ValueError(
+            f"{self.node.path}: a cluster made elsewhere has no removal policy here; "
+            "its lifecycle belongs to whoever created it"
+        )
 
 
+@jsii.implements(ITaggable)
 class DsqlCluster(DsqlClusterBase):
     """An Aurora DSQL cluster in the stack's region, owned by the ``Custom::DsqlCluster`` resource.
 
@@ -173,7 +216,7 @@ class DsqlCluster(DsqlClusterBase):
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         encryption_key: kms.IKey | None = None,
         witness_region: str | None = None,
-        peer: IDsqlCluster | None = None,
+        peer: IClusterAttributes | None = None,
         allow_unpeer: bool = False,
         tags: Mapping[str, str] | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
@@ -193,28 +236,20 @@ class DsqlCluster(DsqlClusterBase):
             )
         if (
             peer is not None
-            and not Token.is_unresolved(peer.cluster_region)
-            and peer.cluster_region == region
+            and not Token.is_unresolved(cluster_region_of(peer))
+            and cluster_region_of(peer) == region
         ):
             raise ValueError(f"DsqlCluster: the peer must be in another region than {region}")
-        if removal_policy not in (RemovalPolicy.RETAIN, RemovalPolicy.DESTROY):
-            raise ValueError("DsqlCluster: removal_policy must be RETAIN or DESTROY (DSQL has no snapshots)")
-        if deletion_protection and removal_policy == RemovalPolicy.DESTROY:
-            raise ValueError(
-                "DsqlCluster: deletion_protection=True with removal_policy=DESTROY cannot delete the cluster "
-                "(DSQL refuses to); leave deletion_protection unset (it follows the removal policy) or "
-                "choose RETAIN"
-            )
-        # As the official aws_dsql_alpha.Cluster: protected exactly when it is to be retained.
-        protected = (
-            removal_policy == RemovalPolicy.RETAIN if deletion_protection is None else deletion_protection
-        )
-        all_tags = {"Name": cluster_name or self.node.path, **(tags or {})}
-        literal_tags = {
-            k: v for k, v in all_tags.items() if not Token.is_unresolved(k) and not Token.is_unresolved(v)
-        }
-        if problems := tag_problems(literal_tags):
+        _check_removal(removal_policy, deletion_protection)
+        self._removal_policy = removal_policy
+        self._deletion_protection = deletion_protection
+        # Tags.of(...) reaches the cluster like any taggable resource; the handler applies them.
+        initial = {"Name": cluster_name or self.node.path, **(tags or {})}
+        # Early for the props; tags added later by Tags.of() are checked at synthesis (_TagRules).
+        if problems := tag_problems({k: v for k, v in initial.items() if not Token.is_unresolved(k + v)}):
             raise ValueError(f"DsqlCluster {self.node.path}: " + "; ".join(problems) + " (DSQL's tag rules)")
+        self._tags = TagManager(TagType.MAP, RESOURCE_TYPE, initial)
+        self.node.add_validation(_TagRules(self))
 
         self.witness_region = witness_region
         self.peer = peer
@@ -223,10 +258,13 @@ class DsqlCluster(DsqlClusterBase):
         prop = terms.DsqlClusterProperty
         properties: dict[str, Any] = {
             prop.REGION: region,
-            prop.DELETION_PROTECTION: "true" if protected else "false",
-            prop.REMOVAL_POLICY: "destroy" if removal_policy == RemovalPolicy.DESTROY else "retain",
+            # Lazy: apply_removal_policy() and Tags.of() may still change them after construction.
+            prop.DELETION_PROTECTION: _lazy_string(lambda: "true" if self.deletion_protection else "false"),
+            prop.REMOVAL_POLICY: _lazy_string(
+                lambda: "destroy" if self.removal_policy == RemovalPolicy.DESTROY else "retain"
+            ),
             prop.ALLOW_UNPEER: "true" if allow_unpeer else "false",
-            prop.TAGS: all_tags,
+            prop.TAGS: Lazy.any(_Producer(self.tags.render_tags)),
         }
         if witness_region is not None:
             properties[prop.WITNESS_REGION] = witness_region
@@ -234,8 +272,6 @@ class DsqlCluster(DsqlClusterBase):
             properties[prop.PEER_ARN] = peer.cluster_arn
         if encryption_key is not None:
             properties[prop.KMS_KEY] = encryption_key.key_arn
-        self.deletion_protection = protected
-        self.removal_policy = removal_policy
         self.resource = CustomResource(
             self,
             "Resource",
@@ -253,12 +289,37 @@ class DsqlCluster(DsqlClusterBase):
         cfn.add_property_override(prop.OWNER, Fn.join("/", [Aws.STACK_NAME, stack.get_logical_id(cfn)]))
         # The same value with the stack's name as a literal: another stack's policy can name it.
         self.owner = f"{stack.stack_name}/{stack.get_logical_id(cfn)}"
-        self._grant_lifecycle(stack, witness_region, peer, encryption_key, all_tags)
+        self._grant_lifecycle(stack, witness_region, peer, encryption_key)
         self.cluster_arn = self.resource.get_att_string("Arn")
         self.cluster_identifier = self.resource.ref
         self.cluster_endpoint = self.resource.get_att_string("Endpoint")
-        self.cluster_region = region
         produce_weakly(self)  # references to these resources never become exports
+
+    @property
+    def tags(self) -> TagManager:
+        """The cluster's tags: ``Name``, the ``tags`` prop, and whatever ``Tags.of()`` adds."""
+        return self._tags
+
+    @property
+    def removal_policy(self) -> RemovalPolicy:
+        """RETAIN or DESTROY: what the handler does with the cluster when the resource goes."""
+        return self._removal_policy
+
+    @property
+    def deletion_protection(self) -> bool:
+        """Whether DSQL refuses DeleteCluster [follows the removal policy unless set]."""
+        if self._deletion_protection is None:
+            return self._removal_policy == RemovalPolicy.RETAIN
+        return self._deletion_protection
+
+    def apply_removal_policy(self, policy: RemovalPolicy) -> None:
+        """As on any aws-cdk-lib resource; RETAIN and DESTROY only (DSQL has no snapshots), and
+        deletion protection that was left unset follows."""
+        _check_removal(policy, self._deletion_protection)
+        self._removal_policy = policy
+
+    def _tag_values(self) -> dict[str, str]:
+        return dict(self.tags.tag_values())
 
     @staticmethod
     def from_cluster_attributes(
@@ -300,9 +361,8 @@ class DsqlCluster(DsqlClusterBase):
         self,
         stack: Stack,
         witness_region: str | None,
-        peer: IDsqlCluster | None,
+        peer: IClusterAttributes | None,
         key: kms.IKey | None,
-        tags: Mapping[str, str],
     ) -> None:
         """Each lifecycle function gets exactly what it calls. Changing or deleting a cluster needs
         this resource's own ``ecommerce:owner`` tag on it, so no other resource, stack or app of the
@@ -312,9 +372,11 @@ class DsqlCluster(DsqlClusterBase):
         assert on_event.role is not None
         assert complete is not None
         assert complete.role is not None
-        regions = [stack.region, *([peer.cluster_region] if peer is not None else [])]
+        regions = [stack.region, *([cluster_region_of(peer)] if peer is not None else [])]
         terms = contract()
-        tag_keys = [terms.DSQL_OWNER_TAG, terms.DSQL_MANAGED_BY_TAG, *tags]
+        tag_keys = Lazy.list(
+            _Producer(lambda: sorted({terms.DSQL_OWNER_TAG, terms.DSQL_MANAGED_BY_TAG, *self._tag_values()}))
+        )
         for statement in _on_event_statements(stack, regions, witness_region, self.owner, tag_keys):
             on_event.role.add_to_principal_policy(statement)
         for statement in _is_complete_statements(stack, regions, witness_region, self.owner, peer):
@@ -343,6 +405,53 @@ class DsqlCluster(DsqlClusterBase):
                 reason="dsql:ListClusters has no resource-level permissions; it finds a cluster a retried "
                 "create or a rolled-back deploy left behind.",
             ),
+        )
+
+
+def _check_removal(policy: RemovalPolicy, deletion_protection: bool | None) -> None:
+    if policy not in (RemovalPolicy.RETAIN, RemovalPolicy.DESTROY):
+        raise ValueError("DsqlCluster: removal_policy must be RETAIN or DESTROY (DSQL has no snapshots)")
+    if deletion_protection and policy == RemovalPolicy.DESTROY:
+        raise ValueError(
+            "DsqlCluster: deletion_protection=True with removal_policy=DESTROY cannot delete the cluster "
+            "(DSQL refuses to); leave deletion_protection unset (it follows the removal policy) or "
+            "choose RETAIN"
+        )
+
+
+@jsii.implements(IStableAnyProducer, IStableStringProducer, IStableListProducer)
+class _Producer:
+    """A value computed at synthesis (after every Tags.of() and apply_removal_policy())."""
+
+    def __init__(self, produce: Callable[[], Any]) -> None:
+        self._produce = produce
+
+    def produce(self) -> Any:
+        return self._produce()
+
+
+def _lazy_string(produce: Callable[[], str]) -> str:
+    return Lazy.string(_Producer(produce))
+
+
+@jsii.implements(IValidation)
+class _TagRules:
+    """DSQL's tag rules on the tags the cluster ends up with (a comma would fail CreateCluster)."""
+
+    def __init__(self, cluster: DsqlCluster) -> None:
+        self._cluster = cluster
+
+    def validate(self) -> list[str]:
+        literal = {
+            k: v
+            for k, v in self._cluster._tag_values().items()
+            if not Token.is_unresolved(k) and not Token.is_unresolved(v)
+        }
+        problems = tag_problems(literal)
+        return (
+            [f"DsqlCluster {self._cluster.node.path}: " + "; ".join(problems) + " (DSQL's tag rules)"]
+            if problems
+            else []
         )
 
 
@@ -386,8 +495,7 @@ def _claim(owner: str, tag_keys: list[str]) -> dict[str, Any]:
         "StringEquals": {f"aws:RequestTag/{owner_key}": owner},
         "StringEqualsIfExists": {f"aws:ResourceTag/{owner_key}": owner},
     }
-    if not any(Token.is_unresolved(k) for k in tag_keys):
-        condition["ForAllValues:StringEquals"] = {"aws:TagKeys": sorted(set(tag_keys))}
+    condition["ForAllValues:StringEquals"] = {"aws:TagKeys": tag_keys}
     return condition
 
 
@@ -461,7 +569,7 @@ def _on_event_statements(
 
 
 def _is_complete_statements(
-    stack: Stack, regions: list[str], witness_region: str | None, owner: str, peer: IDsqlCluster | None
+    stack: Stack, regions: list[str], witness_region: str | None, owner: str, peer: IClusterAttributes | None
 ) -> list[iam.PolicyStatement]:
     """Reads both clusters; names this cluster on its peer (an UpdateCluster with the full list);
     deletes this resource's own cluster once a busy one settles."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from enum import Enum
+from typing import Any, Unpack
 
 from aws_cdk import (
     Acknowledgment,
@@ -25,14 +26,25 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from ._metrics import MetricOptions
 from ._references import produce_weakly
 from .bundling import LAMBDA_PYTHON_VERSION, LAMBDA_RUNTIME, PYTHON_ENV_VAR, contract, handler_code
-from .dsql_cluster import IDsqlCluster
+from .dsql_cluster import IClusterAttributes
 from .identity import IShopIdentity, ShopIdentity
 
 STAGE_NAME = "prod"
 #: API Gateway's enhanced policy accepting TLS 1.3 and 1.2 (CloudFront speaks 1.2 to origins).
 SECURITY_POLICY = "SecurityPolicy_TLS13_1_2_2021_06"
+
+
+class OrderStrategy(Enum):
+    """How the orders function sends an order to the database: both take one round trip."""
+
+    #: One data-modifying statement (CTEs) per order.
+    CTE = "cte"
+    #: The same statements sent separately in one pipelined round trip: the hedge should DSQL ever
+    #: refuse data-modifying CTEs (0A000).
+    PIPELINED = "pipelined"
 
 
 @dataclass(frozen=True)
@@ -62,16 +74,16 @@ class EcommerceApi(Construct):
 
     Keyword-only props (defaults in brackets):
 
-    - ``cluster``: the ``IDsqlCluster`` the functions connect to (IAM ``dsql:DbConnect`` on it only).
+    - ``cluster``: the cluster the functions connect to (IAM ``dsql:DbConnect`` on it only): a
+      ``DsqlCluster``, an imported one, or anything with ``aws_dsql_alpha.ICluster``'s attributes.
     - ``identity``: the ``IShopIdentity`` whose user pool the authorizer trusts (any region)
       [a ``ShopIdentity`` of its own, child ``Identity``].
     - ``database_role_prefix``: each function logs in as its own database role,
       ``<prefix>_catalog`` / ``<prefix>_orders`` (``DatabaseSetup`` creates them) [``ecommerce``].
       Which function serves which route, and the environment they read, come from the Lambda
       code's own contract (``handlers/contract.py``), so the two can never disagree.
-    - ``order_strategy``: ``"cte"`` (one data-modifying statement per order) or ``"pipelined"``
-      (the same statements separately, one round trip too): the hedge should DSQL ever refuse
-      data-modifying CTEs with 0A000 ["cte"].
+    - ``order_strategy``: an ``OrderStrategy`` [``OrderStrategy.CTE``]; ``PIPELINED`` is the hedge
+      should DSQL ever refuse data-modifying CTEs with 0A000.
     - ``catalog`` / ``orders``: ``FunctionSettings`` [256 MB / 512 MB, 10 s].
     - ``architecture``: ``lambda_.Architecture`` [ARM_64].
     - ``code``: Lambda code [the installed ``handlers`` package, bundled locally with pip].
@@ -104,10 +116,10 @@ class EcommerceApi(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        cluster: IDsqlCluster,
+        cluster: IClusterAttributes,
         identity: IShopIdentity | None = None,
         database_role_prefix: str | None = None,
-        order_strategy: str = "cte",
+        order_strategy: OrderStrategy = OrderStrategy.CTE,
         catalog: FunctionSettings = FunctionSettings(memory_size=256),
         orders: FunctionSettings = FunctionSettings(memory_size=512),
         architecture: lambda_.Architecture = lambda_.Architecture.ARM_64,
@@ -128,10 +140,10 @@ class EcommerceApi(Construct):
         self.cluster = cluster
         self.identity: IShopIdentity = identity if identity is not None else ShopIdentity(self, "Identity")
         terms = contract()
-        if order_strategy not in terms.ORDER_STRATEGIES:
-            raise ValueError(
-                f"EcommerceApi: order_strategy must be one of {terms.ORDER_STRATEGIES} "
-                f"(got {order_strategy!r})"
+        if not isinstance(order_strategy, OrderStrategy):
+            raise TypeError(
+                "EcommerceApi: order_strategy must be an OrderStrategy "
+                f"({', '.join(m.name for m in OrderStrategy)}), got {order_strategy!r}"
             )
         if code is None:
             # Architecture objects are jsii proxies: compare by name, never by identity.
@@ -152,7 +164,7 @@ class EcommerceApi(Construct):
             env.SERVICE_NAME: terms.SERVICE_NAME,
             env.METRICS_NAMESPACE: terms.METRICS_NAMESPACE,
             env.TRACE_DISABLED: "false" if tracing else "true",
-            env.ORDER_STRATEGY: order_strategy,
+            env.ORDER_STRATEGY: order_strategy.value,
         }
 
         self.functions: dict[str, lambda_.Function] = {}
@@ -541,16 +553,17 @@ class EcommerceApi(Construct):
 
     # ---- metrics and alarms ----------------------------------------------------------------
 
-    def metric_server_errors(self) -> cloudwatch.Metric:
-        """5xx responses of the API stage (sum over 5 minutes)."""
-        return self.rest_api.metric_server_error(period=Duration.minutes(5), statistic="Sum")
+    def metric_server_errors(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """5xx responses of the API stage [Sum over 5 minutes]."""
+        return self.rest_api.metric_server_error(**_defaults(options, statistic="Sum"))
 
-    def metric_client_errors(self) -> cloudwatch.Metric:
-        return self.rest_api.metric_client_error(period=Duration.minutes(5), statistic="Sum")
+    def metric_client_errors(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """4xx responses of the API stage [Sum over 5 minutes]."""
+        return self.rest_api.metric_client_error(**_defaults(options, statistic="Sum"))
 
-    def metric_latency(self) -> cloudwatch.Metric:
-        """p99 end-to-end latency of the API stage."""
-        return self.rest_api.metric_latency(period=Duration.minutes(5), statistic="p99")
+    def metric_latency(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """End-to-end latency of the API stage [p99 over 5 minutes]."""
+        return self.rest_api.metric_latency(**_defaults(options, statistic="p99"))
 
     def _alarms(self) -> list[cloudwatch.Alarm]:
         alarms = [
@@ -611,6 +624,11 @@ class EcommerceApi(Construct):
     @property
     def origin_path(self) -> str:
         return f"/{STAGE_NAME}"
+
+
+def _defaults(options: MetricOptions, *, statistic: str) -> MetricOptions:
+    merged: MetricOptions = {"statistic": statistic, "period": Duration.minutes(5), **options}
+    return merged
 
 
 def _verbs(route: Any) -> tuple[str, ...]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Unpack
 
 from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_cloudfront as cloudfront
@@ -23,6 +24,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from ._metrics import MetricOptions
 from ._references import produce_weakly
 from .bundling import CRT_REQUIREMENTS, LAMBDA_RUNTIME, handler_code
 from .origin_secret import HEADER_NAME
@@ -137,5 +139,7 @@ class EdgeHealthChecker(Construct):
         )
         produce_weakly(self)  # references to these resources never become exports
 
-    def metric_errors(self) -> cloudwatch.Metric:
-        return self.function.metric_errors(period=Duration.minutes(5), statistic="Sum")
+    def metric_errors(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Failed runs of the checker [Sum over 5 minutes]."""
+        merged: MetricOptions = {"period": Duration.minutes(5), "statistic": "Sum", **options}
+        return self.function.metric_errors(**merged)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Unpack
 
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
 from aws_cdk import aws_certificatemanager as acm
@@ -15,6 +16,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
+from ._metrics import MetricOptions, metric_of
 from ._references import produce_weakly
 from .bundling import contract
 from .edge_routing import render_router
@@ -280,31 +282,38 @@ class GlobalEdge(Construct):
 
     # ---- metrics (CloudFront's live in us-east-1, dimension Region=Global) -----------------------
 
-    def _metric(self, name: str, dimensions: dict[str, str], statistic: str) -> cloudwatch.Metric:
-        return cloudwatch.Metric(
-            namespace="AWS/CloudFront",
-            metric_name=name,
-            dimensions_map={**dimensions, "Region": "Global"},
-            statistic=statistic,
-            period=Duration.minutes(5),
-            region="us-east-1",
+    def _metric(
+        self, name: str, dimensions: dict[str, str], statistic: str, options: MetricOptions
+    ) -> cloudwatch.Metric:
+        return metric_of(
+            "AWS/CloudFront",
+            name,
+            {**dimensions, "Region": "Global"},
+            {"statistic": statistic, "period": Duration.minutes(5), "region": "us-east-1", **options},
         )
 
-    def metric_requests(self) -> cloudwatch.Metric:
-        return self._metric("Requests", {"DistributionId": self.distribution.distribution_id}, "Sum")
+    def metric_requests(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Viewer requests [Sum over 5 minutes]."""
+        return self._metric("Requests", {"DistributionId": self.distribution.distribution_id}, "Sum", options)
 
-    def metric_5xx_error_rate(self) -> cloudwatch.Metric:
-        """Percentage of viewer responses with a 5xx status."""
-        return self._metric("5xxErrorRate", {"DistributionId": self.distribution.distribution_id}, "Average")
+    def metric_5xx_error_rate(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Percentage of viewer responses with a 5xx status [Average over 5 minutes]."""
+        distribution = {"DistributionId": self.distribution.distribution_id}
+        return self._metric("5xxErrorRate", distribution, "Average", options)
 
-    def metric_4xx_error_rate(self) -> cloudwatch.Metric:
-        return self._metric("4xxErrorRate", {"DistributionId": self.distribution.distribution_id}, "Average")
+    def metric_4xx_error_rate(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Percentage of viewer responses with a 4xx status [Average over 5 minutes]."""
+        distribution = {"DistributionId": self.distribution.distribution_id}
+        return self._metric("4xxErrorRate", distribution, "Average", options)
 
-    def metric_router(self, name: str = "FunctionExecutionErrors") -> cloudwatch.Metric:
+    def metric_router(
+        self, name: str = "FunctionExecutionErrors", **options: Unpack[MetricOptions]
+    ) -> cloudwatch.Metric:
         """A CloudFront Functions metric of the router: FunctionInvocations, FunctionExecutionErrors,
-        FunctionValidationErrors, FunctionThrottles or FunctionComputeUtilization."""
+        FunctionValidationErrors, FunctionThrottles or FunctionComputeUtilization [Sum over 5
+        minutes; Maximum for FunctionComputeUtilization]."""
         statistic = "Maximum" if name == "FunctionComputeUtilization" else "Sum"
-        return self._metric(name, {"FunctionName": self.router.function_name}, statistic)
+        return self._metric(name, {"FunctionName": self.router.function_name}, statistic, options)
 
     # ---- construction helpers ----------------------------------------------------------------
 

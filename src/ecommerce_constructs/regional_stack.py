@@ -16,7 +16,7 @@ from ._references import consume_weakly
 from .config import EcommerceConfig
 from .database_setup import DatabaseSetup
 from .dsql_cluster import DsqlCluster, IDsqlCluster
-from .ecommerce_api import EcommerceApi, FunctionSettings
+from .ecommerce_api import EcommerceApi, FunctionSettings, OrderStrategy
 from .identity import IShopIdentity, ShopIdentity
 from .monitoring import ShopMonitoring, graph
 from .origin_guard import OriginGuard
@@ -90,7 +90,7 @@ class RegionalStack(Stack):
             "Api",
             cluster=self.database,
             database_role_prefix=db.role_prefix,
-            order_strategy=db.order_strategy,
+            order_strategy=OrderStrategy(db.order_strategy),
             identity=self.identity,
             catalog=FunctionSettings(
                 memory_size=fn.memory.products,

@@ -102,7 +102,7 @@ def test_the_order_strategy_is_configuration() -> None:
     from aws_cdk.assertions import Match, Template
 
     from cdk_support import build_app
-    from ecommerce_constructs import DsqlCluster, EcommerceApi
+    from ecommerce_constructs import DsqlCluster, EcommerceApi, OrderStrategy
     from ecommerce_constructs.config import validate_config
 
     default = default_template("ecommerce-us-east-1").find_resources(
@@ -119,5 +119,7 @@ def test_the_order_strategy_is_configuration() -> None:
     )
     other = Stack(App(context={"aws:cdk:bundling-stacks": []}), "s")
     cluster = DsqlCluster(other, "Db")
-    with pytest.raises(ValueError, match="order_strategy must be one of"):
-        EcommerceApi(other, "Api", cluster=cluster, order_strategy="saga")
+    with pytest.raises(TypeError, match="order_strategy must be an OrderStrategy"):
+        EcommerceApi(other, "Api", cluster=cluster, order_strategy="pipelined")  # type: ignore[arg-type]
+    # The enum is the Lambda contract's list: a strategy the code does not know cannot be chosen.
+    assert sorted(strategy.value for strategy in OrderStrategy) == sorted(contract.ORDER_STRATEGIES)

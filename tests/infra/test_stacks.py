@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from aws_cdk import App, Stack
+from aws_cdk import App, Stack, Tags
 from aws_cdk.assertions import Annotations, Match, Template
 
 from cdk_support import ACCOUNT, build_app, default_app, default_template
@@ -483,6 +483,20 @@ def test_cluster_tags_dsql_would_refuse_fail_at_synth() -> None:
         DsqlCluster(stack, "Db", tags={"Team": "shop, payments"})
     with pytest.raises(ValueError, match="'aws:' prefix is reserved"):
         DsqlCluster(stack, "Db2", tags={"aws:owner": "x"})
+
+
+def test_tags_added_later_reach_the_cluster_and_obey_dsqls_rules() -> None:
+    app = App(context={"aws:cdk:bundling-stacks": []})
+    stack = Stack(app, "shop", env={"account": ACCOUNT, "region": "us-east-1"})
+    cluster = DsqlCluster(stack, "Db")
+    Tags.of(cluster).add("CostCenter", "42")
+    (resource,) = Template.from_stack(stack).find_resources("Custom::DsqlCluster").values()
+    assert resource["Properties"]["Tags"] == {"Name": "shop/Db", "CostCenter": "42"}
+    other = App(context={"aws:cdk:bundling-stacks": []})
+    DsqlCluster(Stack(other, "shop", env={"account": ACCOUNT, "region": "us-east-1"}), "Db")
+    Tags.of(other).add("Team", "shop, payments")
+    with pytest.raises(RuntimeError, match=r"value 'shop, payments' may hold only"):
+        other.synth()
 
 
 def test_a_pool_of_your_own_is_trusted_everywhere_and_none_is_created() -> None:
