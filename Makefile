@@ -6,7 +6,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install lint typecheck pytest test lambda-check test-unit test-integration test-infra test-e2e test-snapshot synth snapshot-update dev dev-reset bench chaos fuzz constraints clean
+.PHONY: api-docs help install lint typecheck pytest test lambda-check test-unit test-integration test-infra test-e2e test-snapshot synth snapshot-update dev dev-reset bench chaos fuzz constraints clean
 
 help:
 	@echo "make dev              run the whole shop locally (two simulated regions, one database)"
@@ -18,6 +18,7 @@ help:
 	@echo "make bench            benchmarks: results in bench/results/, plots and docs/performance.md regenerated"
 	@echo "make chaos            the shop's invariants under injected faults (large run; a small one is in make test)"
 	@echo "make fuzz             schemathesis against the OpenAPI document, long run (>= 5,000 requests)"
+	@echo "make api-docs         the API reference from the docstrings, into build/api (fails on any warning)"
 
 # Re-installs only when the dependency declarations change.
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -84,6 +85,9 @@ chaos: $(VENV)/.installed
 
 fuzz: $(VENV)/.installed
 	$(PY) -m ecommerce_dev.fuzz --max-examples 150 --min-cases 5000
+
+api-docs: $(VENV)/.installed
+	$(PY) scripts/api_docs.py build/api
 
 dev-reset: $(VENV)/.installed
 	ecommerce dev --reset-only

@@ -45,5 +45,7 @@ __all__ = sorted(_EXPORTS)
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name], __name__), name)
+        value = getattr(import_module(_EXPORTS[name], __name__), name)
+        globals()[name] = value  # once imported, a plain attribute (documentation tools look there)
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
