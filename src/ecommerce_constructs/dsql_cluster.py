@@ -41,6 +41,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct, IValidation, Node
 
+from ._lambda_parts import nag_form
 from ._metrics import MetricOptions, metric_of
 from ._references import produce_weakly
 from .bundling import contract, handler_code
@@ -387,7 +388,7 @@ class DsqlCluster(DsqlClusterBase):
             key.grant(on_event, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
         witnesses = [witness_region] if witness_region is not None else []
         arns = [_clusters(stack, r) for r in (*regions, *witnesses)] + [_clusters_anywhere(stack)]
-        resources = sorted({_nag_form(stack, arn) for arn in arns})
+        resources = sorted({nag_form(stack, arn) for arn in arns})
         Validations.of(self.provider).acknowledge(
             *(
                 Acknowledgment(
@@ -594,21 +595,6 @@ def _is_complete_statements(
         # A cluster made elsewhere carries no owner tag of ours: exactly its ARN.
         statements.append(iam.PolicyStatement(actions=["dsql:UpdateCluster"], resources=[peer.cluster_arn]))
     return [*statements, *_topology_statements(stack, regions, witness_region, remove=False)]
-
-
-def _nag_form(stack: Stack, arn: str) -> str:
-    """The ARN as cdk-nag prints it in a finding id (placeholders where the stack's env is a token)."""
-    resolved = stack.resolve(arn)
-    if isinstance(resolved, str):
-        return resolved
-    parts = resolved.get("Fn::Join", ["", []])[1]
-    out = []
-    for part in parts:
-        if isinstance(part, str):
-            out.append(part)
-        elif isinstance(part, dict) and "Ref" in part:
-            out.append(f"<{part['Ref']}>")
-    return "".join(out)
 
 
 def _lifecycle_provider(

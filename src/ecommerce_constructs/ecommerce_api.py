@@ -26,6 +26,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from ._lambda_parts import acknowledge_runtime, logged_role, nag_form
 from ._metrics import MetricOptions
 from ._references import produce_weakly
 from .bundling import LAMBDA_PYTHON_VERSION, LAMBDA_RUNTIME, PYTHON_ENV_VAR, contract, handler_code
@@ -274,22 +275,14 @@ class EcommerceApi(Construct):
         log_group = logs.LogGroup(
             self, f"{name}Logs", retention=log_retention, removal_policy=log_removal_policy
         )
-        # Own role with log rights on this function's log group only (not the managed
-        # AWSLambdaBasicExecutionRole, which grants logs:* on every group).
-        role = iam.Role(
+        role = logged_role(
             self,
             f"{name}Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"{name} function of the e-commerce API",
+            log_group,
+            f"{name} function of the e-commerce API",
             # Another region's database setup maps it (a cross-environment reference), which needs a
             # physical name; derived from the construct path, so it needs no account at synth.
             role_name=f"{Names.unique_resource_name(self, max_length=55, separator='-')}-{name}",
-        )
-        # log_group_arn already ends in ":*", which covers the group's streams.
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]
-            )
         )
         if tracing:
             Validations.of(role).acknowledge(
@@ -328,14 +321,7 @@ class EcommerceApi(Construct):
                 "exceeds every reservation together plus 100 (check: aws lambda get-account-settings; "
                 "raise it in Service Quotas, or leave lambda.reserved_concurrency unset).",
             )
-        Validations.of(function).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-L1",
-                reason=f"Python {LAMBDA_PYTHON_VERSION} is chosen so that bytecode compiled by the same "
-                "interpreter ships in the bundle (cold start measured in docs/decisions/0005-cold-start.md); "
-                "it is a supported Lambda runtime.",
-            )
-        )
+        acknowledge_runtime(function)
         return function
 
     def _account_logging_role(self) -> apigw.CfnAccount:
@@ -381,7 +367,7 @@ class EcommerceApi(Construct):
         )
         Validations.of(role).acknowledge(
             Acknowledgment(
-                id=f"AwsSolutions-IAM5[Resource::{_as_nag_sees_it(stack, log_groups)}]",
+                id=f"AwsSolutions-IAM5[Resource::{nag_form(stack, log_groups)}]",
                 reason="API Gateway's account-level logging role writes execution logs to groups it "
                 "names per API and stage (API-Gateway-Execution-Logs_<id>/<stage>); it is the same "
                 "scope as AWS's AmazonAPIGatewayPushToCloudWatchLogs policy, limited to this region "
@@ -634,16 +620,3 @@ def _defaults(options: MetricOptions, *, statistic: str) -> MetricOptions:
 def _verbs(route: Any) -> tuple[str, ...]:
     """A route's methods in API Gateway: GET routes answer HEAD too (RFC 9110)."""
     return (route.method, "HEAD") if route.method == "GET" else (route.method,)
-
-
-def _as_nag_sees_it(stack: Stack, arn: str) -> str:
-    """The ARN as cdk-nag prints it in a finding id: resolved where the stack's env is concrete,
-    ``<AWS::Region>``-style placeholders where it is not."""
-    for token, placeholder in (
-        (stack.partition, "<AWS::Partition>"),
-        (stack.region, "<AWS::Region>"),
-        (stack.account, "<AWS::AccountId>"),
-    ):
-        if Token.is_unresolved(token):
-            arn = arn.replace(token, placeholder)
-    return arn

@@ -14,7 +14,7 @@ import json
 from collections.abc import Sequence
 from typing import Unpack
 
-from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
@@ -24,6 +24,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from ._lambda_parts import acknowledge_runtime, logged_role
 from ._metrics import MetricOptions
 from ._references import produce_weakly
 from .bundling import CRT_REQUIREMENTS, LAMBDA_RUNTIME, handler_code
@@ -77,16 +78,11 @@ class EdgeHealthChecker(Construct):
                 aws_services=("cloudfront-keyvaluestore", "secretsmanager"),
             )
         log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
-        role = iam.Role(
+        role = logged_role(
             self,
             "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Edge health checker: probes the regional APIs, drains and restores regions",
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]
-            )
+            log_group,
+            "Edge health checker: probes the regional APIs, drains and restores regions",
         )
         role.add_to_policy(
             iam.PolicyStatement(actions=list(KVS_ACTIONS), resources=[key_value_store.key_value_store_arn])
@@ -123,13 +119,7 @@ class EdgeHealthChecker(Construct):
             },
             description="Drains a region at the edge when its /health fails; restores it when it recovers",
         )
-        Validations.of(self.function).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-L1",
-                reason="The runtime every function of this app uses: bytecode compiled by the same "
-                "interpreter ships in the bundle (docs/decisions/0005-cold-start.md).",
-            )
-        )
+        acknowledge_runtime(self.function)
         self.rule = events.Rule(
             self,
             "Schedule",

@@ -16,31 +16,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from .bundling import LAMBDA_PYTHON_VERSION, LAMBDA_RUNTIME
-
-
-def logged_role(scope: Construct, construct_id: str, log_group: logs.ILogGroup, description: str) -> iam.Role:
-    """A Lambda role that may write to ``log_group`` and nothing else (yet)."""
-    role = iam.Role(
-        scope, construct_id, assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description
-    )
-    # log_group_arn ends in ":*", which covers the group's streams.
-    role.add_to_policy(
-        iam.PolicyStatement(
-            actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]
-        )
-    )
-    return role
-
-
-def acknowledge_runtime(function: lambda_.Function) -> None:
-    Validations.of(function).acknowledge(
-        Acknowledgment(
-            id="AwsSolutions-L1",
-            reason=f"Python {LAMBDA_PYTHON_VERSION} is chosen so that bytecode compiled by the same "
-            "interpreter ships in the bundle (docs/decisions/0005-cold-start.md); a supported runtime.",
-        )
-    )
+from ._lambda_parts import acknowledge_runtime, logged_role
+from .bundling import LAMBDA_RUNTIME
 
 
 class HandlerProvider(Construct):
