@@ -141,6 +141,9 @@ class DatabaseConfig(_Model):
     role_prefix: str = Field("ecommerce", pattern=r"^[a-z_][a-z0-9_]{0,40}$")
     # A deployment that drops a region may remove that peer from the pair only with this opt-in.
     allow_unpeer: bool = False
+    # IAM tag conditions on the cluster lifecycle (DsqlCluster tag_conditions); false is the fallback
+    # should DSQL not evaluate them as documented (docs/dsql-clusters.md, "What the fake believes").
+    lifecycle_tag_conditions: bool = True
     # How the functions place and cancel orders; "pipelined" if DSQL answers the CTE with 0A000.
     order_strategy: Literal["cte", "pipelined"] = "cte"
 

@@ -87,6 +87,8 @@ class DatabaseSetup(Construct):
             is_complete="handlers.infra.database_setup.is_complete",
             architecture=architecture,
             timeout=Duration.minutes(5),
+            # is_complete may run the remaining migrations and every role statement: the same work.
+            is_complete_timeout=Duration.minutes(5),
             log_retention=log_retention,
             description="Database schema and roles",
         )

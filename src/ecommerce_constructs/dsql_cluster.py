@@ -50,6 +50,7 @@ from .provider import HandlerProvider
 
 METRIC_NAMESPACE = "AWS/AuroraDSQL"
 RESOURCE_TYPE = "Custom::DsqlCluster"
+OWNER_TAG_MAX = 256
 
 
 @runtime_checkable
@@ -188,7 +189,12 @@ class DsqlCluster(DsqlClusterBase):
       the peer, names this cluster on the peer, and waits until both are ACTIVE [None].
     - ``allow_unpeer``: let a later deployment that drops ``peer`` remove it from the pair (the
       other region stops taking writes for this database) [False: such an update fails].
-    - ``tags``: tags for the cluster (CDK's Tags aspect does not reach custom resources) [{}].
+    - ``tags``: tags for the cluster [{}]; ``Tags.of()`` reaches it as well.
+    - ``tag_conditions``: the lifecycle functions may change only clusters carrying this resource's
+      ``ecommerce:owner`` tag (IAM ``aws:ResourceTag``/``aws:RequestTag``/``aws:TagKeys``
+      conditions) [True]. False drops those conditions, so the functions may change any cluster of
+      the account in the topology's regions: the fallback should DSQL not evaluate the tag keys as
+      the Service Authorization Reference lists them (docs/dsql-clusters.md says how to verify).
     - ``log_retention``: of the lifecycle handler's logs (one provider per stack: the first cluster
       of a stack sets it) [ONE_MONTH].
     - ``architecture``: of the lifecycle handler's functions (set by the first cluster of a stack,
@@ -220,6 +226,7 @@ class DsqlCluster(DsqlClusterBase):
         peer: IClusterAttributes | None = None,
         allow_unpeer: bool = False,
         tags: Mapping[str, str] | None = None,
+        tag_conditions: bool = True,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         architecture: lambda_.Architecture = lambda_.Architecture.ARM_64,
     ) -> None:
@@ -254,6 +261,7 @@ class DsqlCluster(DsqlClusterBase):
 
         self.witness_region = witness_region
         self.peer = peer
+        self.tag_conditions = tag_conditions
         self.provider = _lifecycle_provider(stack, log_retention, architecture)
         terms = contract()
         prop = terms.DsqlClusterProperty
@@ -290,6 +298,12 @@ class DsqlCluster(DsqlClusterBase):
         cfn.add_property_override(prop.OWNER, Fn.join("/", [Aws.STACK_NAME, stack.get_logical_id(cfn)]))
         # The same value with the stack's name as a literal: another stack's policy can name it.
         self.owner = f"{stack.stack_name}/{stack.get_logical_id(cfn)}"
+        if not Token.is_unresolved(self.owner) and len(self.owner) > OWNER_TAG_MAX:
+            # DSQL tag values hold 256 characters; a longer owner could never match its IAM condition.
+            raise ValueError(
+                f"DsqlCluster {self.node.path}: stack name and logical id ({self.owner!r}) exceed "
+                f"{OWNER_TAG_MAX} characters, the longest tag value DSQL stores; use a shorter stack name"
+            )
         self._grant_lifecycle(stack, witness_region, peer, encryption_key)
         self.cluster_arn = self.resource.get_att_string("Arn")
         self.cluster_identifier = self.resource.ref
@@ -378,10 +392,11 @@ class DsqlCluster(DsqlClusterBase):
         tag_keys = Lazy.list(
             _Producer(lambda: sorted({terms.DSQL_OWNER_TAG, terms.DSQL_MANAGED_BY_TAG, *self._tag_values()}))
         )
+        keep = (lambda s: s) if self.tag_conditions else _without_tag_conditions
         for statement in _on_event_statements(stack, regions, witness_region, self.owner, tag_keys):
-            on_event.role.add_to_principal_policy(statement)
+            on_event.role.add_to_principal_policy(keep(statement))
         for statement in _is_complete_statements(stack, regions, witness_region, self.owner, peer):
-            complete.role.add_to_principal_policy(statement)
+            complete.role.add_to_principal_policy(keep(statement))
         if key is not None:
             # Only on_event names the key (CreateCluster, UpdateCluster); DSQL itself uses it through
             # its key policy (docs/dsql-clusters.md, "Customer managed keys").
@@ -407,6 +422,22 @@ class DsqlCluster(DsqlClusterBase):
                 "create or a rolled-back deploy left behind.",
             ),
         )
+
+
+_TAG_CONDITION_KEYS = ("aws:ResourceTag/", "aws:RequestTag/", "aws:TagKeys")
+
+
+def _without_tag_conditions(statement: iam.PolicyStatement) -> iam.PolicyStatement:
+    """The statement without its tag conditions (``tag_conditions=False``)."""
+    document = dict(statement.to_statement_json())
+    conditions = {
+        operator: {k: v for k, v in keys.items() if not k.startswith(_TAG_CONDITION_KEYS)}
+        for operator, keys in document.pop("Condition", {}).items()
+    }
+    conditions = {operator: keys for operator, keys in conditions.items() if keys}
+    if conditions:
+        document["Condition"] = conditions
+    return iam.PolicyStatement.from_json(document)
 
 
 def _check_removal(policy: RemovalPolicy, deletion_protection: bool | None) -> None:

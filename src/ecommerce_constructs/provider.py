@@ -28,7 +28,8 @@ class HandlerProvider(Construct):
     - ``code``: the Lambda asset with the handlers [required].
     - ``on_event`` / ``is_complete``: handler entry points, e.g. ``handlers.infra.x.on_event``
       [``is_complete`` None: the provider is synchronous].
-    - ``architecture`` [ARM_64]; ``timeout`` of the on_event function [2 minutes].
+    - ``architecture`` [ARM_64]; ``timeout`` of the on_event function [2 minutes];
+      ``is_complete_timeout`` of the is_complete function [1 minute].
     - ``query_interval`` / ``total_timeout``: polling of ``is_complete`` [20 s / 50 minutes; a
       custom resource gets at most one hour from CloudFormation].
     - ``log_retention`` [ONE_MONTH]; ``description`` of the functions.
@@ -47,6 +48,7 @@ class HandlerProvider(Construct):
         is_complete: str | None = None,
         architecture: lambda_.Architecture = lambda_.Architecture.ARM_64,
         timeout: Duration = Duration.minutes(2),  # noqa: B008 - immutable value
+        is_complete_timeout: Duration = Duration.minutes(1),  # noqa: B008 - immutable value
         query_interval: Duration = Duration.seconds(20),  # noqa: B008
         total_timeout: Duration = Duration.minutes(50),  # noqa: B008
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
@@ -58,7 +60,7 @@ class HandlerProvider(Construct):
         )
         self.on_event_function = self._function("OnEvent", code, on_event, architecture, timeout, description)
         self.is_complete_function = (
-            self._function("IsComplete", code, is_complete, architecture, Duration.minutes(1), description)
+            self._function("IsComplete", code, is_complete, architecture, is_complete_timeout, description)
             if is_complete
             else None
         )

@@ -76,6 +76,7 @@ class RegionalStack(Stack):
                 witness_region=config.witness_region if config.multi_region else None,
                 peer=peer.database if peer is not None and not db.existing_cluster_identifiers else None,
                 allow_unpeer=db.allow_unpeer,
+                tag_conditions=db.lifecycle_tag_conditions,
                 tags=config.tags,
                 log_retention=_retention(config.monitoring.log_retention_days),
                 architecture=architecture_of(config),

@@ -624,3 +624,24 @@ def test_a_cluster_needs_no_props() -> None:
     Template.from_stack(stack).has_resource_properties(
         "Custom::DsqlCluster", {"Tags": {"Name": "shop/Db"}, "DeletionProtection": "true"}
     )
+
+
+def test_the_lifecycle_tag_conditions_can_be_switched_off_as_a_fallback() -> None:
+    def tag_conditions(**props: Any) -> list[str]:
+        stack = Stack(
+            App(context={"aws:cdk:bundling-stacks": []}),
+            "shop",
+            env={"account": ACCOUNT, "region": "us-east-1"},
+        )
+        DsqlCluster(stack, "Db", **props)
+        text = json.dumps(Template.from_stack(stack).find_resources("AWS::IAM::Policy"))
+        return [key for key in ("aws:ResourceTag/", "aws:RequestTag/", "aws:TagKeys") if key in text]
+
+    assert tag_conditions() == ["aws:ResourceTag/", "aws:RequestTag/", "aws:TagKeys"]
+    assert tag_conditions(tag_conditions=False) == []
+
+
+def test_an_owner_longer_than_a_dsql_tag_value_fails_at_synth() -> None:
+    stack = Stack(App(), "s" * 128, env={"account": ACCOUNT, "region": "us-east-1"})
+    with pytest.raises(ValueError, match="256 characters"):
+        DsqlCluster(stack, "D" * 200)

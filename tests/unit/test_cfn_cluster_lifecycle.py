@@ -399,3 +399,69 @@ def test_a_rollback_delete_of_a_cluster_still_creating_waits_and_deletes_it(
     assert failed.status == "ROLLBACK_COMPLETE", (failed.status, failed.reason)
     slow.settle()
     assert slow.find(E1) == []
+
+
+def test_protection_set_by_hand_survives_an_unrelated_update_and_the_delete_after_it(
+    fake: FakeDsql, cloud: FakeCloudFormation
+) -> None:
+    """The template says off (destroy); an operator turned it on. An update that changes only a tag
+    must not turn it off again, so the stack delete that follows still refuses."""
+    single = {"stack": "single", "witness": None, "removal": "destroy"}
+    assert cloud.deploy("single", E1, [database(E1, **single)]).status == "CREATE_COMPLETE"
+    (cluster,) = clusters(fake, E1)
+    fake.client(E1).update_cluster(identifier=cluster.identifier, deletionProtectionEnabled=True)  # by hand
+    fake.settle()
+    assert cloud.deploy("single", E1, [database(E1, tags={"team": "a"}, **single)]).status == (
+        "UPDATE_COMPLETE"
+    )
+    fake.settle()
+    assert clusters(fake, E1)[0].deletion_protection is True
+    assert cloud.delete("single").status == "DELETE_FAILED"
+    fake.settle()
+    assert [c.status for c in clusters(fake, E1)] == ["ACTIVE"]
+
+
+def test_the_template_lowering_protection_lowers_it_and_its_rollback_raises_it_again(
+    fake: FakeDsql, cloud: FakeCloudFormation
+) -> None:
+    single = {"stack": "single", "witness": None}
+    cloud.deploy("single", E1, [database(E1, **single)])  # retain: protection on
+    rolled_back = cloud.deploy("single", E1, [database(E1, removal="destroy", **single), Trip()])
+    assert rolled_back.status == "UPDATE_ROLLBACK_COMPLETE", rolled_back.reason
+    fake.settle()
+    assert clusters(fake, E1)[0].deletion_protection is True
+    assert cloud.deploy("single", E1, [database(E1, removal="destroy", **single)]).status == "UPDATE_COMPLETE"
+    fake.settle()
+    assert clusters(fake, E1)[0].deletion_protection is False
+
+
+def test_a_failed_cluster_left_behind_is_not_adopted_and_the_message_says_how_to_proceed(
+    fake: FakeDsql,
+) -> None:
+    owner = f"{FIRST}/{LOGICAL}"
+    identifier = _owned_cluster(fake, E1, owner, multiRegionProperties={"witnessRegion": WITNESS})
+    fake.clusters[(E1, identifier)].status = "FAILED"
+    owned = dsql_cluster._owned(fake.client(E1), E1, owner)
+    props = dsql_cluster.Props.of({"Region": E1, "WitnessRegion": WITNESS, "Owner": owner})
+    with pytest.raises(dsql_cluster.ClusterError) as refused:
+        dsql_cluster._adoptable(owned, props)
+    message = str(refused.value)
+    assert "FAILED" in message
+    assert f"aws dsql delete-cluster --identifier {identifier}" in message
+
+
+def test_is_complete_never_tags_and_says_how_to_tag_a_cluster_tagged_the_old_way(fake: FakeDsql) -> None:
+    """is_complete's role has no TagResource: a busy cluster it deletes later must already carry the
+    new owner tag, or the delete fails with the command (not with AccessDenied)."""
+    owner = f"{FIRST}/{LOGICAL}"
+    created = fake.client(E1).create_cluster(
+        deletionProtectionEnabled=False,
+        tags={dsql_cluster.LEGACY_OWNER_TAG: f"arn:x:stack/{FIRST}/id/{LOGICAL}"},
+    )
+    fake.settle()
+    cluster = dsql_cluster.get_cluster(E1, str(created["identifier"]))
+    assert cluster is not None
+    fake.calls.clear()
+    with pytest.raises(dsql_cluster.ClusterError, match="aws dsql tag-resource"):
+        dsql_cluster._delete_now(cluster, owner, claim=False)
+    assert not [c for c in fake.calls if c[0] in ("TagResource", "DeleteCluster")]

@@ -292,6 +292,14 @@ def is_complete(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]
         elapsed = time.time() - float(event.get("StartedAt", time.time()))
         if elapsed > BUDGET_SECONDS:
             status = cluster.status if cluster else "unknown"
+            if cluster is not None and cluster.encryption_status in (
+                *ENCRYPTION_BUSY,
+                "KMS_KEY_INACCESSIBLE",
+            ):
+                status += (
+                    f", encryption {cluster.encryption_status} with key {cluster.kms_key or '(AWS owned)'}"
+                    f" (asked: {props.kms_key or '(AWS owned)'}; {KEY_POLICY_HELP})"
+                )
             raise ClusterError(
                 f"DSQL cluster {identifier} in {props.region} is still {status} after {elapsed / 60:.0f} min "
                 "(DSQL usually needs about 5); check it with `aws dsql get-cluster`, then retry the deploy"
@@ -390,6 +398,8 @@ def _adoptable(owned: list[Cluster], props: Props) -> Cluster:
 def _adoption_problems(cluster: Cluster, props: Props) -> list[str]:
     """Why a cluster left behind is not what this resource asks for (nothing: adopt it)."""
     problems = []
+    if cluster.status == "FAILED":
+        problems.append("DSQL reports it FAILED, and a failed cluster does not recover")
     if cluster.witness_region != props.witness_region:
         problems.append(f"it is {_topology_of(cluster)}, the template asks for {props.topology}")
     # The second cluster of a pair must be peered with the one named, or not yet with any; the
@@ -468,14 +478,23 @@ def _topology_of(cluster: Cluster) -> str:
 def _converge(client: Any, cluster: Cluster, old: Props, new: Props, owner: str) -> None:
     _converge_peers(client, cluster, old, new)
     changes: dict[str, Any] = {}
-    if new.deletion_protection != cluster.deletion_protection:
-        changes["deletionProtectionEnabled"] = new.deletion_protection
+    if _protection_wanted(cluster, old, new) != cluster.deletion_protection:
+        changes["deletionProtectionEnabled"] = not cluster.deletion_protection
     if new.kms_key != cluster.kms_key:
         changes["kmsEncryptionKey"] = new.kms_key or "AWS_OWNED_KMS_KEY"
     if changes:
         # No multiRegionProperties here: a peer list is only ever sent complete, by _converge_peers.
         _call(client.update_cluster, identifier=cluster.identifier, **changes)
     _converge_tags(client, cluster, old.tags, new.tags)
+
+
+def _protection_wanted(cluster: Cluster, old: Props, new: Props) -> bool:
+    """Deletion protection after this request. The template's value where the template changed it
+    (a rollback included: its old and new differ); otherwise protection is only ever raised, so one
+    an operator turned on by hand survives every unrelated update (and the delete that follows)."""
+    if old.deletion_protection != new.deletion_protection:
+        return new.deletion_protection
+    return cluster.deletion_protection or new.deletion_protection
 
 
 def _converge_peers(client: Any, cluster: Cluster, old: Props, new: Props) -> None:
@@ -547,7 +566,9 @@ def _delete(identifier: str, props: Props, owner: str) -> None:
     _delete_now(cluster, owner)
 
 
-def _delete_now(cluster: Cluster, owner: str) -> None:
+def _delete_now(cluster: Cluster, owner: str, *, claim: bool = True) -> None:
+    """Delete this resource's cluster. ``claim``: re-tag a cluster tagged the old way first (on_event
+    may tag; is_complete's role may not, so there such a cluster fails with the command instead)."""
     if cluster.deletion_protection:
         # Whoever turned it on (the template, or an operator by hand), it means "do not delete".
         raise ClusterError(
@@ -565,7 +586,14 @@ def _delete_now(cluster: Cluster, owner: str) -> None:
             f"'{DSQL_OWNER_TAG}={owner}') or delete it yourself, then delete the stack again"
         )
     client = client_factory(cluster.region)
-    _own(client, cluster, owner)  # a cluster tagged the old way gets the tag the delete right needs
+    if claim:
+        _own(client, cluster, owner)  # a cluster tagged the old way gets the tag the delete right needs
+    elif cluster.tags.get(DSQL_OWNER_TAG) != owner:
+        raise ClusterError(
+            f"cluster {cluster.identifier} in {cluster.region} carries this resource's old-style tag only, "
+            "and the delete right needs the new one. Tag it (aws dsql tag-resource --resource-arn "
+            f"{cluster.arn} --tags '{DSQL_OWNER_TAG}={owner}') and delete the stack again"
+        )
     _call(client.delete_cluster, identifier=cluster.identifier)
 
 
@@ -583,7 +611,7 @@ def _progress(kind: str, identifier: str, props: Props, owner: str) -> tuple[boo
             return True, cluster
         if cluster.status in BUSY or cluster.status == "DELETING":
             return False, cluster
-        _delete_now(cluster, owner)  # on_event left it: it was mid-change then
+        _delete_now(cluster, owner, claim=False)  # on_event left it: it was mid-change then
         return False, cluster
     cluster = get_cluster(props.region, identifier)
     if cluster is None:
