@@ -1103,7 +1103,8 @@ def test_local_status_shows_state_and_sample_viewers(tmp_path: Path) -> None:
         "  us-east-2  serving",
         "viewers are routed to the nearest of: us-east-1, us-east-2",
     ]
-    routes = {line.split("->")[0].strip(): line.split("->")[1].strip() for line in lines[4:]}
+    assert lines[-1] == "per-request failover groups for reads: on"
+    routes = {line.split("->")[0].strip(): line.split("->")[1].strip() for line in lines[4:-1]}
     assert routes == {
         "New York": E1,
         "Chicago": E2,
@@ -1122,11 +1123,17 @@ def test_local_status_shows_state_and_sample_viewers(tmp_path: Path) -> None:
 class FakeCloudFormation:
     def __init__(self, outputs: Mapping[str, Mapping[str, str]]) -> None:
         self.outputs = outputs
+        self.asked: list[tuple[str, str]] = []
+        self.region = ""
 
     def __call__(self, region: str) -> FakeCloudFormation:
+        self.region = region
         return self
 
     def describe_stacks(self, StackName: str) -> dict[str, Any]:
+        self.asked.append((self.region, StackName))
+        if not StackName.endswith("-edge"):
+            raise AssertionError(f"{StackName}: drains must not need a regional stack")
         outputs = [{"OutputKey": k, "OutputValue": v} for k, v in self.outputs.get(StackName, {}).items()]
         return {"Stacks": [{"StackName": StackName, "Outputs": outputs}]}
 
@@ -1137,11 +1144,62 @@ def deployed(monkeypatch: pytest.MonkeyPatch, fake: FakeKeyValueStore, arn: str,
     config = tmp_path / "regions.yaml"
     shutil.copy(ROOT / "config" / "regions.yaml", config)
     monkeypatch.setenv("ECOMMERCE_CONFIG", str(config))
+    monkeypatch.setenv(cli.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.delenv("ECOMMERCE_EDGE_KVS_ARN", raising=False)
     monkeypatch.setattr(cli, "client_factory", fake.client)
     monkeypatch.setattr(
         cli, "cloudformation_client_factory", FakeCloudFormation({"ecommerce-edge": {cli.KVS_OUTPUT: arn}})
     )
     return config
+
+
+def test_drain_asks_only_the_edge_stack_once_then_remembers_the_arn(
+    deployed: Path, fake: FakeKeyValueStore, arn: str, tmp_path: Path
+) -> None:
+    """An impaired region must not stop its own drain: no regional DescribeStacks, and after the
+    first lookup no CloudFormation call at all."""
+    cloudformation = cli.cloudformation_client_factory
+    assert isinstance(cloudformation, FakeCloudFormation)
+    assert invoke("drain", E1).exit_code == 0
+    assert cloudformation.asked == [("us-east-1", "ecommerce-edge")]
+    assert json.loads((tmp_path / "cache" / "ecommerce-edge.json").read_text()) == {"kvs_arn": arn}
+    assert invoke("restore", E1).exit_code == 0
+    assert invoke("status").exit_code == 0
+    assert cloudformation.asked == [("us-east-1", "ecommerce-edge")]  # remembered
+
+
+def test_kvs_arn_skips_cloudformation(
+    deployed: Path, fake: FakeKeyValueStore, arn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreachable(region: str) -> Any:
+        raise EndpointConnectionError(endpoint_url=f"https://cloudformation.{region}.amazonaws.com")
+
+    monkeypatch.setattr(cli, "cloudformation_client_factory", unreachable)
+    result = invoke("drain", E2, "--kvs-arn", arn)
+    assert result.exit_code == 0, result.output
+    assert drained(fake, arn)[E2]
+    monkeypatch.setenv("ECOMMERCE_EDGE_KVS_ARN", arn)
+    assert invoke("restore", E2).exit_code == 0
+    assert not drained(fake, arn)[E2]
+    monkeypatch.delenv("ECOMMERCE_EDGE_KVS_ARN")
+    assert_clean_failure(invoke("status"), "ecommerce-edge", "--kvs-arn")
+
+
+def test_failover_groups_switch_deployed(deployed: Path, fake: FakeKeyValueStore, arn: str) -> None:
+    assert invoke("failover-groups", "off").output.strip() == "failover groups off"
+    assert fake.items(arn) == {"failover-groups": "off"}
+    assert "per-request failover groups for reads: OFF" in invoke("status").output
+    assert invoke("failover-groups", "off").output.strip() == "failover groups off (already; nothing changed)"
+    assert invoke("failover-groups", "on").exit_code == 0
+    assert fake.items(arn) == {}
+    assert "per-request failover groups for reads: on" in invoke("status").output
+
+
+def test_failover_groups_switch_local_is_what_the_router_reads(tmp_path: Path) -> None:
+    assert invoke("failover-groups", "off", "--local", "--data-dir", str(tmp_path)).exit_code == 0
+    assert kvs_file(tmp_path) == {"data": [{"key": "failover-groups", "value": "off"}]}
+    assert invoke("failover-groups", "on", "--local", "--data-dir", str(tmp_path)).exit_code == 0
+    assert kvs_file(tmp_path) == {"data": []}
 
 
 def test_deployed_drain_status_and_restore_use_the_kvs(
