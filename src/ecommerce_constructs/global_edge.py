@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Unpack
+from typing import Any, Unpack
 
 from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_certificatemanager as acm
@@ -370,7 +370,7 @@ class GlobalEdge(Construct):
         def managed(name: str, priority: int) -> wafv2.CfnWebACL.RuleProperty:
             whole = count_all or name in count_rules
             counted = [] if whole else [e.split(":", 1)[1] for e in count_rules if e.startswith(f"{name}:")]
-            override = {"count": {}} if whole else {"none": {}}
+            override: dict[str, Any] = {"count": {}} if whole else {"none": {}}
             return wafv2.CfnWebACL.RuleProperty(
                 name=name,
                 priority=priority,
