@@ -1,4 +1,5 @@
-"""The ready-made app: ``build()`` adds ``<app>-<region>`` stacks plus ``<app>-edge`` from an
+"""The ready-made app: ``build()`` adds ``<app>-<region>`` stacks plus ``<app>-edge`` (and its
+health checkers, ``<app>-edge-health-<region>``) from an
 ``EcommerceConfig`` (``load_config`` reads ``config/regions.yaml``); ``RegionalStack`` and
 ``EdgeStack`` are the stacks it composes, usable on their own."""
 
@@ -7,13 +8,14 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_cdk import App, Environment, Validations
 
 from . import topology
 from .config import ConfigError, EcommerceConfig, load_config, resolve_config_path
+from .edge_health_stack import EdgeHealthStack, add_health_stacks
 from .edge_stack import EdgeStack
 from .regional_stack import RegionalStack
 from .regions import EDGE_REGION
@@ -22,6 +24,7 @@ __all__ = [
     "ConfigError",
     "EcommerceApp",
     "EcommerceConfig",
+    "EdgeHealthStack",
     "EdgeStack",
     "MissingExtraError",
     "RegionalStack",
@@ -37,10 +40,12 @@ class EcommerceApp:
 
     regional: dict[str, RegionalStack]
     edge: EdgeStack | None
+    #: The edge's health checkers by region: every serving region plus the witness region.
+    edge_health: dict[str, EdgeHealthStack] = field(default_factory=dict)
 
     @property
     def stacks(self) -> list[Any]:
-        return [*self.regional.values(), *([self.edge] if self.edge else [])]
+        return [*self.regional.values(), *([self.edge] if self.edge else []), *self.edge_health.values()]
 
 
 class MissingExtraError(ImportError):
@@ -81,6 +86,7 @@ def build(app: App, config: EcommerceConfig, *, nag: bool = False, lambda_code: 
         [stack.api for stack in stacks], peers=[stack.database for stack in stacks[:-1]]
     )
     edge = None
+    health: dict[str, EdgeHealthStack] = {}
     if config.edge.enabled:
         edge = EdgeStack(
             app,
@@ -91,9 +97,17 @@ def build(app: App, config: EcommerceConfig, *, nag: bool = False, lambda_code: 
             env=Environment(account=account, region=EDGE_REGION),
             description=f"{config.app_name}: CloudFront edge in front of the regional APIs",
         )
+        health = add_health_stacks(
+            app,
+            config,
+            key_value_store=edge.edge.key_value_store,
+            apis={region: stack.api for region, stack in regional.items()},
+            account=account,
+            lambda_code=lambda_code,
+        )
     if checks is not None:
         Validations.of(app).add_plugins(checks(app))
-    return EcommerceApp(regional=regional, edge=edge)
+    return EcommerceApp(regional=regional, edge=edge, edge_health=health)
 
 
 def _nag_plugin() -> Any:

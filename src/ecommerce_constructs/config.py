@@ -85,22 +85,72 @@ class _Model(BaseModel, metaclass=_OneLineErrors):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
+#: Managed rule groups of the edge's web ACL, and the rate-based rule (docs/security.md says what
+#: each blocks for this API).
+WAF_MANAGED_GROUPS = ("AWSManagedRulesKnownBadInputsRuleSet", "AWSManagedRulesCommonRuleSet")
+WAF_RATE_RULE = "RatePerIp"
+
+
+class EdgeHealthConfig(_Model):
+    """The edge's health checkers: one per serving region plus one in the witness region, every
+    minute (docs/operations.md). Defaults: 3 probes of ``/health`` 10 s apart with a 3 s timeout per
+    run; 2 failing runs in a row drain a region, 3 healthy runs in a row restore a drain the checkers
+    made; a majority of the checkers (2 of 3) must agree (``quorum``); observations older than
+    150 s have no vote."""
+
+    fail_threshold: int = Field(2, ge=1, le=10)
+    restore_threshold: int = Field(3, ge=1, le=30)
+    quorum: int | None = Field(None, ge=1, le=3)
+    probes: int = Field(3, ge=1, le=5)
+    probe_interval_seconds: int = Field(10, ge=0, le=15)
+    probe_timeout_seconds: int = Field(3, ge=1, le=10)
+    observation_ttl_seconds: int = Field(150, ge=61, le=900)
+
+
 class EdgeConfig(_Model):
     """CloudFront in front of the regional APIs (stack ``<app>-edge`` in us-east-1).
 
     Defaults: enabled, a web ACL (AWS common and known-bad-inputs rule sets, 2,000 requests per IP
-    per 5 minutes), ``PriceClass_100``, catalog GETs cached 60 s, no custom domain. ``web_acl_arn``
-    names an existing CLOUDFRONT web ACL instead; ``waf: false`` runs without one (development).
+    per 5 minutes) that blocks (``waf_mode: count`` counts every rule instead, for a first launch;
+    ``waf_count_rules`` counts single rules, groups or ``RatePerIp``, default the common set's
+    ``SizeRestrictions_BODY``), no WAF logging (``waf_logging``: CloudWatch Logs, ``authorization``
+    and ``x-origin-verify`` redacted), ``PriceClass_100``, catalog GETs cached 60 s, no custom
+    domain; origins tried once with a 3 s connection timeout (CloudFront's default is 3 x 10 s
+    before a read fails over), 30 s response timeout (above API Gateway's 29 s, so a slow
+    ``POST /orders`` commit is answered). ``web_acl_arn`` names an existing CLOUDFRONT web ACL
+    instead; ``waf: false`` runs without one (development).
     """
 
     enabled: bool = True
     waf: bool = True
     rate_limit_per_5_minutes: int = Field(2_000, ge=10, le=2_000_000_000)
+    waf_mode: Literal["block", "count"] = "block"
+    waf_count_rules: tuple[str, ...] = ("AWSManagedRulesCommonRuleSet:SizeRestrictions_BODY",)
+    waf_logging: bool = False
     price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = "PriceClass_100"
     catalog_cache_ttl_seconds: int = Field(60, ge=0, le=86_400)
     domain_name: str | None = None
     certificate_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/.+$")
     web_acl_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:wafv2:us-east-1:\d{12}:global/webacl/.+$")
+    origin_connection_attempts: int = Field(1, ge=1, le=3)
+    origin_connection_timeout_seconds: int = Field(3, ge=1, le=10)
+    origin_response_timeout_seconds: int = Field(30, ge=1, le=180)
+    health: EdgeHealthConfig = EdgeHealthConfig()
+
+    @field_validator("waf_count_rules")
+    @classmethod
+    def _known_rules(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            group, colon, rule = entry.partition(":")
+            whole_group = group in WAF_MANAGED_GROUPS and not colon
+            one_rule = group in WAF_MANAGED_GROUPS and re.fullmatch(r"\w{1,128}", rule) is not None
+            if entry == WAF_RATE_RULE or whole_group or one_rule:
+                continue
+            raise ValueError(
+                f"{entry!r}: name {WAF_RATE_RULE}, a managed group ({', '.join(WAF_MANAGED_GROUPS)}) or "
+                "<group>:<rule>, e.g. AWSManagedRulesCommonRuleSet:NoUserAgent_HEADER"
+            )
+        return value
 
     @field_validator("price_class", mode="before")
     @classmethod

@@ -1,11 +1,14 @@
-"""``EdgeHealthChecker``: drains a region at the edge when its API stops answering, and restores it.
+"""``EdgeHealthChecker``: one vantage point that drains a region at the edge when its API stops
+answering, and restores it.
 
 A scheduled Lambda function rather than Route 53 health checks: the drain state lives in the
 edge's KeyValueStore, which only an API call can change, so Route 53 would still need a function
-(behind an alarm) to act. The function probes each region's ``/health`` directly (with the origin
-secret, which the regional web ACLs demand) three times ten seconds apart, once a minute: a region
-whose probes all fail is drained within two minutes, one whose probes all pass is restored, mixed
-results change nothing, and the last serving region is never drained.
+(behind an alarm) to act. The app runs one checker per serving region plus one in the witness
+region (``EdgeHealthStack``), so no single region's loss stops the drain of a failing one. Each
+probes every region's ``/health`` directly (with the origin secret, which the regional web ACLs
+demand) three times ten seconds apart, once a minute, and records the run in the store; a majority
+of the checkers seeing 2 failing runs in a row drains a region, 3 healthy runs in a row restore a
+drain they made (``handlers.infra.edge_state.observe``); the last serving region is never drained.
 """
 
 from __future__ import annotations
@@ -31,12 +34,10 @@ from .bundling import CRT_REQUIREMENTS, LAMBDA_RUNTIME, handler_code
 from .origin_secret import HEADER_NAME
 
 HANDLER = "handlers.infra.edge_health.handler"
+#: What ``edge_state.observe`` calls: read the ETag and the keys, write them in one UpdateKeys.
 KVS_ACTIONS = (
     "cloudfront-keyvaluestore:DescribeKeyValueStore",
-    "cloudfront-keyvaluestore:GetKey",
     "cloudfront-keyvaluestore:ListKeys",
-    "cloudfront-keyvaluestore:PutKey",
-    "cloudfront-keyvaluestore:DeleteKey",
     "cloudfront-keyvaluestore:UpdateKeys",
 )
 
@@ -48,6 +49,12 @@ class EdgeHealthChecker(Construct):
     - ``regions``: ``(region, health URL)`` of each regional API, nearest-first order irrelevant
       [required].
     - ``secret_name``: the ``OriginSecret`` (readable in this region) whose value the probes send.
+    - ``checker``: this checker's name in the store [this stack's region].
+    - ``checkers``: every checker's name, for the quorum [(``checker``,)].
+    - ``fail_threshold``: failing runs in a row that vote to drain [2]. ``restore_threshold``:
+      healthy runs in a row that vote to restore [3]. ``quorum``: votes needed [a majority of
+      ``checkers``]. ``observation_ttl``: older observations have no vote [150 s].
+    - ``probes``: per run [3], ``probe_interval``: [10 s], ``probe_timeout``: [3 s].
     - ``schedule``: how often it runs [1 minute].
     - ``architecture``: [ARM_64]. ``code``: [this distribution's handlers plus the AWS CRT, which
       the KeyValueStore API's SigV4A signatures need].
@@ -64,6 +71,15 @@ class EdgeHealthChecker(Construct):
         key_value_store: cloudfront.IKeyValueStore,
         regions: Sequence[tuple[str, str]],
         secret_name: str,
+        checker: str | None = None,
+        checkers: Sequence[str] = (),
+        fail_threshold: int = 2,
+        restore_threshold: int = 3,
+        quorum: int | None = None,
+        observation_ttl: Duration = Duration.seconds(150),  # noqa: B008 - immutable value
+        probes: int = 3,
+        probe_interval: Duration = Duration.seconds(10),  # noqa: B008 - immutable value
+        probe_timeout: Duration = Duration.seconds(3),  # noqa: B008 - immutable value
         schedule: Duration = Duration.minutes(1),  # noqa: B008 - immutable value
         architecture: lambda_.Architecture = lambda_.Architecture.ARM_64,
         code: lambda_.Code | None = None,
@@ -71,6 +87,12 @@ class EdgeHealthChecker(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
+        name = checker or stack.region
+        names = list(checkers) or [name]
+        if name not in names:
+            raise ValueError(f"EdgeHealthChecker: checker {name!r} is not one of checkers {names}")
+        if quorum is not None and not 1 <= quorum <= len(names):
+            raise ValueError(f"EdgeHealthChecker: quorum must be 1..{len(names)} (the number of checkers)")
         if code is None:
             code, _ = handler_code(
                 architecture.name,
@@ -105,8 +127,14 @@ class EdgeHealthChecker(Construct):
             handler=HANDLER,
             code=code,
             memory_size=256,
-            # Three probes ten seconds apart, each with a 3 s timeout, per region, run in turn.
-            timeout=Duration.seconds(40 + 15 * len(regions)),
+            # The probe rounds, each probing every region in turn (3 s each, plus a slow secret read).
+            timeout=Duration.seconds(
+                int(
+                    (probes - 1) * probe_interval.to_seconds()
+                    + probes * len(regions) * (probe_timeout.to_seconds() + 2)
+                    + 20
+                )
+            ),
             role=role,
             log_group=log_group,
             logging_format=lambda_.LoggingFormat.JSON,
@@ -115,6 +143,15 @@ class EdgeHealthChecker(Construct):
                 "REGIONS": json.dumps([{"region": r, "health_url": url} for r, url in regions]),
                 "ORIGIN_SECRET_ARN": secret_name,
                 "ORIGIN_SECRET_HEADER": HEADER_NAME,
+                "CHECKER": name,
+                "CHECKERS": json.dumps(names),
+                "FAIL_THRESHOLD": str(fail_threshold),
+                "RESTORE_THRESHOLD": str(restore_threshold),
+                **({"QUORUM": str(quorum)} if quorum is not None else {}),
+                "OBSERVATION_TTL_SECONDS": str(int(observation_ttl.to_seconds())),
+                "PROBES": str(probes),
+                "PROBE_INTERVAL_SECONDS": str(int(probe_interval.to_seconds())),
+                "PROBE_TIMEOUT_SECONDS": str(int(probe_timeout.to_seconds())),
                 "POWERTOOLS_SERVICE_NAME": "ecommerce-edge-health",
             },
             description="Drains a region at the edge when its /health fails; restores it when it recovers",

@@ -42,6 +42,19 @@ assert set(REGION_COORDINATES) >= DSQL_REGIONS, "every DSQL region needs coordin
 
 #: Key of the KeyValueStore entry that drains a region (value "true"); router.js reads the same.
 DRAIN_KEY_PREFIX = "drained:"
+#: CloudFront Functions' code size limit (bytes of the function code).
+FUNCTION_SIZE_LIMIT = 10_240
+#: What the rendered router may use of it: room left for more regions and later changes.
+ROUTER_SIZE_BUDGET = 6_144
+
+
+def strip_comments(code: str) -> str:
+    """``code`` without comment lines, blank lines and indentation: router.js keeps comments on
+    their own lines (never after code), so this is safe without a JavaScript parser. The first line
+    (``import cf from 'cloudfront';``, which CloudFront wants first) stays."""
+    first, *rest = code.split("\n")
+    kept = [line.strip() for line in rest if line.strip() and not line.strip().startswith("//")]
+    return "\n".join([first, *kept]) + "\n"
 
 
 def router_source() -> str:
@@ -50,7 +63,8 @@ def router_source() -> str:
 
 
 def render_router(regions: Sequence[str], primary: str) -> str:
-    """router.js with this deployment's regions (in order) and primary region substituted."""
+    """router.js with this deployment's regions (in order) and primary region substituted, comments
+    stripped (:func:`strip_comments`); fails if it exceeds ``ROUTER_SIZE_BUDGET``."""
     if primary not in regions:
         raise ValueError(f"primary region {primary!r} is not one of {list(regions)}")
     unknown = [region for region in regions if region not in REGION_COORDINATES]
@@ -65,4 +79,11 @@ def render_router(regions: Sequence[str], primary: str) -> str:
         if code.count(token) != 1:
             raise ValueError(f"router.js must contain {token} exactly once")
         code = code.replace(token, json.dumps(value, separators=(",", ":")))
+    code = strip_comments(code)
+    size = len(code.encode("utf-8"))
+    if size > ROUTER_SIZE_BUDGET:
+        raise ValueError(
+            f"the rendered router is {size} bytes, over its budget of {ROUTER_SIZE_BUDGET} "
+            f"(CloudFront Functions allow {FUNCTION_SIZE_LIMIT}); shorten router.js"
+        )
     return code

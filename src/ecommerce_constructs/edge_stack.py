@@ -15,10 +15,9 @@ from constructs import Construct
 from ._references import consume_weakly
 from .config import EcommerceConfig
 from .ecommerce_api import EcommerceApi
-from .edge_health import EdgeHealthChecker
 from .global_edge import EdgeOrigin, GlobalEdge
 from .monitoring import ShopMonitoring, graph
-from .regional_stack import _retention, architecture_of, monitoring_for, origin_secret_name
+from .regional_stack import _retention, monitoring_for, origin_secret_name
 
 _PRICE_CLASSES = {
     "PriceClass_100": cloudfront.PriceClass.PRICE_CLASS_100,
@@ -30,11 +29,13 @@ EDGE_5XX_ALARM_PERCENT = 5
 
 
 class EdgeStack(Stack):
-    """A thin composition: ``Edge`` (GlobalEdge) in front of every regional API, ``HealthChecker``
-    (drains a failing region, two regions only) and ``Monitoring``.
+    """A thin composition: ``Edge`` (GlobalEdge) in front of every regional API and ``Monitoring``.
+    The health checkers that drain a failing region run in their own stacks, one per serving region
+    plus the witness region (``EdgeHealthStack``), not here: us-east-1 is often a serving region
+    itself.
 
     The APIs' domains cross regions as weak references (``Fn::GetStackOutput``), so no export locks
-    a regional stack.
+    a regional stack. ``lambda_code`` is accepted for symmetry and unused.
     """
 
     def __init__(
@@ -74,19 +75,14 @@ class EdgeStack(Stack):
             web_acl_arn=edge.web_acl_arn,
             waf=edge.waf,
             rate_limit=edge.rate_limit_per_5_minutes,
+            waf_count_all=edge.waf_mode == "count",
+            waf_count_rules=edge.waf_count_rules,
+            waf_logging=edge.waf_logging,
+            waf_log_retention=_retention(config.monitoring.log_retention_days),
+            origin_connection_attempts=edge.origin_connection_attempts,
+            origin_connection_timeout=Duration.seconds(edge.origin_connection_timeout_seconds),
+            origin_response_timeout=Duration.seconds(edge.origin_response_timeout_seconds),
         )
-        self.health_checker: EdgeHealthChecker | None = None
-        if len(apis) > 1:
-            self.health_checker = EdgeHealthChecker(
-                self,
-                "HealthChecker",
-                key_value_store=self.edge.key_value_store,
-                regions=[(region, f"{api.url}health") for region, api in apis.items()],
-                secret_name=secret_name,
-                architecture=architecture_of(config),
-                code=lambda_code,
-                log_retention=_retention(config.monitoring.log_retention_days),
-            )
         self.monitoring = self._monitoring(config) if config.monitoring.enabled else None
         for key, value, description in (
             ("EcommerceDistributionDomainName", self.edge.distribution_domain_name, "CloudFront domain"),
@@ -121,20 +117,19 @@ class EdgeStack(Stack):
                 alarm_description="The routing function failed (requests then go to the primary region)",
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             ),
+            # A bad origin-modification argument (e.g. cf.createRequestOriginGroup's) is a 502 counted
+            # here, not under execution errors: switch groups off (ecommerce edge failover-groups off).
+            cloudwatch.Alarm(
+                monitoring,
+                "RouterValidationErrorsAlarm",
+                metric=edge.metric_router("FunctionValidationErrors"),
+                threshold=1,
+                evaluation_periods=1,
+                alarm_description="The routing function returned something CloudFront refused (502s); "
+                "run `ecommerce edge failover-groups off` and see docs/operations.md",
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
         ]
-        if self.health_checker is not None:
-            alarms.append(
-                cloudwatch.Alarm(
-                    monitoring,
-                    "HealthCheckerErrorsAlarm",
-                    metric=self.health_checker.metric_errors(),
-                    threshold=1,
-                    evaluation_periods=2,
-                    alarm_description="The edge health checker keeps failing: regions are not drained "
-                    "automatically",
-                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                )
-            )
         monitoring.add_alarms(alarms)
         monitoring.add_widgets(
             graph("Edge requests", edge.metric_requests()),
@@ -143,6 +138,7 @@ class EdgeStack(Stack):
                 "Router",
                 edge.metric_router("FunctionInvocations"),
                 edge.metric_router("FunctionExecutionErrors"),
+                edge.metric_router("FunctionValidationErrors"),
                 edge.metric_router("FunctionThrottles"),
             ),
         )

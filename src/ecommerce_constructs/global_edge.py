@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Unpack
+from typing import Any, Unpack
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as cf_origins
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
@@ -40,8 +41,19 @@ FORWARDED_HEADERS = (
     "CloudFront-Viewer-Latitude",
     "CloudFront-Viewer-Longitude",
     "CloudFront-Viewer-Country",
+    # The region the router chose (router.js sets it): in the API's access logs, for debugging.
+    "X-Edge-Region",
 )
 FAILOVER_STATUS_CODES = (500, 502, 503, 504)
+#: The edge web ACL's managed rule groups (vendor AWS), in priority order after the rate rule.
+MANAGED_RULE_GROUPS = ("AWSManagedRulesKnownBadInputsRuleSet", "AWSManagedRulesCommonRuleSet")
+RATE_RULE = "RatePerIp"
+#: The common set blocks bodies over 8 KB; the API's own limit is 256 KiB, answered with a specific
+#: 413, so that one rule only counts by default.
+DEFAULT_COUNTED_RULES = ("AWSManagedRulesCommonRuleSet:SizeRestrictions_BODY",)
+#: Request fields WAF logs never contain (``authorization``: bearer tokens; the origin header: the
+#: secret that admits requests to the regional APIs).
+REDACTED_HEADERS = ("authorization", HEADER_NAME.lower())
 
 
 @dataclass(frozen=True)
@@ -80,10 +92,21 @@ class GlobalEdge(Construct):
       [None: the cloudfront.net name, whose TLS policy CloudFront fixes].
     - ``web_acl_arn``: an existing CLOUDFRONT web ACL instead of this construct's [None].
     - ``waf``: create the web ACL (ignored with ``web_acl_arn``) [True].
-    - ``rate_limit``: requests per IP per 5 minutes before the web ACL blocks (429) [2,000].
+    - ``rate_limit``: requests per IP per 5 minutes before the web ACL blocks (429) [2,000: about
+      6.7 requests/s, which one NAT address of an office or a mobile carrier can reach].
+    - ``waf_count_all``: every rule of the web ACL counts instead of blocking (a first launch) [False].
+    - ``waf_count_rules``: rules that count instead of blocking: ``RatePerIp``, a managed group's
+      name, or ``<group>:<rule>`` [``AWSManagedRulesCommonRuleSet:SizeRestrictions_BODY``].
+    - ``waf_logging``: web ACL logs to CloudWatch Logs group ``aws-waf-logs-<stack>-edge``, with the
+      ``authorization`` and ``x-origin-verify`` headers redacted [False].
+    - ``waf_log_retention``: [ONE_MONTH].
+    - ``origin_connection_attempts``: [1] and ``origin_connection_timeout``: [3 s] per origin before
+      a read fails over (CloudFront's defaults are 3 and 10 s: 30 s before a failover);
+      ``origin_response_timeout``: [30 s, longer than API Gateway's 29 s integration timeout].
     - ``access_logs``: standard access logs to an encrypted, private S3 bucket [True].
 
     Attributes: ``distribution``, ``key_value_store``, ``router`` (the function), ``web_acl``,
+    ``waf_log_group`` (with ``waf_logging``),
     ``response_headers_policy``, ``catalog_cache_policy``, ``origins`` (region -> origin);
     ``metric_*()`` for dashboards and alarms.
 
@@ -108,6 +131,13 @@ class GlobalEdge(Construct):
         web_acl_arn: str | None = None,
         waf: bool = True,
         rate_limit: int = 2_000,
+        waf_count_all: bool = False,
+        waf_count_rules: Sequence[str] = DEFAULT_COUNTED_RULES,
+        waf_logging: bool = False,
+        waf_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        origin_connection_attempts: int = 1,
+        origin_connection_timeout: Duration = Duration.seconds(3),  # noqa: B008 - immutable value
+        origin_response_timeout: Duration = Duration.seconds(30),  # noqa: B008 - immutable value
         access_logs: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -133,6 +163,9 @@ class GlobalEdge(Construct):
                 protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
                 origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
                 custom_headers={HEADER_NAME: header_value},
+                connection_attempts=origin_connection_attempts,
+                connection_timeout=origin_connection_timeout,
+                read_timeout=origin_response_timeout,
             )
 
         self.origins: dict[str, cf_origins.HttpOrigin] = {
@@ -223,9 +256,12 @@ class GlobalEdge(Construct):
             ),
         )
         self.web_acl: wafv2.CfnWebACL | None = None
+        self.waf_log_group: logs.LogGroup | None = None
         if web_acl_arn is None and waf:
-            self.web_acl = self._web_acl(rate_limit)
+            self.web_acl = self._web_acl(rate_limit, waf_count_all, waf_count_rules)
             web_acl_arn = self.web_acl.attr_arn
+            if waf_logging:
+                self.waf_log_group = self._waf_logging(self.web_acl, waf_log_retention)
 
         routed = [
             cloudfront.FunctionAssociation(
@@ -317,15 +353,28 @@ class GlobalEdge(Construct):
 
     # ---- construction helpers ----------------------------------------------------------------
 
-    def _web_acl(self, rate_limit: int) -> wafv2.CfnWebACL:
+    def _web_acl(self, rate_limit: int, count_all: bool, count_rules: Sequence[str]) -> wafv2.CfnWebACL:
         terms = contract()
         body_key = "rate-limited"
+        unknown = [
+            entry
+            for entry in count_rules
+            if entry != RATE_RULE and entry.partition(":")[0] not in MANAGED_RULE_GROUPS
+        ]
+        if unknown:
+            raise ValueError(
+                f"GlobalEdge: waf_count_rules {unknown}: name {RATE_RULE}, one of "
+                f"{list(MANAGED_RULE_GROUPS)} or <group>:<rule>"
+            )
 
-        def managed(name: str, priority: int, *, counted: Sequence[str] = ()) -> wafv2.CfnWebACL.RuleProperty:
+        def managed(name: str, priority: int) -> wafv2.CfnWebACL.RuleProperty:
+            whole = count_all or name in count_rules
+            counted = [] if whole else [e.split(":", 1)[1] for e in count_rules if e.startswith(f"{name}:")]
+            override: dict[str, Any] = {"count": {}} if whole else {"none": {}}
             return wafv2.CfnWebACL.RuleProperty(
                 name=name,
                 priority=priority,
-                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                override_action=wafv2.CfnWebACL.OverrideActionProperty(**override),
                 statement=wafv2.CfnWebACL.StatementProperty(
                     managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
                         vendor_name="AWS",
@@ -358,9 +407,11 @@ class GlobalEdge(Construct):
             },
             rules=[
                 wafv2.CfnWebACL.RuleProperty(
-                    name="RatePerIp",
+                    name=RATE_RULE,
                     priority=0,
-                    action=wafv2.CfnWebACL.RuleActionProperty(
+                    action=wafv2.CfnWebACL.RuleActionProperty(count={})
+                    if count_all or RATE_RULE in count_rules
+                    else wafv2.CfnWebACL.RuleActionProperty(
                         block=wafv2.CfnWebACL.BlockActionProperty(
                             custom_response=wafv2.CfnWebACL.CustomResponseProperty(
                                 response_code=429, custom_response_body_key=body_key
@@ -372,15 +423,37 @@ class GlobalEdge(Construct):
                             limit=rate_limit, aggregate_key_type="IP", evaluation_window_sec=300
                         )
                     ),
-                    visibility_config=_visibility("RatePerIp"),
+                    visibility_config=_visibility(RATE_RULE),
                 ),
-                managed("AWSManagedRulesKnownBadInputsRuleSet", 1),
-                # The common set blocks bodies over 8 KB; the API's own limit is 256 KiB, answered
-                # with a specific 413, so that one rule only counts.
-                managed("AWSManagedRulesCommonRuleSet", 2, counted=["SizeRestrictions_BODY"]),
+                *(managed(name, priority) for priority, name in enumerate(MANAGED_RULE_GROUPS, 1)),
             ],
             visibility_config=_visibility("ShopEdge"),
         )
+
+    def _waf_logging(self, web_acl: wafv2.CfnWebACL, retention: logs.RetentionDays) -> logs.LogGroup:
+        """Web ACL logs in CloudWatch Logs (a CLOUDFRONT web ACL logs to us-east-1, where this stack
+        is; the group's name must start with ``aws-waf-logs-``), secrets redacted."""
+        stack = Stack.of(self)
+        name = f"aws-waf-logs-{stack.stack_name}"[:512]
+        group = logs.LogGroup(
+            self, "WafLogs", log_group_name=name, retention=retention, removal_policy=RemovalPolicy.DESTROY
+        )
+        # WAF wants the group's ARN without the ":*" CloudFormation's Arn attribute ends with.
+        arn = stack.format_arn(
+            service="logs", resource="log-group", resource_name=name, arn_format=ArnFormat.COLON_RESOURCE_NAME
+        )
+        logging = wafv2.CfnLoggingConfiguration(
+            self,
+            "WafLogging",
+            resource_arn=web_acl.attr_arn,
+            log_destination_configs=[arn],
+            redacted_fields=[
+                wafv2.CfnLoggingConfiguration.FieldToMatchProperty(single_header={"Name": header})
+                for header in REDACTED_HEADERS
+            ],
+        )
+        logging.node.add_dependency(group)
+        return group
 
     def _log_bucket(self) -> s3.Bucket:
         bucket = s3.Bucket(

@@ -129,7 +129,8 @@ class RegionalStack(Stack):
                     self,
                     "OriginSecret",
                     secret_name=secret_name,
-                    replica_regions=[*config.regions, EDGE_REGION],
+                    # ... and the edge health checker in the witness region.
+                    replica_regions=[*config.regions, EDGE_REGION, *edge_checker_only_regions(config)],
                 )
                 CfnOutput(
                     self,
@@ -275,6 +276,15 @@ def monitoring_for(stack: Stack, config: EcommerceConfig) -> ShopMonitoring:
     )
     CfnOutput(stack, "AlarmTopicArn", value=monitoring.topic.topic_arn, description="Every alarm notifies it")
     return monitoring
+
+
+def edge_checker_only_regions(config: EcommerceConfig) -> list[str]:
+    """Regions that read the origin secret only for the edge health checker: the witness region."""
+    return (
+        [config.witness_region]
+        if config.edge.enabled and config.multi_region and config.witness_region
+        else []
+    )
 
 
 def origin_secret_name(config: EcommerceConfig) -> str:

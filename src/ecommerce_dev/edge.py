@@ -2,7 +2,12 @@
 
 Deployed (default): the drain state lives in the CloudFront KeyValueStore of the edge stack (output
 ``EdgeDrainStoreArn``), changed with the ETag protocol of :mod:`handlers.infra.edge_state` (SigV4A:
-needs ``botocore[crt]``). ``--local``: the file ``<data-dir>/edge/kvs.json`` that ``make dev``'s local
+needs ``botocore[crt]``). Only the edge stack is asked (DescribeStacks in us-east-1), never a
+regional one: drains happen when a region is impaired. The ARN is remembered after the first
+successful lookup (``~/.cache/ecommerce/<app>-edge.json``, or ``$ECOMMERCE_CACHE_DIR``), and
+``--kvs-arn`` (env ``ECOMMERCE_EDGE_KVS_ARN``) skips CloudFormation entirely.
+
+``--local``: the file ``<data-dir>/edge/kvs.json`` that ``make dev``'s local
 edge reads, in CloudFront's KVS import format ``{"data": [{"key": ..., "value": ...}]}``.
 
 ``status`` predicts routing with the router's own rule (``ecommerce_constructs/edge/router.js``):
@@ -29,6 +34,7 @@ from handlers.infra import edge_state
 
 #: Output of the edge stack that names its KeyValueStore.
 KVS_OUTPUT = "EdgeDrainStoreArn"
+CACHE_ENV = "ECOMMERCE_CACHE_DIR"
 #: The regions `make dev` simulates (the first is the primary).
 LOCAL_REGIONS = ("us-east-1", "us-east-2")
 LOCAL_STORE = Path("edge") / "kvs.json"
@@ -138,6 +144,8 @@ class Target:
     read: Callable[[], dict[str, bool]]
     drain: Callable[[str, bool], edge_state.Change]
     restore: Callable[[str], edge_state.Change]
+    items: Callable[[], dict[str, str]]
+    failover_groups: Callable[[bool], edge_state.Change]
 
 
 def local_target(data_dir: Path) -> Target:
@@ -164,12 +172,92 @@ def local_target(data_dir: Path) -> Target:
         write_local(path, {k: v for k, v in items.items() if k != edge_state.drain_key(region)})
         return edge_state.Change(region, drained=False, changed=True, attempts=1)
 
-    return Target(regions, regions[0], f"local edge state {path}", read, drain, restore)
+    def failover_groups(on: bool) -> edge_state.Change:
+        items = read_local(path)
+        changed = edge_state.failover_groups_on(items) != on
+        if changed:
+            rest = {k: v for k, v in items.items() if k != edge_state.FAILOVER_GROUPS_KEY}
+            write_local(path, rest if on else {**rest, edge_state.FAILOVER_GROUPS_KEY: "off"})
+        return edge_state.Change(edge_state.FAILOVER_GROUPS_KEY, drained=not on, changed=changed, attempts=1)
+
+    return Target(
+        regions,
+        regions[0],
+        f"local edge state {path}",
+        read,
+        drain,
+        restore,
+        lambda: read_local(path),
+        failover_groups,
+    )
 
 
-def deployed_target() -> Target:
+def cache_file(app_name: str) -> Path:
+    base = os.environ.get(CACHE_ENV) or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or "~/.cache", "ecommerce"
+    )
+    return Path(base).expanduser() / f"{app_name}-edge.json"
+
+
+def _cached_arn(app_name: str) -> str | None:
+    try:
+        arn = json.loads(cache_file(app_name).read_text(encoding="utf-8")).get("kvs_arn")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return arn if isinstance(arn, str) and edge_state.KVS_ARN.fullmatch(arn) else None
+
+
+def _remember_arn(app_name: str, arn: str) -> None:
+    path = cache_file(app_name)
+    with contextlib.suppress(OSError):  # a cache: never fail a drain for it
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"kvs_arn": arn}) + "\n", encoding="utf-8")
+
+
+def _cloudformation(region: str) -> Any:
+    import boto3
+
+    return boto3.client("cloudformation", region_name=region)
+
+
+def _edge_stack_output(config: Any, key: str) -> str:
+    """One output of the edge stack: DescribeStacks in us-east-1 only."""
+    import botocore.exceptions
+
+    from ecommerce_constructs.regions import EDGE_REGION
+    from ecommerce_dev.deployment import Deployment, DeploymentError
+
+    make = cloudformation_client_factory or _cloudformation
+
+    stack = config.edge_stack_name
+    try:
+        described = make(EDGE_REGION).describe_stacks(StackName=stack)["Stacks"][0]
+    except botocore.exceptions.ClientError as exc:
+        raise DeploymentError(
+            f"{stack} ({EDGE_REGION}): {exc.response['Error'].get('Message', exc)}"
+        ) from None
+    except (botocore.exceptions.BotoCoreError, OSError) as exc:
+        raise DeploymentError(
+            f"{stack} ({EDGE_REGION}): {exc}; configure AWS credentials, or pass --kvs-arn"
+        ) from None
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+    return Deployment(config, {stack: outputs}).output(stack, key)
+
+
+def deployed_arn(config: Any, kvs_arn: str | None = None) -> str:
+    """``--kvs-arn``, else the remembered ARN, else the edge stack's output (then remembered)."""
+    if kvs_arn:
+        return kvs_arn
+    cached = _cached_arn(config.app_name)
+    if cached is not None:
+        return cached
+    arn = _edge_stack_output(config, KVS_OUTPUT)
+    _remember_arn(config.app_name, arn)
+    return arn
+
+
+def deployed_target(kvs_arn: str | None = None) -> Target:
     from ecommerce_constructs.config import load_config
-    from ecommerce_dev.deployment import read_deployment
 
     config = load_config()
     if not config.edge.enabled:
@@ -177,7 +265,7 @@ def deployed_target() -> Target:
             "the edge is disabled in the configuration (edge.enabled: false): there is nothing to drain; "
             "use --local for the dev server's edge"
         )
-    arn = read_deployment(config, cloudformation_client_factory).output(config.edge_stack_name, KVS_OUTPUT)
+    arn = deployed_arn(config, kvs_arn)
     regions = tuple(config.regions)
     client = client_factory()
     return Target(
@@ -187,6 +275,8 @@ def deployed_target() -> Target:
         lambda: edge_state.read_state(client, arn, regions),
         lambda region, force: edge_state.drain(client, arn, region, regions, allow_last=force),
         lambda region: edge_state.restore(client, arn, region),
+        lambda: edge_state.read_items(client, arn),
+        lambda on: edge_state.set_failover_groups(client, arn, on),
     )
 
 
@@ -230,11 +320,19 @@ def _reported() -> Iterator[None]:
         raise
 
 
-def _target(local: bool, data_dir: Path) -> Target:
-    return local_target(data_dir.expanduser()) if local else deployed_target()
+def _target(local: bool, data_dir: Path, kvs_arn: str | None = None) -> Target:
+    return local_target(data_dir.expanduser()) if local else deployed_target(kvs_arn)
 
 
 def _target_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    command = click.option(
+        "--kvs-arn",
+        envvar="ECOMMERCE_EDGE_KVS_ARN",
+        metavar="ARN",
+        help="The edge's KeyValueStore (output EdgeDrainStoreArn): no CloudFormation call at all. "
+        "Default: remembered from the last lookup, else the edge stack's output. "
+        "Env: ECOMMERCE_EDGE_KVS_ARN.",
+    )(command)
     command = click.option(
         "--data-dir",
         type=click.Path(file_okay=False, path_type=Path),
@@ -267,13 +365,13 @@ def edge() -> None:
 @click.argument("region")
 @click.option("--force", is_flag=True, help="Drain even the last serving region.")
 @_target_options
-def drain_command(region: str, force: bool, local: bool, data_dir: Path) -> None:
+def drain_command(region: str, force: bool, local: bool, data_dir: Path, kvs_arn: str | None) -> None:
     """Stop routing viewers to REGION: the edge sends them to the nearest other serving region.
 
     The last serving region is kept unless --force (with every region drained the edge still
     routes each viewer to the nearest one: it never goes dark)."""
     with _reported():
-        target = _target(local, data_dir)
+        target = _target(local, data_dir, kvs_arn)
         _check_region(target, region)
         change = target.drain(region, force)
         drained = target.read()
@@ -284,10 +382,10 @@ def drain_command(region: str, force: bool, local: bool, data_dir: Path) -> None
 @edge.command("restore")
 @click.argument("region")
 @_target_options
-def restore_command(region: str, local: bool, data_dir: Path) -> None:
+def restore_command(region: str, local: bool, data_dir: Path, kvs_arn: str | None) -> None:
     """Route viewers to REGION again (nothing happens if it is not drained)."""
     with _reported():
-        target = _target(local, data_dir)
+        target = _target(local, data_dir, kvs_arn)
         _check_region(target, region)
         change = target.restore(region)
         drained = target.read()
@@ -297,11 +395,26 @@ def restore_command(region: str, local: bool, data_dir: Path) -> None:
 
 @edge.command("status")
 @_target_options
-def status_command(local: bool, data_dir: Path) -> None:
+def status_command(local: bool, data_dir: Path, kvs_arn: str | None) -> None:
     """Show each region serving or drained, and which region serves some sample viewers."""
     with _reported():
-        target = _target(local, data_dir)
-        drained = target.read()
+        target = _target(local, data_dir, kvs_arn)
+        items = target.items()
+    drained = edge_state.state_from_items(items, target.regions)
     click.echo(f"{target.description}:")
     for line in _state_lines(target, drained) + describe_routing(target, drained):
         click.echo(line)
+    groups = "on" if edge_state.failover_groups_on(items) else "OFF (one origin per request)"
+    click.echo(f"per-request failover groups for reads: {groups}")
+
+
+@edge.command("failover-groups")
+@click.argument("state", type=click.Choice(["on", "off"]))
+@_target_options
+def failover_groups_command(state: str, local: bool, data_dir: Path, kvs_arn: str | None) -> None:
+    """Turn the router's per-request origin groups for reads on or off (KVS key failover-groups):
+    off routes every request to one origin with cf.selectRequestOriginById, without a deploy."""
+    with _reported():
+        target = _target(local, data_dir, kvs_arn)
+        change = target.failover_groups(state == "on")
+    click.echo(f"failover groups {state}" + ("" if change.changed else " (already; nothing changed)"))

@@ -252,8 +252,10 @@ def _targets(deployment: Deployment) -> _Targets:
     except DeploymentError as exc:
         raise RotationRefused(str(exc)) from None
     secret_region = _region_of(secret_arn)
-    # Every region whose stack resolves the secret locally: the other API regions and CloudFront's.
-    replicas = sorted({*config.regions, EDGE_REGION} - {secret_region})
+    # Every region that reads the secret locally: the other API regions, CloudFront's, and the
+    # witness region (its edge health checker).
+    witness = [config.witness_region] if config.multi_region and config.witness_region else []
+    replicas = sorted({*config.regions, EDGE_REGION, *witness} - {secret_region})
     return _Targets(
         secret_arn, secret_region, tuple(replicas), web_acls, apis, distribution_id, frozenset(config.regions)
     )

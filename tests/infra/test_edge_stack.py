@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from cdk_support import ACCOUNT, build_app, default_template
+from cdk_support import ACCOUNT, build_app, default_app, default_template
 from ecommerce_constructs.config import validate_config
 from ecommerce_constructs.edge_routing import REGION_COORDINATES, render_router
 from ecommerce_constructs.global_edge import FORWARDED_HEADERS
@@ -159,7 +159,9 @@ def test_the_origin_secret_is_generated_replicated_and_never_in_plain_text() -> 
     assert "SecretString" not in props
     assert props["GenerateSecretString"]["GenerateStringKey"] == "HEADERVALUE"
     assert props["GenerateSecretString"]["PasswordLength"] >= 32
-    assert [r["Region"] for r in props["ReplicaRegions"]] == ["us-east-2"]  # us-east-1 is the primary
+    # us-east-1 is the primary (and CloudFront's region); us-west-2 is the witness, whose health
+    # checker reads its own replica.
+    assert [r["Region"] for r in props["ReplicaRegions"]] == ["us-east-2", "us-west-2"]
     default_template("ecommerce-us-east-2").resource_count_is("AWS::SecretsManager::Secret", 0)
     for name in ("ecommerce-us-east-1", "ecommerce-us-east-2", "ecommerce-edge"):
         text = json.dumps(default_template(name).to_json())
@@ -231,45 +233,180 @@ def test_tls_1_2_minimum_on_the_regional_apis_and_with_a_custom_domain() -> None
 # ---- drain automation ------------------------------------------------------------------------------
 
 
-def test_the_health_checker_runs_every_minute_with_rights_on_the_store_and_the_secret_only() -> None:
-    template = default_template("ecommerce-edge")
-    template.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": "rate(1 minute)"})
-    (store_id,) = template.find_resources("AWS::CloudFront::KeyValueStore")
-    checker = next(
+CHECKER_REGIONS = ("us-east-1", "us-east-2", "us-west-2")  # both serving regions and the witness
+
+
+def checker_function(template: Template) -> dict[str, Any]:
+    return next(
         f["Properties"]
         for f in template.find_resources("AWS::Lambda::Function").values()
         if f["Properties"].get("Handler") == "handlers.infra.edge_health.handler"
     )
-    env = checker["Environment"]["Variables"]
-    assert env["KVS_ARN"] == {"Fn::GetAtt": [store_id, "Arn"]}
-    assert env["ORIGIN_SECRET_HEADER"] == HEADER_NAME
-    regions = json.dumps(env["REGIONS"])
-    assert all(region in regions for region in REGIONS) and "health" in regions
-    statements = [
-        s
-        for p in template.find_resources("AWS::IAM::Policy").values()
-        if "HealthChecker" in json.dumps(p["Properties"]["Roles"])
-        for s in p["Properties"]["PolicyDocument"]["Statement"]
-    ]
-    kvs = next(s for s in statements if "cloudfront-keyvaluestore:PutKey" in s["Action"])
-    assert kvs["Resource"] == {"Fn::GetAtt": [store_id, "Arn"]}
-    secret = next(s for s in statements if s["Action"] == "secretsmanager:GetSecretValue")
-    assert "ecommerce-origin-verify-??????" in json.dumps(secret["Resource"])
-    assert not [s for s in statements if s["Resource"] == "*"]
+
+
+def test_a_health_checker_runs_in_every_serving_region_and_the_witness_region() -> None:
+    app = default_app()
+    assert sorted(app.edge_health) == sorted(CHECKER_REGIONS)
+    assert {s.region for s in app.edge_health.values()} == set(CHECKER_REGIONS)
+    # None in the edge stack: us-east-1 is a serving region, and its loss must not stop the drain.
+    default_template("ecommerce-edge").resource_count_is("AWS::Lambda::Function", 0)
+    for region in CHECKER_REGIONS:
+        env = checker_function(default_template(f"ecommerce-edge-health-{region}"))["Environment"][
+            "Variables"
+        ]
+        assert env["CHECKER"] == region
+        assert json.loads(env["CHECKERS"]) == list(CHECKER_REGIONS)
+        assert (env["FAIL_THRESHOLD"], env["RESTORE_THRESHOLD"], env["PROBES"]) == ("2", "3", "3")
+        assert "QUORUM" not in env  # a majority
+        # The store's ARN is read from the edge stack's output at deploy time: no export.
+        assert env["KVS_ARN"]["Fn::GetStackOutput"]["StackName"] == "ecommerce-edge"
+        assert env["KVS_ARN"]["Fn::GetStackOutput"]["Region"] == "us-east-1"
+
+
+def test_each_checker_runs_every_minute_with_rights_on_the_store_and_its_secret_replica_only() -> None:
+    for region in CHECKER_REGIONS:
+        template = default_template(f"ecommerce-edge-health-{region}")
+        template.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": "rate(1 minute)"})
+        env = checker_function(template)["Environment"]["Variables"]
+        assert env["ORIGIN_SECRET_HEADER"] == HEADER_NAME
+        regions = json.dumps(env["REGIONS"])
+        assert all(r in regions for r in REGIONS) and "health" in regions
+        statements = [
+            s
+            for p in template.find_resources("AWS::IAM::Policy").values()
+            if "HealthChecker" in json.dumps(p["Properties"]["Roles"])
+            for s in p["Properties"]["PolicyDocument"]["Statement"]
+        ]
+        kvs = next(s for s in statements if "cloudfront-keyvaluestore:UpdateKeys" in s["Action"])
+        # Only what edge_state.observe calls: no GetKey, PutKey, DeleteKey.
+        assert sorted(kvs["Action"]) == [
+            "cloudfront-keyvaluestore:DescribeKeyValueStore",
+            "cloudfront-keyvaluestore:ListKeys",
+            "cloudfront-keyvaluestore:UpdateKeys",
+        ]
+        assert kvs["Resource"] == env["KVS_ARN"]
+        secret = next(s for s in statements if s["Action"] == "secretsmanager:GetSecretValue")
+        assert "ecommerce-origin-verify-??????" in json.dumps(secret["Resource"])
+        assert not [s for s in statements if s["Resource"] == "*"]
+
+
+def test_checker_settings_come_from_configuration() -> None:
+    app = build_app(
+        validate_config({"edge": {"health": {"fail_threshold": 3, "restore_threshold": 5, "quorum": 1}}})
+    )
+    env = checker_function(Template.from_stack(app.edge_health["us-west-2"]))["Environment"]["Variables"]
+    assert (env["FAIL_THRESHOLD"], env["RESTORE_THRESHOLD"], env["QUORUM"]) == ("3", "5", "1")
 
 
 def test_one_region_has_no_health_checker_and_no_origin_group() -> None:
     app = build_app(validate_config({"regions": ["us-east-1"]}))
+    assert app.edge_health == {}
     edge = Template.from_stack(app.edge)  # type: ignore[arg-type]
     edge.resource_count_is("AWS::Events::Rule", 0)
     config = next(iter(edge.find_resources("AWS::CloudFront::Distribution").values()))
     assert "OriginGroups" not in config["Properties"]["DistributionConfig"]
 
 
+def test_origins_fail_reads_over_quickly_but_wait_for_a_slow_commit() -> None:
+    for origin in distribution_config()["Origins"]:
+        assert origin["ConnectionAttempts"] == 1
+        assert origin["ConnectionTimeout"] == 3
+        assert origin["CustomOriginConfig"]["OriginReadTimeout"] == 30  # > API Gateway's 29 s
+    app = build_app(
+        validate_config(
+            {
+                "edge": {
+                    "origin_connection_attempts": 2,
+                    "origin_connection_timeout_seconds": 5,
+                    "origin_response_timeout_seconds": 45,
+                }
+            }
+        )
+    )
+    (distribution,) = Template.from_stack(app.edge).find_resources("AWS::CloudFront::Distribution").values()  # type: ignore[arg-type]
+    for origin in distribution["Properties"]["DistributionConfig"]["Origins"]:
+        assert (origin["ConnectionAttempts"], origin["ConnectionTimeout"]) == (2, 5)
+        assert origin["CustomOriginConfig"]["OriginReadTimeout"] == 45
+
+
+def test_the_router_alarms_on_validation_errors_as_well_as_execution_errors() -> None:
+    template = default_template("ecommerce-edge")
+    names = {
+        a["Properties"]["MetricName"]
+        for a in template.find_resources("AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("Namespace") == "AWS/CloudFront"
+    }
+    assert {"FunctionExecutionErrors", "FunctionValidationErrors"} <= names
+
+
+def web_acl_rules(config: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    template = (
+        default_template("ecommerce-edge")
+        if config is None
+        else Template.from_stack(
+            build_app(validate_config(config)).edge  # type: ignore[arg-type]
+        )
+    )
+    ((_, acl),) = template.find_resources("AWS::WAFv2::WebACL").items()
+    return {r["Name"]: r for r in acl["Properties"]["Rules"]}
+
+
+def test_waf_rule_actions_are_overridable_from_configuration() -> None:
+    default = web_acl_rules()
+    assert default["AWSManagedRulesCommonRuleSet"]["OverrideAction"] == {"None": {}}
+    common = default["AWSManagedRulesCommonRuleSet"]["Statement"]["ManagedRuleGroupStatement"]
+    assert common["RuleActionOverrides"] == [{"Name": "SizeRestrictions_BODY", "ActionToUse": {"Count": {}}}]
+    count = web_acl_rules({"edge": {"waf_mode": "count"}})  # a first launch: count everything
+    assert count["RatePerIp"]["Action"] == {"Count": {}}
+    for group in ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"):
+        assert count[group]["OverrideAction"] == {"Count": {}}
+    picked = web_acl_rules(
+        {
+            "edge": {
+                "waf_count_rules": [
+                    "AWSManagedRulesCommonRuleSet:NoUserAgent_HEADER",
+                    "AWSManagedRulesCommonRuleSet:SizeRestrictions_QUERYSTRING",
+                    "RatePerIp",
+                ]
+            }
+        }
+    )
+    overrides = picked["AWSManagedRulesCommonRuleSet"]["Statement"]["ManagedRuleGroupStatement"]
+    assert [o["Name"] for o in overrides["RuleActionOverrides"]] == [
+        "NoUserAgent_HEADER",
+        "SizeRestrictions_QUERYSTRING",
+    ]
+    assert picked["RatePerIp"]["Action"] == {"Count": {}}
+    assert picked["AWSManagedRulesKnownBadInputsRuleSet"]["OverrideAction"] == {"None": {}}
+
+
+def test_an_unknown_waf_rule_is_a_configuration_error() -> None:
+    with pytest.raises(ValueError, match=r"edge\.waf_count_rules: 'AWSManagedRulesSQLiRuleSet'"):
+        validate_config({"edge": {"waf_count_rules": ["AWSManagedRulesSQLiRuleSet"]}})
+
+
+def test_waf_logging_redacts_the_token_and_the_origin_secret() -> None:
+    default_template("ecommerce-edge").resource_count_is("AWS::WAFv2::LoggingConfiguration", 0)
+    template = Template.from_stack(build_app(validate_config({"edge": {"waf_logging": True}})).edge)  # type: ignore[arg-type]
+    ((_, logging),) = template.find_resources("AWS::WAFv2::LoggingConfiguration").items()
+    props = logging["Properties"]
+    assert props["RedactedFields"] == [
+        {"SingleHeader": {"Name": "authorization"}},
+        {"SingleHeader": {"Name": "x-origin-verify"}},
+    ]
+    (group,) = template.find_resources("AWS::Logs::LogGroup").values()
+    assert group["Properties"]["LogGroupName"].startswith("aws-waf-logs-")
+    assert "aws-waf-logs-" in json.dumps(props["LogDestinationConfigs"])
+    assert ":*" not in json.dumps(props["LogDestinationConfigs"])
+
+
 # ---- alarms that notify, dashboards, outputs ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", [*(f"ecommerce-{r}" for r in REGIONS), "ecommerce-edge"])
+@pytest.mark.parametrize(
+    "name",
+    [*(f"ecommerce-{r}" for r in REGIONS), "ecommerce-edge", "ecommerce-edge-health-us-west-2"],
+)
 def test_every_alarm_notifies_the_stacks_topic_and_there_is_a_dashboard(name: str) -> None:
     template = default_template(name)
     ((topic_id, topic),) = template.find_resources("AWS::SNS::Topic").items()

@@ -56,7 +56,7 @@ def test_the_ready_made_app_makes_no_exports_without_our_cdk_json(
     ready_made: tuple[dict[str, str], list[str]],
 ) -> None:
     templates, messages = ready_made
-    assert len(templates) == 3
+    assert len(templates) == 6  # two regions, the edge, three edge health checkers
     assert _strong(templates) == []
     assert "Fn::GetStackOutput" in templates["ecommerce-edge"]
     assert not [m for m in messages if NO_STRENGTH_WARNING in m]

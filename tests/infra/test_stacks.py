@@ -23,6 +23,10 @@ def test_stack_names_and_environments() -> None:
         "ecommerce-us-east-1": "us-east-1",
         "ecommerce-us-east-2": "us-east-2",
         "ecommerce-edge": "us-east-1",
+        # The edge's health checkers: every serving region and the witness region.
+        "ecommerce-edge-health-us-east-1": "us-east-1",
+        "ecommerce-edge-health-us-east-2": "us-east-2",
+        "ecommerce-edge-health-us-west-2": "us-west-2",
     }
     assert all(stack.account == ACCOUNT for stack in app.stacks)
 
@@ -471,6 +475,8 @@ def test_every_function_takes_the_configured_architecture() -> None:
     """Custom resources included: one app with x86_64 and arm64 functions must not share a bundle."""
     app = build_app(validate_config({"lambda": {"architecture": "x86_64"}}))
     for stack in app.stacks:
+        if stack is app.edge:
+            continue  # CloudFront only: its health checkers have their own stacks
         functions = Template.from_stack(stack).find_resources("AWS::Lambda::Function").values()
         python = [f["Properties"] for f in functions if f["Properties"]["Runtime"].startswith("python")]
         assert python

@@ -4,7 +4,8 @@
 //   cf.kvs()                            -> a handle with async get(key, {format}) / exists(key) / meta()
 //   cf.selectRequestOriginById(id)      -> records {kind: 'single', id}
 //   cf.createRequestOriginGroup(params) -> records {kind: 'group', ids, statusCodes}; checks the shape
-//                                          of the AWS doc example (originIds: two distinct strings)
+//                                          of the AWS doc example (originIds: two {originId} objects
+//                                          with distinct ids; the prose's plain strings are refused)
 // Both origin calls reject ids the distribution lacks (setKnownOrigins), and the group call can be made
 // to throw (failOriginGroups) for the case where CloudFront refuses groups on this behaviour: the docs
 // do not say, so the router must cope either way.
@@ -141,9 +142,10 @@ const cf = {
   createRequestOriginGroup(params) {
     state.groupAttempts += 1;
     if (state.groupError) throw state.groupError;
-    const ids = params && params.originIds;
-    if (!Array.isArray(ids) || ids.length !== 2 || ids[0] === ids[1]) {
-      throw new TypeError(`originIds must be two distinct origin ids, got ${JSON.stringify(ids)}`);
+    const given = params && params.originIds;
+    const ids = Array.isArray(given) ? given.map((o) => (o && typeof o === 'object' ? o.originId : undefined)) : [];
+    if (ids.length !== 2 || ids.some((id) => typeof id !== 'string') || ids[0] === ids[1]) {
+      throw new TypeError(`originIds must be two {originId} objects with distinct ids, got ${JSON.stringify(given)}`);
     }
     ids.forEach(checkOriginId);
     const codes = params.failoverCriteria && params.failoverCriteria.statusCodes;

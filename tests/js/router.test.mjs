@@ -286,7 +286,8 @@ describe('drained regions', () => {
   it('reads the KVS one region at a time and stops at the first serving one', async () => {
     const router = await loadRouter(EUROPE, 'eu-west-1');
     await route(router, at('Paris'));
-    assert.deepEqual(shim.kvsReads(), ['exists drained:eu-west-2']);
+    // Then, for a read, the failover-groups switch (one more read).
+    assert.deepEqual(shim.kvsReads(), ['exists drained:eu-west-2', 'exists failover-groups']);
 
     shim.reset();
     shim.setEntries({ 'drained:eu-west-2': 'true' });
@@ -295,6 +296,7 @@ describe('drained regions', () => {
       'exists drained:eu-west-2',
       'get drained:eu-west-2',
       'exists drained:eu-central-1',
+      'exists failover-groups',
     ]);
   });
 
@@ -588,10 +590,10 @@ describe('failover member and drain state', () => {
     assert.deepEqual(await decide(router, { ...at('Chicago'), method: 'DELETE' }), { kind: 'single', id: 'us-east-2' });
   });
 
-  it('the failover member costs no extra KVS read', async () => {
+  it('the failover member costs no extra KVS read (only the switch is read)', async () => {
     const router = await loadRouter(EUROPE, 'eu-west-1');
     await decide(router, at('Paris'));
-    assert.deepEqual(shim.kvsReads(), ['exists drained:eu-west-2']);
+    assert.deepEqual(shim.kvsReads(), ['exists drained:eu-west-2', 'exists failover-groups']);
   });
 
   it('KVS reads failing -> nearest serves, next is the fallback (fail open)', async () => {
@@ -638,5 +640,69 @@ describe('createRequestOriginGroup refused -> single origin (the hedge)', () => 
     assert.equal(shim.groupAttempts(), 1);
     assert.deepEqual(request.headers['x-edge-region'], { value: 'default' });
     assert.equal(request.uri, '/products');
+  });
+});
+
+describe('the failover-groups switch (KVS key failover-groups)', () => {
+  it('"off" -> selectRequestOriginById for reads too, without a deploy', async () => {
+    const router = await loadRouter(US, 'us-east-1');
+    shim.setEntries({ 'failover-groups': 'off' });
+    for (const method of READS) {
+      shim.reset();
+      shim.setEntries({ 'failover-groups': ' OFF ' });
+      assert.deepEqual(await decide(router, { ...at('Chicago'), method }), { kind: 'single', id: 'us-east-2' });
+      assert.equal(shim.groupAttempts(), 0);
+    }
+  });
+
+  it('"off" still honours drain state', async () => {
+    const router = await loadRouter(US, 'us-east-1');
+    shim.setEntries({ 'failover-groups': 'off', 'drained:us-east-2': 'true' });
+    assert.deepEqual(await decide(router, at('Chicago')), { kind: 'single', id: 'us-east-1' });
+  });
+
+  for (const value of ['on', 'true', '', 'offline']) {
+    it(`${JSON.stringify(value)} keeps groups on`, async () => {
+      const router = await loadRouter(US, 'us-east-1');
+      shim.setEntries({ 'failover-groups': value });
+      assert.equal((await decide(router, at('Chicago'))).kind, 'group');
+    });
+  }
+
+  it('a KVS error keeps groups on (fail open, as for drains)', async () => {
+    const router = await loadRouter(US, 'us-east-1');
+    shim.setEntries({ 'failover-groups': 'off' });
+    shim.failKvsReads();
+    assert.equal((await decide(router, at('Chicago'))).kind, 'group');
+  });
+
+  it('writes never read the switch', async () => {
+    const router = await loadRouter(US, 'us-east-1');
+    shim.setEntries({ 'failover-groups': 'off' });
+    await decide(router, { ...at('Chicago'), method: 'POST' });
+    assert.ok(!shim.kvsReads().some((r) => r.includes('failover-groups')), JSON.stringify(shim.kvsReads()));
+  });
+});
+
+describe('createRequestOriginGroup argument', () => {
+  it("has the documented example's form: originIds as {originId} objects", async () => {
+    const router = await loadRouter(US, 'us-east-1');
+    const seen = [];
+    const original = shim.default.createRequestOriginGroup;
+    shim.default.createRequestOriginGroup = (params) => {
+      seen.push(params);
+      return original.call(shim.default, params);
+    };
+    try {
+      await decide(router, at('Chicago'));
+    } finally {
+      shim.default.createRequestOriginGroup = original;
+    }
+    assert.deepEqual(seen, [
+      {
+        originIds: [{ originId: 'us-east-2' }, { originId: 'us-east-1' }],
+        failoverCriteria: { statusCodes: FAILOVER_CODES },
+      },
+    ]);
   });
 });

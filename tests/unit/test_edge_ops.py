@@ -386,6 +386,9 @@ OK = HttpAnswer(200, b'{"status": "ok", "region": "x", "version": "1", "database
 DEGRADED = HttpAnswer(503, b'{"status": "degraded"}')
 DOWN = HttpAnswer(None, error="timed out")
 FORBIDDEN = HttpAnswer(403, b'{"message": "Forbidden"}')
+CHECKERS = (E1, E2, W2)  # one per serving region plus the witness region
+T0 = 1_800_000_000.0  # epoch seconds of the first run
+AUTO_E2 = {"drained:us-east-2": "true", "auto-drained:us-east-2": "true"}
 
 
 def url(region: str) -> str:
@@ -393,11 +396,18 @@ def url(region: str) -> str:
 
 
 def settings(arn: str, **overrides: Any) -> Settings:
-    base: dict[str, Any] = {"kvs_arn": arn, "targets": tuple(Target(r, url(r)) for r in REGIONS)}
+    base: dict[str, Any] = {
+        "kvs_arn": arn,
+        "targets": tuple(Target(r, url(r)) for r in REGIONS),
+        "checker": E1,
+        "checkers": (E1,),
+    }
     return Settings(**(base | overrides))
 
 
-def checker(fake: FakeKeyValueStore, arn: str, prober: Prober, sleeps: Sleeps, **kw: Any) -> Checker:
+def checker(
+    fake: FakeKeyValueStore, arn: str, prober: Prober, sleeps: Sleeps, *, at: float = T0, **kw: Any
+) -> Checker:
     return Checker(
         kw.pop("settings", None) or settings(arn),
         fake.client(),
@@ -405,58 +415,106 @@ def checker(fake: FakeKeyValueStore, arn: str, prober: Prober, sleeps: Sleeps, *
         sleep=sleeps,
         clock=sleeps.now,
         retry=no_jitter_retry(sleeps),
+        now=lambda: at,
         **kw,
     )
+
+
+def runs(
+    fake: FakeKeyValueStore, arn: str, script: Mapping[str, list[HttpAnswer]], times: int, **kw: Any
+) -> list[dict[str, Any]]:
+    """``times`` one-minute runs of one checker (quorum 1), the same answers each time."""
+    start = kw.pop("start", T0)
+    return [checker(fake, arn, Prober(script), Sleeps(), at=start + 60 * n, **kw).run() for n in range(times)]
 
 
 def actions(summary: Mapping[str, Any]) -> dict[str, str]:
     return {r["region"]: r["action"] for r in summary["regions"]}
 
 
-def test_a_region_whose_probes_all_fail_is_drained_in_one_invocation(
-    fake: FakeKeyValueStore, arn: str
-) -> None:
+def drained(fake: FakeKeyValueStore, arn: str) -> dict[str, bool]:
+    return edge_state.state_from_items(fake.items(arn), [E1, E2])
+
+
+def test_one_failing_run_records_it_and_the_second_drains(fake: FakeKeyValueStore, arn: str) -> None:
     sleeps = Sleeps()
     prober = Prober({E1: [OK], E2: [DEGRADED, DOWN, DEGRADED]})
-    summary = checker(fake, arn, prober, sleeps).run()
-    assert actions(summary) == {E1: "none", E2: "drained"}
-    # The marker is the checker's: it restores only the drains it made.
-    assert fake.items(arn) == {"drained:us-east-2": "true", "auto-drained:us-east-2": "true"}
-    e2 = summary["regions"][1]
-    assert e2["outcome"] == "fail"
+    first = checker(fake, arn, prober, sleeps).run()
+    assert actions(first) == {E1: "none", E2: "none"}
+    e2 = first["regions"][1]
+    assert (e2["outcome"], e2["failing_runs"], e2["votes"]) == ("fail", 1, {"drain": 0, "restore": 0})
     assert [p["detail"] for p in e2["probes"]] == ["HTTP 503", "no answer: timed out", "HTTP 503"]
     assert (prober.count(E1), prober.count(E2)) == (3, 3)
     assert sleeps.delays == [10, 10]  # PROBES=3, PROBE_INTERVAL_SECONDS=10
-    assert summary["errors"] == []
+    assert json.loads(fake.items(arn)["health:us-east-2:us-east-1"]) == {"fail": 1, "ok": 0, "at": T0}
+    second = checker(fake, arn, Prober({E1: [OK], E2: [DOWN]}), Sleeps(), at=T0 + 60).run()
+    assert actions(second) == {E1: "none", E2: "drained"}
+    # The marker is the checkers': they restore only the drains they made.
+    assert drained(fake, arn) == {E1: False, E2: True}
+    assert "auto-drained:us-east-2" in fake.items(arn)
+    assert second["errors"] == []
 
 
-def test_probe_spacing_counts_the_time_probes_take(fake: FakeKeyValueStore, arn: str) -> None:
-    sleeps = Sleeps()
-    checker(fake, arn, Prober({E1: [OK], E2: [OK]}, sleeps, cost=2.5), sleeps).run()
-    assert sleeps.delays == [5, 5]  # two probes of 2.5 s per round, rounds 10 s apart
-    slow = Sleeps()
-    checker(fake, arn, Prober({E1: [OK], E2: [OK]}, slow, cost=6), slow).run()
-    assert slow.delays == [0, 0]
+def test_one_failed_probe_in_three_is_a_failing_run(fake: FakeKeyValueStore, arn: str) -> None:
+    """The old rule ("all probes fail") never drained a region refusing one request in three."""
+    summaries = runs(fake, arn, {E1: [OK], E2: [OK, DEGRADED, OK]}, 2)
+    assert [s["regions"][1]["outcome"] for s in summaries] == ["fail", "fail"]
+    assert actions(summaries[1])[E2] == "drained"
 
 
-def test_a_drained_region_whose_probes_all_pass_is_restored(fake: FakeKeyValueStore) -> None:
-    arn = fake.create_store({"drained:us-east-2": "true", "auto-drained:us-east-2": "true"})
-    summary = checker(fake, arn, Prober({E1: [OK], E2: [OK]}), Sleeps()).run()
-    assert actions(summary) == {E1: "none", E2: "restored"}
-    assert summary["regions"][1]["drained_before"] is True
-    assert fake.items(arn) == {}
+def test_restore_needs_three_healthy_runs_in_a_row(fake: FakeKeyValueStore) -> None:
+    arn = fake.create_store(dict(AUTO_E2))
+    summaries = runs(fake, arn, {E1: [OK], E2: [OK]}, 3)
+    assert [actions(s)[E2] for s in summaries] == ["none", "none", "restored"]
+    assert summaries[2]["regions"][1]["drained_before"] is True
+    assert drained(fake, arn) == {E1: False, E2: False}
+
+
+@pytest.mark.parametrize("start_drained", [False, True])
+def test_a_region_failing_every_other_minute_does_not_flap(
+    fake: FakeKeyValueStore, start_drained: bool
+) -> None:
+    arn = fake.create_store(dict(AUTO_E2) if start_drained else {})
+    for n in range(8):
+        answer = DOWN if n % 2 == 0 else OK
+        checker(fake, arn, Prober({E1: [OK], E2: [answer]}), Sleeps(), at=T0 + 60 * n).run()
+        assert drained(fake, arn)[E2] is start_drained, n
+
+
+def test_the_thresholds_are_configurable(fake: FakeKeyValueStore, arn: str) -> None:
+    quick = settings(arn, fail_threshold=1, restore_threshold=1)
+    assert actions(runs(fake, arn, {E1: [OK], E2: [DOWN]}, 1, settings=quick)[0])[E2] == "drained"
+    assert (
+        actions(runs(fake, arn, {E1: [OK], E2: [OK]}, 1, settings=quick, start=T0 + 60)[0])[E2] == "restored"
+    )
+
+
+def test_a_gap_longer_than_the_ttl_starts_the_count_over(fake: FakeKeyValueStore, arn: str) -> None:
+    checker(fake, arn, Prober({E1: [OK], E2: [DOWN]}), Sleeps(), at=T0).run()
+    late = checker(fake, arn, Prober({E1: [OK], E2: [DOWN]}), Sleeps(), at=T0 + 151).run()
+    assert (late["regions"][1]["failing_runs"], actions(late)[E2]) == (1, "none")
+
+
+def test_the_same_run_recorded_twice_counts_once(fake: FakeKeyValueStore, arn: str) -> None:
+    """A write retried after it landed (a timeout, then a retry) must not add a run."""
+    policy = edge_state.Policy(checkers=(E1,))
+    client = fake.client()
+    for _ in range(2):
+        edge_state.observe(client, arn, E1, {E1: True, E2: False}, policy, at=T0)
+    assert json.loads(fake.items(arn)["health:us-east-2:us-east-1"])["fail"] == 1
+    assert not drained(fake, arn)[E2]
 
 
 def test_an_operators_drain_holds_while_the_region_is_healthy(fake: FakeKeyValueStore) -> None:
-    """Planned maintenance: the checker must not undo a drain it did not make."""
+    """Planned maintenance: the checkers never undo a drain they did not make."""
     arn = fake.create_store({"drained:us-east-2": "true"})
-    summary = checker(fake, arn, Prober({E1: [OK], E2: [OK]}), Sleeps()).run()
-    assert actions(summary) == {E1: "none", E2: "held-by-operator"}
-    assert fake.items(arn) == {"drained:us-east-2": "true"}
+    summaries = runs(fake, arn, {E1: [OK], E2: [OK]}, 4)
+    assert [actions(s)[E2] for s in summaries] == ["none", "none", "held-by-operator", "held-by-operator"]
+    assert drained(fake, arn)[E2]
 
 
 def test_an_operator_takes_over_an_automatic_drain(fake: FakeKeyValueStore) -> None:
-    arn = fake.create_store({"drained:us-east-2": "true", "auto-drained:us-east-2": "true"})
+    arn = fake.create_store(dict(AUTO_E2))
     change = edge_state.drain(fake.client(), arn, E2, [E1, E2])
     assert change.changed  # now held: the marker is gone
     assert fake.items(arn) == {"drained:us-east-2": "true"}
@@ -466,38 +524,20 @@ def test_an_operator_takes_over_an_automatic_drain(fake: FakeKeyValueStore) -> N
 
 
 def test_an_operators_restore_clears_an_automatic_drain_too(fake: FakeKeyValueStore) -> None:
-    arn = fake.create_store({"drained:us-east-2": "true", "auto-drained:us-east-2": "true"})
+    arn = fake.create_store(dict(AUTO_E2))
     assert edge_state.restore(fake.client(), arn, E2).changed
     assert fake.items(arn) == {}
-
-
-@pytest.mark.parametrize("drained", [False, True])
-def test_mixed_results_change_nothing(fake: FakeKeyValueStore, drained: bool) -> None:
-    arn = fake.create_store({"drained:us-east-2": "true"} if drained else {})
-    before = fake.items(arn)
-    summary = checker(fake, arn, Prober({E1: [OK], E2: [OK, DEGRADED, OK]}), Sleeps()).run()
-    assert summary["regions"][1]["outcome"] == "mixed"
-    assert actions(summary) == {E1: "none", E2: "none"}
-    assert fake.items(arn) == before
-    assert not {"PutKey", "DeleteKey", "UpdateKeys"} & set(fake.operations())
-
-
-def test_a_failing_region_stays_drained_and_a_passing_one_stays_serving(fake: FakeKeyValueStore) -> None:
-    arn = fake.create_store({"drained:us-east-2": "true"})
-    summary = checker(fake, arn, Prober({E1: [OK], E2: [DOWN]}), Sleeps()).run()
-    assert actions(summary) == {E1: "none", E2: "none"}
-    assert not {"PutKey", "DeleteKey", "UpdateKeys"} & set(fake.operations())
 
 
 def test_the_last_serving_region_is_kept_and_reported(
     fake: FakeKeyValueStore, arn: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger=edge_health.__name__)
-    summary = checker(fake, arn, Prober({E1: [DOWN], E2: [DOWN]}), Sleeps()).run()
+    summary = runs(fake, arn, {E1: [DOWN], E2: [DOWN]}, 2)[1]
     assert actions(summary) == {E1: "drained", E2: "kept-last-serving"}
     assert "last serving region" in summary["regions"][1]["detail"]
     assert summary["errors"] == []
-    assert fake.items(arn) == {"drained:us-east-1": "true", "auto-drained:us-east-1": "true"}
+    assert drained(fake, arn) == {E1: True, E2: False}
     warning = next(r for r in caplog.records if r.levelno == logging.WARNING)
     assert json.loads(warning.getMessage())["region"] == E2
 
@@ -505,9 +545,12 @@ def test_the_last_serving_region_is_kept_and_reported(
 def test_restores_come_before_drains(fake: FakeKeyValueStore) -> None:
     """us-east-1 recovered and us-east-2 failed: swap, instead of refusing the drain."""
     arn = fake.create_store({"drained:us-east-1": "true", "auto-drained:us-east-1": "true"})
-    summary = checker(fake, arn, Prober({E1: [OK], E2: [DOWN]}), Sleeps()).run()
+    for n in range(2):  # us-east-1 healthy twice, us-east-2 failing twice
+        checker(fake, arn, Prober({E1: [OK], E2: [DOWN]}), Sleeps(), at=T0 + 60 * n).run()
+    assert drained(fake, arn) == {E1: True, E2: False}  # kept: us-east-1 still needs a third run
+    summary = checker(fake, arn, Prober({E1: [OK], E2: [DOWN]}), Sleeps(), at=T0 + 120).run()
     assert actions(summary) == {E1: "restored", E2: "drained"}
-    assert fake.items(arn) == {"drained:us-east-2": "true", "auto-drained:us-east-2": "true"}
+    assert drained(fake, arn) == {E1: False, E2: True}
 
 
 def test_the_summary_is_logged_as_one_json_line(
@@ -517,6 +560,7 @@ def test_the_summary_is_logged_as_one_json_line(
     summary = checker(fake, arn, Prober({E1: [OK], E2: [DOWN]}), Sleeps()).run()
     logged = json.loads(caplog.records[-1].getMessage())
     assert logged == json.loads(json.dumps(summary))
+    assert logged["checker"] == E1
     assert logged["regions"][1]["probes"][0] == {
         "ok": False,
         "status": None,
@@ -528,12 +572,83 @@ def test_the_summary_is_logged_as_one_json_line(
 def test_kvs_failures_are_summarised_as_errors(fake: FakeKeyValueStore, arn: str) -> None:
     fake.inject("UpdateKeys", "AccessDeniedException")
     summary = checker(fake, arn, Prober({E1: [OK], E2: [DOWN]}), Sleeps()).run()
-    assert actions(summary) == {E1: "none", E2: "error"}
+    assert actions(summary) == {E1: "error", E2: "error"}
     assert "cloudfront-keyvaluestore:UpdateKeys" in summary["errors"][0]
     fake.inject("ListKeys", "AccessDeniedException")
     summary = checker(fake, arn, Prober({E1: [OK], E2: [DOWN]}), Sleeps()).run()
     assert actions(summary) == {E1: "error", E2: "error"}
     assert len(summary["errors"]) == 1
+
+
+def test_a_concurrent_checkers_write_is_not_lost(fake: FakeKeyValueStore, arn: str) -> None:
+    """Two checkers write in the same second: the ETag makes the later one re-read and merge."""
+    policy = edge_state.Policy(checkers=CHECKERS)
+    other = lambda: edge_state.observe(fake.client(), arn, W2, {E1: True, E2: False}, policy, at=T0)  # noqa: E731
+    fake.before("UpdateKeys", other)
+    edge_state.observe(
+        fake.client(), arn, E1, {E1: True, E2: False}, policy, at=T0, retry=no_jitter_retry(Sleeps())
+    )
+    items = fake.items(arn)
+    assert {k for k in items if k.startswith("health:")} == {
+        f"health:{r}:{c}" for r in (E1, E2) for c in (E1, W2)
+    }
+
+
+# ------------------------------------------------------------------ several checkers, any one lost
+def fleet_run(
+    fake: FakeKeyValueStore, arn: str, checkers: list[str], failing: str, at: float
+) -> dict[str, dict[str, Any]]:
+    """One run of each of ``checkers``: ``failing``'s /health fails from everywhere."""
+    script = {r: [DOWN if r == failing else OK] for r in REGIONS}
+    return {
+        name: checker(
+            fake,
+            arn,
+            Prober(script),
+            Sleeps(),
+            at=at,
+            settings=settings(arn, checker=name, checkers=CHECKERS),
+        ).run()
+        for name in checkers
+    }
+
+
+@pytest.mark.parametrize("failing", REGIONS)
+@pytest.mark.parametrize("lost", CHECKERS)
+def test_losing_any_one_checker_still_drains_a_failing_region(
+    fake: FakeKeyValueStore, arn: str, lost: str, failing: str
+) -> None:
+    left = [c for c in CHECKERS if c != lost]
+    fleet_run(fake, arn, left, failing, T0)
+    assert not any(drained(fake, arn).values())  # one failing run each: not yet
+    fleet_run(fake, arn, left, failing, T0 + 60)
+    assert drained(fake, arn) == {r: r == failing for r in REGIONS}
+    for n in range(2, 5):  # it recovers: three healthy runs of the two left restore it
+        fleet_run(fake, arn, left, "nowhere", T0 + 60 * n)
+    assert not any(drained(fake, arn).values())
+
+
+def test_one_checker_alone_cannot_drain(fake: FakeKeyValueStore, arn: str) -> None:
+    """A checker whose own network is broken sees every region fail; a majority must agree."""
+    for n in range(5):
+        fleet_run(fake, arn, [W2], E1, T0 + 60 * n)
+    assert not any(drained(fake, arn).values())
+
+
+def test_a_stopped_checkers_old_votes_do_not_count(fake: FakeKeyValueStore, arn: str) -> None:
+    fleet_run(fake, arn, [E2], E1, T0)
+    fleet_run(fake, arn, [E2], E1, T0 + 60)  # E2 votes to drain us-east-1, then stops
+    fleet_run(fake, arn, [W2], E1, T0 + 400)
+    fleet_run(fake, arn, [W2], E1, T0 + 460)  # W2 agrees, but E2's vote is 400 s old
+    assert not any(drained(fake, arn).values())
+
+
+def test_quorum_is_configurable(fake: FakeKeyValueStore, arn: str) -> None:
+    one = settings(arn, checker=W2, checkers=CHECKERS, quorum=1)
+    script = {E1: [DOWN], E2: [OK]}
+    for n in range(2):
+        checker(fake, arn, Prober(script), Sleeps(), at=T0 + 60 * n, settings=one).run()
+    assert drained(fake, arn) == {E1: True, E2: False}
 
 
 @pytest.mark.parametrize(
@@ -554,20 +669,28 @@ def test_judge(answer: HttpAnswer, ok: bool, detail: str) -> None:
 
 # ------------------------------------------------------------------------------ origin secret
 class FakeSecrets:
-    """Secrets Manager's GetSecretValue, one value per call from `values` (the last repeats)."""
+    """Secrets Manager's GetSecretValue by stage. ``stages`` per read: a list of {stage: value}
+    (the last repeats); a stage missing from the dict is ResourceNotFoundException."""
 
-    def __init__(self, *values: str) -> None:
-        self.values = list(values)
-        self.calls: list[tuple[str, str]] = []
+    def __init__(self, *reads: dict[str, str]) -> None:
+        self.reads = list(reads)
+        self.calls: list[tuple[str, str, str]] = []
 
     def factory(self, region: str) -> Any:
         outer = self
 
+        class NotFound(Exception):
+            response = {"Error": {"Code": "ResourceNotFoundException"}}
+
         class Client:
-            def get_secret_value(self, SecretId: str) -> dict[str, Any]:
-                outer.calls.append((region, SecretId))
-                value = outer.values.pop(0) if len(outer.values) > 1 else outer.values[0]
-                return {"SecretString": json.dumps({"HEADERVALUE": value})}
+            def get_secret_value(self, SecretId: str, VersionStage: str) -> dict[str, Any]:
+                outer.calls.append((region, SecretId, VersionStage))
+                stages = outer.reads[0]
+                if VersionStage == "AWSPREVIOUS" and len(outer.reads) > 1:
+                    outer.reads.pop(0)  # the next read sees the next state
+                if VersionStage not in stages:
+                    raise NotFound("Secrets Manager can't find the specified secret value for staging label")
+                return {"SecretString": json.dumps({"HEADERVALUE": stages[VersionStage]})}
 
         return Client()
 
@@ -577,43 +700,57 @@ def secret_settings(arn: str) -> Settings:
 
 
 def test_probes_carry_the_origin_secret_read_once(fake: FakeKeyValueStore, arn: str) -> None:
-    secrets = FakeSecrets("s3cret")
+    secrets = FakeSecrets({"AWSCURRENT": "s3cret"})
     secret = OriginSecret(SECRET_ARN, secrets.factory)
     prober = Prober({E1: [OK], E2: [OK]})
     for _ in range(2):
         checker(fake, arn, prober, Sleeps(), settings=secret_settings(arn), secret=secret).run()
     assert {h[HEADER] for _, h, _ in prober.calls} == {"s3cret"}
-    assert secrets.calls == [("us-east-1", SECRET_ARN)]  # the secret's own region, once
+    # The secret's own region, once per cold start: AWSCURRENT, then AWSPREVIOUS (none yet).
+    assert secrets.calls == [
+        ("us-east-1", SECRET_ARN, "AWSCURRENT"),
+        ("us-east-1", SECRET_ARN, "AWSPREVIOUS"),
+    ]
     assert {timeout for _, _, timeout in prober.calls} == {3.0}
 
 
-def test_a_403_refreshes_the_secret_and_asks_again(fake: FakeKeyValueStore, arn: str) -> None:
-    secrets = FakeSecrets("old", "new")
+def test_a_403_to_awscurrent_tries_awsprevious(fake: FakeKeyValueStore, arn: str) -> None:
+    """A value made AWSCURRENT by hand before the web ACLs accept it: the previous one still works."""
+    secrets = FakeSecrets({"AWSCURRENT": "new", "AWSPREVIOUS": "old"})
+    prober = Prober({E1: [FORBIDDEN, OK], E2: [OK]})
+    secret = OriginSecret(SECRET_ARN, secrets.factory)
+    summary = checker(fake, arn, prober, Sleeps(), settings=secret_settings(arn), secret=secret).run()
+    assert [h[HEADER] for r, h, _ in prober.calls if r == E1] == ["new", "old", "old", "old"]
+    assert summary["regions"][0]["outcome"] == "pass"
+    assert len(secrets.calls) == 2  # no re-read: AWSPREVIOUS answered
+
+
+def test_a_403_to_both_values_rereads_the_secret_once(fake: FakeKeyValueStore, arn: str) -> None:
+    secrets = FakeSecrets({"AWSCURRENT": "old"}, {"AWSCURRENT": "new", "AWSPREVIOUS": "old"})
     prober = Prober({E1: [FORBIDDEN, OK], E2: [OK]})
     secret = OriginSecret(SECRET_ARN, secrets.factory)
     summary = checker(fake, arn, prober, Sleeps(), settings=secret_settings(arn), secret=secret).run()
     assert [h[HEADER] for r, h, _ in prober.calls if r == E1] == ["old", "new", "new", "new"]
     assert summary["regions"][0]["outcome"] == "pass"
-    assert len(secrets.calls) == 2
-    assert fake.items(arn) == {}
+    assert len(secrets.calls) == 4
 
 
 def test_a_403_with_an_unchanged_secret_is_a_failure_and_refreshes_once(
     fake: FakeKeyValueStore, arn: str
 ) -> None:
-    secrets = FakeSecrets("same")
+    secrets = FakeSecrets({"AWSCURRENT": "same"})
     prober = Prober({E1: [OK], E2: [FORBIDDEN]})
     secret = OriginSecret(SECRET_ARN, secrets.factory)
     summary = checker(fake, arn, prober, Sleeps(), settings=secret_settings(arn), secret=secret).run()
     assert prober.count(E2) == 3  # no second request: the secret did not change
-    assert len(secrets.calls) == 2  # one read, one refresh per invocation
+    assert len(secrets.calls) == 4  # one read, one refresh per invocation (two stages each)
     assert f"is {HEADER} the header CloudFront sends" in summary["regions"][1]["probes"][0]["detail"]
-    assert actions(summary)[E2] == "drained"
+    assert summary["regions"][1]["outcome"] == "fail"
 
 
 def test_an_unreadable_secret_stops_the_check_before_any_probe(fake: FakeKeyValueStore, arn: str) -> None:
     class Denied:
-        def get_secret_value(self, SecretId: str) -> Any:
+        def get_secret_value(self, SecretId: str, VersionStage: str) -> Any:
             raise RuntimeError("AccessDeniedException: not authorized")
 
     prober = Prober({E1: [DOWN], E2: [DOWN]})
@@ -625,15 +762,15 @@ def test_an_unreadable_secret_stops_the_check_before_any_probe(fake: FakeKeyValu
 
 
 def test_a_secret_named_without_arn_is_read_in_the_functions_region() -> None:
-    secrets = FakeSecrets("v")
+    secrets = FakeSecrets({"AWSCURRENT": "v"})
     assert OriginSecret("ecommerce-origin-verify", secrets.factory).value() == "v"
-    assert secrets.calls == [("", "ecommerce-origin-verify")]  # "": the client's default region
+    assert secrets.calls[0] == ("", "ecommerce-origin-verify", "AWSCURRENT")  # "": the default region
 
 
 @pytest.mark.parametrize("raw", ["not json", '{"OTHER": "x"}', '{"HEADERVALUE": ""}', '{"HEADERVALUE": 7}'])
 def test_a_secret_without_a_headervalue_is_refused(raw: str) -> None:
     class Client:
-        def get_secret_value(self, SecretId: str) -> Any:
+        def get_secret_value(self, SecretId: str, VersionStage: str) -> Any:
             return {"SecretString": raw}
 
     with pytest.raises(edge_health.SecretError, match="HEADERVALUE"):
@@ -648,9 +785,14 @@ def test_the_secret_is_read_with_the_real_api_shape() -> None:
         stub.add_response(
             "get_secret_value",
             {"SecretString": '{"HEADERVALUE": "v"}'},
-            expected_params={"SecretId": SECRET_ARN},
+            expected_params={"SecretId": SECRET_ARN, "VersionStage": "AWSCURRENT"},
         )
-        assert OriginSecret(SECRET_ARN, lambda region: client).value() == "v"
+        stub.add_client_error(
+            "get_secret_value",
+            "ResourceNotFoundException",
+            expected_params={"SecretId": SECRET_ARN, "VersionStage": "AWSPREVIOUS"},
+        )
+        assert OriginSecret(SECRET_ARN, lambda region: client).values() == ["v"]
 
 
 # ---------------------------------------------------------------------------- Lambda handler
@@ -662,11 +804,22 @@ def lambda_env(monkeypatch: pytest.MonkeyPatch, fake: FakeKeyValueStore, arn: st
     monkeypatch.setenv("REGIONS", json.dumps([{"region": r, "health_url": url(r)} for r in REGIONS]))
     monkeypatch.setenv("ORIGIN_SECRET_ARN", SECRET_ARN)
     monkeypatch.setenv("ORIGIN_SECRET_HEADER", HEADER)
-    for name in ("PROBES", "PROBE_INTERVAL_SECONDS", "PROBE_TIMEOUT_SECONDS"):
+    monkeypatch.setenv("AWS_REGION", W2)
+    for name in (
+        "PROBES", "PROBE_INTERVAL_SECONDS", "PROBE_TIMEOUT_SECONDS", "CHECKER", "CHECKERS", "QUORUM",
+        "FAIL_THRESHOLD", "RESTORE_THRESHOLD", "OBSERVATION_TTL_SECONDS",
+    ):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(edge_health, "kvs_client_factory", fake.client)
     monkeypatch.setattr(edge_health, "sleep", sleeps)
     monkeypatch.setattr(edge_health, "clock", sleeps.now)
+    wall = [T0]
+    monkeypatch.setattr(edge_health, "wall_clock", lambda: wall[0])
+
+    def tick() -> None:
+        wall[0] += 60
+
+    sleeps.tick = tick  # type: ignore[attr-defined]
     yield sleeps
     edge_health.reset_caches()
 
@@ -674,37 +827,49 @@ def lambda_env(monkeypatch: pytest.MonkeyPatch, fake: FakeKeyValueStore, arn: st
 def test_handler_drains_then_restores_across_invocations(
     lambda_env: Sleeps, monkeypatch: pytest.MonkeyPatch, fake: FakeKeyValueStore, arn: str
 ) -> None:
-    secrets = FakeSecrets("s")
+    secrets = FakeSecrets({"AWSCURRENT": "s"})
     monkeypatch.setattr(edge_health, "secrets_client_factory", secrets.factory)
-    monkeypatch.setattr(edge_health, "prober", Prober({E1: [OK], E2: [DOWN]}))
-    assert actions(edge_health.handler({}, None)) == {E1: "none", E2: "drained"}
-    monkeypatch.setattr(edge_health, "prober", Prober({E1: [OK], E2: [OK, DOWN, OK]}))
-    assert actions(edge_health.handler({}, None)) == {E1: "none", E2: "none"}  # still flaky: stays drained
-    monkeypatch.setattr(edge_health, "prober", Prober({E1: [OK], E2: [OK]}))
-    assert actions(edge_health.handler({}, None)) == {E1: "none", E2: "restored"}
-    assert fake.items(arn) == {}
-    assert len(secrets.calls) == 1  # once per cold start
+
+    def invoke(script: Mapping[str, list[HttpAnswer]]) -> dict[str, str]:
+        monkeypatch.setattr(edge_health, "prober", Prober(script))
+        summary = edge_health.handler({}, None)
+        lambda_env.tick()  # type: ignore[attr-defined]
+        assert summary["checker"] == W2  # AWS_REGION names the checker by default
+        return actions(summary)
+
+    assert invoke({E1: [OK], E2: [DOWN]}) == {E1: "none", E2: "none"}
+    assert invoke({E1: [OK], E2: [DOWN]}) == {E1: "none", E2: "drained"}
+    assert invoke({E1: [OK], E2: [OK, DOWN, OK]}) == {E1: "none", E2: "none"}  # flaky: stays drained
+    assert [invoke({E1: [OK], E2: [OK]})[E2] for _ in range(3)] == ["none", "none", "restored"]
+    assert not any(drained(fake, arn).values())
+    assert len(secrets.calls) == 2  # once per cold start (AWSCURRENT, AWSPREVIOUS)
 
 
-def test_handler_reads_probe_settings_from_the_environment(
-    lambda_env: Sleeps, monkeypatch: pytest.MonkeyPatch
+def test_handler_reads_its_settings_from_the_environment(
+    lambda_env: Sleeps, monkeypatch: pytest.MonkeyPatch, fake: FakeKeyValueStore, arn: str
 ) -> None:
     monkeypatch.setenv("PROBES", "2")
     monkeypatch.setenv("PROBE_INTERVAL_SECONDS", "4.5")
     monkeypatch.setenv("PROBE_TIMEOUT_SECONDS", "1")
-    monkeypatch.setattr(edge_health, "secrets_client_factory", FakeSecrets("s").factory)
-    prober = Prober({E1: [OK], E2: [OK]})
+    monkeypatch.setenv("CHECKER", "witness")
+    monkeypatch.setenv("CHECKERS", json.dumps([E1, E2, "witness"]))
+    monkeypatch.setenv("QUORUM", "1")
+    monkeypatch.setenv("FAIL_THRESHOLD", "1")
+    monkeypatch.setattr(edge_health, "secrets_client_factory", FakeSecrets({"AWSCURRENT": "s"}).factory)
+    prober = Prober({E1: [OK], E2: [DOWN]})
     monkeypatch.setattr(edge_health, "prober", prober)
     summary = edge_health.handler({}, None)
     assert [len(r["probes"]) for r in summary["regions"]] == [2, 2]
     assert lambda_env.delays == [4.5]
     assert {t for _, _, t in prober.calls} == {1.0}
+    assert actions(summary)[E2] == "drained"
+    assert "health:us-east-2:witness" in fake.items(arn)
 
 
 def test_handler_fails_the_invocation_when_the_state_cannot_change(
     lambda_env: Sleeps, monkeypatch: pytest.MonkeyPatch, fake: FakeKeyValueStore
 ) -> None:
-    monkeypatch.setattr(edge_health, "secrets_client_factory", FakeSecrets("s").factory)
+    monkeypatch.setattr(edge_health, "secrets_client_factory", FakeSecrets({"AWSCURRENT": "s"}).factory)
     monkeypatch.setattr(edge_health, "prober", Prober({E1: [OK], E2: [DOWN]}))
     fake.inject("UpdateKeys", "AccessDeniedException")
     with pytest.raises(edge_health.EdgeHealthError, match="cloudfront-keyvaluestore:UpdateKeys"):
@@ -725,6 +890,7 @@ def test_handler_without_origin_secret_sends_no_header(
 GOOD_ENV = {
     "KVS_ARN": "arn:aws:cloudfront::123456789012:key-value-store/0b4f4a0e-8a8e-4f9b-9c1e-0123456789ab",
     "REGIONS": json.dumps([{"region": E1, "health_url": url(E1)}]),
+    "AWS_REGION": E2,
 }
 
 
@@ -732,6 +898,10 @@ def test_settings_defaults() -> None:
     s = Settings.from_env(GOOD_ENV)
     assert (s.probes, s.interval_seconds, s.timeout_seconds, s.secret_arn) == (3, 10.0, 3.0, None)
     assert s.regions == [E1]
+    assert (s.checker, s.checkers, s.fail_threshold, s.restore_threshold, s.quorum) == (E2, (E2,), 2, 3, None)
+    assert s.policy.votes_needed == 1
+    three = Settings.from_env(GOOD_ENV | {"CHECKERS": json.dumps([E1, E2, W2])})
+    assert three.policy.votes_needed == 2  # a majority
 
 
 @pytest.mark.parametrize(
@@ -749,6 +919,14 @@ def test_settings_defaults() -> None:
         ({"PROBE_INTERVAL_SECONDS": "-1"}, "PROBE_INTERVAL_SECONDS must be >= 0"),
         ({"PROBE_TIMEOUT_SECONDS": "0"}, "PROBE_TIMEOUT_SECONDS must be >= 0.1"),
         ({"ORIGIN_SECRET_ARN": SECRET_ARN}, "together"),
+        ({"AWS_REGION": ""}, "CHECKER must name"),
+        ({"CHECKERS": "us-east-1"}, "CHECKERS must be a JSON list"),
+        ({"CHECKERS": json.dumps([E1, E1])}, "distinct"),
+        ({"CHECKERS": json.dumps([E1])}, "must include this checker"),
+        ({"QUORUM": "2"}, "QUORUM must be at most"),
+        ({"QUORUM": "0"}, "QUORUM must be an integer >= 1"),
+        ({"FAIL_THRESHOLD": "1.5"}, "FAIL_THRESHOLD must be an integer"),
+        ({"RESTORE_THRESHOLD": "0"}, "RESTORE_THRESHOLD must be an integer >= 1"),
         ({"ORIGIN_SECRET_HEADER": HEADER}, "together"),
     ],
 )
@@ -925,7 +1103,8 @@ def test_local_status_shows_state_and_sample_viewers(tmp_path: Path) -> None:
         "  us-east-2  serving",
         "viewers are routed to the nearest of: us-east-1, us-east-2",
     ]
-    routes = {line.split("->")[0].strip(): line.split("->")[1].strip() for line in lines[4:]}
+    assert lines[-1] == "per-request failover groups for reads: on"
+    routes = {line.split("->")[0].strip(): line.split("->")[1].strip() for line in lines[4:-1]}
     assert routes == {
         "New York": E1,
         "Chicago": E2,
@@ -944,11 +1123,17 @@ def test_local_status_shows_state_and_sample_viewers(tmp_path: Path) -> None:
 class FakeCloudFormation:
     def __init__(self, outputs: Mapping[str, Mapping[str, str]]) -> None:
         self.outputs = outputs
+        self.asked: list[tuple[str, str]] = []
+        self.region = ""
 
     def __call__(self, region: str) -> FakeCloudFormation:
+        self.region = region
         return self
 
     def describe_stacks(self, StackName: str) -> dict[str, Any]:
+        self.asked.append((self.region, StackName))
+        if not StackName.endswith("-edge"):
+            raise AssertionError(f"{StackName}: drains must not need a regional stack")
         outputs = [{"OutputKey": k, "OutputValue": v} for k, v in self.outputs.get(StackName, {}).items()]
         return {"Stacks": [{"StackName": StackName, "Outputs": outputs}]}
 
@@ -959,11 +1144,62 @@ def deployed(monkeypatch: pytest.MonkeyPatch, fake: FakeKeyValueStore, arn: str,
     config = tmp_path / "regions.yaml"
     shutil.copy(ROOT / "config" / "regions.yaml", config)
     monkeypatch.setenv("ECOMMERCE_CONFIG", str(config))
+    monkeypatch.setenv(cli.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.delenv("ECOMMERCE_EDGE_KVS_ARN", raising=False)
     monkeypatch.setattr(cli, "client_factory", fake.client)
     monkeypatch.setattr(
         cli, "cloudformation_client_factory", FakeCloudFormation({"ecommerce-edge": {cli.KVS_OUTPUT: arn}})
     )
     return config
+
+
+def test_drain_asks_only_the_edge_stack_once_then_remembers_the_arn(
+    deployed: Path, fake: FakeKeyValueStore, arn: str, tmp_path: Path
+) -> None:
+    """An impaired region must not stop its own drain: no regional DescribeStacks, and after the
+    first lookup no CloudFormation call at all."""
+    cloudformation = cli.cloudformation_client_factory
+    assert isinstance(cloudformation, FakeCloudFormation)
+    assert invoke("drain", E1).exit_code == 0
+    assert cloudformation.asked == [("us-east-1", "ecommerce-edge")]
+    assert json.loads((tmp_path / "cache" / "ecommerce-edge.json").read_text()) == {"kvs_arn": arn}
+    assert invoke("restore", E1).exit_code == 0
+    assert invoke("status").exit_code == 0
+    assert cloudformation.asked == [("us-east-1", "ecommerce-edge")]  # remembered
+
+
+def test_kvs_arn_skips_cloudformation(
+    deployed: Path, fake: FakeKeyValueStore, arn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreachable(region: str) -> Any:
+        raise EndpointConnectionError(endpoint_url=f"https://cloudformation.{region}.amazonaws.com")
+
+    monkeypatch.setattr(cli, "cloudformation_client_factory", unreachable)
+    result = invoke("drain", E2, "--kvs-arn", arn)
+    assert result.exit_code == 0, result.output
+    assert drained(fake, arn)[E2]
+    monkeypatch.setenv("ECOMMERCE_EDGE_KVS_ARN", arn)
+    assert invoke("restore", E2).exit_code == 0
+    assert not drained(fake, arn)[E2]
+    monkeypatch.delenv("ECOMMERCE_EDGE_KVS_ARN")
+    assert_clean_failure(invoke("status"), "ecommerce-edge", "--kvs-arn")
+
+
+def test_failover_groups_switch_deployed(deployed: Path, fake: FakeKeyValueStore, arn: str) -> None:
+    assert invoke("failover-groups", "off").output.strip() == "failover groups off"
+    assert fake.items(arn) == {"failover-groups": "off"}
+    assert "per-request failover groups for reads: OFF" in invoke("status").output
+    assert invoke("failover-groups", "off").output.strip() == "failover groups off (already; nothing changed)"
+    assert invoke("failover-groups", "on").exit_code == 0
+    assert fake.items(arn) == {}
+    assert "per-request failover groups for reads: on" in invoke("status").output
+
+
+def test_failover_groups_switch_local_is_what_the_router_reads(tmp_path: Path) -> None:
+    assert invoke("failover-groups", "off", "--local", "--data-dir", str(tmp_path)).exit_code == 0
+    assert kvs_file(tmp_path) == {"data": [{"key": "failover-groups", "value": "off"}]}
+    assert invoke("failover-groups", "on", "--local", "--data-dir", str(tmp_path)).exit_code == 0
+    assert kvs_file(tmp_path) == {"data": []}
 
 
 def test_deployed_drain_status_and_restore_use_the_kvs(

@@ -24,16 +24,23 @@ import cf from 'cloudfront';
 //     choose the first-ranked region anyway, so at least one region always serves.
 //  4. GET/HEAD/OPTIONS with two or more regions: cf.createRequestOriginGroup with the chosen region
 //     first and the region ranked after it (wrapping round; drained or not, it is only the fallback)
-//     second, failing over on 500/502/503/504. The docs do not say whether a per-request group works
-//     on a behaviour that also allows writes, so if the call throws, use the single origin instead.
+//     second, failing over on 500/502/503/504. The argument has the form of the documentation's only
+//     example: originIds as [{originId: ...}, {originId: ...}] objects (the prose says strings).
+//     The docs do not say whether a per-request group works on a behaviour that also allows writes,
+//     so if the call throws, use the single origin instead. A bad argument may not throw but fail
+//     the request with a 502 (FunctionValidationErrors, alarmed): the KVS key "failover-groups" with
+//     the value "off" turns groups off without a deploy (ecommerce edge failover-groups off).
 //     Other methods, and single-region setups, get cf.selectRequestOriginById(chosen): CloudFront
 //     never fails writes over, since retrying a write could apply it twice.
-//  5. Set the request header x-edge-region: <chosen region>. The API ignores this header; it is there
-//     for debugging. If selecting the origin fails, the behaviour's default origin is kept and the
-//     header value is "default". The request itself never fails.
+//  5. Set the request header x-edge-region: <chosen region>; the origin request policy forwards it,
+//     so the API's access logs show the edge's choice. If selecting the origin fails, the
+//     behaviour's default origin is kept and the header value is "default". The request itself
+//     never fails.
 // Geo headers reach the function only if the behaviour's origin request policy or cache policy
 // includes them. Runtime limits: 10 KB of code, no timers, no network, no dynamic code. KVS reads
 // run one after another with await (no promise combinators) and stop at the first serving region.
+// Comment lines and indentation are stripped when the CDK code renders this file (edge_routing.py),
+// so a comment never sits at the end of a code line.
 
 const REGIONS = __REGIONS__;
 const PRIMARY = __PRIMARY__;
@@ -135,22 +142,36 @@ async function isDrained(kvs, region) {
   try {
     const present = await kvs.exists(key);
     if (!present) return false;
-    const value = await kvs.get(key); // get() throws for a missing key, so check exists() first
+    // get() throws for a missing key, so check exists() first
+    const value = await kvs.get(key);
     return typeof value === 'string' && value.trim().toLowerCase() === 'true';
   } catch (e) {
     return false;
   }
 }
 
+// False only when the KVS key "failover-groups" is "off" (trimmed, any case); errors keep groups on.
+async function groupsOn(kvs) {
+  if (!kvs) return true;
+  try {
+    if (!(await kvs.exists('failover-groups'))) return true;
+    const value = await kvs.get('failover-groups');
+    return !(typeof value === 'string' && value.trim().toLowerCase() === 'off');
+  } catch (e) {
+    return true;
+  }
+}
+
 // Methods an origin group can fail over; CloudFront never retries the others on another origin.
 const SAFE_METHODS = ['GET', 'HEAD', 'OPTIONS'];
 
-// Point this request at `nearest`; safe methods get `next` as the failover origin when there is one.
-function useOrigin(method, nearest, next) {
-  if (next && SAFE_METHODS.indexOf(method) >= 0) {
+// Point this request at `nearest`; safe methods get `next` as the failover origin when there is one
+// and groups are on.
+function useOrigin(method, nearest, next, groups) {
+  if (next && groups && SAFE_METHODS.indexOf(method) >= 0) {
     try {
       cf.createRequestOriginGroup({
-        originIds: [nearest, next],
+        originIds: [{ originId: nearest }, { originId: next }],
         failoverCriteria: { statusCodes: [500, 502, 503, 504] }
       });
       return;
@@ -169,10 +190,11 @@ async function handler(event) {
   let chosen = '';
   try {
     const order = ranking(viewerPoint(headers));
-    let at = 0; // index of the chosen region; stays 0 (first-ranked) if every region is drained
+    // Index of the chosen region; stays 0 (first-ranked) if every region is drained.
+    let at = 0;
+    // cf.kvs() throws when the function has no KeyValueStore: then every region is serving.
+    let kvs = null;
     if (order.length > 1) {
-      // cf.kvs() throws when the function has no KeyValueStore: then every region is serving.
-      let kvs = null;
       try {
         kvs = cf.kvs();
       } catch (e) {
@@ -189,7 +211,9 @@ async function handler(event) {
     }
     if (order.length) {
       chosen = order[at];
-      useOrigin(method, chosen, order.length > 1 ? order[(at + 1) % order.length] : '');
+      const next = order.length > 1 ? order[(at + 1) % order.length] : '';
+      const safe = SAFE_METHODS.indexOf(method) >= 0;
+      useOrigin(method, chosen, next, next && safe ? await groupsOn(kvs) : false);
     }
   } catch (e) {
     // Never fail the request. The behaviour's default origin serves it.

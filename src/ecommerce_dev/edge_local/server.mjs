@@ -262,9 +262,11 @@ function makeCloudfront(origins) {
       current().decision = { kind: 'single', ids: [id], statusCodes: [] };
     },
     createRequestOriginGroup(params) {
-      const ids = params && params.originIds;
-      if (!Array.isArray(ids) || ids.length !== 2 || ids[0] === ids[1]) {
-        throw new TypeError(`originIds must be two distinct origin ids, got ${JSON.stringify(ids)}`);
+      // The documented example's form: [{originId: ...}, {originId: ...}] (router.js uses it).
+      const given = params && params.originIds;
+      const ids = Array.isArray(given) ? given.map((o) => (o && typeof o === 'object' ? o.originId : undefined)) : [];
+      if (ids.length !== 2 || ids.some((id) => typeof id !== 'string') || ids[0] === ids[1]) {
+        throw new TypeError(`originIds must be two {originId} objects with distinct ids, got ${JSON.stringify(given)}`);
       }
       ids.forEach(checkId);
       const codes = params.failoverCriteria && params.failoverCriteria.statusCodes;

@@ -1,20 +1,32 @@
-"""Scheduled health checker of the edge: drains a failing region out of CloudFront's routing and
-restores it once it recovers (EventBridge, every minute).
+"""Scheduled health checker of the edge: records what it sees of every region in the edge's
+KeyValueStore, and drains or restores a region when the checkers' observations say so
+(EventBridge, every minute).
 
-Each invocation probes every region's ``GET /health`` ``PROBES`` times, ``PROBE_INTERVAL_SECONDS``
-apart. All probes failing drains the region; all passing restores a drained one; anything mixed
-changes nothing (hysteresis: one flaky probe neither drains nor restores). With a one-minute
-schedule a region whose /health fails is drained by the second invocation at the latest, i.e.
-within two minutes. The last serving region is never drained (the edge would route to it anyway).
+One checker runs in each serving region and one in the witness region, so losing any one region,
+its checker included, leaves a majority that still sees a failing region and drains it. Each run
+probes every region's ``GET /health`` ``PROBES`` times, ``PROBE_INTERVAL_SECONDS`` apart: all
+probes passing is a healthy run, any probe failing a failing run (so one failure in three counts).
+The run is recorded under ``health:<region>:<checker>`` as consecutive failing / healthy runs, and
+:func:`handlers.infra.edge_state.observe` applies the decision every checker would reach from the
+same keys: a quorum of checkers (``QUORUM``, default a majority of ``CHECKERS``) with
+``FAIL_THRESHOLD`` (2) failing runs in a row drains the region; with ``RESTORE_THRESHOLD`` (3)
+healthy runs in a row it restores a drain a checker made (an operator's drain holds until an
+operator restores it). A region failing every other minute therefore never flaps. The last serving
+region is never drained (the edge would route to it anyway).
 
 The regional APIs accept only requests that carry CloudFront's secret origin header, so the probes
-send it too: the value (JSON key ``HEADERVALUE`` of ``ORIGIN_SECRET_ARN``) is read once per cold
-start and re-read when a probe gets 403 (the secret was rotated). If the secret cannot be read,
-nothing is probed or changed: a broken checker must not drain healthy regions.
+send it too: the JSON key ``HEADERVALUE`` of ``ORIGIN_SECRET_ARN``'s ``AWSCURRENT`` version, and on a
+403 its ``AWSPREVIOUS`` one (a rotation promotes the new value only after CloudFront sends it, and
+every web ACL accepts both while it runs); both are read once per cold start and re-read once per
+invocation on a 403 answered to both. If the secret cannot be read, nothing is probed or recorded:
+a broken checker must not vote.
 
 Environment: ``KVS_ARN``, ``REGIONS`` (JSON ``[{"region": ..., "health_url": "https://..."}]``),
-``ORIGIN_SECRET_ARN`` (an ARN, or a name in the function's region) + ``ORIGIN_SECRET_HEADER`` (both
-or neither), ``PROBES`` (3), ``PROBE_INTERVAL_SECONDS`` (10), ``PROBE_TIMEOUT_SECONDS`` (3).
+``CHECKER`` (this checker's name, default ``AWS_REGION``), ``CHECKERS`` (JSON list of every checker's
+name, default ``[CHECKER]``), ``FAIL_THRESHOLD`` (2), ``RESTORE_THRESHOLD`` (3), ``QUORUM`` (a
+majority), ``OBSERVATION_TTL_SECONDS`` (150), ``ORIGIN_SECRET_ARN`` (an ARN, or a name in the
+function's region) + ``ORIGIN_SECRET_HEADER`` (both or neither), ``PROBES`` (3),
+``PROBE_INTERVAL_SECONDS`` (10), ``PROBE_TIMEOUT_SECONDS`` (3).
 """
 
 from __future__ import annotations
@@ -69,10 +81,26 @@ class Settings:
     probes: int = 3
     interval_seconds: float = 10.0
     timeout_seconds: float = 3.0
+    checker: str = "checker"
+    checkers: tuple[str, ...] = ()
+    fail_threshold: int = 2
+    restore_threshold: int = 3
+    quorum: int | None = None
+    ttl_seconds: float = 150.0
 
     @property
     def regions(self) -> list[str]:
         return [t.region for t in self.targets]
+
+    @property
+    def policy(self) -> edge_state.Policy:
+        return edge_state.Policy(
+            checkers=self.checkers or (self.checker,),
+            fail_threshold=self.fail_threshold,
+            restore_threshold=self.restore_threshold,
+            quorum=self.quorum,
+            ttl_seconds=self.ttl_seconds,
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -83,6 +111,14 @@ class Settings:
         secret_header = env.get("ORIGIN_SECRET_HEADER", "").strip() or None
         if (secret_arn is None) != (secret_header is None):
             raise ConfigurationError("set ORIGIN_SECRET_ARN and ORIGIN_SECRET_HEADER together, or neither")
+        checker = env.get("CHECKER", "").strip() or env.get("AWS_REGION", "").strip()
+        if not checker:
+            raise ConfigurationError("CHECKER must name this checker (default: AWS_REGION)")
+        checkers = _checkers(env.get("CHECKERS", ""), checker)
+        quorum_raw = env.get("QUORUM", "").strip()
+        quorum = int(_number(env, "QUORUM", 1, minimum=1)) if quorum_raw else None
+        if quorum is not None and quorum > len(checkers):
+            raise ConfigurationError(f"QUORUM must be at most the number of CHECKERS ({len(checkers)})")
         return cls(
             kvs_arn=kvs_arn,
             targets=_targets(env.get("REGIONS", "")),
@@ -91,7 +127,30 @@ class Settings:
             probes=int(_number(env, "PROBES", 3, minimum=1)),
             interval_seconds=_number(env, "PROBE_INTERVAL_SECONDS", 10, minimum=0),
             timeout_seconds=_number(env, "PROBE_TIMEOUT_SECONDS", 3, minimum=0.1),
+            checker=checker,
+            checkers=checkers,
+            fail_threshold=int(_number(env, "FAIL_THRESHOLD", 2, minimum=1)),
+            restore_threshold=int(_number(env, "RESTORE_THRESHOLD", 3, minimum=1)),
+            quorum=quorum,
+            ttl_seconds=_number(env, "OBSERVATION_TTL_SECONDS", 150, minimum=1),
         )
+
+
+def _checkers(raw: str, checker: str) -> tuple[str, ...]:
+    if not raw.strip():
+        return (checker,)
+    try:
+        names = json.loads(raw)
+        ok = isinstance(names, list) and all(isinstance(n, str) and n for n in names)
+    except ValueError:
+        ok = False
+    if not ok or len(set(names)) != len(names):
+        raise ConfigurationError(
+            f'CHECKERS must be a JSON list of distinct names, e.g. ["us-east-1"], got {raw!r}'
+        )
+    if checker not in names:
+        raise ConfigurationError(f"CHECKERS {names} must include this checker, {checker!r}")
+    return tuple(names)
 
 
 def _targets(raw: str) -> tuple[Target, ...]:
@@ -109,14 +168,18 @@ def _targets(raw: str) -> tuple[Target, ...]:
     return targets
 
 
+_INTEGERS: Final = frozenset({"PROBES", "FAIL_THRESHOLD", "RESTORE_THRESHOLD", "QUORUM"})
+
+
 def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
     raw = env.get(name, "").strip()
     try:
         value = float(raw) if raw else float(default)
     except ValueError:
         raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None
-    if value < minimum or (name == "PROBES" and value != int(value)):
-        raise ConfigurationError(f"{name} must be {'an integer ' if name == 'PROBES' else ''}>= {minimum}")
+    integer = name in _INTEGERS
+    if value < minimum or (integer and value != int(value)):
+        raise ConfigurationError(f"{name} must be {'an integer ' if integer else ''}>= {minimum}")
     return value
 
 
@@ -183,40 +246,55 @@ def judge(answer: HttpAnswer) -> tuple[bool, str]:
 
 
 class OriginSecret:
-    """The secret origin header's value, cached for the life of the container."""
+    """The secret origin header's values (``AWSCURRENT``, then ``AWSPREVIOUS`` if there is one),
+    cached for the life of the container."""
+
+    STAGES: Final = ("AWSCURRENT", "AWSPREVIOUS")
 
     def __init__(self, arn: str, client_factory: Callable[[str], Any]) -> None:
         self.arn = arn
         self._client_factory = client_factory
-        self._value: str | None = None
+        self._values: list[str] | None = None
+
+    def values(self) -> list[str]:
+        if self._values is None:
+            self._values = self._read()
+        return self._values
 
     def value(self) -> str:
-        if self._value is None:
-            self._value = self._read()
-        return self._value
+        return self.values()[0]
 
     def refresh(self) -> bool:
-        """Re-read the secret; True when the value changed."""
-        old, self._value = self._value, self._read()
-        return self._value != old
+        """Re-read the secret; True when the values changed."""
+        old, self._values = self._values, self._read()
+        return self._values != old
 
-    def _read(self) -> str:
+    def _read(self) -> list[str]:
         region = self.arn.split(":")[3] if self.arn.count(":") >= 6 else ""
-        try:
-            raw = self._client_factory(region).get_secret_value(SecretId=self.arn)["SecretString"]
-            value = json.loads(raw)["HEADERVALUE"]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise SecretError(
-                f"secret {self.arn} must be JSON with a string HEADERVALUE ({type(exc).__name__})"
-            ) from None
-        except Exception as exc:  # botocore's errors: access denied, not found, network
-            raise SecretError(
-                f"cannot read secret {self.arn}: {exc}; allow secretsmanager:GetSecretValue on it "
-                "(and kms:Decrypt if it uses a customer managed key)"
-            ) from None
-        if not isinstance(value, str) or not value:
-            raise SecretError(f"secret {self.arn}: HEADERVALUE must be a non-empty string")
-        return value
+        client = self._client_factory(region)
+        values: list[str] = []
+        for stage in self.STAGES:
+            try:
+                raw = client.get_secret_value(SecretId=self.arn, VersionStage=stage)["SecretString"]
+                value = json.loads(raw)["HEADERVALUE"]
+            except (ValueError, KeyError, TypeError) as exc:
+                raise SecretError(
+                    f"secret {self.arn} ({stage}) must be JSON with a string HEADERVALUE "
+                    f"({type(exc).__name__})"
+                ) from None
+            except Exception as exc:  # botocore's errors: access denied, not found, network
+                code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+                if stage != "AWSCURRENT" and code == "ResourceNotFoundException":
+                    continue  # never rotated: there is no previous version
+                raise SecretError(
+                    f"cannot read secret {self.arn} ({stage}): {exc}; allow secretsmanager:GetSecretValue "
+                    "on it (and kms:Decrypt if it uses a customer managed key)"
+                ) from None
+            if not isinstance(value, str) or not value:
+                raise SecretError(f"secret {self.arn} ({stage}): HEADERVALUE must be a non-empty string")
+            if value not in values:
+                values.append(value)
+        return values
 
 
 # ------------------------------------------------------------------------------------------- check
@@ -227,20 +305,23 @@ class RegionReport:
     drained_before: bool | None = None
     action: str = "none"
     detail: str = ""
+    observation: edge_state.Observation | None = None
+    votes: tuple[int, int] | None = None
 
     @property
     def outcome(self) -> str:
-        if self.probes and all(p.ok for p in self.probes):
-            return "pass"
-        if self.probes and not any(p.ok for p in self.probes):
-            return "fail"
-        return "mixed"
+        """``pass`` when every probe passed; ``fail`` when any failed (one failure in three counts)."""
+        return "pass" if self.probes and all(p.ok for p in self.probes) else "fail"
 
     def as_dict(self) -> dict[str, Any]:
+        seen = self.observation
         return {
             "region": self.region,
             "outcome": self.outcome,
             "probes": [p.as_dict() for p in self.probes],
+            "failing_runs": seen.fail if seen else None,
+            "healthy_runs": seen.ok if seen else None,
+            "votes": {"drain": self.votes[0], "restore": self.votes[1]} if self.votes else None,
             "drained_before": self.drained_before,
             "action": self.action,
             "detail": self.detail,
@@ -256,22 +337,27 @@ class Checker:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     retry: edge_state.Retry | None = None
+    #: Wall clock (epoch seconds): when a run started, as recorded in the store.
+    now: Callable[[], float] = time.time
     _refreshed: bool = field(default=False, init=False)
+    _choice: int = field(default=0, init=False)
 
     def run(self) -> dict[str, Any]:
-        """Probe, decide, apply; returns the summary (also logged as one JSON line)."""
+        """Probe, record, decide, apply; returns the summary (also logged as one JSON line)."""
         reports = {t.region: RegionReport(t.region) for t in self.settings.targets}
         if self.secret is not None:
-            self.secret.value()  # SecretError before any probe: never judge regions without it
+            self.secret.values()  # SecretError before any probe: never judge regions without it
+        at = self.now()
         start = self.clock()
         for round_ in range(self.settings.probes):
             if round_:
                 self.sleep(max(0.0, start + round_ * self.settings.interval_seconds - self.clock()))
             for target in self.settings.targets:
                 reports[target.region].probes.append(self._probe(target))
-        errors = self._apply(reports)
+        errors = self._apply(reports, at)
         summary = {
             "event": "edge-health",
+            "checker": self.settings.checker,
             "kvs_arn": self.settings.kvs_arn,
             "regions": [reports[r].as_dict() for r in self.settings.regions],
             "errors": errors,
@@ -281,59 +367,73 @@ class Checker:
 
     def _probe(self, target: Target) -> ProbeResult:
         began = self.clock()
-        answer = self.prober(target.health_url, self._headers(), self.settings.timeout_seconds)
-        if answer.status == 403 and self.secret is not None and not self._refreshed:
-            # Probably a rotated secret: re-read it once per invocation, and ask again if it changed.
-            self._refreshed = True
-            if self.secret.refresh():
-                answer = self.prober(target.health_url, self._headers(), self.settings.timeout_seconds)
+        answer = self._ask(target)
         ok, detail = judge(answer)
         if answer.status == 403 and self.secret is not None:
             detail += f" (is {self.settings.secret_header} the header CloudFront sends, with this secret?)"
         return ProbeResult(ok, answer.status, detail, self.clock() - began)
 
-    def _headers(self) -> dict[str, str]:
+    def _ask(self, target: Target) -> HttpAnswer:
+        timeout = self.settings.timeout_seconds
+        answer = self.prober(target.health_url, self._headers(self._choice), timeout)
+        if answer.status != 403 or self.secret is None:
+            return answer
+        # AWSCURRENT refused: AWSPREVIOUS (a rotation or a deploy in flight), then re-read both once
+        # per invocation (rotated since the cold start).
+        for index in range(len(self.secret.values())):
+            if index != self._choice:
+                retried = self.prober(target.health_url, self._headers(index), timeout)
+                if retried.status != 403:
+                    self._choice = index
+                    return retried
+        if not self._refreshed:
+            self._refreshed = True
+            if self.secret.refresh():
+                self._choice = 0
+                return self._ask(target)
+        return answer
+
+    def _headers(self, index: int) -> dict[str, str]:
         if self.secret is None or self.settings.secret_header is None:
             return {}
-        return {self.settings.secret_header: self.secret.value()}
+        values = self.secret.values()
+        return {self.settings.secret_header: values[min(index, len(values) - 1)]}
 
-    def _apply(self, reports: Mapping[str, RegionReport]) -> list[str]:
-        arn, regions = self.settings.kvs_arn, self.settings.regions
+    def _apply(self, reports: Mapping[str, RegionReport], at: float) -> list[str]:
+        settings = self.settings
+        healthy = {region: reports[region].outcome == "pass" for region in settings.regions}
         try:
-            state = edge_state.read_state(self.kvs_client, arn, regions)
+            decisions = edge_state.observe(
+                self.kvs_client,
+                settings.kvs_arn,
+                settings.checker,
+                healthy,
+                settings.policy,
+                at=at,
+                regions=settings.regions,
+                retry=self.retry,
+            )
         except edge_state.EdgeStateError as exc:
             for report in reports.values():
                 report.action, report.detail = "error", str(exc)
             return [str(exc)]
-        errors: list[str] = []
-        for report in reports.values():
-            report.drained_before = state[report.region]
-        # Restores first, so a recovered region counts as serving when a failing one is drained.
-        to_restore = [r for r in regions if reports[r].outcome == "pass" and state[r]]
-        to_drain = [r for r in regions if reports[r].outcome == "fail" and not state[r]]
-        for region in to_restore + to_drain:
-            report = reports[region]
-            try:
-                if region in to_restore:
-                    # Only its own drains: an operator's drain holds until an operator restores it.
-                    change = edge_state.restore(
-                        self.kvs_client, arn, region, automatic=True, retry=self.retry
-                    )
-                    report.action = "restored" if change.changed else "held-by-operator"
-                else:
-                    change = edge_state.drain(
-                        self.kvs_client, arn, region, regions, automatic=True, retry=self.retry
-                    )
-                    report.action = "drained" if change.changed else "none"
-            except edge_state.LastServingRegionError as exc:
-                report.action, report.detail = "kept-last-serving", str(exc)
+        for decision in decisions:
+            report = reports[decision.region]
+            report.drained_before = decision.drained_before
+            report.action, report.detail = decision.action, decision.detail
+            report.observation = decision.observation
+            report.votes = (decision.drain_votes, decision.restore_votes)
+            if decision.action == "kept-last-serving":
                 logger.warning(
-                    json.dumps({"event": "edge-health-last-region", "region": region, "detail": str(exc)})
+                    json.dumps(
+                        {
+                            "event": "edge-health-last-region",
+                            "region": decision.region,
+                            "detail": decision.detail,
+                        }
+                    )
                 )
-            except edge_state.EdgeStateError as exc:
-                report.action, report.detail = "error", str(exc)
-                errors.append(f"{region}: {exc}")
-        return errors
+        return []
 
 
 # ------------------------------------------------------------------------------------ entry point
@@ -353,6 +453,7 @@ secrets_client_factory: Callable[[str], Any] = default_secrets_client
 prober: Prober = http_get
 sleep: Callable[[float], None] = time.sleep
 clock: Callable[[], float] = time.monotonic
+wall_clock: Callable[[], float] = time.time
 
 # Cold-start caches: one KVS client, one secret value per secret ARN.
 _kvs_client: Any = None
@@ -377,7 +478,9 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
             settings.secret_arn,
             OriginSecret(settings.secret_arn, lambda region: secrets_client_factory(region)),
         )
-    checker = Checker(settings, _kvs_client, prober=prober, secret=secret, sleep=sleep, clock=clock)
+    checker = Checker(
+        settings, _kvs_client, prober=prober, secret=secret, sleep=sleep, clock=clock, now=wall_clock
+    )
     try:
         summary = checker.run()
     except SecretError as exc:

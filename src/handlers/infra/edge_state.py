@@ -10,12 +10,25 @@ state is read, so a decision made on stale state cannot land: a concurrent write
 turns it into a ConflictException, and the whole describe-read-decide-write step is redone after a
 capped, jittered backoff. That is also what keeps two concurrent drains from emptying the edge.
 
+Health observations (:func:`observe`): each health checker (one per serving region plus one in the
+witness region) keeps, per region it probes, its own key ``health:<region>:<checker>`` with its
+consecutive failing and healthy runs (JSON ``{"fail": n, "ok": n, "at": epoch seconds}``). A region
+is drained when a quorum of checkers (default: a majority of all configured checkers) each saw at
+least ``fail_threshold`` failing runs in a row, and an automatic drain is restored when a quorum saw
+``restore_threshold`` healthy runs in a row; observations older than ``ttl_seconds`` do not count
+(a checker that stopped has no vote). With a majority quorum both can never hold at once, and every
+checker reaches the same decision from the same keys, so any of them may apply it (idempotent).
+
+``failover-groups`` = ``off`` makes the router use one origin per request (no per-request origin
+group); a missing key or any other value keeps groups on.
+
 Lambda-safe: standard library and boto3/botocore only. The API is signed with SigV4A, which
 botocore can only do with the AWS CRT (``botocore[crt]``, i.e. the ``awscrt`` package).
 """
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import time
@@ -28,6 +41,10 @@ DRAINED_VALUE: Final = "true"
 #: Marks a drain the health checker made (the router ignores it): the checker restores only its own
 #: drains, so an operator's maintenance drain holds until an operator restores it.
 AUTO_PREFIX: Final = "auto-drained:"
+#: Per-(region, checker) health observations: ``health:<region>:<checker>``.
+HEALTH_PREFIX: Final = "health:"
+#: The router's switch: ``off`` = no per-request origin groups (selectRequestOriginById only).
+FAILOVER_GROUPS_KEY: Final = "failover-groups"
 #: The KVS control plane and its IAM resources are global; the client still needs a region to exist.
 CLIENT_REGION: Final = "us-east-1"
 KVS_ARN: Final = re.compile(r"arn:aws[a-z-]*:cloudfront::(\d{12}):key-value-store/[A-Za-z0-9-]+")
@@ -89,6 +106,16 @@ def drain_key(region: str) -> str:
 
 def auto_key(region: str) -> str:
     return AUTO_PREFIX + region
+
+
+def health_key(region: str, checker: str) -> str:
+    return f"{HEALTH_PREFIX}{region}:{checker}"
+
+
+def failover_groups_on(items: Mapping[str, str]) -> bool:
+    """The router's rule: only ``off`` (trimmed, any case) turns per-request origin groups off."""
+    value = items.get(FAILOVER_GROUPS_KEY)
+    return value is None or value.strip().lower() != "off"
 
 
 def automatic_drains(items: Mapping[str, str], regions: Iterable[str]) -> set[str]:
@@ -250,6 +277,200 @@ def restore(
 
     changed, attempts = _with_retries(attempt, retry, kvs_arn, f"restore {region}")
     return Change(region, drained=False, changed=changed, attempts=attempts)
+
+
+# ------------------------------------------------------------------------------ health observations
+@dataclass(frozen=True)
+class Observation:
+    """One checker's memory of one region: consecutive failing / healthy runs, and when it last ran
+    (``at``: epoch seconds of the run's start, which also makes a retried write idempotent)."""
+
+    fail: int = 0
+    ok: int = 0
+    at: float = 0.0
+
+    def encode(self) -> str:
+        return json.dumps({"fail": self.fail, "ok": self.ok, "at": round(self.at, 3)}, separators=(",", ":"))
+
+    @classmethod
+    def decode(cls, raw: str | None) -> Observation | None:
+        """The stored observation, or None for a missing or unreadable value (no vote)."""
+        try:
+            data = json.loads(raw or "")
+            return cls(int(data["fail"]), int(data["ok"]), float(data["at"]))
+        except (ValueError, TypeError, KeyError):
+            return None
+
+    def after(self, healthy: bool, at: float, ttl_seconds: float) -> Observation:
+        """This observation extended by a run that started at ``at``. A stale one starts over; the
+        same run recorded twice (a write retried after it landed) counts once."""
+        if at == self.at:
+            return self
+        previous = self if 0 <= at - self.at <= ttl_seconds else Observation()
+        if healthy:
+            return Observation(fail=0, ok=previous.ok + 1, at=at)
+        return Observation(fail=previous.fail + 1, ok=0, at=at)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """When observations drain or restore a region. Defaults: 2 failing runs in a row drain, 3
+    healthy runs in a row restore (an automatic drain), a majority of ``checkers`` must agree,
+    observations older than 150 s (2.5 one-minute runs) have no vote."""
+
+    checkers: tuple[str, ...]
+    fail_threshold: int = 2
+    restore_threshold: int = 3
+    quorum: int | None = None
+    ttl_seconds: float = 150.0
+
+    @property
+    def votes_needed(self) -> int:
+        return self.quorum if self.quorum is not None else len(self.checkers) // 2 + 1
+
+    def votes(self, items: Mapping[str, str], region: str, now: float) -> tuple[int, int]:
+        """(checkers voting to drain, checkers voting to restore) ``region``, from fresh observations."""
+        drain = restore = 0
+        for checker in self.checkers:
+            seen = Observation.decode(items.get(health_key(region, checker)))
+            if seen is None or abs(now - seen.at) > self.ttl_seconds:
+                continue
+            drain += seen.fail >= self.fail_threshold
+            restore += seen.ok >= self.restore_threshold
+        return drain, restore
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What :func:`observe` did for one region (``action``: drained, restored, held-by-operator,
+    kept-last-serving or none) and the votes behind it."""
+
+    region: str
+    observation: Observation
+    drained_before: bool
+    action: str
+    drain_votes: int
+    restore_votes: int
+    detail: str = ""
+
+
+def decide(
+    items: Mapping[str, str], regions: Sequence[str], policy: Policy, now: float
+) -> dict[str, tuple[str, int, int, str]]:
+    """Region -> (action, drain votes, restore votes, detail) from the store's items: restores
+    first (a recovered region serves again before a failing one is drained), never the last serving
+    region, an operator's drain (no ``auto-drained:`` marker) never restored. Pure."""
+    state = state_from_items(items, regions)
+    auto = automatic_drains(items, regions)
+    votes = {region: policy.votes(items, region, now) for region in regions}
+    need = policy.votes_needed
+    out: dict[str, tuple[str, int, int, str]] = {}
+    for region in regions:
+        drain_votes, restore_votes = votes[region]
+        action = "none"
+        if state[region] and restore_votes >= need:
+            action = "restored" if region in auto else "held-by-operator"
+            if action == "restored":
+                state[region] = False
+        out[region] = (action, drain_votes, restore_votes, "")
+    for region in regions:
+        drain_votes, restore_votes = votes[region]
+        if state[region] or drain_votes < need:
+            continue
+        try:
+            check_drain_allowed(region, regions, state)
+        except LastServingRegionError as exc:
+            out[region] = ("kept-last-serving", drain_votes, restore_votes, str(exc))
+            continue
+        state[region] = True
+        out[region] = ("drained", drain_votes, restore_votes, "")
+    return out
+
+
+def observe(
+    client: Any,
+    kvs_arn: str,
+    checker: str,
+    healthy: Mapping[str, bool],
+    policy: Policy,
+    *,
+    at: float,
+    regions: Sequence[str] | None = None,
+    retry: Retry | None = None,
+) -> list[Decision]:
+    """Record one run of ``checker`` (region -> healthy, for a run that started at ``at``) and apply
+    what every checker's observations decide, in one ``UpdateKeys`` with the ETag read first (a
+    concurrent writer makes the whole step start over). Safe to repeat: the same run counts once, and
+    a drain or restore another checker already made is not made again."""
+    _check_arn(kvs_arn)
+    regions = list(regions or healthy)
+    if checker not in policy.checkers:
+        raise EdgeStateError(f"checker {checker!r} is not one of {list(policy.checkers)}")
+    result: list[Decision] = []
+
+    def attempt() -> bool:
+        etag = _etag(client, kvs_arn)
+        items = _items(client, kvs_arn)
+        before = state_from_items(items, regions)
+        puts: dict[str, str] = {}
+        seen: dict[str, Observation] = {}
+        for region in regions:
+            key = health_key(region, checker)
+            old = Observation.decode(items.get(key)) or Observation()
+            seen[region] = old.after(healthy[region], at, policy.ttl_seconds)
+            if seen[region] != old or key not in items:
+                puts[key] = seen[region].encode()
+        merged = {**items, **puts}
+        decisions = decide(merged, regions, policy, at)
+        deletes: list[str] = []
+        for region, (action, *_rest) in decisions.items():
+            if action == "drained":
+                puts[drain_key(region)] = DRAINED_VALUE
+                puts[auto_key(region)] = DRAINED_VALUE
+            elif action == "restored":
+                deletes += [drain_key(region), auto_key(region)]
+        result[:] = [
+            Decision(region, seen[region], before[region], action, dv, rv, detail)
+            for region, (action, dv, rv, detail) in decisions.items()
+        ]
+        if not puts and not deletes:
+            return False
+        changes: dict[str, Any] = {}
+        if puts:
+            changes["Puts"] = [{"Key": k, "Value": v} for k, v in puts.items()]
+        if deletes:
+            changes["Deletes"] = [{"Key": k} for k in deletes]
+        _call(client, "UpdateKeys", kvs_arn, IfMatch=etag, **changes)
+        return True
+
+    _with_retries(attempt, retry, kvs_arn, f"record the observations of {checker}")
+    return result
+
+
+def set_failover_groups(client: Any, kvs_arn: str, on: bool, *, retry: Retry | None = None) -> Change:
+    """Turn the router's per-request origin groups on (delete the key) or off (``off``)."""
+    _check_arn(kvs_arn)
+
+    def attempt() -> bool:
+        etag = _etag(client, kvs_arn)
+        items = _items(client, kvs_arn)
+        if failover_groups_on(items) == on:
+            return False
+        if on:
+            _call(client, "UpdateKeys", kvs_arn, Deletes=[{"Key": FAILOVER_GROUPS_KEY}], IfMatch=etag)
+        else:
+            puts = [{"Key": FAILOVER_GROUPS_KEY, "Value": "off"}]
+            _call(client, "UpdateKeys", kvs_arn, Puts=puts, IfMatch=etag)
+        return True
+
+    changed, attempts = _with_retries(attempt, retry, kvs_arn, "switch failover groups")
+    return Change(FAILOVER_GROUPS_KEY, drained=not on, changed=changed, attempts=attempts)
+
+
+def read_items(client: Any, kvs_arn: str) -> dict[str, str]:
+    """Every key of the store (status and tests)."""
+    _check_arn(kvs_arn)
+    return _items(client, kvs_arn)
 
 
 # ---------------------------------------------------------------------------------------- plumbing
