@@ -413,4 +413,5 @@ def test_migrations_directory_is_shipped_as_package_data() -> None:
         "0003_orders.sql",
         "0004_idempotency_records.sql",
         "0005_customer_identity.sql",
+        "0007_stock_buckets.sql",
     ]
