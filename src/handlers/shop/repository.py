@@ -636,10 +636,14 @@ class ShopRepository:
                 INSERT_IDEMPOTENCY,
             ]
 
+        # Only a pipeline whose statements after the first that can fail are never prepared: see
+        # _statements. With the CTE that is the last statement, whose own Parse the server runs.
+        prepare = None if self.order_strategy == "cte" else False
+
         def work(conn: Connection) -> list[psycopg.Cursor[Any]]:
             # A fresh random start per line and attempt: a retry after a conflict tries other buckets.
             attempt = {**params, **{f"r{i}": _start() for i in range(len(lines))}}
-            return [conn.cursor().execute(statement, attempt) for statement in statements]
+            return [conn.cursor().execute(statement, attempt, prepare=prepare) for statement in statements]
 
         try:
             # Safe to re-run even if the connection broke after COMMIT left: the idempotency key makes
@@ -702,7 +706,7 @@ class ShopRepository:
         def work(conn: Connection) -> list[psycopg.Cursor[Any]]:
             attempt = {**params, "start": _start()}
             return [
-                conn.cursor().execute(statement, attempt)
+                conn.cursor().execute(statement, attempt, prepare=False)  # see _statements
                 for statement in (RESTOCK, RESTOCK_BUCKETS, MARK_CANCELLED, ORDER_WITH_ITEMS)
             ]
 
@@ -778,10 +782,15 @@ class ShopRepository:
         return self.db.run_transaction(work, deadline=self.deadline, pipeline=pipeline, idempotent=idempotent)
 
     def _statements(self, statements: Sequence[Any], params: dict[str, Any]) -> Any:
-        """Statements in one transaction, one round trip; the last one's first row."""
+        """Statements in one transaction, one round trip; the last one's first row. Never prepared:
+        psycopg (3.3) records a statement as prepared once its Parse is queued, also in a pipeline that
+        a conflict aborted before the server reached it, and the retry then names a statement that
+        does not exist (InvalidSqlStatementName; seen with re-sharding under load,
+        tests/integration/test_stock_buckets.py). Unprepared statements cost the server a parse, not
+        a round trip."""
 
         def work(conn: Connection) -> list[psycopg.Cursor[Any]]:
-            return [conn.cursor().execute(statement, params) for statement in statements]
+            return [conn.cursor().execute(statement, params, prepare=False) for statement in statements]
 
         return self._transaction(work, pipeline=True)[-1].fetchone()
 
