@@ -49,7 +49,7 @@ class Plan:
     orders_per_buyer: int = 12
     hot_buckets: tuple[int, ...] = (1, 4, 16)
     hot_buyers: tuple[int, ...] = (8, 32)
-    hot_demand: int = 192  # orders per burst, whatever the number of buyers
+    hot_demand: int = 384  # orders per burst, whatever the number of buyers
     hot_rounds: int = 3
     hot_commit_ms: float = 20.0  # about one us-east-1 <-> us-east-2 round trip (dsql.md "Multi-region")
     cold_start_repeat: int = 30  # imports are bimodal on a busy machine: 10 samples move a median by ~15 %
