@@ -151,3 +151,23 @@ def test_changing_buckets_under_load_neither_loses_nor_invents_units(
     assert stock(admin, product) + sold(admin, product) == initial
     row, quantities = buckets(admin, product)
     assert row == 0 and len(quantities) == 4 and min(quantities) >= 0
+
+
+def test_the_operator_command_shows_and_changes_the_bucket_count(
+    client: Client, shop_dsn: str, admin: psycopg.Connection
+) -> None:
+    from click.testing import CliRunner
+
+    from ecommerce_dev.cli import main
+
+    product = client.new_product(10)
+    runner = CliRunner()
+    shown = runner.invoke(main, ["stock-buckets", "--dsn", shop_dsn, product])
+    assert (shown.exit_code, shown.output.strip()) == (0, f"{product}: 10 units in 1 bucket")
+    changed = runner.invoke(main, ["stock-buckets", "--dsn", shop_dsn, product, "4"])
+    assert (changed.exit_code, changed.output.strip()) == (0, f"{product}: 10 units in 4 buckets")
+    assert buckets(admin, product) == (0, [3, 3, 2, 2])
+    refused = runner.invoke(main, ["stock-buckets", "--dsn", shop_dsn, product, "17"])
+    assert refused.exit_code == 2
+    missing = runner.invoke(main, ["stock-buckets", "--dsn", shop_dsn, str(uuid4()), "2"])
+    assert missing.exit_code == 1 and "does not exist" in missing.output
