@@ -32,7 +32,15 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 PLOTS = ROOT / "docs" / "bench"
 #: One key per section in the results file, in the order the page shows them.
-RESULT_KEYS = ("round_trips", "latency_ms", "catalog_scale", "contention", "cold_start", "synth")
+RESULT_KEYS = (
+    "round_trips",
+    "latency_ms",
+    "catalog_scale",
+    "contention",
+    "hot_product",
+    "cold_start",
+    "synth",
+)
 #: The sample data's John (docs and tests name him): his identity places the benchmark's orders.
 JOHN_EMAIL = "john.doe@example.com"
 #: Modelled handshakes of a new DSQL connection that the local unix socket does not have:

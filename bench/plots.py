@@ -126,6 +126,41 @@ def contention(data: dict[str, Any], out: Path) -> Path | None:
     return _save(figure, out / "contention.png")
 
 
+def hot_product(data: dict[str, Any], out: Path) -> Path | None:
+    section = data.get("hot_product")
+    if not section:
+        return None
+    rows = section["rows"]
+    buyers = sorted({r["buyers"] for r in rows})
+    layouts = list(dict.fromkeys(r["layout"] for r in rows))
+    cell = {(r["layout"], r["buyers"]): r for r in rows}
+    figure, (left, right) = plt.subplots(1, 2, figsize=(9.5, 3.8))
+    positions = range(len(layouts))
+    width = 0.8 / len(buyers)
+    colors = (REFERENCE, SHOP, "#2ca02c", "#9467bd")
+    for index, count in enumerate(buyers):
+        offset = (index - (len(buyers) - 1) / 2) * width
+        rates = [cell[(layout, count)]["orders_per_second_p50"] for layout in layouts]
+        retries = [cell[(layout, count)]["conflict_retries_per_order"] for layout in layouts]
+        bars = left.bar(
+            [p + offset for p in positions], rates, width, color=colors[index], label=f"{count} buyers"
+        )
+        left.bar_label(bars, fmt="%.0f", fontsize=7)
+        right.bar(
+            [p + offset for p in positions], retries, width, color=colors[index], label=f"{count} buyers"
+        )
+    for axis in (left, right):
+        axis.set_xticks(list(positions))
+        axis.set_xticklabels(layouts, rotation=20, ha="right", fontsize=8)
+    left.set_ylabel("orders per second (p50)")
+    right.set_ylabel("conflict retries per order")
+    left.legend(fontsize=8)
+    figure.suptitle(
+        f"A hot product, commits held {section['commit_ms']:g} ms, buyers in two regions", fontsize=10
+    )
+    return _save(figure, out / "hot_product.png")
+
+
 def cold_start(data: dict[str, Any], out: Path) -> Path | None:
     section = data.get("cold_start")
     if not section or "import_ms" not in section:
@@ -154,7 +189,9 @@ def cold_start(data: dict[str, Any], out: Path) -> Path | None:
 
 def write_all(data: dict[str, Any], out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    made = [plot(data, out) for plot in (latency, round_trips, catalog_scale, contention, cold_start)]
+    made = [
+        plot(data, out) for plot in (latency, round_trips, catalog_scale, contention, hot_product, cold_start)
+    ]
     return [path for path in made if path is not None]
 
 

@@ -329,6 +329,58 @@ def contention(bench: dict[str, Any]) -> str:
     )
 
 
+def hot_product(bench: dict[str, Any]) -> str:
+    section = bench.get("hot_product")
+    if not section:
+        return _missing("hot_product")
+    rows = [
+        [
+            row["layout"],
+            _num(row["buyers"]),
+            f"{_num(row['orders_per_second_p50'], 0)} ({_num(row['orders_per_second_min'], 0)}{DASH}"
+            f"{_num(row['orders_per_second_max'], 0)})",
+            f"{row['conflict_retries_per_order']:.3f}",
+            f"{_num(row['latency_201_ms']['p50'])} / {_num(row['latency_201_ms']['p99'])}",
+            _num(row["status_201"]),
+            _num(row["status_409"]),
+            _num(row["status_503"]),
+            f"{_num(row['units_sold'])}"
+            + (f" of {_num(row['stock_offered'])}" if row["stock_offered"] else ""),
+            "yes" if row["units_exact"] else "**NO**",
+        ]
+        for row in section["rows"]
+    ]
+    header = [
+        "stock",
+        "buyers",
+        f"orders/s p50 (min{DASH}max)",
+        "conflict retries / order",
+        "201 latency ms p50 / p99",
+        "201",
+        "409",
+        "503",
+        "units sold",
+        "exact",
+    ]
+    goal = section["goal"]
+    verdict = {True: "met", False: "**not met**", None: "not measured"}[goal.get("met")]
+    judged = "the 5x speed-up" if goal.get("by") == "speedup" else "80 % of the ceiling"
+    how = (
+        f"{goal['speedup']}x the orders/s of 1 bucket, {round(100 * goal['of_ceiling'])} % of the spread "
+        f"catalog's ceiling; judged by {judged}"
+        if goal.get("met") is not None
+        else goal.get("reason", "")
+    )
+    return (
+        _table(header, rows)
+        + f"\nCommit model {_num(section['commit_ms'])} ms per COMMIT, {_num(section['rtt_ms'])} ms RTT "
+        f"otherwise; buyers split over {', '.join(section['regions'])}; {section['demand_per_burst']} "
+        f"orders per burst, {section['rounds']} bursts per cell. Hot: {section['hot_stock']}; spread: "
+        f"{section['spread_catalog']}. {section['database']}.\n\n"
+        f"Goal (16 buckets, 32 buyers): {verdict} ({how}).\n"
+    )
+
+
 def cold_start(bench: dict[str, Any]) -> str:
     section = bench.get("cold_start")
     if not section:
@@ -503,6 +555,7 @@ def blocks(bench: dict[str, Any] | None, chaos: dict[str, Any] | None) -> dict[s
                 "latency",
                 "catalog-scale",
                 "contention",
+                "hot-product",
                 "cold-start",
                 "synth",
             ),
@@ -515,6 +568,7 @@ def blocks(bench: dict[str, Any] | None, chaos: dict[str, Any] | None) -> dict[s
             "latency": latency,
             "catalog-scale": catalog_scale,
             "contention": contention,
+            "hot-product": hot_product,
             "cold-start": cold_start,
             "synth": synth,
         }

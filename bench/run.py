@@ -2,8 +2,9 @@
 
 Sections (one key each in bench/results/latest.json): ``round_trips`` and ``latency_ms`` (the shop and
 the recipe's flow through the same latency proxy at 0, 1 and 10 ms RTT), ``catalog_scale`` (1k, 100k
-and 1M products), ``contention`` (concurrent buyers in two simulated regions), ``cold_start`` and
-``synth``. Writes bench/results/latest.json plus a timestamped copy, the plots in docs/bench/, the
+and 1M products), ``contention`` (concurrent buyers in two simulated regions), ``hot_product`` (a
+flash sale with DSQL's commit cost modelled: stock buckets against one stock row), ``cold_start``
+and ``synth``. Writes bench/results/latest.json plus a timestamped copy, the plots in docs/bench/, the
 generated blocks of docs/performance.md, and prints a summary. Progress goes to stderr; what the
 handlers print (Powertools' metric and log lines) is captured, never on the terminal while measuring.
 
@@ -30,7 +31,7 @@ from bench.common import PLOTS, RESULT_KEYS, RESULTS, Lab, Progress, dump, machi
 # As the Makefile does: jsii (imported by the cold-start and synth sections) warns about Node 20.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-SECTIONS = ("round_trips", "catalog_scale", "contention", "cold_start", "synth")
+SECTIONS = ("round_trips", "catalog_scale", "contention", "hot_product", "cold_start", "synth")
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,11 @@ class Plan:
     contention_rounds: int = 5
     buyers_per_region: int = 4
     orders_per_buyer: int = 12
+    hot_buckets: tuple[int, ...] = (1, 4, 16)
+    hot_buyers: tuple[int, ...] = (8, 32)
+    hot_demand: int = 384  # orders per burst, whatever the number of buyers
+    hot_rounds: int = 3
+    hot_commit_ms: float = 20.0  # about one us-east-1 <-> us-east-2 round trip (dsql.md "Multi-region")
     cold_start_repeat: int = 30  # imports are bimodal on a busy machine: 10 samples move a median by ~15 %
     synth_rounds: int = 3
     make_test: bool = True
@@ -63,6 +69,7 @@ PLANS = {
         cold_start_repeat=3,
         synth_rounds=1,
         make_test=False,
+        hot_rounds=1,
     ),
     "smoke": Plan(
         "smoke",
@@ -79,12 +86,16 @@ PLANS = {
         cold_start_repeat=1,
         synth_rounds=1,
         make_test=False,
+        hot_buckets=(1, 4),
+        hot_buyers=(2,),
+        hot_demand=8,
+        hot_rounds=1,
     ),
 }
 
 
 def measure(plan: Plan, sections: tuple[str, ...], progress: Progress) -> tuple[dict[str, Any], int]:
-    from bench.sections import catalog_scale, cold_start, contention, round_trips, synth
+    from bench.sections import catalog_scale, cold_start, contention, hot_product, round_trips, synth
 
     results: dict[str, Any] = {}
     with Lab.open() as lab, quiet_handlers() as sink:
@@ -114,6 +125,21 @@ def measure(plan: Plan, sections: tuple[str, ...], progress: Progress) -> tuple[
                 buyers_per_region=plan.buyers_per_region,
                 orders_per_buyer=plan.orders_per_buyer,
                 rounds=plan.contention_rounds,
+            )
+        if "hot_product" in sections:
+            progress.begin(
+                "hot_product",
+                f"buckets {list(plan.hot_buckets)}, buyers {list(plan.hot_buyers)}, "
+                f"commit {plan.hot_commit_ms} ms, {plan.hot_rounds} rounds",
+            )
+            results["hot_product"] = hot_product.run(
+                lab,
+                progress,
+                buckets=plan.hot_buckets,
+                buyers=plan.hot_buyers,
+                demand=plan.hot_demand,
+                rounds=plan.hot_rounds,
+                commit_ms=plan.hot_commit_ms,
             )
         if "cold_start" in sections:
             progress.begin("cold_start", f"{plan.cold_start_repeat} samples")

@@ -185,12 +185,11 @@ class Client:
             body["customer_id"] = customer
         return self.post("/orders", body, headers={"Idempotency-Key": key or str(uuid4())}, **kwargs)
 
-    def new_product(self, stock: int, price: str = "10.00", category: str = "Test") -> str:
-        reply = self.post(
-            "/products",
-            {"name": "P", "price": price, "stock_quantity": stock, "category": category},
-            who=OPERATOR,
-        )
+    def new_product(self, stock: int, price: str = "10.00", category: str = "Test", buckets: int = 1) -> str:
+        body = {"name": "P", "price": price, "stock_quantity": stock, "category": category}
+        if buckets != 1:
+            body["stock_buckets"] = buckets
+        reply = self.post("/products", body, who=OPERATOR)
         assert reply.status == 201, reply.body
         return str(reply.body["product_id"])
 
@@ -217,6 +216,11 @@ def reply_of(result: Mapping[str, Any]) -> Reply:
 
 
 def stock(admin: psycopg.Connection, product_id: str) -> int:
-    row = admin.execute("SELECT stock_quantity FROM products WHERE product_id = %s", (product_id,)).fetchone()
+    """The product's total: its row plus its buckets (migration 0007)."""
+    row = admin.execute(
+        "SELECT p.stock_quantity + coalesce((SELECT sum(b.quantity) FROM product_stock_buckets AS b "
+        "WHERE b.product_id = p.product_id), 0) FROM products AS p WHERE p.product_id = %s",
+        (product_id,),
+    ).fetchone()
     assert row is not None
     return int(row[0])

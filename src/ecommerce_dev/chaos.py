@@ -109,6 +109,8 @@ BEGIN
 END $$;
 CREATE TRIGGER chaos_statement BEFORE UPDATE ON products
     FOR EACH STATEMENT EXECUTE FUNCTION chaos.statement_fault();
+CREATE TRIGGER chaos_statement BEFORE UPDATE ON product_stock_buckets
+    FOR EACH STATEMENT EXECUTE FUNCTION chaos.statement_fault();
 CREATE TRIGGER chaos_statement BEFORE INSERT OR UPDATE ON orders
     FOR EACH STATEMENT EXECUTE FUNCTION chaos.statement_fault();
 CREATE TRIGGER chaos_statement BEFORE INSERT ON order_items
@@ -145,6 +147,7 @@ class ChaosConfig:
         ("cut", 3),
         ("commit_lost", 2),
         ("stall", 1),
+        ("reshard", 1),
     )
     #: Database stops during the load (each at an even fraction of the requests).
     restarts: int = 3
@@ -152,6 +155,11 @@ class ChaosConfig:
     p_statement: float = 0.02
     p_commit: float = 0.02
     rtt_ms: float = 1.0
+    #: The hot product: the first product's stock is spread over this many buckets, and the
+    #: "reshard" fault changes the count (an operator's `ecommerce stock-buckets`) during the load.
+    hot_buckets: int = 4
+    #: The latency proxy's commit-cost model (0: off, as in make test).
+    commit_ms: float = 0.0
 
     @classmethod
     def small(cls, seed: int = 1) -> ChaosConfig:
@@ -170,7 +178,7 @@ class ChaosConfig:
 
     @classmethod
     def large(cls, seed: int = 1) -> ChaosConfig:
-        return cls(seed=seed)
+        return cls(seed=seed, commit_ms=20.0)
 
 
 @dataclass
@@ -297,6 +305,7 @@ class _Run:
         self.proxies = {region: ProxyProcess(self.dsn) for region in REGIONS}
         for proxy in self.proxies.values():
             proxy.set_rtt_ms(config.rtt_ms)
+            proxy.set_commit_ms(config.commit_ms)
         self.customers = self._customers()
         self.products = self._products()
         self.outcomes: list[Outcome] = []
@@ -338,7 +347,30 @@ class _Run:
                 "INSERT INTO chaos.initial_stock SELECT product_id, stock_quantity FROM products "
                 "WHERE category = 'Chaos'"
             )
-        return sorted(str(row[0]) for row in rows)
+        products = sorted(str(row[0]) for row in rows)
+        if self.config.hot_buckets > 1:
+            self._lay_out(products[0], self.config.hot_buckets)
+        return products
+
+    def _lay_out(self, product: str, buckets: int) -> None:
+        """The operators' statements (the repository's), in one transaction, retried on conflicts."""
+        from handlers.shop.repository import _LAYOUT
+
+        def work(conn: psycopg.Connection[Any]) -> None:
+            for _ in range(50):
+                try:
+                    with conn.transaction():
+                        for statement in _LAYOUT:
+                            conn.execute(
+                                statement, {"product_id": product, "total": None, "buckets": buckets}
+                            )
+                    return
+                except psycopg.errors.SerializationFailure:
+                    time.sleep(0.01)
+
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            conn.execute("SET default_transaction_isolation = 'repeatable read'")
+            work(conn)
 
     def environment(self, region: str) -> Environment:
         env = Environment(
@@ -392,6 +424,11 @@ class _Run:
         elif kind == "stall":
             proxy.stall(self.config.function_timeout + 2.0)
             self.faults["stall_armed"] += 1
+        elif kind == "reshard" and self.config.hot_buckets > 1:
+            count = self.rng.choice([1, 2, 4, 8, 16])
+            with self.restart_lock:
+                self._lay_out(self.products[0], count)
+            self.faults["reshard"] += 1
 
     def restart(self) -> None:
         with self.restart_lock:
@@ -605,6 +642,8 @@ def check_database(conn: psycopg.Connection[Any]) -> list[Invariant]:
             "stock + units sold - units restocked = initial stock, per product",
             """SELECT s.product_id FROM chaos.initial_stock AS s JOIN products AS p USING (product_id)
                 WHERE p.stock_quantity
+                    + coalesce((SELECT sum(b.quantity) FROM product_stock_buckets AS b
+                                 WHERE b.product_id = s.product_id), 0)
                     + coalesce((SELECT sum(i.quantity) FROM order_items AS i
                                  WHERE i.product_id = s.product_id), 0)
                     - coalesce((SELECT sum(i.quantity) FROM order_items AS i JOIN orders AS o USING (order_id)
@@ -631,6 +670,24 @@ def check_database(conn: psycopg.Connection[Any]) -> list[Invariant]:
                SELECT (r.response_body::json ->> 'order_id')::uuid FROM idempotency_records AS r
                 WHERE NOT EXISTS (SELECT 1 FROM orders AS o
                                    WHERE o.order_id = (r.response_body::json ->> 'order_id')::uuid)""",
+        ),
+        (
+            "stock lives on the row or in the buckets, never both, and no bucket is below zero",
+            """SELECT p.product_id FROM products AS p
+                WHERE (coalesce(p.stock_buckets, 1) > 1 AND p.stock_quantity <> 0)
+                   OR (coalesce(p.stock_buckets, 1) = 1
+                       AND EXISTS (SELECT 1 FROM product_stock_buckets AS b
+                                    WHERE b.product_id = p.product_id))
+                   OR (coalesce(p.stock_buckets, 1) > 1
+                       AND p.stock_buckets <> (SELECT count(*) FROM product_stock_buckets AS b
+                                                WHERE b.product_id = p.product_id))
+               UNION ALL
+               SELECT b.product_id FROM product_stock_buckets AS b WHERE b.quantity < 0""",
+        ),
+        (
+            "every idempotency record points at the order in its stored response (when it points)",
+            """SELECT r.order_id FROM idempotency_records AS r
+                WHERE r.order_id <> (r.response_body::json ->> 'order_id')::uuid""",
         ),
         (
             "no order without items",

@@ -313,6 +313,45 @@ def seed_command(
             )
 
 
+@main.command("stock-buckets")
+@_target_options
+@click.argument("product_id", type=click.UUID)
+@click.argument("count", type=click.IntRange(min=1, max=16), required=False)
+def stock_buckets_command(
+    dsn: str | None, guard: bool, endpoint: str | None, region: str | None, product_id: Any, count: int | None
+) -> None:
+    """Show PRODUCT_ID's stock buckets, or spread its stock over COUNT (1-16) while the shop runs.
+
+    A hot product sells faster with more buckets: concurrent orders then rarely update the same row
+    (docs/data-layer.md, "Stock buckets"). The change is one transaction that conflicts with any
+    order taking a unit meanwhile (one of them retries), so no unit is lost or invented. 1 puts the
+    stock back on the product's row. The same as PATCH /products/{id} {"stock_buckets": COUNT}."""
+    from handlers.db import Database
+    from handlers.shop.domain import ProductChanges
+    from handlers.shop.repository import ShopRepository
+
+    with _database_errors_reported():
+        connect = _connector(dsn=dsn, guard=guard, endpoint=endpoint, region=region)
+        repository = ShopRepository(Database(connector=connect))
+        try:
+            if count is None:
+                product = repository.get_product(product_id)
+            else:
+                product = repository.update_product(product_id, ProductChanges(stock_buckets=count))
+        except Exception as exc:
+            from handlers.shop.domain import ShopError
+
+            if isinstance(exc, ShopError):
+                raise click.ClickException(exc.detail) from None
+            raise
+        finally:
+            repository.db.close()
+    click.echo(
+        f"{product.product_id}: {product.stock_quantity} units in {product.stock_buckets} "
+        f"bucket{'s' if product.stock_buckets != 1 else ''}"
+    )
+
+
 Connect = Callable[[], Any]
 
 

@@ -10,6 +10,17 @@ A new connection on AWS also pays handshakes that the local unix socket does not
 the IAM-token password exchange): ``connect_round_trips`` charges that many extra RTTs (and round
 trips) to each new connection, before its first message reaches the server.
 
+The commit-cost model (opt-in, ``commit_delay``; for the benchmark and ``make chaos``): on a
+multi-region DSQL cluster a COMMIT takes about one inter-region round trip, and the rows the
+transaction wrote stay contended for that long. The proxy holds each COMMIT message a client sends
+for ``commit_delay`` seconds more before the server sees it, so the local engine keeps the
+transaction's row locks for that time, as a hot row is unavailable on DSQL while its writer commits.
+What it does not model: PostgreSQL makes a second writer of the row wait and then fail with 40001,
+where DSQL lets both run and aborts the loser at COMMIT; both serialize the row, and both end in a
+conflict retry (docs/performance.md, "A hot product"). A COMMIT is recognised as psycopg sends it, a
+simple ``Query`` or an unnamed ``Parse`` of exactly ``COMMIT``; everything before it in the same
+chunk (BEGIN and the statements of a pipeline) goes on at once.
+
 Faults, for ``make chaos``: cut every or a random connection (a network failure, not a server one),
 cut a connection right after forwarding a pattern (a COMMIT that reached the server but whose answer
 is lost), hold the next responses for longer than the client waits (``stall``), and re-point the proxy
@@ -44,6 +55,18 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 _CHUNK = 65536
 _IDLE_POLL = 0.05
 _DRAIN_GRACE = 5.0  # seconds a stopping proxy waits for the answers of links cut after a write
+# COMMIT as psycopg sends it (frontend messages, PostgreSQL protocol "Message Formats"): a simple
+# Query, or a Parse of an unnamed statement with no parameter types. Lengths include themselves.
+_COMMIT_MESSAGES = (
+    b"Q\x00\x00\x00\x0bCOMMIT\x00",
+    b"P\x00\x00\x00\x0e\x00COMMIT\x00\x00\x00",
+)
+
+
+def commit_offset(data: bytes) -> int:
+    """Where the first COMMIT message starts in a chunk of frontend messages, or -1."""
+    found = [index for index in (data.find(m) for m in _COMMIT_MESSAGES) if index >= 0]
+    return min(found, default=-1)
 
 
 @dataclass
@@ -72,10 +95,14 @@ class _Link:
 class _Loop:
     """The proxy's state and event loop; every method runs on the loop's own thread."""
 
-    def __init__(self, target_dsn: str, one_way_delay: float, connect_round_trips: int) -> None:
+    def __init__(
+        self, target_dsn: str, one_way_delay: float, connect_round_trips: int, commit_delay: float = 0.0
+    ) -> None:
         self.target_dsn = target_dsn
         self.target = _server_address(target_dsn)
         self.one_way_delay = float(one_way_delay)
+        self.commit_delay = float(commit_delay)
+        self.commits_held = 0
         self.connect_round_trips = int(connect_round_trips)
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.listener.setblocking(False)
@@ -109,6 +136,12 @@ class _Loop:
 
     def get_delay(self) -> float:
         return self.one_way_delay
+
+    def set_commit_delay(self, seconds: float) -> None:
+        self.commit_delay = float(seconds)
+
+    def get_commit_delay(self) -> float:
+        return self.commit_delay
 
     def set_target(self, target_dsn: str) -> None:
         self.target_dsn = target_dsn
@@ -149,6 +182,7 @@ class _Loop:
             "open": len(self.links),
             "faults": dict(self.faults),
             "pending_stalls": len(self.stalls),
+            "commits_held": self.commits_held,
         }
 
     def stop(self) -> None:
@@ -255,6 +289,17 @@ class _Loop:
             link.client_spoke = True
             direction = link.to_server
             due = max(now + self.one_way_delay, link.hold_until)
+            at = commit_offset(data) if self.commit_delay > 0 and link.ready else -1
+            if at >= 0:
+                # What precedes the COMMIT goes on now; the COMMIT (and what follows) waits the
+                # commit's cost, while the server holds the transaction's locks.
+                self.commits_held += 1
+                if at > 0:
+                    due = max(due, direction.last_due)
+                    direction.last_due = due
+                    direction.pending.append((due, data[:at], False))
+                data = data[at:]
+                due += self.commit_delay
         else:
             direction = link.to_client
             due = now + self.one_way_delay
@@ -364,6 +409,15 @@ class _Commands:
         """Round-trip time in milliseconds: half of it each way."""
         self.one_way_delay = rtt_ms / 2000.0
 
+    @property
+    def commit_delay(self) -> float:
+        """Seconds each COMMIT is held before the server sees it (0: the model is off)."""
+        return float(self.call("get_commit_delay"))
+
+    def set_commit_ms(self, commit_ms: float) -> None:
+        """The commit-cost model: hold every COMMIT ``commit_ms`` milliseconds (0 turns it off)."""
+        self.call("set_commit_delay", commit_ms / 1000.0)
+
     def set_target(self, target_dsn: str) -> None:
         self.target_dsn = target_dsn
         self.call("set_target", target_dsn)
@@ -409,9 +463,16 @@ class _Commands:
 class LatencyProxy(_Commands):
     """The proxy with its loop on a daemon thread of this process."""
 
-    def __init__(self, target_dsn: str, *, one_way_delay: float = 0.0, connect_round_trips: int = 0) -> None:
+    def __init__(
+        self,
+        target_dsn: str,
+        *,
+        one_way_delay: float = 0.0,
+        connect_round_trips: int = 0,
+        commit_delay: float = 0.0,
+    ) -> None:
         self.target_dsn = target_dsn
-        self._loop = _Loop(target_dsn, one_way_delay, connect_round_trips)
+        self._loop = _Loop(target_dsn, one_way_delay, connect_round_trips, commit_delay)
         self._inbox: queue.SimpleQueue[tuple[str, tuple[Any, ...], Future[Any]]] = queue.SimpleQueue()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -450,8 +511,10 @@ class LatencyProxy(_Commands):
         self._wake_w.close()
 
 
-def _serve_process(target_dsn: str, one_way_delay: float, connect_round_trips: int, pipe: Pipe) -> None:
-    loop = _Loop(target_dsn, one_way_delay, connect_round_trips)
+def _serve_process(
+    target_dsn: str, one_way_delay: float, connect_round_trips: int, commit_delay: float, pipe: Pipe
+) -> None:
+    loop = _Loop(target_dsn, one_way_delay, connect_round_trips, commit_delay)
     loop.selector.register(pipe.fileno(), selectors.EVENT_READ, ("control", None))
 
     def control(_: float) -> None:
@@ -473,14 +536,21 @@ def _serve_process(target_dsn: str, one_way_delay: float, connect_round_trips: i
 class ProxyProcess(_Commands):
     """The proxy in a child process (spawned, so it shares neither the GIL nor the parent's threads)."""
 
-    def __init__(self, target_dsn: str, *, one_way_delay: float = 0.0, connect_round_trips: int = 0) -> None:
+    def __init__(
+        self,
+        target_dsn: str,
+        *,
+        one_way_delay: float = 0.0,
+        connect_round_trips: int = 0,
+        commit_delay: float = 0.0,
+    ) -> None:
         self.target_dsn = target_dsn
         context = multiprocessing.get_context("spawn")
         self._pipe, child = context.Pipe()
         self._lock = threading.Lock()
         self._process = context.Process(
             target=_serve_process,
-            args=(target_dsn, one_way_delay, connect_round_trips, child),
+            args=(target_dsn, one_way_delay, connect_round_trips, commit_delay, child),
             name="latency-proxy",
             daemon=True,
         )

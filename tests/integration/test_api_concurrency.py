@@ -18,7 +18,7 @@ from uuid import uuid4
 import psycopg
 import pytest
 
-from api_support import JOHN, MOUSE, OPERATOR, Client, Reply, stock
+from api_support import JOHN, OPERATOR, Client, Reply, stock
 from ecommerce_dev.guarded import guarded_database
 from ecommerce_dev.roundtrips import RoundTripCounter
 from handlers.db import Backoff, Database
@@ -206,20 +206,45 @@ def test_catalog_page_is_one_round_trip(shop_dsn: str) -> None:
 
 
 @orders
-def test_replay_costs_one_more_read(client: Client, shop_dsn: str) -> None:
+@pytest.mark.parametrize("buckets", [1, 4])
+def test_replay_is_one_round_trip_like_the_original(client: Client, shop_dsn: str, buckets: int) -> None:
+    """The record and its order are read in the order's own pipeline (issue 24; before: 4-5)."""
+    product = client.new_product(10, buckets=buckets)
     with RoundTripCounter(shop_dsn) as proxy:
         wire = wire_client(proxy)
         wire.get("/health")
         key = str(uuid4())
-        assert wire.order([(MOUSE, 1)], key=key, customer=JOHN).status == 201
+        first = wire.order([(product, 1)], key=key, customer=JOHN)
+        assert first.status == 201
         proxy.reset()
-        replay: Reply = wire.order([(MOUSE, 1)], key=key, customer=JOHN)
-        assert replay.status == 201
-        # Measured 5: the pipelined attempt (aborts on the key), psycopg's resync after the aborted
-        # pipeline, ROLLBACK, the idempotency record, the order. Replays are the rare path; this
-        # pins the number so a regression shows.
-        assert proxy.round_trips <= 5
+        replay: Reply = wire.order([(product, 1)], key=key, customer=JOHN)
+        assert (replay.status, replay.body) == (201, first.body)
+        assert proxy.round_trips == 1
+        proxy.reset()
+        reused = wire.order([(product, 2)], key=key, customer=JOHN)
+        assert (reused.status, reused.problem_type, proxy.round_trips) == (422, "idempotency-key-reused", 1)
         wire.close()
+    assert stock_total(shop_dsn, product) == 9  # the replay took nothing
+
+
+@orders
+def test_sharded_order_and_cancel_are_one_round_trip(client: Client, shop_dsn: str) -> None:
+    products = [client.new_product(100, buckets=16) for _ in range(10)]
+    with RoundTripCounter(shop_dsn) as proxy:
+        wire = wire_client(proxy)
+        wire.get("/health")
+        proxy.reset()
+        reply = wire.order([(p, 3) for p in products])
+        assert (reply.status, proxy.round_trips) == (201, 1)
+        proxy.reset()
+        cancelled = wire.post(f"/orders/{reply.body['order_id']}/cancel")
+        assert (cancelled.status, proxy.round_trips) == (200, 1)
+        wire.close()
+
+
+def stock_total(dsn: str, product_id: str) -> int:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        return stock(conn, product_id)
 
 
 @orders

@@ -29,7 +29,7 @@ def test_every_invariant_holds_under_faults(small_run: chaos.ChaosReport) -> Non
     failed = [f"{i.name}: {i.detail}" for i in small_run.invariants if not i.holds]
     assert not failed, failed
     names = {i.name for i in small_run.invariants}
-    assert len(names) == 6
+    assert len(names) == 8
     assert small_run.ok
 
 
@@ -50,7 +50,7 @@ def test_the_fault_plan_is_seeded_and_covers_every_kind() -> None:
     plans = [_plan(config), _plan(config)]
     assert plans[0] == plans[1]
     kinds = {kind for _, kind in plans[0]}
-    assert kinds == {"terminate", "cut", "commit_lost", "stall", "restart"}
+    assert kinds == {"terminate", "cut", "commit_lost", "stall", "reshard", "restart"}
     assert all(0 <= at <= config.requests for at, _ in plans[0])
 
 
@@ -113,10 +113,13 @@ def test_database_checks_pass_on_consistent_data_and_catch_each_violation(chaos_
         orphan = str(uuid.uuid4())
         conn.execute(
             "INSERT INTO idempotency_records (scope, idempotency_key, request_hash, status, response_status, "
-            "response_body, expires_at) "
-            "VALUES ('s', 'k', 'h', 'completed', 201, %s, now() + interval '1 day')",
+            "response_body, expires_at, order_id) "
+            "VALUES ('s', 'k', 'h', 'completed', 201, %s, now() + interval '1 day', gen_random_uuid())",
             (f'{{"order_id": "{orphan}"}}',),
-        )  # a key that maps to no order
+        )  # a key that maps to no order, and points at yet another
+        conn.execute(
+            "INSERT INTO product_stock_buckets VALUES ('a1000000-0000-4000-8000-000000000002', 0, 3)"
+        )  # a one-bucket product with a bucket: units in two places
         verdicts = {i.name: i.holds for i in chaos.check_database(conn)}
     assert verdicts == dict.fromkeys(verdicts, False), verdicts
 

@@ -66,7 +66,7 @@ def _copy_migrations(tmp_path: Path) -> Path:
 
 def test_packaged_migrations_are_numbered_and_load_in_order() -> None:
     migrations = load_migrations()
-    assert [m.version for m in migrations] == ["0001", "0002", "0003", "0004", "0005"]
+    assert [m.version for m in migrations] == ["0001", "0002", "0003", "0004", "0005", "0007"]
     assert all(len(m.checksum) == 64 for m in migrations)
 
 
@@ -120,7 +120,7 @@ def test_bad_file_names_and_duplicate_versions_are_refused(tmp_path: Path) -> No
 
 def test_fresh_apply_creates_the_schema(fresh_dsn: str) -> None:
     result = _apply(fresh_dsn)
-    assert result.applied == ("0001", "0002", "0003", "0004", "0005")
+    assert result.applied == ("0001", "0002", "0003", "0004", "0005", "0007")
     assert result.skipped == ()
     assert set(result.indexes_built) == set(INDEXES)
 
@@ -162,7 +162,7 @@ def test_reapply_is_a_no_op(fresh_dsn: str) -> None:
     before = _query(fresh_dsn, "SELECT version, applied_at FROM schema_migrations ORDER BY version")
     again = _apply(fresh_dsn)
     assert again.applied == ()
-    assert again.skipped == ("0001", "0002", "0003", "0004", "0005")
+    assert again.skipped == ("0001", "0002", "0003", "0004", "0005", "0007")
     assert _query(fresh_dsn, "SELECT version, applied_at FROM schema_migrations ORDER BY version") == before
     assert _query(fresh_dsn, "SELECT count(*) FROM sys.jobs") == [(len(INDEXES),)]  # no new index jobs
 
@@ -172,7 +172,7 @@ def test_a_runner_that_died_before_recording_resumes(fresh_dsn: str) -> None:
     with _connect(fresh_dsn)() as conn:
         conn.execute("DELETE FROM schema_migrations WHERE version >= '0002'")
     result = _apply(fresh_dsn)  # every statement re-runs as a no-op
-    assert result.applied == ("0002", "0003", "0004", "0005")
+    assert result.applied == ("0002", "0003", "0004", "0005", "0007")
 
 
 def test_edited_migration_is_refused_with_both_checksums(fresh_dsn: str, tmp_path: Path) -> None:
@@ -222,7 +222,7 @@ def test_two_concurrent_runners_converge(fresh_dsn: str) -> None:
     for t in threads:
         t.join()
     assert not errors, errors
-    versions = ["0001", "0002", "0003", "0004", "0005"]
+    versions = ["0001", "0002", "0003", "0004", "0005", "0007"]
     assert sorted(results[0].applied + results[1].applied) == versions  # each recorded by exactly one
     assert _query(
         fresh_dsn, "SELECT version, count(*) FROM schema_migrations GROUP BY version ORDER BY 1"
@@ -413,4 +413,5 @@ def test_migrations_directory_is_shipped_as_package_data() -> None:
         "0003_orders.sql",
         "0004_idempotency_records.sql",
         "0005_customer_identity.sql",
+        "0007_stock_buckets.sql",
     ]

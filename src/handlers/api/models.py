@@ -17,8 +17,10 @@ from uuid import UUID
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 from handlers.shop.domain import (
+    DEFAULT_STOCK_BUCKETS,
     MAX_LINE_QUANTITY,
     MAX_ORDER_LINES,
+    MAX_STOCK_BUCKETS,
     Customer,
     Order,
     OrderLine,
@@ -116,6 +118,19 @@ Stock = Annotated[
     Field(ge=0, le=1_000_000),
     WithJsonSchema({"type": "integer", "minimum": 0, "maximum": 1_000_000}),
 ]
+StockBuckets = Annotated[
+    int,
+    BeforeValidator(_json_integer),
+    Field(
+        ge=1,
+        le=MAX_STOCK_BUCKETS,
+        description="Operators only. How many rows hold this product's stock: 1 (the default) keeps it "
+        "on the product; a hot product sells faster with more, as concurrent orders then rarely update "
+        "the same row (docs/data-layer.md, 'Stock buckets'). May change while the shop runs; "
+        "stock_quantity stays the total.",
+    ),
+    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_STOCK_BUCKETS}),
+]
 Quantity = Annotated[
     int,
     BeforeValidator(_json_integer),
@@ -146,6 +161,7 @@ class ProductCreate(_In):
     price: Money
     stock_quantity: Stock = 0
     category: Category
+    stock_buckets: StockBuckets = DEFAULT_STOCK_BUCKETS
 
 
 def _omit_default(schema: dict[str, Any]) -> None:
@@ -164,6 +180,7 @@ class ProductPatch(_In):
     price: Annotated[Money, Omittable] = None  # type: ignore[assignment]
     stock_quantity: Annotated[Stock, Omittable] = None  # type: ignore[assignment]
     category: Annotated[Category, Omittable] = None  # type: ignore[assignment]
+    stock_buckets: Annotated[StockBuckets, Omittable] = None  # type: ignore[assignment]
 
 
 class CustomerCreate(_In):
@@ -226,6 +243,16 @@ class ProductOut(_Out):
             created_at=product.created_at,
             updated_at=product.updated_at,
         )
+
+
+class ProductAdminOut(ProductOut):
+    """A product as its operators see it (the answer to catalog writes): with its stock layout."""
+
+    stock_buckets: StockBuckets
+
+    @classmethod
+    def of(cls, product: Product) -> ProductAdminOut:
+        return cls(**ProductOut.of(product).model_dump(), stock_buckets=product.stock_buckets)
 
 
 class ProductPage(_Out):

@@ -20,6 +20,7 @@ from .models import (
     OrderOut,
     OrderPage,
     OrderSummary,
+    ProductAdminOut,
     ProductCreate,
     ProductOut,
     ProductPage,
@@ -98,11 +99,13 @@ def register_catalog(handler: ApiHandler) -> None:
         )
 
     @handler.operation(
-        "create_product", tags=["catalog"], responses=body_responses(201, ProductOut, "Created")
+        "create_product", tags=["catalog"], responses=body_responses(201, ProductAdminOut, "Created")
     )
     def create_product(product: Annotated[ProductCreate, Body()]) -> Response[str]:
         created = handler.run(lambda shop: shop.create_product(handler.caller, **product.model_dump()))
-        return json_response(201, ProductOut.of(created), {"Location": f"/products/{created.product_id}"})
+        return json_response(
+            201, ProductAdminOut.of(created), {"Location": f"/products/{created.product_id}"}
+        )
 
     @handler.operation(
         "get_product", tags=["catalog"], responses=responses(200, ProductOut, "The product", 404)
@@ -111,7 +114,7 @@ def register_catalog(handler: ApiHandler) -> None:
         return json_response(200, ProductOut.of(handler.run(lambda shop: shop.get_product(product_id))))
 
     @handler.operation(
-        "update_product", tags=["catalog"], responses=body_responses(200, ProductOut, "Updated", 404)
+        "update_product", tags=["catalog"], responses=body_responses(200, ProductAdminOut, "Updated", 404)
     )
     def update_product(product_id: Uuid, changes: Annotated[ProductPatch, Body()]) -> Response[str]:
         updated = handler.run(
@@ -119,7 +122,7 @@ def register_catalog(handler: ApiHandler) -> None:
                 handler.caller, product_id, ProductChanges(**changes.model_dump())
             )
         )
-        return json_response(200, ProductOut.of(updated))
+        return json_response(200, ProductAdminOut.of(updated))
 
     @handler.operation(
         "retire_product",

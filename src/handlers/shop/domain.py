@@ -24,6 +24,12 @@ MAX_LINE_QUANTITY = 1_000
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
 IDEMPOTENCY_TTL_HOURS = 24
+# Stock buckets of a hot product (docs/data-layer.md, "Stock buckets"). 1 = the stock is on the
+# product's row, as for every product by default. At most 16: an order line that no single bucket
+# covers takes from several, and 100 lines x 16 buckets + 102 rows stays under DSQL's 3,000 modified
+# rows per transaction (migration 0007 cites the page).
+DEFAULT_STOCK_BUCKETS = 1
+MAX_STOCK_BUCKETS = 16
 
 ORDER_STATUSES = ("confirmed", "cancelled")
 # The lifecycle: orders are created confirmed (stock taken in the same transaction); a confirmed
@@ -60,6 +66,9 @@ class Product:
     active: bool
     created_at: datetime
     updated_at: datetime
+    #: How many rows hold the stock (an operator's setting for hot products); ``stock_quantity`` is
+    #: always the total over them.
+    stock_buckets: int = DEFAULT_STOCK_BUCKETS
 
 
 @dataclass(frozen=True)
@@ -115,9 +124,15 @@ class ProductChanges:
     price: Decimal | None = None
     stock_quantity: int | None = None
     category: str | None = None
+    stock_buckets: int | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {key: value for key, value in self.__dict__.items() if value is not None}
+
+    @property
+    def stock_layout(self) -> bool:
+        """Whether the change moves stock (a new total or bucket count), not just the row's fields."""
+        return self.stock_quantity is not None or self.stock_buckets is not None
 
 
 @dataclass(frozen=True)

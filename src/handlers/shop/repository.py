@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
+import random
+import uuid
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, ParamSpec, TypeVar
@@ -23,7 +25,9 @@ from handlers.db import (
 
 from .domain import (
     CURRENCY,
+    DEFAULT_STOCK_BUCKETS,
     IDEMPOTENCY_TTL_HOURS,
+    MAX_STOCK_BUCKETS,
     Busy,
     Caller,
     Customer,
@@ -54,8 +58,15 @@ Connection = psycopg.Connection[Any]
 P = ParamSpec("P")
 R = TypeVar("R")
 
+# A product's stock is on its row (one bucket) or spread over product_stock_buckets (migration 0007):
+# reads show the total. The CASE keeps the bucket look-up off the rows of one-bucket products.
+STOCK_TOTAL = """CASE WHEN coalesce(p.stock_buckets, 1) > 1
+            THEN p.stock_quantity + coalesce((SELECT sum(b.quantity) FROM product_stock_buckets AS b
+                                               WHERE b.product_id = p.product_id), 0)
+            ELSE p.stock_quantity END"""
 PRODUCT_COLUMNS = (
-    "product_id, name, description, price, currency, stock_quantity, category, active, created_at, updated_at"
+    "p.product_id, p.name, p.description, p.price, p.currency, "
+    f"{STOCK_TOTAL}, p.category, p.active, p.created_at, p.updated_at, coalesce(p.stock_buckets, 1)"
 )
 ORDER_COLUMNS = "order_id, customer_id, status, total_amount, currency, created_at, updated_at"
 CUSTOMER_COLUMNS = "customer_id, email, first_name, last_name, created_at"
@@ -72,46 +83,115 @@ VISIBLE_ORDER = """(%(operator)s
        OR {alias}customer_id IN (SELECT c.customer_id FROM customers AS c
                                   WHERE c.identity_subject = %(subject)s))"""
 
-# One statement places an order: merged lines -> conditional-free stock decrement (the CHECK
-# stock_quantity >= 0 aborts an oversell), the order (NULL customer_id when the customer is unknown
-# aborts on NOT NULL), its items (NULL unit_price for an unknown/retired product aborts likewise) and
-# the idempotency record (a reused key aborts on the primary key). Any failure aborts everything, so
-# no half order can exist. Sent as BEGIN + this + COMMIT in one pipeline: one round trip.
-PLACE_ORDER = """
-WITH req (product_id, quantity) AS (VALUES {values}),
+# A repeated Idempotency-Key: the record and the order it created, read first in the same pipeline as
+# the order statement, whose every write is conditional on FRESH. A replay of a completed order is
+# then one round trip, like the original (records written before migration 0007 have no order_id and
+# take the longer path, _replay).
+FRESH = """NOT EXISTS (SELECT 1 FROM idempotency_records AS r
+                  WHERE r.scope = %(scope)s AND r.idempotency_key = %(key)s)"""
+REPLAY_LOOKUP = """
+SELECT r.request_hash, r.response_body, r.order_id,
+       o.order_id, o.customer_id, o.status, o.total_amount, o.currency, o.created_at, o.updated_at,
+       i.product_id, i.quantity, i.unit_price
+  FROM idempotency_records AS r
+  LEFT JOIN orders AS o ON o.order_id = r.order_id
+  LEFT JOIN order_items AS i ON i.order_id = o.order_id
+ WHERE r.scope = %(scope)s AND r.idempotency_key = %(key)s
+ ORDER BY i.product_id
+"""
+
+# Which bucket(s) of a sharded product a line takes (products with one bucket keep their stock on
+# their row and are decremented there). Buckets that can cover the line come first, in a rotation
+# that starts at a random bucket per line and attempt (`start`), so concurrent buyers spread over the
+# buckets; one bucket then takes the whole line. When no single bucket covers it, the line takes
+# greedily from the fullest-first rotation of the others until it is covered: a multi-bucket take
+# in the same statement (more rows written, so more chance of a conflict; only near sell-out). The
+# last bucket in the rotation takes whatever is still missing, so a line the total cannot cover
+# drives it below zero and the CHECK (quantity >= 0) aborts the order: "out of stock" is exact.
+BUCKET_PLAN = """
+SELECT ranked.product_id, ranked.bucket,
+       CASE WHEN ranked.last OR ranked.quantity >= ranked.wanted THEN ranked.wanted
+            ELSE ranked.quantity END AS take
+  FROM (SELECT b.product_id, b.bucket, b.quantity,
+               line.quantity - coalesce(sum(b.quantity) OVER before_it, 0) AS wanted,
+               row_number() OVER turn = count(*) OVER (PARTITION BY b.product_id) AS last
+          FROM {lines} AS line
+          JOIN product_stock_buckets AS b ON b.product_id = line.product_id
+         WHERE line.buckets > 1
+        WINDOW turn AS (PARTITION BY b.product_id
+                        ORDER BY b.quantity >= line.quantity DESC, mod(b.bucket + line.start, line.buckets)),
+               before_it AS (turn ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)) AS ranked
+ WHERE ranked.wanted > 0 AND (ranked.last OR ranked.quantity > 0)
+"""
+
+# One statement places an order: the lines (none when the key already holds an order: FRESH), priced
+# from the products they name (active, in the shop's currency); the stock of one-bucket products
+# decremented on their row and of sharded products in their buckets (BUCKET_PLAN) — conditional-free:
+# the CHECKs (>= 0) abort an oversell; the order (NULL customer_id when the customer is unknown aborts
+# on NOT NULL), its items (NULL unit_price for an unknown/retired product aborts likewise) and the
+# idempotency record. Any failure aborts everything, so no half order can exist. Sent as BEGIN +
+# REPLAY_LOOKUP + this + COMMIT in one pipeline: one round trip. More writes of the same order (issue
+# 25's outbox) are further CTEs reading `priced` and `new_order`.
+PLACE_ORDER = (
+    """
+WITH req (product_id, quantity, start) AS (
+    SELECT v.product_id, v.quantity, v.start FROM (VALUES {values}) AS v (product_id, quantity, start)
+     WHERE """
+    + FRESH
+    + """
+),
+priced AS (
+    SELECT req.product_id, req.quantity, req.start, p.price, coalesce(p.stock_buckets, 1) AS buckets
+      FROM req JOIN products AS p ON p.product_id = req.product_id
+     WHERE p.active AND p.currency = %(currency)s
+),
 decremented AS (
     UPDATE products AS p
-       SET stock_quantity = p.stock_quantity - req.quantity, updated_at = now()
-      FROM req
-     WHERE p.product_id = req.product_id AND p.active AND p.currency = %(currency)s
- RETURNING p.product_id, p.price, req.quantity
+       SET stock_quantity = p.stock_quantity - priced.quantity, updated_at = now()
+      FROM priced
+     WHERE p.product_id = priced.product_id AND priced.buckets = 1
+ RETURNING p.product_id
+),
+taken AS (
+    UPDATE product_stock_buckets AS b
+       SET quantity = b.quantity - plan.take
+      FROM ("""
+    + BUCKET_PLAN.format(lines="priced")
+    + """) AS plan
+     WHERE b.product_id = plan.product_id AND b.bucket = plan.bucket
+ RETURNING b.product_id
 ),
 new_order AS (
     INSERT INTO orders (order_id, customer_id, status, total_amount, currency)
     SELECT %(order_id)s,
            {caller_customer},
            'confirmed',
-           (SELECT COALESCE(sum(d.price * d.quantity), 0) FROM decremented AS d),
+           (SELECT COALESCE(sum(d.price * d.quantity), 0) FROM priced AS d),
            %(currency)s
+     WHERE EXISTS (SELECT 1 FROM req)
  RETURNING customer_id, created_at
 ),
 items AS (
     INSERT INTO order_items (order_id, product_id, quantity, unit_price)
     SELECT %(order_id)s, req.product_id, req.quantity, d.price
-      FROM req LEFT JOIN decremented AS d ON d.product_id = req.product_id
+      FROM req LEFT JOIN priced AS d ON d.product_id = req.product_id
 ),
 idempotency AS (
     INSERT INTO idempotency_records
-           (scope, idempotency_key, request_hash, status, response_status, response_body, expires_at)
-    VALUES (%(scope)s, %(key)s, %(request_hash)s, 'completed', 201, %(response_body)s,
-            now() + make_interval(hours => %(ttl_hours)s))
+           (scope, idempotency_key, request_hash, status, response_status, response_body, expires_at,
+            order_id)
+    SELECT %(scope)s, %(key)s, %(request_hash)s, 'completed', 201, %(response_body)s,
+           now() + make_interval(hours => %(ttl_hours)s), %(order_id)s
+     WHERE EXISTS (SELECT 1 FROM req)
 )
 SELECT d.product_id, d.price, d.quantity, o.created_at, o.customer_id
-  FROM decremented AS d CROSS JOIN new_order AS o
+  FROM priced AS d CROSS JOIN new_order AS o
 """
+)
 
 # Conditional transition plus restock in one statement: only the caller whose UPDATE matched a
-# 'confirmed' row restocks, so concurrent cancels restock exactly once.
+# 'confirmed' row restocks, so concurrent cancels restock exactly once. A sharded product gets the
+# units back in one bucket, chosen by `start` (random per attempt), so cancels spread too.
 CANCEL_ORDER = f"""
 WITH cancelled AS (
     UPDATE orders SET status = 'cancelled', updated_at = now()
@@ -122,7 +202,16 @@ restocked AS (
     UPDATE products AS p
        SET stock_quantity = p.stock_quantity + i.quantity, updated_at = now()
       FROM order_items AS i JOIN cancelled AS c ON c.order_id = i.order_id
-     WHERE p.product_id = i.product_id
+     WHERE p.product_id = i.product_id AND coalesce(p.stock_buckets, 1) = 1
+),
+restocked_buckets AS (
+    UPDATE product_stock_buckets AS b
+       SET quantity = b.quantity + i.quantity
+      FROM order_items AS i
+      JOIN cancelled AS c ON c.order_id = i.order_id
+      JOIN products AS p ON p.product_id = i.product_id
+     WHERE b.product_id = i.product_id AND coalesce(p.stock_buckets, 1) > 1
+       AND b.bucket = mod(%(start)s, p.stock_buckets)
 )
 SELECT c.order_id, c.customer_id, c.status, c.total_amount, c.currency, c.created_at, c.updated_at,
        i.product_id, i.quantity, i.unit_price
@@ -134,38 +223,74 @@ SELECT c.order_id, c.customer_id, c.status, c.total_amount, c.currency, c.create
 # one pipeline, so one round trip. DSQL's documentation does not mention data-modifying CTEs; if a
 # cluster ever answers the CTE with 0A000, `database.order_strategy: pipelined` switches every
 # function to these statements (docs/data-layer.md). Both strategies pass the same tests.
-TAKE_STOCK = """
+PRICED_LINES = (
+    """(SELECT req.product_id, req.quantity, req.start, p.price, coalesce(p.stock_buckets, 1) AS buckets
+          FROM (VALUES {values}) AS req (product_id, quantity, start)
+          JOIN products AS p ON p.product_id = req.product_id
+         WHERE p.active AND p.currency = %(currency)s AND """
+    + FRESH
+    + ")"
+)
+TAKE_STOCK = (
+    """
 UPDATE products AS p
    SET stock_quantity = p.stock_quantity - req.quantity, updated_at = now()
-  FROM (VALUES {values}) AS req (product_id, quantity)
+  FROM (VALUES {values}) AS req (product_id, quantity, start)
  WHERE p.product_id = req.product_id AND p.active AND p.currency = %(currency)s
-RETURNING p.product_id, p.price, req.quantity
+   AND coalesce(p.stock_buckets, 1) = 1 AND """
+    + FRESH
+    + "\n"
+)
+TAKE_BUCKETS = (
+    """
+UPDATE product_stock_buckets AS b
+   SET quantity = b.quantity - plan.take
+  FROM ("""
+    + BUCKET_PLAN.format(lines=PRICED_LINES)
+    + """) AS plan
+ WHERE b.product_id = plan.product_id AND b.bucket = plan.bucket
 """
-INSERT_ORDER = """
+)
+INSERT_ORDER = (
+    """
 INSERT INTO orders (order_id, customer_id, status, total_amount, currency)
 SELECT %(order_id)s,
        {caller_customer},
        'confirmed',
        (SELECT COALESCE(sum(p.price * req.quantity), 0)
-          FROM products AS p JOIN (VALUES {values}) AS req (product_id, quantity)
+          FROM products AS p JOIN (VALUES {values}) AS req (product_id, quantity, start)
             ON p.product_id = req.product_id
          WHERE p.active AND p.currency = %(currency)s),
        %(currency)s
+ WHERE """
+    + FRESH
+    + """
 RETURNING customer_id, created_at
 """
-INSERT_ITEMS = """
+)
+INSERT_ITEMS = (
+    """
 INSERT INTO order_items (order_id, product_id, quantity, unit_price)
 SELECT %(order_id)s, req.product_id, req.quantity,
        (SELECT p.price FROM products AS p
          WHERE p.product_id = req.product_id AND p.active AND p.currency = %(currency)s)
-  FROM (VALUES {values}) AS req (product_id, quantity)
+  FROM (VALUES {values}) AS req (product_id, quantity, start)
+ WHERE """
+    + FRESH
+    + """
+RETURNING product_id, unit_price, quantity
 """
-INSERT_IDEMPOTENCY = """
+)
+INSERT_IDEMPOTENCY = (
+    """
 INSERT INTO idempotency_records
-       (scope, idempotency_key, request_hash, status, response_status, response_body, expires_at)
-VALUES (%(scope)s, %(key)s, %(request_hash)s, 'completed', 201, %(response_body)s,
-        now() + make_interval(hours => %(ttl_hours)s))
-"""
+       (scope, idempotency_key, request_hash, status, response_status, response_body, expires_at, order_id)
+SELECT %(scope)s, %(key)s, %(request_hash)s, 'completed', 201, %(response_body)s,
+       now() + make_interval(hours => %(ttl_hours)s), %(order_id)s
+ WHERE """
+    + FRESH
+    + "\n"
+)
 # Cancel in the same snapshot: restock only while the order is still confirmed, then cancel it.
 # Two cancels both see 'confirmed' and both write the order row, so one of them conflicts and
 # retries, and then sees 'cancelled': the stock comes back exactly once.
@@ -174,6 +299,16 @@ UPDATE products AS p
    SET stock_quantity = p.stock_quantity + i.quantity, updated_at = now()
   FROM order_items AS i JOIN orders AS o ON o.order_id = i.order_id
  WHERE i.order_id = %(order_id)s AND o.status = 'confirmed' AND p.product_id = i.product_id
+   AND coalesce(p.stock_buckets, 1) = 1 AND {VISIBLE_ORDER.format(alias="o.")}
+"""
+RESTOCK_BUCKETS = f"""
+UPDATE product_stock_buckets AS b
+   SET quantity = b.quantity + i.quantity
+  FROM order_items AS i
+  JOIN orders AS o ON o.order_id = i.order_id
+  JOIN products AS p ON p.product_id = i.product_id
+ WHERE i.order_id = %(order_id)s AND o.status = 'confirmed' AND b.product_id = i.product_id
+   AND coalesce(p.stock_buckets, 1) > 1 AND b.bucket = mod(%(start)s, p.stock_buckets)
    AND {VISIBLE_ORDER.format(alias="o.")}
 """
 MARK_CANCELLED = f"""
@@ -181,6 +316,44 @@ UPDATE orders SET status = 'cancelled', updated_at = now()
  WHERE order_id = %(order_id)s AND status = 'confirmed' AND {VISIBLE_ORDER.format(alias="")}
 RETURNING {ORDER_COLUMNS}
 """
+
+# Setting a product's stock layout (an operator's bucket count, a new total, or both), in one
+# transaction whatever the strategy: gather every unit on the row (the new total, or row + buckets),
+# drop the buckets, spread the total evenly over the new buckets and empty the row when there are
+# two or more. It writes the row and every old bucket, so any order that took a unit from either
+# since this transaction's snapshot conflicts with it (40001) and one of them retries: units are
+# neither lost nor invented, and orders keep running. Only active products (a retired product's
+# stock stays as it was).
+GATHER_STOCK = f"""
+UPDATE products AS p
+   SET stock_quantity = coalesce(%(total)s, {STOCK_TOTAL}),
+       stock_buckets = coalesce(%(buckets)s, p.stock_buckets, 1),
+       updated_at = now()
+ WHERE p.product_id = %(product_id)s AND p.active
+"""
+DROP_BUCKETS = """
+DELETE FROM product_stock_buckets AS b
+ WHERE b.product_id = %(product_id)s
+   AND EXISTS (SELECT 1 FROM products AS p WHERE p.product_id = %(product_id)s AND p.active)
+"""
+SPREAD_STOCK = (
+    """
+INSERT INTO product_stock_buckets (product_id, bucket, quantity)
+SELECT p.product_id, n.bucket,
+       p.stock_quantity / p.stock_buckets + CASE WHEN n.bucket < mod(p.stock_quantity, p.stock_buckets)
+                                                 THEN 1 ELSE 0 END
+  FROM products AS p CROSS JOIN (VALUES """
+    + ", ".join(f"({n})" for n in range(MAX_STOCK_BUCKETS))
+    + """) AS n (bucket)
+ WHERE p.product_id = %(product_id)s AND p.active AND p.stock_buckets > 1 AND n.bucket < p.stock_buckets
+"""
+)
+EMPTY_ROW = """
+UPDATE products SET stock_quantity = 0
+ WHERE product_id = %(product_id)s AND active AND stock_buckets > 1
+"""
+_LAYOUT = (GATHER_STOCK, DROP_BUCKETS, SPREAD_STOCK, EMPTY_ROW)
+READ_PRODUCT = f"SELECT {PRODUCT_COLUMNS} FROM products AS p WHERE p.product_id = %(product_id)s AND p.active"
 
 ORDER_WITH_ITEMS = f"""
 SELECT o.order_id, o.customer_id, o.status, o.total_amount, o.currency, o.created_at, o.updated_at,
@@ -246,16 +419,17 @@ class ShopRepository:
         self, *, limit: int, after: tuple[Any, UUID] | None, category: str | None
     ) -> Page[Product]:
         """One round trip (autocommit SELECT); cost independent of catalog size via the indexes."""
-        conditions: list[sql.Composable] = [sql.SQL("active")]
+        conditions: list[sql.Composable] = [sql.SQL("p.active")]
         params: list[Any] = []
         if category is not None:
-            conditions.append(sql.SQL("category = %s"))
+            conditions.append(sql.SQL("p.category = %s"))
             params.append(category)
         if after is not None:
-            conditions.append(sql.SQL("(created_at, product_id) < (%s, %s)"))
+            conditions.append(sql.SQL("(p.created_at, p.product_id) < (%s, %s)"))
             params.extend(after)
         query = sql.SQL(
-            "SELECT {columns} FROM products WHERE {where} ORDER BY created_at DESC, product_id DESC LIMIT %s"
+            "SELECT {columns} FROM products AS p WHERE {where} "
+            "ORDER BY p.created_at DESC, p.product_id DESC LIMIT %s"
         ).format(columns=sql.SQL(PRODUCT_COLUMNS), where=sql.SQL(" AND ").join(conditions))
         params.append(limit + 1)
         # Never prepared: a generic plan cannot see the cursor values and may abandon the keyset
@@ -272,7 +446,8 @@ class ShopRepository:
     def get_product(self, product_id: UUID) -> Product:
         row = self._read(
             lambda conn: conn.execute(
-                f"SELECT {PRODUCT_COLUMNS} FROM products WHERE product_id = %s AND active", (product_id,)
+                f"SELECT {PRODUCT_COLUMNS} FROM products AS p WHERE p.product_id = %s AND p.active",
+                (product_id,),
             ).fetchone()
         )
         if row is None:
@@ -281,25 +456,62 @@ class ShopRepository:
 
     @_domain_errors
     def create_product(
-        self, *, name: str, description: str, price: Decimal, stock_quantity: int, category: str
+        self,
+        *,
+        name: str,
+        description: str,
+        price: Decimal,
+        stock_quantity: int,
+        category: str,
+        stock_buckets: int = DEFAULT_STOCK_BUCKETS,
     ) -> Product:
-        row = self._write_one(
-            f"INSERT INTO products (name, description, price, currency, stock_quantity, category) "
-            f"VALUES (%s, %s, %s, %s, %s, %s) RETURNING {PRODUCT_COLUMNS}",
-            (name, description, price, CURRENCY, stock_quantity, category),
+        """One round trip: the row, its stock layout when it has buckets, and the product as read back."""
+        product_id = uuid.uuid4()
+        insert = (
+            "INSERT INTO products (product_id, name, description, price, currency, stock_quantity, "
+            "category, stock_buckets) VALUES (%(product_id)s, %(name)s, %(description)s, %(price)s, "
+            "%(currency)s, %(total)s, %(category)s, %(buckets)s)"
         )
+        params = {
+            "product_id": product_id,
+            "name": name,
+            "description": description,
+            "price": price,
+            "currency": CURRENCY,
+            "total": stock_quantity,
+            "category": category,
+            "buckets": stock_buckets,
+        }
+        statements = [insert, *(_LAYOUT if stock_buckets > 1 else ()), READ_PRODUCT]
+        row = self._statements(statements, params)
         assert row is not None
         return Product(*row)
 
     @_domain_errors
     def update_product(self, product_id: UUID, changes: ProductChanges) -> Product:
-        fields = changes.as_dict()
-        assignments: list[sql.Composable] = [sql.SQL("{} = %s").format(sql.Identifier(n)) for n in fields]
-        assignments.append(sql.SQL("updated_at = now()"))
-        query = sql.SQL("UPDATE products SET {} WHERE product_id = %s AND active RETURNING {}").format(
-            sql.SQL(", ").join(assignments), sql.SQL(PRODUCT_COLUMNS)
-        )
-        row = self._write_one(query, (*fields.values(), product_id))
+        """One round trip. A new stock total or bucket count re-lays the stock out (GATHER_STOCK)."""
+        fields = {k: v for k, v in changes.as_dict().items() if k not in ("stock_quantity", "stock_buckets")}
+        statements: list[Any] = []
+        if fields:
+            assignments: list[sql.Composable] = [
+                sql.SQL("{} = {}").format(sql.Identifier(n), sql.Placeholder(f"f_{n}")) for n in fields
+            ]
+            assignments.append(sql.SQL("updated_at = now()"))
+            statements.append(
+                sql.SQL("UPDATE products SET {} WHERE product_id = %(product_id)s AND active").format(
+                    sql.SQL(", ").join(assignments)
+                )
+            )
+        if changes.stock_layout:
+            statements += _LAYOUT
+        statements.append(READ_PRODUCT)
+        params = {
+            "product_id": product_id,
+            "total": changes.stock_quantity,
+            "buckets": changes.stock_buckets,
+            **{f"f_{n}": v for n, v in fields.items()},
+        }
+        row = self._statements(statements, params)
         if row is None:
             raise NotFound("product", product_id)
         return Product(*row)
@@ -394,9 +606,11 @@ class ShopRepository:
 
     @_domain_errors
     def place_order(self, request: OrderRequest, *, order_id: UUID, idempotency_key: str) -> PlacedOrder:
-        """For the caller's own profile. Happy path: one round trip. Replays and failures add one
-        read to explain themselves."""
-        values = ", ".join(f"(%(p{i})s::uuid, %(q{i})s::int)" for i in range(len(request.lines)))
+        """For the caller's own profile. One round trip, and so is the replay of a completed order
+        (REPLAY_LOOKUP travels in the same pipeline). Failures, and the race of two first requests
+        with one key, add one read to explain themselves."""
+        lines = request.lines
+        values = ", ".join(f"(%(p{i})s::uuid, %(q{i})s::int, %(r{i})s::int)" for i in range(len(lines)))
         response_body = json.dumps({"order_id": str(order_id), "status": "confirmed"})
         params: dict[str, Any] = {
             "order_id": order_id,
@@ -409,19 +623,32 @@ class ShopRepository:
             "response_body": response_body,
             "ttl_hours": IDEMPOTENCY_TTL_HOURS,
         }
-        for i, (product_id, quantity) in enumerate(request.lines):
+        for i, (product_id, quantity) in enumerate(lines):
             params[f"p{i}"], params[f"q{i}"] = product_id, quantity
+        if self.order_strategy == "cte":
+            statements = [REPLAY_LOOKUP, PLACE_ORDER.format(values=values, caller_customer=CALLER_CUSTOMER)]
+        else:
+            statements = [
+                REPLAY_LOOKUP,
+                *(s.format(values=values) for s in (TAKE_STOCK, TAKE_BUCKETS)),
+                INSERT_ORDER.format(values=values, caller_customer=CALLER_CUSTOMER),
+                INSERT_ITEMS.format(values=values),
+                INSERT_IDEMPOTENCY,
+            ]
+
+        # Only a pipeline whose statements after the first that can fail are never prepared: see
+        # _statements. With the CTE that is the last statement, whose own Parse the server runs.
+        prepare = None if self.order_strategy == "cte" else False
+
+        def work(conn: Connection) -> list[psycopg.Cursor[Any]]:
+            # A fresh random start per line and attempt: a retry after a conflict tries other buckets.
+            attempt = {**params, **{f"r{i}": _start() for i in range(len(lines))}}
+            return [conn.cursor().execute(statement, attempt, prepare=prepare) for statement in statements]
+
         try:
             # Safe to re-run even if the connection broke after COMMIT left: the idempotency key makes
-            # a second attempt either create the order or hit the first one's record and replay it.
-            if self.order_strategy == "cte":
-                query = PLACE_ORDER.format(values=values, caller_customer=CALLER_CUSTOMER)
-                cursor = self._transaction(
-                    lambda conn: conn.cursor().execute(query, params), pipeline=True, idempotent=True
-                )
-                rows = cursor.fetchall()
-            else:
-                rows = self._place_order_statements(values, params)
+            # a second attempt either create the order or find the first one's record and replay it.
+            cursors = self._transaction(work, pipeline=True, idempotent=True)
         except psycopg.errors.UniqueViolation:
             return self._replay(idempotency_key, request)
         except psycopg.errors.NumericValueOutOfRange:
@@ -440,29 +667,20 @@ class ShopRepository:
             if isinstance(outcome, PlacedOrder):
                 return outcome
             raise outcome from None
+        earlier = cursors[0].fetchall()
+        if earlier:
+            return self._replayed(earlier, idempotency_key, request)
+        if self.order_strategy == "cte":
+            rows = cursors[1].fetchall()
+        else:
+            customer_id, created_at = cursors[3].fetchone()
+            rows = [(pid, price, qty, created_at, customer_id) for pid, price, qty in cursors[4].fetchall()]
         created_at, customer_id = rows[0][3], rows[0][4]
-        lines = tuple(OrderLine(product_id, quantity, price) for product_id, price, quantity, *_ in rows)
-        lines = tuple(sorted(lines, key=lambda line: str(line.product_id)))
-        total = sum((line.line_total for line in lines), Decimal("0"))
-        order = Order(order_id, customer_id, "confirmed", total, CURRENCY, created_at, created_at, lines)
+        placed = tuple(OrderLine(product_id, quantity, price) for product_id, price, quantity, *_ in rows)
+        placed = tuple(sorted(placed, key=lambda line: str(line.product_id)))
+        total = sum((line.line_total for line in placed), Decimal("0"))
+        order = Order(order_id, customer_id, "confirmed", total, CURRENCY, created_at, created_at, placed)
         return PlacedOrder(order, replayed=False)
-
-    def _place_order_statements(self, values: str, params: dict[str, Any]) -> list[Any]:
-        """The pipelined strategy: four statements, one round trip; rows shaped like PLACE_ORDER's."""
-        statements = [
-            s.format(values=values, caller_customer=CALLER_CUSTOMER)
-            for s in (TAKE_STOCK, INSERT_ORDER, INSERT_ITEMS)
-        ]
-        statements.append(INSERT_IDEMPOTENCY)
-
-        def work(conn: Connection) -> list[psycopg.Cursor[Any]]:
-            return [conn.cursor().execute(statement, params) for statement in statements]
-
-        taken, order, _, _ = self._transaction(work, pipeline=True, idempotent=True)
-        customer_id, created_at = order.fetchone()
-        return [
-            (product_id, price, quantity, created_at, customer_id) for product_id, price, quantity in taken
-        ]
 
     @_domain_errors
     def get_order(self, order_id: UUID, caller: Caller) -> Order:
@@ -479,18 +697,20 @@ class ShopRepository:
         params = {"order_id": order_id, **_who(caller)}
         if self.order_strategy == "cte":
             cursor = self._transaction(
-                lambda conn: conn.cursor().execute(CANCEL_ORDER, params), pipeline=True
+                lambda conn: conn.cursor().execute(CANCEL_ORDER, {**params, "start": _start()}),
+                pipeline=True,
             )
             rows = cursor.fetchall()
             return _order_from_rows(rows) if rows else None
 
         def work(conn: Connection) -> list[psycopg.Cursor[Any]]:
+            attempt = {**params, "start": _start()}
             return [
-                conn.cursor().execute(statement, params)
-                for statement in (RESTOCK, MARK_CANCELLED, ORDER_WITH_ITEMS)
+                conn.cursor().execute(statement, attempt, prepare=False)  # see _statements
+                for statement in (RESTOCK, RESTOCK_BUCKETS, MARK_CANCELLED, ORDER_WITH_ITEMS)
             ]
 
-        _, cancelled, order = self._transaction(work, pipeline=True)
+        _, _, cancelled, order = self._transaction(work, pipeline=True)
         return _order_from_rows(order.fetchall()) if cancelled.fetchall() else None
 
     @_domain_errors
@@ -498,6 +718,16 @@ class ShopRepository:
         self._read(lambda conn: conn.execute("SELECT 1").fetchone())
 
     # ---- helpers ----------------------------------------------------------------------------
+
+    def _replayed(self, rows: list[Any], key: str, request: OrderRequest) -> PlacedOrder:
+        """The key already holds a record (REPLAY_LOOKUP's rows): the same request gets the original
+        answer, another request 422. Records from before migration 0007 lack the order: _replay."""
+        request_hash, response_body, recorded_order = rows[0][:3]
+        if request_hash != request.request_hash:
+            raise IdempotencyKeyReused()
+        if recorded_order is None or rows[0][3] is None:
+            return self._replay(key, request)
+        return _as_original(_order_from_rows([row[3:] for row in rows]), response_body)
 
     def _replay(self, key: str, request: OrderRequest) -> PlacedOrder:
         row = self._read(
@@ -514,10 +744,7 @@ class ShopRepository:
             raise IdempotencyKeyReused()
         stored = json.loads(response_body)
         order = self.get_order(UUID(stored["order_id"]), Caller(subject=request.subject))
-        # Items, prices, total and creation time never change; the status may have (a later cancel).
-        # A replay answers what the original request answered.
-        original = Order(**{**order.__dict__, "status": stored["status"], "updated_at": order.created_at})
-        return PlacedOrder(original, replayed=True)
+        return _as_original(order, response_body)
 
     def _explain_rejection(self, request: OrderRequest, key: str) -> PlacedOrder | Exception:
         """The statement aborted on a constraint; one read says which rule, naming the fields."""
@@ -525,8 +752,8 @@ class ShopRepository:
         placeholders = ", ".join(["%s"] * len(ids))
         rows = self._read(
             lambda conn: conn.execute(
-                f"SELECT 'product', product_id, stock_quantity FROM products "
-                f"WHERE product_id IN ({placeholders}) AND active AND currency = %s "
+                f"SELECT 'product', p.product_id, {STOCK_TOTAL} FROM products AS p "
+                f"WHERE p.product_id IN ({placeholders}) AND p.active AND p.currency = %s "
                 "UNION ALL SELECT 'customer', customer_id, NULL FROM customers WHERE identity_subject = %s "
                 "UNION ALL SELECT 'key', NULL, NULL FROM idempotency_records "
                 "WHERE scope = %s AND idempotency_key = %s",
@@ -554,6 +781,19 @@ class ShopRepository:
     def _transaction(self, work: Any, *, pipeline: bool = False, idempotent: bool = False) -> Any:
         return self.db.run_transaction(work, deadline=self.deadline, pipeline=pipeline, idempotent=idempotent)
 
+    def _statements(self, statements: Sequence[Any], params: dict[str, Any]) -> Any:
+        """Statements in one transaction, one round trip; the last one's first row. Never prepared:
+        psycopg (3.3) records a statement as prepared once its Parse is queued, also in a pipeline that
+        a conflict aborted before the server reached it, and the retry then names a statement that
+        does not exist (InvalidSqlStatementName; seen with re-sharding under load,
+        tests/integration/test_stock_buckets.py). Unprepared statements cost the server a parse, not
+        a round trip."""
+
+        def work(conn: Connection) -> list[psycopg.Cursor[Any]]:
+            return [conn.cursor().execute(statement, params, prepare=False) for statement in statements]
+
+        return self._transaction(work, pipeline=True)[-1].fetchone()
+
     def _write_one(self, query: Any, params: Sequence[Any]) -> Any:
         """INSERT/UPDATE … RETURNING as BEGIN + statement + COMMIT in one round trip."""
         cursor = self._transaction(lambda conn: conn.cursor().execute(query, params), pipeline=True)
@@ -562,6 +802,19 @@ class ShopRepository:
 
 def _who(caller: Caller) -> dict[str, Any]:
     return {"operator": caller.operator, "subject": caller.subject}
+
+
+def _start() -> int:
+    """Where a line's rotation over the buckets begins (BUCKET_PLAN): uniform, per attempt."""
+    return random.randrange(2**30)  # noqa: S311 - spreads load, not a secret
+
+
+def _as_original(order: Order, response_body: str) -> PlacedOrder:
+    """Items, prices, total and creation time never change; the status may have (a later cancel).
+    A replay answers what the original request answered."""
+    stored = json.loads(response_body)
+    original = Order(**{**order.__dict__, "status": stored["status"], "updated_at": order.created_at})
+    return PlacedOrder(original, replayed=True)
 
 
 def _order_from_rows(rows: list[Any]) -> Order:
@@ -587,6 +840,11 @@ def statements_for_lint() -> dict[str, str]:
         "%(ttl_hours)s": "24",
         "%(p0)s": "'a1000000-0000-4000-8000-000000000001'",
         "%(q0)s": "1",
+        "%(r0)s": "123456",
+        "%(start)s": "123456",
+        "%(product_id)s": "'a1000000-0000-4000-8000-000000000001'",
+        "%(total)s": "NULL",
+        "%(buckets)s": "4",
         "%s": "'a1000000-0000-4000-8000-000000000001'",
     }
 
@@ -595,16 +853,24 @@ def statements_for_lint() -> dict[str, str]:
             statement = statement.replace(placeholder, value)
         return statement
 
-    values = "(%(p0)s::uuid, %(q0)s::int)"
+    values = "(%(p0)s::uuid, %(q0)s::int, %(r0)s::int)"
     caller = CALLER_CUSTOMER
     return {
+        "replay_lookup": render(REPLAY_LOOKUP),
         "place_order": render(PLACE_ORDER.format(values=values, caller_customer=caller)),
         "cancel_order": render(CANCEL_ORDER),
         "order_with_items": render(ORDER_WITH_ITEMS),
+        "read_product": render(READ_PRODUCT),
+        "layout/gather_stock": render(GATHER_STOCK),
+        "layout/drop_buckets": render(DROP_BUCKETS),
+        "layout/spread_stock": render(SPREAD_STOCK),
+        "layout/empty_row": render(EMPTY_ROW),
         "pipelined/take_stock": render(TAKE_STOCK.format(values=values)),
+        "pipelined/take_buckets": render(TAKE_BUCKETS.format(values=values)),
         "pipelined/insert_order": render(INSERT_ORDER.format(values=values, caller_customer=caller)),
         "pipelined/insert_items": render(INSERT_ITEMS.format(values=values)),
         "pipelined/insert_idempotency": render(INSERT_IDEMPOTENCY),
         "pipelined/restock": render(RESTOCK),
+        "pipelined/restock_buckets": render(RESTOCK_BUCKETS),
         "pipelined/mark_cancelled": render(MARK_CANCELLED),
     }

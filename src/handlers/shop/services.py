@@ -8,6 +8,7 @@ from uuid import UUID
 
 from .domain import (
     DEFAULT_PAGE_SIZE,
+    DEFAULT_STOCK_BUCKETS,
     Caller,
     Customer,
     Forbidden,
@@ -49,10 +50,16 @@ class Shop:
         price: Decimal,
         stock_quantity: int,
         category: str,
+        stock_buckets: int = DEFAULT_STOCK_BUCKETS,
     ) -> Product:
         require_operator(caller)
         return self.repository.create_product(
-            name=name, description=description, price=price, stock_quantity=stock_quantity, category=category
+            name=name,
+            description=description,
+            price=price,
+            stock_quantity=stock_quantity,
+            category=category,
+            stock_buckets=stock_buckets,
         )
 
     def update_product(self, caller: Caller, product_id: UUID, changes: ProductChanges) -> Product:

@@ -1,0 +1,173 @@
+"""Sharded stock for hot products (migration 0007, docs/data-layer.md "Stock buckets"): the same
+contract as one stock row — exact out-of-stock, cancel restocks once, 4xx — and units neither lost
+nor invented while operators change the bucket count under load."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from uuid import uuid4
+
+import psycopg
+import pytest
+from test_api_concurrency import concurrently, patient_client, sold
+
+from api_support import OPERATOR, Client, stock
+
+orders = pytest.mark.usefixtures("order_strategy")
+
+
+def buckets(admin: psycopg.Connection, product_id: str) -> tuple[int, list[int]]:
+    """(the row's stock, the buckets' quantities in bucket order)."""
+    row = admin.execute("SELECT stock_quantity FROM products WHERE product_id = %s", (product_id,)).fetchone()
+    assert row is not None
+    rows = admin.execute(
+        "SELECT quantity FROM product_stock_buckets WHERE product_id = %s ORDER BY bucket", (product_id,)
+    ).fetchall()
+    return int(row[0]), [int(r[0]) for r in rows]
+
+
+def test_operators_set_buckets_and_everyone_reads_the_total(
+    client: Client, admin: psycopg.Connection
+) -> None:
+    product = client.new_product(10, buckets=4)
+    assert buckets(admin, product) == (0, [3, 3, 2, 2])
+    public = client.get(f"/products/{product}")
+    assert public.body["stock_quantity"] == 10
+    assert "stock_buckets" not in public.body  # an operator's setting, shown on catalog writes only
+    listed = [p for p in client.get("/products", query={"category": "Test", "limit": "100"}).body["products"]]
+    assert {p["stock_quantity"] for p in listed if p["product_id"] == product} == {10}
+
+    more = client.request("PATCH", f"/products/{product}", {"stock_buckets": 16}, who=OPERATOR)
+    assert (more.status, more.body["stock_buckets"], more.body["stock_quantity"]) == (200, 16, 10)
+    assert buckets(admin, product) == (0, [1] * 10 + [0] * 6)
+    total = client.request("PATCH", f"/products/{product}", {"stock_quantity": 33}, who=OPERATOR)
+    assert (total.body["stock_buckets"], total.body["stock_quantity"]) == (16, 33)
+    assert sum(buckets(admin, product)[1]) == 33
+    back = client.request("PATCH", f"/products/{product}", {"stock_buckets": 1}, who=OPERATOR)
+    assert (back.body["stock_buckets"], back.body["stock_quantity"]) == (1, 33)
+    assert buckets(admin, product) == (33, [])  # back on the row, as before the migration
+
+
+@pytest.mark.parametrize("value", [0, 17, 2.5, "4", None])
+def test_bucket_counts_outside_1_to_16_are_refused(client: Client, value: object) -> None:
+    product = client.new_product(5)
+    reply = client.request("PATCH", f"/products/{product}", {"stock_buckets": value}, who=OPERATOR)
+    assert reply.status == 422
+    assert reply.body["errors"][0]["field"] == "stock_buckets"
+
+
+def test_customers_cannot_set_buckets(client: Client) -> None:
+    product = client.new_product(5)
+    reply = client.request("PATCH", f"/products/{product}", {"stock_buckets": 4})
+    assert reply.status == 403
+
+
+@orders
+def test_a_line_no_bucket_covers_takes_from_several(client: Client, admin: psycopg.Connection) -> None:
+    product = client.new_product(8, buckets=4)  # 2 + 2 + 2 + 2
+    placed = client.order([(product, 7)])
+    assert placed.status == 201, placed.body
+    assert sorted(buckets(admin, product)[1]) == [0, 0, 0, 1]
+    short = client.order([(product, 2)])
+    assert (short.status, short.problem_type) == (409, "insufficient-stock")
+    assert "requested 2, available 1" in short.body["detail"]
+    assert client.order([(product, 1)]).status == 201  # never refused while a unit remains
+    assert stock(admin, product) == 0
+    assert client.order([(product, 1)]).status == 409
+    # Cancelling puts the units back (into one bucket); the total is exact again.
+    assert client.post(f"/orders/{placed.body['order_id']}/cancel").status == 200
+    assert stock(admin, product) == 7
+
+
+@orders
+def test_mixed_orders_and_their_4xx(client: Client, admin: psycopg.Connection) -> None:
+    hot, plain = client.new_product(20, buckets=4), client.new_product(5)
+    reply = client.order([(hot, 3), (plain, 2)])
+    assert reply.status == 201
+    assert reply.body["total_amount"] == "50.00"
+    assert (stock(admin, hot), stock(admin, plain)) == (17, 3)
+    unknown = client.order([(hot, 1), (str(uuid4()), 1)])
+    assert (unknown.status, unknown.problem_type) == (422, "unknown-products")
+    assert stock(admin, hot) == 17  # nothing taken
+
+
+def test_orders_spread_over_the_buckets(client: Client, admin: psycopg.Connection) -> None:
+    product = client.new_product(1600, buckets=16)
+    for _ in range(32):
+        assert client.order([(product, 1)]).status == 201
+    touched = sum(1 for q in buckets(admin, product)[1] if q < 100)
+    assert touched >= 8  # a random start per order: 32 orders in fewer than 8 buckets is ~1e-9 likely
+
+
+@orders
+def test_64_buyers_16_buckets_sell_exactly_the_stock(
+    client: Client, shop_dsn: str, admin: psycopg.Connection
+) -> None:
+    product = client.new_product(40, buckets=16)
+    replies = concurrently(64, lambda i: patient_client(shop_dsn), lambda c: c.order([(product, 1)]))
+    assert Counter(r.status for r in replies) == {201: 40, 409: 24}
+    assert all(r.problem_type == "insufficient-stock" for r in replies if r.status == 409)
+    assert (stock(admin, product), sold(admin, product)) == (0, 40)
+    row, quantities = buckets(admin, product)
+    assert row == 0 and quantities == [0] * 16
+
+
+@orders
+def test_changing_buckets_under_load_neither_loses_nor_invents_units(
+    client: Client, shop_dsn: str, admin: psycopg.Connection
+) -> None:
+    initial = 300
+    product = client.new_product(initial, buckets=4)
+    stop = threading.Event()
+    layouts: list[int] = []
+
+    def operator() -> None:
+        ops = patient_client(shop_dsn)
+        try:
+            for count in (16, 2, 1, 8, 3, 16, 1, 4):
+                reply = ops.request("PATCH", f"/products/{product}", {"stock_buckets": count}, who=OPERATOR)
+                assert reply.status == 200, reply.body
+                layouts.append(count)
+        finally:
+            ops.close()
+            stop.set()
+
+    thread = threading.Thread(target=operator)
+    thread.start()
+
+    def buy(c: Client) -> list[int]:
+        statuses = []
+        while not stop.is_set() or len(statuses) < 3:
+            statuses.append(c.order([(product, 2)]).status)
+        return statuses
+
+    results = concurrently(8, lambda i: patient_client(shop_dsn), buy)
+    thread.join()
+    assert layouts == [16, 2, 1, 8, 3, 16, 1, 4]
+    statuses = Counter(s for r in results for s in r)
+    assert set(statuses) <= {201, 409}, statuses
+    assert sold(admin, product) == 2 * statuses[201]
+    assert stock(admin, product) + sold(admin, product) == initial
+    row, quantities = buckets(admin, product)
+    assert row == 0 and len(quantities) == 4 and min(quantities) >= 0
+
+
+def test_the_operator_command_shows_and_changes_the_bucket_count(
+    client: Client, shop_dsn: str, admin: psycopg.Connection
+) -> None:
+    from click.testing import CliRunner
+
+    from ecommerce_dev.cli import main
+
+    product = client.new_product(10)
+    runner = CliRunner()
+    shown = runner.invoke(main, ["stock-buckets", "--dsn", shop_dsn, product])
+    assert (shown.exit_code, shown.output.strip()) == (0, f"{product}: 10 units in 1 bucket")
+    changed = runner.invoke(main, ["stock-buckets", "--dsn", shop_dsn, product, "4"])
+    assert (changed.exit_code, changed.output.strip()) == (0, f"{product}: 10 units in 4 buckets")
+    assert buckets(admin, product) == (0, [3, 3, 2, 2])
+    refused = runner.invoke(main, ["stock-buckets", "--dsn", shop_dsn, product, "17"])
+    assert refused.exit_code == 2
+    missing = runner.invoke(main, ["stock-buckets", "--dsn", shop_dsn, str(uuid4()), "2"])
+    assert missing.exit_code == 1 and "does not exist" in missing.output
