@@ -6,7 +6,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: api-docs help install lint typecheck pytest test lambda-check test-unit test-integration test-infra test-e2e test-snapshot synth snapshot-update dev dev-reset bench chaos fuzz constraints clean
+.PHONY: api-docs examples wheelhouse help install lint typecheck pytest test lambda-check test-unit test-integration test-infra test-e2e test-snapshot synth snapshot-update dev dev-reset bench chaos fuzz constraints clean
 
 help:
 	@echo "make dev              run the whole shop locally (two simulated regions, one database)"
@@ -18,6 +18,8 @@ help:
 	@echo "make bench            benchmarks: results in bench/results/, plots and docs/performance.md regenerated"
 	@echo "make chaos            the shop's invariants under injected faults (large run; a small one is in make test)"
 	@echo "make fuzz             schemathesis against the OpenAPI document, long run (>= 5,000 requests)"
+	@echo "make examples         docs/examples synthesized from a fresh virtualenv with only the wheel, offline (CI runs it)"
+	@echo "make wheelhouse       the wheels Lambda bundles need, into build/wheelhouse (synth without a package index)"
 	@echo "make api-docs         the API reference from the docstrings, into build/api (fails on any warning)"
 
 # Re-installs only when the dependency declarations change.
@@ -85,6 +87,12 @@ chaos: $(VENV)/.installed
 
 fuzz: $(VENV)/.installed
 	$(PY) -m ecommerce_dev.fuzz --max-examples 150 --min-cases 5000
+
+wheelhouse: $(VENV)/.installed
+	$(PY) -m ecommerce_constructs.wheelhouse build/wheelhouse
+
+examples: install wheelhouse
+	$(PY) scripts/check_examples.py
 
 api-docs: $(VENV)/.installed
 	$(PY) scripts/api_docs.py build/api

@@ -11,7 +11,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from ._references import produce_weakly
-from .bundling import handler_code, handlers_source_dir
+from .bundling import contract, handler_code, handlers_source_dir
 from .dsql_cluster import IClusterAttributes, cluster_region_of
 from .provider import HandlerProvider
 
@@ -76,6 +76,14 @@ class DatabaseSetup(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
     ) -> None:
         super().__init__(scope, construct_id)
+        known = sorted(contract().FUNCTIONS)
+        if unknown := sorted(set(function_roles) - set(known)):
+            raise ValueError(
+                f"DatabaseSetup {self.node.path}: no database role is declared for {unknown}; "
+                f"function_roles takes the shop's functions ({', '.join(known)}). A function of your own "
+                "connects through grant_connect and logs in as a database role you create and map "
+                "yourself (docs/library-guide.md, 'Your own functions')"
+            )
         self.cluster = cluster
         code, _ = handler_code(architecture.name)
         self.provider = HandlerProvider(

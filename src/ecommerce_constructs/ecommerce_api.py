@@ -185,6 +185,12 @@ class EcommerceApi(Construct):
             cluster.grant_connect(self.functions[name])
         self.catalog_function = self.functions["Catalog"]
         self.orders_function = self.functions["Orders"]
+        #: ``DatabaseSetup``'s ``function_roles`` for this API: function name -> its IAM role ARN.
+        self.function_roles: dict[str, list[str]] = {
+            name.lower(): [function.role.role_arn]
+            for name, function in self.functions.items()
+            if function.role
+        }
         # API Gateway invokes a published version through this alias: what SnapStart needs, and
         # each deployment switches every route to the new code at once.
         self.aliases: dict[str, lambda_.Alias] = {

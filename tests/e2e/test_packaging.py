@@ -1,10 +1,9 @@
-"""The wheel carries both packages and their data, so an app that only pip-installs us can synthesize."""
+"""The wheel carries both packages and their data. An outside app that only pip-installs the wheel,
+with its own `handlers` package, is synthesized by `make examples` (scripts/check_examples.py)."""
 
 from __future__ import annotations
 
 import ast
-import json
-import os
 import subprocess
 import sys
 import zipfile
@@ -81,51 +80,3 @@ def test_building_the_app_loads_no_database_modules() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
-
-
-OUTSIDE_APP = """
-from aws_cdk import App, Environment, Stack
-from ecommerce_constructs import DsqlCluster, EcommerceApi
-
-import ecommerce_constructs
-assert ecommerce_constructs.__file__.startswith({target!r}), ecommerce_constructs.__file__
-
-app = App(outdir={outdir!r}, context={{"aws:cdk:bundling-stacks": []}})
-stack = Stack(app, "shop", env=Environment(account="123456789012", region="eu-west-1"))
-db = DsqlCluster(stack, "Db")
-EcommerceApi(stack, "Api", cluster=db)
-app.synth()
-"""
-
-
-def test_an_outside_cdk_app_with_only_the_wheel_synthesizes(wheel: zipfile.ZipFile, tmp_path: Path) -> None:
-    """Installed from the wheel (not this checkout), imported without the checkout on any path."""
-    target = tmp_path / "site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), wheel.filename],
-        check=True,
-        capture_output=True,
-    )
-    project = tmp_path / "shop"
-    project.mkdir()
-    (project / "app.py").write_text(OUTSIDE_APP.format(target=str(target), outdir=str(project / "cdk.out")))
-    dependencies = next(
-        p for p in map(Path, sys.path) if p.name == "site-packages" and (p / "aws_cdk").is_dir()
-    )
-    result = subprocess.run(
-        # -S: no site processing, so this checkout's editable install is invisible.
-        [sys.executable, "-S", "app.py"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={
-            "PYTHONPATH": f"{target}:{dependencies}",
-            "PATH": os.environ["PATH"],
-            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-        },
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    template = json.loads((project / "cdk.out" / "shop.template.json").read_text())
-    types = {resource["Type"] for resource in template["Resources"].values()}
-    assert {"Custom::DsqlCluster", "AWS::ApiGateway::RestApi", "AWS::Lambda::Function"} <= types

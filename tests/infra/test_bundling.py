@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -20,47 +18,6 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_source_is_the_directory_beside_the_constructs() -> None:
     assert bundling.handlers_source_dir() == ROOT / "src" / "handlers"
     assert bundling.contract().DISTRIBUTION == "ecommerce-constructs"
-
-
-def test_a_users_own_handlers_package_is_never_bundled(tmp_path: Path) -> None:
-    """A CDK app with its own `handlers/` first on sys.path still ships our Lambda code."""
-    decoy = tmp_path / "app" / "handlers"
-    decoy.mkdir(parents=True)
-    (decoy / "__init__.py").write_text("MINE = True\n")
-    (decoy / "contract.py").write_text('DISTRIBUTION = "someone-else"\nROUTES = ()\nFUNCTIONS = {}\n')
-    outdir = tmp_path / "cdk.out"
-    script = textwrap.dedent(
-        f"""
-        import json, sys
-        import handlers
-        assert handlers.MINE, "the decoy is what `import handlers` finds"
-        from aws_cdk import App, Environment, Stack
-        from ecommerce_constructs import DsqlCluster, EcommerceApi
-        app = App(outdir={str(outdir)!r}, context={{"aws:cdk:bundling-stacks": []}})
-        stack = Stack(app, "shop", env=Environment(account="123456789012", region="eu-west-1"))
-        EcommerceApi(stack, "Api", cluster=DsqlCluster(stack, "Db"))
-        app.synth()
-        print(json.dumps(sys.modules["ecommerce_constructs._handlers_contract"].__file__))
-        """
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=decoy.parent,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={
-            "PYTHONPATH": str(decoy.parent),
-            "PATH": "/usr/bin:/bin",
-            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-        },
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout.splitlines()[-1]) == str(ROOT / "src" / "handlers" / "contract.py")
-    assets = json.loads((outdir / "shop.assets.json").read_text())["files"].values()
-    code = [a["source"]["path"] for a in assets if a["source"]["packaging"] == "zip"]
-    ours = [path for path in code if not path.startswith("asset.")]  # the rest: CDK's Provider framework
-    assert ours == [str(ROOT / "src" / "handlers")]
 
 
 def test_a_wrong_directory_is_refused_with_a_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

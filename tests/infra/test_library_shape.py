@@ -114,3 +114,14 @@ def test_the_root_exports_constructs_interfaces_and_props_only() -> None:
     for moved in ("build", "RegionalStack", "EdgeStack", "EcommerceConfig", "load_config", "ConfigError"):
         assert moved not in ecommerce_constructs.__all__
         assert hasattr(__import__("ecommerce_constructs.app", fromlist=[moved]), moved)
+
+
+def test_database_setup_refuses_a_function_it_declares_no_role_for_at_synth() -> None:
+    from ecommerce_constructs.bundling import contract
+    from handlers.db.roles import FUNCTION_PRIVILEGES
+
+    assert set(contract().FUNCTIONS) == set(FUNCTION_PRIVILEGES)  # the list synthesis checks against
+    stack = _stack(App(context=SKIP_BUNDLING))
+    cluster = DsqlCluster(stack, "Db")
+    with pytest.raises(ValueError, match=r"no database role is declared for \['reporting'\]"):
+        DatabaseSetup(stack, "Setup", cluster=cluster, function_roles={"reporting": []})

@@ -1,0 +1,17 @@
+from aws_cdk import App, Environment, Stack
+
+from ecommerce_constructs import DsqlCluster, EcommerceApi, FunctionSettings
+
+app = App()
+stack = Stack(app, "shop", env=Environment(account="123456789012", region="eu-west-1"))
+cluster = DsqlCluster(stack, "Database", cluster_name="shop-db")
+api = EcommerceApi(
+    stack,
+    "Api",
+    cluster=cluster,
+    orders=FunctionSettings(memory_size=1024),
+    cors_origins=["https://shop.example.com"],
+)
+cluster.metric_occ_conflicts()          # CloudWatch metric of the cluster
+api.catalog_function                    # every resource is a public attribute
+app.synth()
