@@ -103,6 +103,16 @@ def dsql_lint(ctx: click.Context, files: tuple[Path, ...]) -> None:
 )
 @click.option("--no-edge", is_flag=True, help="Run without the local edge.")
 @click.option(
+    "--checker-interval",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    envvar="ECOMMERCE_DEV_CHECKER_INTERVAL",
+    show_default=True,
+    metavar="SECONDS",
+    help="Seconds between runs of the local edge health checker (drains a region after 2 failing "
+    "runs, restores it after 3 healthy ones); 0 turns it off. Env: ECOMMERCE_DEV_CHECKER_INTERVAL.",
+)
+@click.option(
     "--sample-data/--no-sample-data", default=True, show_default=True, help="Load the sample data on start."
 )
 @click.option("--reset", is_flag=True, help="Wipe the data dir, then start.")
@@ -116,6 +126,7 @@ def dev(
     second_port: int | None,
     edge_port: int,
     no_edge: bool,
+    checker_interval: float,
     sample_data: bool,
     reset: bool,
     reset_only: bool,
@@ -145,6 +156,7 @@ def dev(
             sample_data=sample_data,
             durable=not fast,
             edge_port=None if no_edge else edge_port,
+            checker_interval=checker_interval,
         )
         code = devserver.run(options, echo=lambda line: click.echo(line))
     except devserver.DevError as exc:

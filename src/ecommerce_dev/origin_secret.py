@@ -2,24 +2,33 @@
 proves a request came through CloudFront, and its zero-downtime rotation.
 
 CloudFront adds ``X-Origin-Verify: <secret>`` to every origin request; each region's web ACL blocks
-requests without it. The templates carry only ``{{resolve:secretsmanager:...}}`` references, which
-CloudFormation resolves only when it updates the resource, so rotation writes the live resources itself,
-in the order that never blocks the value CloudFront is still sending:
+requests without it. The templates carry only ``{{resolve:secretsmanager:...:AWSCURRENT}}``
+references, which CloudFormation resolves only when it updates the resource, so rotation writes the
+live resources itself. The new value becomes ``AWSCURRENT`` only after every web ACL accepts it and
+CloudFront sends it, so neither a deploy (which resolves ``AWSCURRENT``) nor an edge health checker
+(which tries ``AWSCURRENT``, then ``AWSPREVIOUS``) ever uses a value a web ACL refuses:
 
-1. put a new value (new -> AWSCURRENT, old -> AWSPREVIOUS) on the primary secret;
-2. wait until every replica serves it (the stacks in those regions resolve their local replica);
-3. every web ACL accepts [new, old];
+1. stage a new value as ``AWSPENDING`` on the primary secret (``PutSecretValue`` with
+   ``VersionStages=["AWSPENDING"]`` and a ``ClientRequestToken``, which attaches only that label:
+   https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_PutSecretValue.html);
+2. wait until every replica (the other serving regions, the witness, us-east-1) carries it;
+3. every web ACL accepts [new, current];
 4. wait for WAF propagation;
 5. CloudFront sends new;
-6. wait until the distribution is Deployed, then probe each regional API with the new header.
+6. wait until the distribution is Deployed (no edge location sends the current value any more);
+7. promote: ``UpdateSecretVersionStage`` moves ``AWSCURRENT`` to the new version, and Secrets Manager
+   moves ``AWSPREVIOUS`` to the old one
+   (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_UpdateSecretVersionStage.html);
+8. wait until every replica serves the new value as ``AWSCURRENT`` (a checker there reads it);
+9. every web ACL accepts only the new value (what a deploy of the templates now gives);
+10. remove ``AWSPENDING`` from the new version (the rotation is over);
+11. probe each regional API with the new header.
 
-Afterwards the templates' references resolve to the value CloudFront sends (AWSCURRENT), so a later
-``cdk deploy`` cannot undo the rotation; at most it drops the previous value from the web ACLs, which
-is harmless once the distribution is Deployed (the command waits for that by default).
-
-A run that stops midway leaves CloudFront sending a value every web ACL still accepts; the next run
-notices (CloudFront sends AWSPREVIOUS) and completes the rotation with the same value instead of
-making a third one, which would drop the value CloudFront still sends.
+A run that stops midway is continued by running the command again: an ``AWSPENDING`` version that
+is not ``AWSCURRENT`` is a staged rotation (continued from step 2 with the same value, each step
+skipping what the live state shows done), an ``AWSPENDING`` label on ``AWSCURRENT`` a promoted one
+(continued from the first step not done). Between steps 1 and 10 do not deploy the regional stacks: a
+deploy writes ``[AWSCURRENT, AWSCURRENT]`` into the web ACL (the command can be re-run afterwards).
 
 Secret values are never printed, logged or put into exception messages (every line is redacted).
 """
@@ -94,6 +103,7 @@ class RotationReport:
     deployed: bool = False
     probes: dict[str, int] = field(default_factory=dict)
     ok: bool = False
+    finished: bool = False
 
 
 @dataclass(frozen=True)
@@ -122,20 +132,20 @@ class _StepError(Exception):
 # Where a run stopped decides how to recover; each phase says why re-running is (or is not) needed.
 _RECOVERY = {
     "preflight": "nothing was changed; fix the cause and run it again",
-    "secret": (
-        "the secret may hold a new value that CloudFront does not send yet, but every web ACL still "
-        "accepts the value CloudFront sends, so no traffic is blocked; run `ecommerce edge "
-        "rotate-origin-secret` again: it sees an unfinished rotation and completes it with the same value"
-    ),
-    "waf": (
-        "the web ACLs accept both the new and the previous value and CloudFront still sends the previous "
-        "one, so no traffic is blocked; run `ecommerce edge rotate-origin-secret` again: it sees the "
-        "unfinished rotation and completes it with the same value"
+    "staged": (
+        "the secret may hold a new AWSPENDING value; CloudFront and the checkers still use AWSCURRENT, "
+        "which every web ACL accepts, so no traffic is blocked; run `ecommerce edge "
+        "rotate-origin-secret` again: it continues the unfinished rotation with the same value"
     ),
     "cloudfront": (
-        "the rotation is applied (the web ACLs accept the new and the previous value while CloudFront "
-        "deploys the new one); check it with `ecommerce edge check-origin` and do not rotate again until "
-        "the distribution is Deployed"
+        "the web ACLs accept both the new (AWSPENDING) and the current value and CloudFront sends one "
+        "of them, so no traffic is blocked; run `ecommerce edge rotate-origin-secret` again: it waits "
+        "until the distribution is Deployed, promotes the new value and drops the old one"
+    ),
+    "promoted": (
+        "CloudFront sends the new value, which is AWSCURRENT, and the web ACLs accept it (and perhaps "
+        "still the previous one), so no traffic is blocked; run `ecommerce edge rotate-origin-secret` "
+        "again: it finishes the rotation with the same value"
     ),
 }
 
@@ -334,6 +344,13 @@ def _origin_headers(
 # ---- the rotation --------------------------------------------------------------------------------
 
 
+@dataclass
+class _Secret:
+    value: str
+    version: str
+    document: dict[str, Any]
+
+
 class _Rotation:
     def __init__(
         self,
@@ -376,16 +393,67 @@ class _Rotation:
     def secrets_client(self) -> Any:
         return self.client("secretsmanager", self.t.secret_region)
 
-    def secret_value(self, stage: str) -> tuple[dict[str, Any], str, str] | None:
+    def secret_value(self, stage: str, region: str | None = None) -> _Secret | None:
+        """The version ``stage`` labels (in ``region``'s replica, the primary by default); None when no
+        version holds the label there (or the replica does not exist yet)."""
+        where = region or self.t.secret_region
+        arn = self.t.secret_arn if region is None else _in_region(self.t.secret_arn, region)
         try:
-            got = self.secrets_client.get_secret_value(SecretId=self.t.secret_arn, VersionStage=stage)
+            got = self.client("secretsmanager", where).get_secret_value(SecretId=arn, VersionStage=stage)
         except _aws_errors() as exc:
-            if stage != "AWSCURRENT" and _error_code(exc) == "ResourceNotFoundException":
-                return None  # no earlier version yet (never rotated)
+            if (stage != "AWSCURRENT" or region is not None) and _error_code(
+                exc
+            ) == "ResourceNotFoundException":
+                return None
             raise
-        document, value = _header_value(got.get("SecretString"), f"the secret's {stage} version")
+        label = f"the secret's {stage} version" + (f" in {region}" if region else "")
+        document, value = _header_value(got.get("SecretString"), label)
         self.out.protect(value)
-        return document, value, str(got["VersionId"])
+        return _Secret(value, str(got["VersionId"]), document)
+
+    def wait_replicas(self, stage: str, value: str, timeout: float, sleep: Callable[[float], None]) -> str:
+        """Poll every replica until ``stage`` names ``value`` there."""
+        pending = list(self.t.replica_regions)
+        waited = 0.0
+        while True:
+            for region in list(pending):
+                got = self.secret_value(stage, region)
+                if got is not None and got.value == value:
+                    pending.remove(region)
+            if not pending:
+                regions = ", ".join(self.t.replica_regions) or "no replicas"
+                return f"{regions}: {stage} is the new value (after {waited:g} s)"
+            if waited >= timeout:
+                raise _StepError(
+                    f"{', '.join(pending)}: {stage} was not the new value after {waited:g} s (check the "
+                    "secret's replication status in the Secrets Manager console)"
+                )
+            sleep(REPLICA_POLL_SECONDS)
+            waited += REPLICA_POLL_SECONDS
+
+    # -- WAF
+
+    def set_web_acl(
+        self, acl: _WebAcl, values: tuple[str, str], accepted: Callable[[list[str]], bool]
+    ) -> str:
+        """Write ``values`` into rule AllowFromEdge unless ``accepted`` already holds for what it has."""
+        waf = self.client("wafv2", acl.region)
+        for attempt in range(1, WAF_RETRIES + 1):
+            got = waf.get_web_acl(Name=acl.name, Scope="REGIONAL", Id=acl.id)
+            web_acl = got["WebACL"]
+            statements = _origin_statements(web_acl, acl.name)
+            if accepted([_search_string(s) for s in statements]):
+                return "already"
+            for statement, value in zip(statements, values, strict=True):
+                statement["SearchString"] = value.encode()
+            try:
+                waf.update_web_acl(**_update_request(waf, web_acl, acl, got["LockToken"]))
+            except _aws_errors() as exc:
+                if _error_code(exc) == "WAFOptimisticLockException" and attempt < WAF_RETRIES:
+                    continue  # changed since we read it: read the new lock token and reapply
+                raise
+            return "" if attempt == 1 else f" (attempt {attempt})"
+        raise AssertionError("unreachable")
 
     # -- CloudFront
 
@@ -412,12 +480,15 @@ def rotate_origin_secret(
     deployed_timeout: float = 1800.0,
     probe_timeout: float = 10.0,
 ) -> RotationReport:
-    """Rotate the origin-verify secret without blocking any request CloudFront sends (steps above).
+    """Rotate the origin-verify secret without refusing any request CloudFront or a checker sends
+    (the steps in the module docstring); a run that stopped midway is continued by running it again.
 
-    ``clients`` defaults to ``boto3``. Refuses (``RotationRefused``, nothing changed) when the
-    distribution is not Deployed, or CloudFront sends a value that is neither AWSCURRENT nor
-    AWSPREVIOUS, unless ``force``. Raises ``RotationIncomplete`` when it stops after a change; its
-    message says how to finish. Returns the report; ``report.ok`` is False when a final probe failed.
+    ``clients`` defaults to ``boto3``. Refuses (``RotationRefused``, nothing changed) to start a new
+    rotation while the distribution is not Deployed, and refuses when CloudFront sends a value that is
+    neither the secret's AWSCURRENT nor (during a rotation) AWSPENDING or AWSPREVIOUS, unless
+    ``force``. Raises ``RotationIncomplete`` when it stops after a change; its message says how to
+    finish. Returns the report; ``report.ok`` is False when a final probe failed, ``report.finished``
+    False when ``wait_deployed`` is False and the rotation stopped before promoting the new value.
     """
     out = _Output(echo)
     targets = _targets(deployment)
@@ -429,43 +500,55 @@ def rotate_origin_secret(
 
     # ---- preflight: read everything, change nothing
 
-    def check_distribution() -> str:
+    def read_distribution() -> str:
         distribution = run.distribution()
-        status = distribution.get("Status", "?")
+        state["status"] = status = distribution.get("Status", "?")
         headers = _origin_headers(distribution["DistributionConfig"], targets.origin_ids)
         state["live"] = {h.get("HeaderValue", "") for h in headers.values()}
         out.protect(*state["live"])
-        if status != "Deployed":
-            if not force:
-                raise _StepError(
-                    f"distribution {targets.distribution_id} is {status}, not Deployed: an earlier change "
-                    "may still be reaching the edge with the value the web ACLs would stop accepting; "
-                    "wait and retry, or pass --force"
-                )
-            return f"{targets.distribution_id} {status} (--force)"
-        return f"{targets.distribution_id} Deployed"
+        return f"{targets.distribution_id} {status}"
 
     def read_secret() -> str:
         current = run.secret_value("AWSCURRENT")
         assert current is not None
-        state["document"], state["current"], state["current_version"] = current
+        pending, previous = run.secret_value("AWSPENDING"), run.secret_value("AWSPREVIOUS")
         live: set[str] = state["live"]
-        if live == {state["current"]}:
-            state["resume"] = False
-            return "CloudFront sends AWSCURRENT"
-        previous = run.secret_value("AWSPREVIOUS")
-        previous_value = previous[1] if previous else None
-        if previous_value is not None and live <= {state["current"], previous_value}:
-            # A run (or a manual put-secret-value) stopped before CloudFront sent the new value.
-            state["resume"], state["previous"] = True, previous_value
-            return "CloudFront still sends AWSPREVIOUS: completing the unfinished rotation"
-        if not force:
-            raise _StepError(
-                "CloudFront sends a value that is neither AWSCURRENT nor AWSPREVIOUS of the secret "
-                "(changed outside this command?); redeploy the edge and regional stacks, or pass --force"
-            )
-        state["resume"] = False
-        return "CloudFront sends an unknown value (--force)"
+        state["current"], state["pending_label"] = current, pending is not None
+        if pending is not None and pending.version != current.version:
+            # Staged by an earlier run that stopped before promoting it.
+            state.update(mode="staged", new=pending, old=current)
+            note = "an unfinished rotation staged AWSPENDING: continuing with it"
+        elif pending is not None or (previous is not None and live != {current.value}):
+            # Promoted by an earlier run that stopped before dropping the old value (or an earlier
+            # version of this command made the new value AWSCURRENT before CloudFront sent it).
+            old = previous or current
+            state.update(mode="promoted", new=current, old=old)
+            note = "an unfinished rotation promoted AWSCURRENT: finishing it"
+        else:
+            state.update(mode="new", old=current)
+            note = "CloudFront sends AWSCURRENT" if live == {current.value} else ""
+        if state["mode"] != "new":
+            report.resumed = True
+            allowed = {state["new"].value, state["old"].value}
+        else:
+            allowed = {current.value}
+        if not live <= allowed:
+            if not force:
+                raise _StepError(
+                    "CloudFront sends a value that is neither AWSCURRENT nor the unfinished rotation's "
+                    "AWSPENDING or AWSPREVIOUS (changed outside this command?); redeploy the edge and "
+                    "regional stacks, or pass --force"
+                )
+            note = "CloudFront sends an unknown value (--force)"
+        if state["mode"] == "new" and state["status"] != "Deployed":
+            if not force:
+                raise _StepError(
+                    f"distribution {targets.distribution_id} is {state['status']}, not Deployed: an "
+                    "earlier change may still be reaching the edge with a value the web ACLs would stop "
+                    "accepting; wait and retry, or pass --force"
+                )
+            note += f" ({state['status']}, --force)"
+        return note.strip()
 
     def check_replicas() -> str:
         described = run.secrets_client.describe_secret(SecretId=targets.secret_arn)
@@ -473,8 +556,8 @@ def rotate_origin_secret(
         missing = [region for region in targets.replica_regions if region not in status]
         if missing:
             raise _StepError(
-                f"the secret has no replica in {', '.join(missing)}: the stacks there resolve their local "
-                "replica; deploy the primary regional stack of this version"
+                f"the secret has no replica in {', '.join(missing)}: the stacks and checkers there read "
+                "their local replica; deploy the primary regional stack of this version"
             )
         failed = [r for r in targets.replica_regions if status[r].get("Status") == "Failed"]
         if failed:
@@ -491,153 +574,202 @@ def rotate_origin_secret(
 
         return action
 
-    run.step("distribution status", check_distribution)
+    run.step("distribution status", read_distribution)
     run.step("read the secret", read_secret)
     run.step("secret replicas", check_replicas)
     for acl in targets.web_acls:
         run.step(f"web ACL rule ({acl.region})", check_web_acl(acl))
 
-    # ---- 1. new value on the primary secret (or the unfinished run's)
+    mode: str = state["mode"]
+    run.phase = {"new": "preflight", "staged": "staged", "promoted": "promoted"}[mode]
 
-    def put_value() -> str:
-        if state["resume"]:
-            state["new"], state["old"] = state["current"], state["previous"]
-            report.resumed = True
-            return f"kept version {state['current_version']} (AWSCURRENT) from the unfinished rotation"
-        new = _new_header_value()
-        out.protect(new)
-        document = {**state["document"], SECRET_JSON_KEY: new}
-        run.phase = "secret"  # from this call on the secret may have changed (a timeout is ambiguous)
+    # ---- 1. stage the new value as AWSPENDING (CloudFront and the checkers keep using AWSCURRENT)
+
+    def stage_value() -> str:
+        if mode != "new":
+            return f"kept version {state['new'].version} from the unfinished rotation"
+        value = _new_header_value()
+        out.protect(value)
+        document = {**state["old"].document, SECRET_JSON_KEY: value}
+        token = str(uuid.uuid4())
+        run.phase = "staged"  # from this call on the secret may hold the version (a timeout is ambiguous)
         put = run.secrets_client.put_secret_value(
             SecretId=targets.secret_arn,
             SecretString=json.dumps(document),
-            ClientRequestToken=str(uuid.uuid4()),
+            ClientRequestToken=token,
+            VersionStages=["AWSPENDING"],
         )
-        state["new"], state["old"], state["version"] = new, state["current"], str(put["VersionId"])
-        return f"version {put['VersionId']} is AWSCURRENT, the old one AWSPREVIOUS"
+        state["new"] = _Secret(value, str(put["VersionId"]), document)
+        state["pending_label"] = True
+        return f"version {put['VersionId']} is AWSPENDING"
 
-    run.step("put a new secret value", put_value)
-    run.phase = "secret"
-    report.version_id = state.get("version", state["current_version"])
-    new_value: str = state["new"]
-    old_value: str = state["old"]
+    run.step("stage a new secret value", stage_value)
+    new: _Secret = state["new"]
+    old: _Secret = state["old"]
+    report.version_id = new.version
 
-    # ---- 2. every replica serves the new value
+    cloudfront_done = state["live"] == {new.value} and state["status"] == "Deployed"
+    if mode == "promoted" and cloudfront_done:
+        out.ok("CloudFront sends the new value", f"{targets.distribution_id} Deployed")
+    else:
+        # ---- 2. every replica carries the pending version
+        if mode != "promoted":
 
-    def wait_replicas() -> str:
-        pending = list(targets.replica_regions)
-        waited = 0.0
-        while True:
-            for region in list(pending):
-                replica = run.client("secretsmanager", region)
-                try:
-                    got = replica.get_secret_value(SecretId=_in_region(targets.secret_arn, region))
-                except _aws_errors() as exc:
-                    if _error_code(exc) != "ResourceNotFoundException":
-                        raise
-                    continue
-                if _header_value(got.get("SecretString"), f"replica {region}")[1] == new_value:
-                    pending.remove(region)
-            if not pending:
+            def pending_replicas() -> str:
+                note = run.wait_replicas("AWSPENDING", new.value, replica_timeout, sleep)
                 report.replicas = list(targets.replica_regions)
-                return f"{', '.join(targets.replica_regions) or 'no replicas'} serve it (after {waited:g} s)"
-            if waited >= replica_timeout:
-                raise _StepError(
-                    f"{', '.join(pending)} still served the old value after {waited:g} s (check the "
-                    "secret's replication status in the Secrets Manager console)"
+                return note
+
+            run.step("replicas have the pending value", pending_replicas)
+
+        # ---- 3. every web ACL accepts [new, old]
+
+        def accept_both(acl: _WebAcl) -> Callable[[], str]:
+            def action() -> str:
+                note = run.set_web_acl(
+                    acl, (new.value, old.value), lambda has: {new.value, old.value} <= set(has)
                 )
-            sleep(REPLICA_POLL_SECONDS)
-            waited += REPLICA_POLL_SECONDS
-
-    run.step("replicas have the new value", wait_replicas)
-
-    # ---- 3. every web ACL accepts [new, old]
-
-    def update_web_acl(acl: _WebAcl) -> Callable[[], str]:
-        def action() -> str:
-            waf = run.client("wafv2", acl.region)
-            for attempt in range(1, WAF_RETRIES + 1):
-                got = waf.get_web_acl(Name=acl.name, Scope="REGIONAL", Id=acl.id)
-                web_acl = got["WebACL"]
-                statements = _origin_statements(web_acl, acl.name)
-                if [_search_string(s) for s in statements] == [new_value, old_value]:
-                    report.web_acls_updated.append(acl.arn)
-                    return "already accepts new + previous"
-                for statement, value in zip(statements, (new_value, old_value), strict=True):
-                    statement["SearchString"] = value.encode()
-                try:
-                    waf.update_web_acl(**_update_request(waf, web_acl, acl, got["LockToken"]))
-                except _aws_errors() as exc:
-                    if _error_code(exc) == "WAFOptimisticLockException" and attempt < WAF_RETRIES:
-                        continue  # changed since we read it: read the new lock token and reapply
-                    raise
                 report.web_acls_updated.append(acl.arn)
-                return "accepts new + previous" + (f" (attempt {attempt})" if attempt > 1 else "")
+                return (
+                    "already accepts new + current" if note == "already" else "accepts new + current" + note
+                )
+
+            return action
+
+        for acl in targets.web_acls:
+            run.step(f"web ACLs accept both ({acl.region})", accept_both(acl))
+
+        # ---- 4. WAF propagation (the AWS sample waits 75 s for regional web ACLs)
+
+        def propagate() -> str:
+            if state["live"] == {new.value}:
+                return "CloudFront already sends the new value: not waited"
+            if propagation_wait > 0:
+                sleep(propagation_wait)
+            return f"waited {propagation_wait:g} s"
+
+        run.step("WAF propagation", propagate)
+
+        # ---- 5. CloudFront sends the new value
+
+        def update_distribution() -> str:
+            for attempt in range(1, CLOUDFRONT_RETRIES + 1):
+                got = run.cloudfront.get_distribution_config(Id=targets.distribution_id)
+                config = got["DistributionConfig"]
+                headers = _origin_headers(config, targets.origin_ids).values()
+                if all(h.get("HeaderValue") == new.value for h in headers):
+                    return "already sends the new value"
+                for header in headers:
+                    header["HeaderValue"] = new.value
+                run.phase = "cloudfront"
+                try:
+                    run.cloudfront.update_distribution(
+                        Id=targets.distribution_id, IfMatch=got["ETag"], DistributionConfig=config
+                    )
+                except _aws_errors() as exc:
+                    if _error_code(exc) == "PreconditionFailed" and attempt < CLOUDFRONT_RETRIES:
+                        continue  # changed since we read it: read the new ETag and reapply
+                    raise
+                count = len(targets.origin_ids)
+                return f"{count} origin(s) send the new value" + (
+                    f" (attempt {attempt})" if attempt > 1 else ""
+                )
             raise AssertionError("unreachable")
+
+        run.step("CloudFront origin header", update_distribution)
+        run.phase = "cloudfront" if mode != "promoted" else "promoted"
+
+        # ---- 6. deployed: no edge location sends the old value any more
+
+        def deployed() -> str:
+            waited = 0.0
+            while True:
+                status = run.distribution().get("Status", "?")
+                if status == "Deployed":
+                    report.deployed = True
+                    return f"{targets.distribution_id} Deployed (after {waited:g} s)"
+                if waited >= deployed_timeout:
+                    raise _StepError(f"{targets.distribution_id} still {status} after {waited:g} s")
+                sleep(DEPLOYED_POLL_SECONDS)
+                waited += DEPLOYED_POLL_SECONDS
+
+        if not wait_deployed:
+            out.ok("distribution deployed", "not waited (--no-wait-deployed)")
+            report.ok = True
+            out.echo(
+                f"origin secret staged (version {new.version}); CloudFront is deploying it. Run "
+                "`ecommerce edge rotate-origin-secret` again once the distribution is Deployed to "
+                "promote it and drop the old value"
+            )
+            return report
+        run.step("distribution deployed", deployed)
+    report.deployed = True
+
+    # ---- 7. promote: AWSCURRENT -> new (Secrets Manager moves AWSPREVIOUS to the old version)
+
+    def promote() -> str:
+        current = run.secret_value("AWSCURRENT")
+        assert current is not None
+        if current.version == new.version:
+            return f"version {new.version} is already AWSCURRENT"
+        run.phase = "promoted"
+        run.secrets_client.update_secret_version_stage(
+            SecretId=targets.secret_arn,
+            VersionStage="AWSCURRENT",
+            MoveToVersionId=new.version,
+            RemoveFromVersionId=current.version,
+        )
+        return f"version {new.version} is AWSCURRENT, the old one AWSPREVIOUS"
+
+    run.step("promote the new value", promote)
+    run.phase = "promoted"
+
+    # ---- 8. every replica serves the new value as AWSCURRENT (checkers and stack deploys read it)
+
+    def current_replicas() -> str:
+        note = run.wait_replicas("AWSCURRENT", new.value, replica_timeout, sleep)
+        report.replicas = list(targets.replica_regions)
+        return note
+
+    run.step("replicas have the promoted value", current_replicas)
+
+    # ---- 9. every web ACL accepts only the new value (what a deploy of the templates gives)
+
+    def accept_new(acl: _WebAcl) -> Callable[[], str]:
+        def action() -> str:
+            note = run.set_web_acl(acl, (new.value, new.value), lambda has: set(has) == {new.value})
+            if acl.arn not in report.web_acls_updated:
+                report.web_acls_updated.append(acl.arn)
+            return (
+                "already accepts only the new value" if note == "already" else "dropped the old value" + note
+            )
 
         return action
 
     for acl in targets.web_acls:
-        run.step(f"update web ACL ({acl.region})", update_web_acl(acl))
-    run.phase = "waf"
+        run.step(f"web ACLs drop the old value ({acl.region})", accept_new(acl))
 
-    # ---- 4. WAF propagation (the AWS sample waits 75 s for regional web ACLs)
+    # ---- 10. the rotation is over: no version is AWSPENDING
 
-    def propagate() -> str:
-        if propagation_wait > 0:
-            sleep(propagation_wait)
-        return f"waited {propagation_wait:g} s"
+    def unstage() -> str:
+        pending = run.secret_value("AWSPENDING")
+        if pending is None:
+            return "no version is AWSPENDING"
+        run.secrets_client.update_secret_version_stage(
+            SecretId=targets.secret_arn, VersionStage="AWSPENDING", RemoveFromVersionId=pending.version
+        )
+        return f"removed AWSPENDING from version {pending.version}"
 
-    run.step("WAF propagation", propagate)
+    run.step("clear AWSPENDING", unstage)
 
-    # ---- 5. CloudFront sends the new value
+    # ---- 11. each API answers the new header
 
-    def update_distribution() -> str:
-        for attempt in range(1, CLOUDFRONT_RETRIES + 1):
-            got = run.cloudfront.get_distribution_config(Id=targets.distribution_id)
-            config = got["DistributionConfig"]
-            for header in _origin_headers(config, targets.origin_ids).values():
-                header["HeaderValue"] = new_value
-            try:
-                run.cloudfront.update_distribution(
-                    Id=targets.distribution_id, IfMatch=got["ETag"], DistributionConfig=config
-                )
-            except _aws_errors() as exc:
-                if _error_code(exc) == "PreconditionFailed" and attempt < CLOUDFRONT_RETRIES:
-                    continue  # changed since we read it: read the new ETag and reapply
-                raise
-            run.phase = "cloudfront"
-            count = len(targets.origin_ids)
-            return f"{count} origin(s) send the new value" + (f" (attempt {attempt})" if attempt > 1 else "")
-        raise AssertionError("unreachable")
-
-    run.step("CloudFront origin header", update_distribution)
-
-    # ---- 6. deployed, then each API answers the new header
-
-    def deployed() -> str:
-        waited = 0.0
-        while True:
-            status = run.distribution().get("Status", "?")
-            if status == "Deployed":
-                report.deployed = True
-                return f"{targets.distribution_id} Deployed (after {waited:g} s)"
-            if waited >= deployed_timeout:
-                raise _StepError(f"{targets.distribution_id} still {status} after {waited:g} s")
-            sleep(DEPLOYED_POLL_SECONDS)
-            waited += DEPLOYED_POLL_SECONDS
-
-    if wait_deployed:
-        run.step("distribution deployed", deployed)
-    else:
-        out.ok("distribution deployed", "not waited (--no-wait-deployed)")
-
-    report.ok = True
+    report.ok = report.finished = True
     for region, api in sorted(targets.apis.items()):
         name = f"probe {region} (new header)"
         try:
             reply = Client(api, probe_timeout, opener).request(
-                "GET", "/health", headers={ORIGIN_HEADER: new_value}
+                "GET", "/health", headers={ORIGIN_HEADER: new.value}
             )
             if reply.status != 200:
                 raise StepFailed(describe_unexpected(reply, 200))
@@ -649,7 +781,7 @@ def rotate_origin_secret(
         out.ok(name, f"{reply.status}  {reply.ms:7.1f} ms")
 
     done = f"origin secret rotated (version {report.version_id})"
-    out.echo(done if report.ok else f"{done} but a probe FAILED; {_RECOVERY['cloudfront']}")
+    out.echo(done if report.ok else f"{done} but a probe FAILED; check it with `ecommerce edge check-origin`")
     return report
 
 
@@ -725,7 +857,10 @@ def _load_deployment() -> Deployment:
 @click.option(
     "--no-wait-deployed",
     is_flag=True,
-    help="Do not wait for the distribution to be Deployed after changing its origin header.",
+    help=(
+        "Stop after changing CloudFront's origin header instead of waiting for Deployed; "
+        "run the command again later to promote the new value and drop the old one."
+    ),
 )
 @click.option(
     "--propagation-wait",
@@ -741,8 +876,9 @@ def _load_deployment() -> Deployment:
     help="Rotate even if the distribution is not Deployed or sends an unknown value (may block traffic).",
 )
 def rotate_origin_secret_command(no_wait_deployed: bool, propagation_wait: float, force: bool) -> None:
-    """Rotate the X-Origin-Verify secret without downtime: new secret value, web ACLs accept new and
-    previous, then CloudFront sends the new one; report each step, exit 1 if any fails."""
+    """Rotate the X-Origin-Verify secret without downtime: stage a new value (AWSPENDING), web ACLs
+    accept new and current, CloudFront sends new, then promote it and drop the old one; report each
+    step, exit 1 if any fails. Run it again to continue an interrupted rotation."""
     deployment = _load_deployment()
     try:
         report = rotate_origin_secret(

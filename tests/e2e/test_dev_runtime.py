@@ -32,6 +32,7 @@ from handlers.contract import OPERATORS_GROUP
 from handlers.db.sample import JOHN
 
 AUTHZ_CASES = authz.cases()
+CHECKER_INTERVAL = 0.5  # seconds between the local edge health checker's runs (default 5)
 
 # ---- unit: API Gateway REST proxy events ---------------------------------------------------------
 
@@ -211,7 +212,7 @@ def dev() -> Iterator[Dev]:
     # Not pytest's tmp_path: the unprivileged PostgreSQL user must reach it (see tests/conftest.py).
     data_dir = Path(tempfile.mkdtemp(prefix="dev-runtime-"))
     output = Path(tempfile.mkdtemp(prefix="dev-output-")) / "out.txt"
-    running = launch(data_dir, output)
+    running = launch(data_dir, output, "--checker-interval", str(CHECKER_INTERVAL))
     process = running.process
     try:
         yield running
@@ -615,3 +616,26 @@ def test_sigterm_stops_cleanly_and_a_restart_keeps_the_data() -> None:
             assert not port_open(edge_port), "the local edge (Node) outlived the runtime"
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_the_local_edge_health_checker_runs_against_the_regions(dev: Dev) -> None:
+    """The deployed checker's code probes both regions' /health on the schedule and records its runs
+    in the local edge's store (draining and restoring: tests/e2e/test_local_edge.py)."""
+    assert f"health checker every {CHECKER_INTERVAL:g} s" in dev.text()
+    from ecommerce_dev.edge import read_local
+    from handlers.infra import edge_state
+
+    store = dev.data_dir / "edge" / "kvs.json"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        items = read_local(store)
+        seen = {
+            region: edge_state.Observation.decode(items.get(edge_state.health_key(region, "local")))
+            for region in ("us-east-1", "us-east-2")
+        }
+        if all(o is not None and o.ok >= 2 for o in seen.values()):
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"the checker recorded no healthy runs: {read_local(store)}")
+    assert not any(key.startswith("drained:") for key in items)

@@ -12,6 +12,7 @@ import json
 import shutil
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from ecommerce_dev.devserver.checker import LocalChecker, local_checker
 from ecommerce_dev.devserver.edge import (
     KVS_FILE,
     LocalEdge,
@@ -567,3 +569,134 @@ def test_configuration_errors(tmp_path: Path) -> None:
     with pytest.raises(LocalEdgeError, match=r"no coordinates for region mars-1: pass coordinates="):
         region_points(["us-east-1", "mars-1"])
     assert region_points(["mars-1"], {"mars-1": (1.0, 2.0)}) == [{"id": "mars-1", "lat": 1.0, "lon": 2.0}]
+
+
+# ---- the local edge health checker (make dev runs it every --checker-interval seconds) --------------
+
+
+class HealthRegion:
+    """A region that answers ``GET /health`` with the API's contract and everything else with its name;
+    stopped and started again on the same port, like a region's server going away and coming back."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.port = name, 0
+        self.server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> HealthRegion:
+        name = self.name
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = json.dumps({"status": "ok"} if self.path == "/health" else {"region": name}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("X-Region", name)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+
+def wait_for(condition: Any, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def actions(checker: LocalChecker, region: str) -> list[str]:
+    """Per run, what the checker did about ``region`` ("none", "drained", "restored", ...)."""
+    return [next(r["action"] for r in run["regions"] if r["region"] == region) for run in checker.history]
+
+
+def test_the_local_checker_drains_a_stopped_region_and_restores_it_with_hysteresis(tmp_path: Path) -> None:
+    from ecommerce_dev import edge as edge_cli
+
+    regions = {name: HealthRegion(name).start() for name in ("us-east-1", "us-east-2")}
+    kvs = tmp_path / "kvs.json"
+    origins = {name: region.url for name, region in regions.items()}
+    changes: list[str] = []
+    with start_local_edge(
+        port=0, origins=origins, primary="us-east-1", kvs_file=kvs, log=tmp_path / "edge.log"
+    ) as running:
+        checker = local_checker(origins=origins, kvs_file=kvs, interval=0.1, on_change=changes.append)
+        checker.start()
+        try:
+            wait_for(lambda: checker.runs >= 2)
+            assert call(running, headers=CHICAGO).region == "us-east-2"
+
+            regions["us-east-2"].stop()  # the region's server goes away
+            wait_for(lambda: "drained" in actions(checker, "us-east-2"))
+            seen = actions(checker, "us-east-2")
+            drained_at = seen.index("drained")
+            failing = [
+                next(r for r in run["regions"] if r["region"] == "us-east-2")["outcome"]
+                for run in checker.history
+            ]
+            # Hysteresis: the first failing run only records; the second drains.
+            assert failing[drained_at - 1 : drained_at + 1] == ["fail", "fail"]
+            assert failing[drained_at - 2] == "pass"
+            assert edge_cli.read_local(kvs)["drained:us-east-2"] == "true"
+            assert call(running, headers=CHICAGO).region == "us-east-1"  # the edge skips it
+            assert changes == ["edge health checker: drained us-east-2 (2 failing runs in a row)"]
+
+            regions["us-east-2"].start()  # back on the same port
+            wait_for(lambda: "restored" in actions(checker, "us-east-2"))
+            seen = actions(checker, "us-east-2")
+            restored_at = seen.index("restored")
+            outcomes = [
+                next(r for r in run["regions"] if r["region"] == "us-east-2")["outcome"]
+                for run in checker.history
+            ]
+            # Three healthy runs in a row restore it; the two before only record.
+            assert outcomes[restored_at - 2 : restored_at + 1] == ["pass", "pass", "pass"]
+            assert outcomes[restored_at - 3] == "fail"
+            assert "drained:us-east-2" not in edge_cli.read_local(kvs)
+            assert call(running, headers=CHICAGO).region == "us-east-2"
+            assert changes[-1] == "edge health checker: restored us-east-2 (3 healthy runs in a row)"
+        finally:
+            checker.stop()
+            for region in regions.values():
+                region.stop()
+
+
+def test_an_operator_drain_holds_against_the_local_checker(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from ecommerce_dev import edge as edge_cli
+
+    regions = {name: HealthRegion(name).start() for name in ("us-east-1", "us-east-2")}
+    data_dir = tmp_path
+    kvs = data_dir / KVS_FILE
+    checker = local_checker(origins={n: r.url for n, r in regions.items()}, kvs_file=kvs, interval=0.05)
+    try:
+        result = CliRunner().invoke(
+            edge_cli.edge, ["drain", "us-east-2", "--local", "--data-dir", str(data_dir)]
+        )
+        assert result.exit_code == 0, result.output
+        checker.start()
+        wait_for(lambda: checker.runs >= 5)
+        assert edge_cli.read_local(kvs)["drained:us-east-2"] == "true"  # healthy, but not the checker's drain
+        assert "restored" not in actions(checker, "us-east-2")
+    finally:
+        checker.stop()
+        for region in regions.values():
+            region.stop()

@@ -1,5 +1,13 @@
-"""Origin-secret rotation against botocore Stubbers: every request and response is validated against
-the service models, the order of calls is recorded across services, sleeps are injected."""
+"""Origin-secret rotation against stateful fakes: Secrets Manager (tests/fakes/secretsmanager.py: the
+wire protocol, versions, staging labels, lagging replicas) and in-file WAF and CloudFront fakes that
+answer real botocore clients; every request and answer is validated against the service models.
+
+After every call the fakes answer (and every injected sleep) the world is checked: no web ACL refuses
+a value CloudFront may be sending (the distribution's value and, until Deployed, the one before), and
+a checker reading AWSCURRENT then AWSPREVIOUS from its region's replica is accepted by every web ACL,
+as is the AWSCURRENT an edge-stack deploy in us-east-1 would resolve. A rotation is interrupted
+before and after each change and during each wait, then run again: it completes with the same value.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +17,12 @@ import json
 import logging
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from email.message import Message
 from typing import Any
 
-import botocore.session
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.awsrequest import AWSResponse
 from click.testing import CliRunner
 
 from ecommerce_constructs.config import EcommerceConfig
@@ -27,14 +34,16 @@ from ecommerce_dev.origin_secret import (
     check_origin_protection,
     rotate_origin_secret,
 )
+from fakes.secretsmanager import FakeSecretsManager
+from fakes.wire import botocore_session, check_emitted, constraint_problems
 
-GENERATE = origin_secret._new_header_value  # the real generator (tests replace it with NEW)
+GENERATE = origin_secret._new_header_value  # the real generator (tests replace it)
 
 ACCOUNT = "123456789012"
 PRIMARY = "us-east-2"
 SECOND = "us-west-2"
-REPLICAS = ["us-east-1", "us-west-2"]  # the other API region and CloudFront's
-SECRET_ARN = f"arn:aws:secretsmanager:{PRIMARY}:{ACCOUNT}:secret:ecommerce-origin-verify-AbCdEf"
+WITNESS = "us-east-1"  # also CloudFront's region
+REPLICAS = ["us-east-1", "us-west-2"]  # the other API region, the witness and CloudFront's
 DISTRIBUTION = "E2QWRUHEXAMPLE"
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 
@@ -42,11 +51,8 @@ NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 PREVIOUS = "prev" + "P" * 39
 CURRENT = "curr" + "C" * 39
 NEW = "newv" + "N" * 39
-ALL_VALUES = (PREVIOUS, CURRENT, NEW)
-
-V_PREVIOUS = "a1a1a1a1-0000-4000-8000-000000000001"
-V_CURRENT = "b2b2b2b2-0000-4000-8000-000000000002"
-V_NEW = "c3c3c3c3-0000-4000-8000-000000000003"
+OTHER = "othr" + "O" * 39  # what a second fresh rotation would generate
+ALL_VALUES = (PREVIOUS, CURRENT, NEW, OTHER)
 
 ACLS = {
     region: (f"ecommerce-{region}-origin", f"{n}a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d")
@@ -55,6 +61,7 @@ ACLS = {
 APIS = {
     region: f"https://api{n}.execute-api.{region}.amazonaws.com/prod/" for n, region in enumerate(ACLS, 1)
 }
+MUTATIONS = ("PutSecretValue", "UpdateSecretVersionStage", "UpdateWebACL", "UpdateDistribution")
 
 
 def acl_arn(region: str) -> str:
@@ -62,11 +69,11 @@ def acl_arn(region: str) -> str:
     return f"arn:aws:wafv2:{region}:{ACCOUNT}:regional/webacl/{name}/{acl_id}"
 
 
-def deployment() -> Deployment:
-    config = EcommerceConfig(regions=(PRIMARY, SECOND), witness_region="us-east-1")
+def deployment(secret_arn: str) -> Deployment:
+    config = EcommerceConfig(regions=(PRIMARY, SECOND), witness_region=WITNESS)
     outputs = {
         f"ecommerce-{PRIMARY}": {
-            "OriginSecretArn": SECRET_ARN,
+            "OriginSecretArn": secret_arn,
             "OriginWebAclArn": acl_arn(PRIMARY),
             "EcommerceApiEndpoint": APIS[PRIMARY],
         },
@@ -79,136 +86,12 @@ def deployment() -> Deployment:
     return Deployment(config, outputs)
 
 
-# ---- fake AWS: one stubbed client per (service, region), calls recorded in order -------------------
+def lock(n: int) -> str:
+    return f"00000000-0000-4000-8000-{n:012d}"  # WAF lock tokens are UUIDs
 
 
-class Aws:
-    def __init__(self) -> None:
-        self.session = botocore.session.Session()
-        self.clients: dict[tuple[str, str], Any] = {}
-        self.stubbers: dict[tuple[str, str], Stubber] = {}
-        self.calls: list[tuple[str, ...]] = []
-
-    def client(self, service_name: str, region_name: str) -> Any:
-        self.stub(service_name, region_name)
-        return self.clients[(service_name, region_name)]
-
-    def stub(self, service: str, region: str) -> Stubber:
-        key = (service, region)
-        if key not in self.stubbers:
-            client = self.session.create_client(
-                service, region_name=region, aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x"
-            )
-
-            def record(model: Any, **_: Any) -> None:
-                self.calls.append((service, region, model.name))
-
-            client.meta.events.register("before-parameter-build.*.*", record)
-            self.clients[key], self.stubbers[key] = client, Stubber(client)
-            self.stubbers[key].activate()
-        return self.stubbers[key]
-
-    def sleep(self, seconds: float) -> None:
-        self.calls.append(("sleep", str(seconds)))
-
-    def assert_done(self) -> None:
-        for stubber in self.stubbers.values():
-            stubber.assert_no_pending_responses()
-
-    # -- Secrets Manager
-
-    def get_secret(self, region: str, value: str, version: str, stage: str | None = "AWSCURRENT") -> None:
-        arn = SECRET_ARN.replace(PRIMARY, region)
-        expected: dict[str, Any] = {"SecretId": arn}
-        if region == PRIMARY and stage:
-            expected["VersionStage"] = stage
-        response = {
-            "ARN": arn,
-            "Name": "ecommerce-origin-verify",
-            "VersionId": version,
-            "SecretString": json.dumps({"HEADERVALUE": value}),
-            "VersionStages": [stage or "AWSCURRENT"],
-            "CreatedDate": NOW,
-        }
-        self.stub("secretsmanager", region).add_response("get_secret_value", response, expected)
-
-    def describe_secret(self, replicas: list[str] = REPLICAS, status: str = "InSync") -> None:
-        response = {
-            "ARN": SECRET_ARN,
-            "Name": "ecommerce-origin-verify",
-            "VersionIdsToStages": {V_CURRENT: ["AWSCURRENT"], V_PREVIOUS: ["AWSPREVIOUS"]},
-            "PrimaryRegion": PRIMARY,
-            "ReplicationStatus": [
-                {
-                    "Region": region,
-                    "KmsKeyId": "alias/aws/secretsmanager",
-                    "Status": status,
-                    "StatusMessage": "Replication succeeded" if status == "InSync" else "KMS key not found",
-                }
-                for region in replicas
-            ],
-        }
-        self.stub("secretsmanager", PRIMARY).add_response(
-            "describe_secret", response, {"SecretId": SECRET_ARN}
-        )
-
-    def put_secret(self) -> None:
-        expected = {
-            "SecretId": SECRET_ARN,
-            "SecretString": json.dumps({"HEADERVALUE": NEW}),
-            "ClientRequestToken": ANY,
-        }
-        response = {
-            "ARN": SECRET_ARN,
-            "Name": "ecommerce-origin-verify",
-            "VersionId": V_NEW,
-            "VersionStages": ["AWSCURRENT"],
-        }
-        self.stub("secretsmanager", PRIMARY).add_response("put_secret_value", response, expected)
-
-    # -- WAF
-
-    def get_acl(self, region: str, values: tuple[str, str], lock: str = "lock-1") -> None:
-        name, acl_id = ACLS[region]
-        expected = {"Name": name, "Scope": "REGIONAL", "Id": acl_id}
-        self.stub("wafv2", region).add_response(
-            "get_web_acl", {"WebACL": web_acl(region, values), "LockToken": lock}, expected
-        )
-
-    def update_acl(self, region: str, lock: str = "lock-1", error: str | None = None) -> None:
-        expected = {**update_fields(web_acl(region, (NEW, CURRENT))), "LockToken": lock}
-        stub = self.stub("wafv2", region)
-        if error:
-            stub.add_client_error(
-                "update_web_acl", error, "The lock token is stale.", expected_params=expected
-            )
-        else:
-            stub.add_response("update_web_acl", {"NextLockToken": lock + "-next"}, expected)
-
-    # -- CloudFront
-
-    def get_distribution(self, status: str = "Deployed", value: str = CURRENT) -> None:
-        self.stub("cloudfront", "us-east-1").add_response(
-            "get_distribution",
-            {"Distribution": distribution(status, value), "ETag": "ETAG1"},
-            {"Id": DISTRIBUTION},
-        )
-
-    def get_config(self, etag: str = "ETAG1", value: str = CURRENT) -> None:
-        self.stub("cloudfront", "us-east-1").add_response(
-            "get_distribution_config",
-            {"DistributionConfig": distribution_config(value), "ETag": etag},
-            {"Id": DISTRIBUTION},
-        )
-
-    def update_distribution(self, etag: str = "ETAG1", error: str | None = None, message: str = "") -> None:
-        expected = {"Id": DISTRIBUTION, "IfMatch": etag, "DistributionConfig": distribution_config(NEW)}
-        stub = self.stub("cloudfront", "us-east-1")
-        if error:
-            stub.add_client_error("update_distribution", error, message, 412, expected_params=expected)
-        else:
-            response = {"Distribution": distribution("InProgress", NEW), "ETag": "ETAG2"}
-            stub.add_response("update_distribution", response, expected)
+def doc(value: str) -> str:
+    return json.dumps({"HEADERVALUE": value})
 
 
 def web_acl(region: str, values: tuple[str, str]) -> dict[str, Any]:
@@ -355,27 +238,219 @@ def distribution(status: str, value: str) -> dict[str, Any]:
     }
 
 
-# ---- fake regional APIs behind their web ACLs ------------------------------------------------------
+# ---- the world: Secrets Manager, two web ACLs, one distribution -----------------------------------
+
+
+class Crash(BaseException):
+    """The operator's process dies (Ctrl-C, a lost laptop): nothing after it runs."""
+
+
+class World:
+    """Live AWS state behind real botocore clients, checked for the no-window invariant throughout.
+
+    ``deploy_polls``: GetDistribution calls answered InProgress after an update. ``replica_lag``:
+    reads a replica answers stale after each change of the primary. ``crash_at`` = (n, "before" or
+    "after"): raise Crash around the n-th change (or during the n-th sleep with "sleep")."""
+
+    def __init__(
+        self,
+        *,
+        replica_lag: int = 0,
+        deploy_polls: int = 1,
+        replicas: tuple[str, ...] = tuple(REPLICAS),
+        acl_values: tuple[str, str] = (CURRENT, CURRENT),
+        live: str = CURRENT,
+        status: str = "Deployed",
+    ) -> None:
+        self.sm = FakeSecretsManager(ACCOUNT, replica_lag=replica_lag)
+        self.arn = self.sm.create_secret(PRIMARY, "ecommerce-origin-verify", doc(PREVIOUS))
+        self.sm.add_version(self.arn, doc(CURRENT), {"AWSCURRENT"})  # the first one becomes AWSPREVIOUS
+        for region in replicas:
+            self.sm.add_replica(self.arn, region)
+        self.acls = {region: [acl_values[0], acl_values[1]] for region in ACLS}
+        self.locks = dict.fromkeys(ACLS, lock(0))
+        self.live, self.status, self.in_flight = live, status, {live}
+        self.etag, self.deploy_polls = "ETAG0", deploy_polls
+        self.polls_left = deploy_polls if status == "InProgress" else 0
+        self.calls: list[tuple[str, ...]] = []
+        self.changes = 0
+        self.sleeps = 0
+        self.crash_at: tuple[int, str] | None = None
+        self.fail: dict[tuple[str, str], list[str]] = {}  # (operation, region) -> error codes to raise
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._params: dict[str, Any] = {}
+
+    # -- what the code under test sees
+
+    def client(self, service_name: str, region_name: str) -> Any:
+        key = (service_name, region_name)
+        if key not in self._clients:
+            if service_name == "secretsmanager":
+                client = self.sm.client(region_name)
+            else:
+                client = botocore_session().create_client(
+                    service_name,
+                    region_name=region_name,
+                    aws_access_key_id="AKIDEXAMPLE",
+                    aws_secret_access_key="x",
+                )
+                client.meta.events.register(f"before-call.{service_name}.*", self._answer(region_name))
+            client.meta.events.register_first(
+                f"before-parameter-build.{service_name}.*", self._before(service_name, region_name)
+            )
+            client.meta.events.register(f"after-call.{service_name}.*", self._after)
+            self._clients[key] = client
+        return self._clients[key]
+
+    def sleep(self, seconds: float) -> None:
+        self.calls.append(("sleep", str(seconds)))
+        self.sleeps += 1
+        if self.crash_at == (self.sleeps, "sleep"):
+            raise Crash(f"sleep {self.sleeps}")
+        # time passes: replicas catch up, a deploying distribution gets closer to Deployed
+        self.invariant()
+
+    # -- hooks
+
+    def _before(self, service: str, region: str) -> Callable[..., None]:
+        def hook(params: dict[str, Any], model: Any, **_: Any) -> None:
+            self.calls.append((service, region, model.name))
+            self._params = dict(params)
+            if model.name in MUTATIONS:
+                self.changes += 1
+                if self.crash_at == (self.changes, "before"):
+                    raise Crash(f"before change {self.changes}")
+
+        return hook
+
+    def _after(self, model: Any, **_: Any) -> None:
+        self.invariant()
+        if model.name in MUTATIONS and self.crash_at == (self.changes, "after"):
+            raise Crash(f"after change {self.changes}")  # the change happened, its answer is lost
+
+    def _answer(self, region: str) -> Callable[..., Any]:
+        def hook(model: Any, **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+            params = self._params
+            problems = constraint_problems(params, model.input_shape)
+            assert not problems, problems
+            errors = self.fail.get((model.name, region))
+            if errors:
+                code = errors.pop(0)
+                modeled = {shape.name for shape in model.error_shapes}
+                assert code in modeled, (code, modeled)
+                message = f"injected {code} ({', '.join(str(v) for v in self.acls[PRIMARY])})"
+                parsed = {
+                    "Error": {"Code": code, "Message": message},
+                    "ResponseMetadata": {"HTTPStatusCode": 400},
+                }
+                return AWSResponse("https://fake", 400, {}, None), parsed
+            result = getattr(self, model.name)(region, params)
+            check_emitted(result, model.output_shape, f"{model.name} response")
+            return AWSResponse("https://fake", 200, {}, None), {
+                **result,
+                "ResponseMetadata": {"HTTPStatusCode": 200},
+            }
+
+        return hook
+
+    # -- WAF
+
+    def GetWebACL(self, region: str, params: dict[str, Any]) -> dict[str, Any]:
+        assert (params["Name"], params["Id"], params["Scope"]) == (*ACLS[region], "REGIONAL")
+        values = self.acls[region]
+        return {"WebACL": web_acl(region, (values[0], values[1])), "LockToken": self.locks[region]}
+
+    def UpdateWebACL(self, region: str, params: dict[str, Any]) -> dict[str, Any]:
+        assert params["LockToken"] == self.locks[region], "stale lock token (WAFOptimisticLockException)"
+        values = self.acls[region]
+        # Nothing but the two values may change: every other field is written back as read.
+        expected = update_fields(web_acl(region, (values[0], values[1])))
+        statements = params["Rules"][0]["Statement"]["OrStatement"]["Statements"]
+        written = [s["ByteMatchStatement"]["SearchString"] for s in statements]
+        written = [w.decode() if isinstance(w, bytes) else w for w in written]
+        for key, value in expected.items():
+            if key != "Rules":
+                assert params[key] == value, key
+        self.acls[region] = written
+        self.locks[region] = lock(int(self.locks[region].rsplit("-", 1)[1]) + 1)
+        return {"NextLockToken": self.locks[region]}
+
+    # -- CloudFront
+
+    def GetDistribution(self, region: str, params: dict[str, Any]) -> dict[str, Any]:
+        assert params["Id"] == DISTRIBUTION
+        if self.status == "InProgress":
+            if self.polls_left <= 0:
+                self.status, self.in_flight = "Deployed", {self.live}
+            else:
+                self.polls_left -= 1
+        return {"Distribution": distribution(self.status, self.live), "ETag": self.etag}
+
+    def GetDistributionConfig(self, region: str, params: dict[str, Any]) -> dict[str, Any]:
+        assert params["Id"] == DISTRIBUTION
+        return {"DistributionConfig": distribution_config(self.live), "ETag": self.etag}
+
+    def UpdateDistribution(self, region: str, params: dict[str, Any]) -> dict[str, Any]:
+        assert params["Id"] == DISTRIBUTION and params["IfMatch"] == self.etag
+        config = params["DistributionConfig"]
+        values = {o["Id"]: o["CustomHeaders"]["Items"][0]["HeaderValue"] for o in config["Origins"]["Items"]}
+        assert values["maintenance"] == "k", "a non-region origin was touched"
+        assert values[PRIMARY] == values[SECOND]
+        assert config == distribution_config(values[PRIMARY]), "only the header may change"
+        self.live = values[PRIMARY]
+        self.in_flight.add(self.live)
+        self.status, self.polls_left = "InProgress", self.deploy_polls
+        self.etag = f"ETAG{int(self.etag[4:]) + 1}"
+        return {"Distribution": distribution("InProgress", self.live), "ETag": self.etag}
+
+    # -- the invariant
+
+    def value(self, stage: str, region: str | None = None) -> str | None:
+        raw = self.sm.stage_value(self.arn, stage, region)
+        return json.loads(raw)["HEADERVALUE"] if raw else None
+
+    def invariant(self) -> None:
+        for acl_region, values in self.acls.items():
+            accepted = set(values)
+            refused = self.in_flight - accepted
+            assert not refused, f"web ACL {acl_region} refuses a value CloudFront sends"
+            for view in (PRIMARY, *self.sm.secrets[self.arn].replicas):
+                tried = [self.value("AWSCURRENT", view), self.value("AWSPREVIOUS", view)]
+                assert accepted & set(tried), f"a checker in {view} is refused by web ACL {acl_region}"
+            edge = WITNESS if WITNESS in self.sm.secrets[self.arn].replicas else PRIMARY
+            assert self.value("AWSCURRENT", edge) in accepted, (
+                f"an edge-stack deploy would send a value web ACL {acl_region} refuses"
+            )
+
+    def settled(self) -> str:
+        """The state a finished rotation leaves; returns the value in use."""
+        value = self.live
+        assert self.status == "Deployed" and self.in_flight == {value}
+        assert all(values == [value, value] for values in self.acls.values())
+        assert self.value("AWSCURRENT") == value and self.value("AWSPENDING") is None
+        self.sm.replicate()
+        assert all(self.value("AWSCURRENT", r) == value for r in self.sm.secrets[self.arn].replicas)
+        return value
 
 
 class Apis:
-    """GET /health answers 200 when X-Origin-Verify is an accepted value, else WAF's 403. Requests
-    to the CloudFront domain arrive with the header CloudFront adds (``edge_value``)."""
+    """GET /health answers 200 when X-Origin-Verify is one of the region's web ACL values, else WAF's
+    403. Requests to the CloudFront domain arrive with the header CloudFront adds."""
 
-    def __init__(
-        self, accepted: set[str] | None = None, open_door: bool = False, edge_value: str = CURRENT
-    ) -> None:
-        self.accepted = {NEW, CURRENT} if accepted is None else accepted
-        self.open_door = open_door  # an API without the web ACL
-        self.edge_value = edge_value
+    def __init__(self, world: World, open_door: bool = False, broken: bool = False) -> None:
+        self.world, self.open_door, self.broken = world, open_door, broken
         self.requests: list[tuple[str, str | None]] = []
 
     def __call__(self, request: urllib.request.Request, timeout: float) -> Any:
         value = request.get_header("X-origin-verify")
         self.requests.append((request.full_url, value))
-        if ".cloudfront.net/" in request.full_url:
-            value = self.edge_value
-        if self.open_door or value in self.accepted:
+        region = next(
+            (r for r, api in APIS.items() if request.full_url.startswith(api.split("/prod")[0])), None
+        )
+        if region is None:  # through CloudFront: the edge adds the header, to the nearest region
+            region, value = PRIMARY, self.world.live
+        accepted = set(self.world.acls[region])
+        if self.open_door or (value in accepted and not self.broken):
             return Response(200, {"status": "healthy", "database": "connected"})
         headers = Message()
         headers["Content-Type"] = "application/problem+json"
@@ -399,62 +474,29 @@ class Response:
         return None
 
 
-# ---- fixtures and scenarios -------------------------------------------------------------------------
+# ---- fixtures and helpers ---------------------------------------------------------------------------
 
 
 @pytest.fixture(autouse=True)
-def new_value(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(origin_secret, "_new_header_value", lambda: NEW)
+def generated(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The values the rotation generates, in order: NEW first, then OTHER."""
+    made: list[str] = []
+
+    def generate() -> str:
+        made.append((NEW, OTHER)[min(len(made), 1)])
+        return made[-1]
+
+    monkeypatch.setattr(origin_secret, "_new_header_value", generate)
+    return made
 
 
-@pytest.fixture
-def aws() -> Iterator[Aws]:
-    fake = Aws()
-    yield fake
-    fake.assert_done()
-
-
-def preflight(aws: Aws, status: str = "Deployed") -> None:
-    aws.get_distribution(status)
-    aws.get_secret(PRIMARY, CURRENT, V_CURRENT)
-    aws.describe_secret()
-    for region in ACLS:
-        aws.get_acl(region, (CURRENT, PREVIOUS))
-
-
-def replicas_in_sync(aws: Aws, value: str = NEW) -> None:
-    for region in REPLICAS:
-        aws.get_secret(region, value, V_NEW, stage=None)
-
-
-def rotation_calls() -> list[tuple[str, ...]]:
-    sm, waf, cf = "secretsmanager", "wafv2", "cloudfront"
-    return [
-        (cf, "us-east-1", "GetDistribution"),
-        (sm, PRIMARY, "GetSecretValue"),
-        (sm, PRIMARY, "DescribeSecret"),
-        (waf, PRIMARY, "GetWebACL"),
-        (waf, SECOND, "GetWebACL"),
-        (sm, PRIMARY, "PutSecretValue"),
-        (sm, "us-east-1", "GetSecretValue"),
-        (sm, "us-west-2", "GetSecretValue"),
-        (waf, PRIMARY, "GetWebACL"),
-        (waf, PRIMARY, "UpdateWebACL"),
-        (waf, SECOND, "GetWebACL"),
-        (waf, SECOND, "UpdateWebACL"),
-        ("sleep", "75.0"),
-        (cf, "us-east-1", "GetDistributionConfig"),
-        (cf, "us-east-1", "UpdateDistribution"),
-        (cf, "us-east-1", "GetDistribution"),
-        ("sleep", "20.0"),
-        (cf, "us-east-1", "GetDistribution"),
-    ]
-
-
-def run(aws: Aws, lines: list[str], apis: Apis | None = None, **kwargs: Any) -> origin_secret.RotationReport:
-    options: dict[str, Any] = {"propagation_wait": 0.0, "sleep": aws.sleep, "echo": lines.append}
+def run(
+    world: World, lines: list[str] | None = None, apis: Apis | None = None, **kwargs: Any
+) -> origin_secret.RotationReport:
+    options: dict[str, Any] = {"propagation_wait": 0.0, "sleep": world.sleep}
+    options["echo"] = (lines if lines is not None else []).append
     options.update(kwargs)
-    return rotate_origin_secret(deployment(), clients=aws, opener=apis or Apis(), **options)
+    return rotate_origin_secret(deployment(world.arn), clients=world, opener=apis or Apis(world), **options)
 
 
 def assert_secret_free(*texts: str) -> None:
@@ -463,285 +505,289 @@ def assert_secret_free(*texts: str) -> None:
             assert value not in text
 
 
-def full_rotation(aws: Aws, status: str = "Deployed") -> None:
-    preflight(aws, status)
-    aws.put_secret()
-    replicas_in_sync(aws)
-    for region in ACLS:
-        aws.get_acl(region, (CURRENT, PREVIOUS))
-        aws.update_acl(region)
-    aws.get_config()
-    aws.update_distribution()
-    aws.get_distribution("InProgress", NEW)
-    aws.get_distribution("Deployed", NEW)
+def changes(world: World) -> list[tuple[str, ...]]:
+    return [c for c in world.calls if c[-1] in MUTATIONS or c[0] == "sleep"]
 
 
-# ---- tests -------------------------------------------------------------------------------------------
+# ---- the rotation ------------------------------------------------------------------------------------
 
 
-def test_happy_path_runs_every_step_in_order(aws: Aws) -> None:
-    full_rotation(aws)
-    apis, lines = Apis(), list[str]()
-    report = run(aws, lines, apis, propagation_wait=75.0)
+def test_a_rotation_stages_moves_cloudfront_then_promotes_and_drops_the_old_value() -> None:
+    world = World()
+    lines: list[str] = []
 
-    assert aws.calls == rotation_calls()
-    assert report.ok and report.deployed and not report.resumed
-    assert report.version_id == V_NEW
+    report = run(world, lines, propagation_wait=75.0)
+
+    sm, waf, cf = "secretsmanager", "wafv2", "cloudfront"
+    assert changes(world) == [
+        (sm, PRIMARY, "PutSecretValue"),
+        (waf, PRIMARY, "UpdateWebACL"),
+        (waf, SECOND, "UpdateWebACL"),
+        ("sleep", "75.0"),
+        (cf, "us-east-1", "UpdateDistribution"),
+        ("sleep", "20.0"),
+        (sm, PRIMARY, "UpdateSecretVersionStage"),
+        (waf, PRIMARY, "UpdateWebACL"),
+        (waf, SECOND, "UpdateWebACL"),
+        (sm, PRIMARY, "UpdateSecretVersionStage"),
+    ]
+    put = next(p for name, p in world.sm.calls if name == "PutSecretValue")
+    assert put["VersionStages"] == ["AWSPENDING"] and len(put["ClientRequestToken"]) == 36
+    promote, unstage = [p for name, p in world.sm.calls if name == "UpdateSecretVersionStage"]
+    assert promote["VersionStage"] == "AWSCURRENT" and promote["MoveToVersionId"] == report.version_id
+    assert unstage == {
+        "SecretId": world.arn,
+        "VersionStage": "AWSPENDING",
+        "RemoveFromVersionId": report.version_id,
+    }
+    assert world.settled() == NEW
+    assert world.value("AWSPREVIOUS") == CURRENT  # Secrets Manager moved it when AWSCURRENT moved
+    assert report.ok and report.finished and report.deployed and not report.resumed
     assert report.replicas == REPLICAS
     assert report.web_acls_updated == [acl_arn(PRIMARY), acl_arn(SECOND)]
     assert report.probes == {PRIMARY: 200, SECOND: 200}
-    # Each regional API was probed directly with the new value.
-    assert apis.requests == [(APIS[r].rstrip("/") + "/health", NEW) for r in sorted(ACLS)]
     assert all(line.startswith("✓") for line in lines[1:-1]), lines
-    assert lines[-1] == f"origin secret rotated (version {V_NEW})"
+    assert lines[-1] == f"origin secret rotated (version {report.version_id})"
     assert_secret_free(*lines, repr(report))
 
 
-def test_waf_lock_conflict_reads_the_acl_again_and_retries(aws: Aws) -> None:
-    preflight(aws)
-    aws.put_secret()
-    replicas_in_sync(aws)
-    aws.get_acl(PRIMARY, (CURRENT, PREVIOUS), lock="lock-1")
-    aws.update_acl(PRIMARY, lock="lock-1", error="WAFOptimisticLockException")
-    aws.get_acl(PRIMARY, (CURRENT, PREVIOUS), lock="lock-2")
-    aws.update_acl(PRIMARY, lock="lock-2")
-    aws.get_acl(SECOND, (CURRENT, PREVIOUS))
-    aws.update_acl(SECOND)
-    aws.get_config()
-    aws.update_distribution()
-    lines: list[str] = []
+def test_lagging_replicas_are_waited_for_before_cloudfront_moves_and_before_the_old_value_goes() -> None:
+    world = World(replica_lag=2)
 
-    report = run(aws, lines, wait_deployed=False)
+    report = run(world)
 
-    assert report.ok
-    waf = [c[2] for c in aws.calls if c[:2] == ("wafv2", PRIMARY)]
-    assert waf == ["GetWebACL", "GetWebACL", "UpdateWebACL", "GetWebACL", "UpdateWebACL"]
-    assert any(f"web ACL ({PRIMARY})" in line and "(attempt 2)" in line for line in lines)
+    assert report.ok and world.settled() == NEW
+    sleeps = [c for c in world.calls if c[0] == "sleep"]
+    assert sleeps.count(("sleep", "5.0")) >= 2  # once for AWSPENDING, once for the promoted AWSCURRENT
+    order = [c[-1] for c in changes(world) if c[0] != "sleep"]
+    assert order.index("UpdateDistribution") > order.index("PutSecretValue")
 
 
-def test_cloudfront_precondition_failed_reads_the_config_again_and_retries(aws: Aws) -> None:
-    preflight(aws)
-    aws.put_secret()
-    replicas_in_sync(aws)
-    for region in ACLS:
-        aws.get_acl(region, (CURRENT, PREVIOUS))
-        aws.update_acl(region)
-    aws.get_config(etag="ETAG1")
-    aws.update_distribution(
-        etag="ETAG1", error="PreconditionFailed", message="The If-Match version is stale."
-    )
-    aws.get_config(etag="ETAG7")
-    aws.update_distribution(etag="ETAG7")
-    lines: list[str] = []
-
-    report = run(aws, lines, wait_deployed=False)
-
-    assert report.ok and not report.deployed
-    cloudfront = [c[2] for c in aws.calls if c[0] == "cloudfront"][1:]
-    assert cloudfront == ["GetDistributionConfig", "UpdateDistribution"] * 2
-    assert any("CloudFront origin header" in line and "(attempt 2)" in line for line in lines)
-    assert any("not waited (--no-wait-deployed)" in line for line in lines)
+def test_the_old_value_stays_accepted_until_the_replicas_serve_the_promoted_one() -> None:
+    # Without step 8 a checker whose replica still said AWSCURRENT=old would be refused: the
+    # world's invariant fails the test if the web ACLs drop the old value too early.
+    world = World(replica_lag=3, deploy_polls=3)
+    assert run(world).ok
+    assert world.settled() == NEW
 
 
-def test_a_lagging_replica_is_waited_for(aws: Aws) -> None:
-    preflight(aws)
-    aws.put_secret()
-    aws.get_secret("us-east-1", CURRENT, V_CURRENT, stage=None)  # not replicated yet
-    aws.stub("secretsmanager", "us-west-2").add_client_error(
-        "get_secret_value", "ResourceNotFoundException", "Secrets Manager can't find the specified secret."
-    )
-    replicas_in_sync(aws)
-    for region in ACLS:
-        aws.get_acl(region, (CURRENT, PREVIOUS))
-        aws.update_acl(region)
-    aws.get_config()
-    aws.update_distribution()
-    lines: list[str] = []
-
-    report = run(aws, lines, wait_deployed=False)
-
-    assert report.ok
-    assert aws.calls[6:11] == [
-        ("secretsmanager", "us-east-1", "GetSecretValue"),
-        ("secretsmanager", "us-west-2", "GetSecretValue"),
-        ("sleep", "5.0"),
-        ("secretsmanager", "us-east-1", "GetSecretValue"),
-        ("secretsmanager", "us-west-2", "GetSecretValue"),
-    ]
-    assert any("replicas have the new value" in line and "after 5 s" in line for line in lines)
-
-
-def test_a_replica_that_never_catches_up_times_out_with_a_recovery_message(aws: Aws) -> None:
-    preflight(aws)
-    aws.put_secret()
-    aws.get_secret("us-east-1", NEW, V_NEW, stage=None)
-    for _ in range(3):  # polls at 0, 5 and 10 s, then it gives up
-        aws.get_secret("us-west-2", CURRENT, V_CURRENT, stage=None)
+def test_a_replica_that_never_catches_up_stops_before_cloudfront_with_a_recovery_message() -> None:
+    world = World(replica_lag=1000)
     lines: list[str] = []
 
     with pytest.raises(RotationIncomplete) as raised:
-        run(aws, lines, replica_timeout=10.0)
+        run(world, lines, replica_timeout=10.0)
 
     message = str(raised.value)
-    assert raised.value.step == "replicas have the new value"
-    assert "us-west-2 still served the old value after 10 s" in message
-    assert "no traffic is blocked" in message and "completes it with the same value" in message
+    assert raised.value.step == "replicas have the pending value"
+    assert "us-east-1, us-west-2: AWSPENDING was not the new value after 10 s" in message
+    assert "no traffic is blocked" in message and "continues the unfinished rotation" in message
     assert "\n" not in message
-    assert [c for c in aws.calls if c[0] == "sleep"] == [("sleep", "5.0")] * 2
-    assert not any(c[2:] == ("UpdateWebACL",) for c in aws.calls)
-    assert lines[-1].startswith("✗ replicas have the new value")
+    assert not any(c[-1] in ("UpdateWebACL", "UpdateDistribution") for c in world.calls)
     assert_secret_free(message, *lines)
 
 
-def test_refuses_while_the_distribution_is_in_progress(aws: Aws) -> None:
-    aws.get_distribution("InProgress")
+def test_waf_lock_conflict_reads_the_acl_again_and_retries() -> None:
+    world = World()
+    world.fail[("UpdateWebACL", PRIMARY)] = ["WAFOptimisticLockException"]
     lines: list[str] = []
 
+    assert run(world, lines).ok
+
+    waf = [c[2] for c in world.calls if c[:2] == ("wafv2", PRIMARY)][:5]
+    assert waf == ["GetWebACL", "GetWebACL", "UpdateWebACL", "GetWebACL", "UpdateWebACL"]
+    assert any(f"({PRIMARY})" in line and "(attempt 2)" in line for line in lines)
+    assert world.settled() == NEW
+
+
+def test_cloudfront_precondition_failed_reads_the_config_again_and_retries() -> None:
+    world = World()
+    world.fail[("UpdateDistribution", "us-east-1")] = ["PreconditionFailed"]
+    lines: list[str] = []
+
+    assert run(world, lines).ok
+
+    cloudfront = [c[2] for c in world.calls if c[0] == "cloudfront"]
+    assert cloudfront[1:5] == ["GetDistributionConfig", "UpdateDistribution"] * 2
+    assert any("CloudFront origin header" in line and "(attempt 2)" in line for line in lines)
+
+
+def test_refuses_to_start_while_the_distribution_is_in_progress() -> None:
+    world = World(status="InProgress")
+
     with pytest.raises(RotationRefused) as raised:
-        run(aws, lines)
+        run(world)
 
     assert "is InProgress, not Deployed" in str(raised.value)
     assert "--force" in str(raised.value) and "nothing was changed" in str(raised.value)
-    assert aws.calls == [("cloudfront", "us-east-1", "GetDistribution")]
+    assert not any(c[-1] in MUTATIONS for c in world.calls)
 
 
-def test_force_rotates_while_the_distribution_is_in_progress(aws: Aws) -> None:
-    full_rotation(aws, status="InProgress")
+def test_force_rotates_while_the_distribution_is_in_progress() -> None:
+    world = World(status="InProgress")
     lines: list[str] = []
 
-    report = run(aws, lines, force=True)
+    assert run(world, lines, force=True).ok
+    assert any("InProgress, --force" in line for line in lines)
+    assert world.settled() == NEW
 
-    assert report.ok and report.version_id == V_NEW
-    assert any("InProgress (--force)" in line for line in lines)
 
-
-def test_failure_after_the_web_acls_says_rerunning_is_safe(aws: Aws) -> None:
-    preflight(aws)
-    aws.put_secret()
-    replicas_in_sync(aws)
-    for region in ACLS:
-        aws.get_acl(region, (CURRENT, PREVIOUS))
-        aws.update_acl(region)
-    aws.get_config()
-    aws.stub("cloudfront", "us-east-1").add_client_error(
-        "update_distribution",
-        "AccessDenied",
-        "User is not authorized to perform cloudfront:UpdateDistribution",
-    )
+def test_no_wait_deployed_stops_before_promoting_and_a_rerun_finishes() -> None:
+    world = World(deploy_polls=5)
     lines: list[str] = []
 
-    with pytest.raises(RotationIncomplete) as raised:
-        run(aws, lines)
+    report = run(world, lines, wait_deployed=False)
 
-    message = str(raised.value)
-    assert message.startswith("CloudFront origin header failed: AccessDenied: User is not authorized")
-    assert "web ACLs accept both the new and the previous value" in message
-    assert "CloudFront still sends the previous one, so no traffic is blocked" in message
-    assert "again: it sees the unfinished rotation and completes it with the same value" in message
-    assert_secret_free(message, *lines)
+    assert report.ok and not report.finished and not report.deployed
+    assert world.value("AWSCURRENT") == CURRENT and world.value("AWSPENDING") == NEW
+    assert "run `ecommerce edge rotate-origin-secret` again" in lines[-1].replace("Run", "run")
+    report = run(world, lines)
+    assert report.ok and report.finished and report.resumed
+    assert world.settled() == NEW
 
 
-def test_rerun_after_a_midway_failure_completes_with_the_same_value(aws: Aws) -> None:
-    # State left by the failure above: the secret was rotated (CURRENT is the new value), the web
-    # ACLs accept it, CloudFront still sends AWSPREVIOUS. No third value may be made.
-    aws.get_distribution(value=PREVIOUS)
-    aws.get_secret(PRIMARY, CURRENT, V_CURRENT)
-    aws.get_secret(PRIMARY, PREVIOUS, V_PREVIOUS, stage="AWSPREVIOUS")
-    aws.describe_secret()
-    for region in ACLS:
-        aws.get_acl(region, (CURRENT, PREVIOUS))
-    for region in REPLICAS:
-        aws.get_secret(region, CURRENT, V_CURRENT, stage=None)
-    for region in ACLS:
-        aws.get_acl(region, (CURRENT, PREVIOUS))  # already [new, old]: no update needed
-    aws.get_config(value=PREVIOUS)
-    expected = {"Id": DISTRIBUTION, "IfMatch": "ETAG1", "DistributionConfig": distribution_config(CURRENT)}
-    aws.stub("cloudfront", "us-east-1").add_response(
-        "update_distribution",
-        {"Distribution": distribution("InProgress", CURRENT), "ETag": "ETAG2"},
-        expected,
-    )
+def crash_points() -> list[tuple[int, str]]:
+    world = World(replica_lag=1)
+    try:
+        run(world)
+    except AssertionError:  # a broken rotation: the other tests say why; crash somewhere anyway
+        return [(1, "after")]
+    points = [(n, when) for n in range(1, world.changes + 1) for when in ("before", "after")]
+    return points + [(n, "sleep") for n in range(1, world.sleeps + 1)]
+
+
+@pytest.mark.parametrize("crash_at", crash_points(), ids=lambda p: f"{p[1]}-{p[0]}")
+def test_an_interrupted_rotation_is_completed_by_running_it_again(
+    crash_at: tuple[int, str], generated: list[str]
+) -> None:
+    world = World(replica_lag=1)
+    world.crash_at = crash_at
     lines: list[str] = []
 
-    report = run(aws, lines, Apis(accepted={CURRENT, PREVIOUS}), wait_deployed=False)
+    with pytest.raises(Crash):
+        run(world, lines)
+    staged = world.value("AWSPENDING")
+    # Crashing after the last change leaves a finished rotation: running it again is a new one.
+    finished = staged is None and world.value("AWSCURRENT") == NEW
+    world.crash_at = None
 
-    assert report.ok and report.resumed and report.version_id == V_CURRENT
-    assert ("secretsmanager", PRIMARY, "PutSecretValue") not in aws.calls
-    assert not any(c[2:] == ("UpdateWebACL",) for c in aws.calls)
-    assert any("completing the unfinished rotation" in line for line in lines)
+    report = run(world, lines)
+
+    assert report.ok and report.finished
+    value = world.settled()
+    if finished or crash_at == (1, "before"):  # nothing staged yet, or the rotation had finished
+        assert value == OTHER and not report.resumed
+        assert generated == [NEW, OTHER]
+    else:  # the staged value is kept: a rerun never makes another one while a rotation is unfinished
+        assert value == NEW and report.resumed
+        assert generated == [NEW]
+        assert [c[-1] for c in world.calls].count("PutSecretValue") == 1
+        assert world.value("AWSPREVIOUS") == CURRENT
     assert_secret_free(*lines)
 
 
-def test_an_unknown_live_value_is_refused(aws: Aws) -> None:
-    aws.get_distribution(value="x" * 43)
-    aws.get_secret(PRIMARY, CURRENT, V_CURRENT)
-    aws.get_secret(PRIMARY, PREVIOUS, V_PREVIOUS, stage="AWSPREVIOUS")
-
-    with pytest.raises(RotationRefused, match="neither AWSCURRENT nor AWSPREVIOUS"):
-        run(aws, [])
+def test_a_rerun_of_a_finished_rotation_starts_a_new_one() -> None:
+    world = World()
+    run(world)
+    assert run(world).ok
+    assert world.settled() == OTHER and world.value("AWSPREVIOUS") == NEW
 
 
-def test_a_missing_rule_is_refused_before_anything_changes(aws: Aws) -> None:
-    aws.get_distribution()
-    aws.get_secret(PRIMARY, CURRENT, V_CURRENT)
-    aws.describe_secret()
-    acl = web_acl(PRIMARY, (CURRENT, PREVIOUS))
-    acl["Rules"][0]["Name"] = "SomethingElse"
-    name, acl_id = ACLS[PRIMARY]
-    aws.stub("wafv2", PRIMARY).add_response(
-        "get_web_acl", {"WebACL": acl, "LockToken": "l"}, {"Name": name, "Scope": "REGIONAL", "Id": acl_id}
-    )
-
-    with pytest.raises(RotationRefused, match="has no rule AllowFromEdge"):
-        run(aws, [])
-
-
-def test_a_missing_replica_is_refused(aws: Aws) -> None:
-    aws.get_distribution()
-    aws.get_secret(PRIMARY, CURRENT, V_CURRENT)
-    aws.describe_secret(replicas=["us-west-2"])
-
-    with pytest.raises(RotationRefused, match="no replica in us-east-1"):
-        run(aws, [])
-
-
-def test_a_failed_probe_is_reported_not_raised(aws: Aws) -> None:
-    full_rotation(aws)
+def test_a_rotation_left_by_the_old_command_is_finished_with_its_value() -> None:
+    # The previous version of this command made the new value AWSCURRENT first and could stop with
+    # CloudFront still sending AWSPREVIOUS and the web ACLs accepting both.
+    world = World(acl_values=(NEW, CURRENT))
+    world.sm.add_version(world.arn, doc(NEW), {"AWSCURRENT"})
+    world.in_flight = {CURRENT}
     lines: list[str] = []
 
-    report = run(aws, lines, Apis(accepted={CURRENT}))  # the ACLs did not take the new value
+    report = run(world, lines)
 
-    assert not report.ok
+    assert report.ok and report.resumed
+    assert world.settled() == NEW
+    assert not any(c[-1] == "PutSecretValue" for c in world.calls)
+    assert any("finishing it" in line for line in lines)
+
+
+def test_an_unknown_live_value_is_refused() -> None:
+    world = World(live="x" * 43, acl_values=("x" * 43, CURRENT))
+
+    with pytest.raises(RotationRefused, match="neither AWSCURRENT nor"):
+        run(world)
+    assert not any(c[-1] in MUTATIONS for c in world.calls)
+
+
+def test_a_missing_rule_is_refused_before_anything_changes(monkeypatch: pytest.MonkeyPatch) -> None:
+    world = World()
+    original = World.GetWebACL
+
+    def renamed(self: World, region: str, params: dict[str, Any]) -> dict[str, Any]:
+        got = original(self, region, params)
+        got["WebACL"]["Rules"][0]["Name"] = "SomethingElse"
+        return got
+
+    monkeypatch.setattr(World, "GetWebACL", renamed)
+
+    with pytest.raises(RotationRefused, match="has no rule AllowFromEdge"):
+        run(world)
+    assert not any(c[-1] in MUTATIONS for c in world.calls)
+
+
+def test_a_missing_replica_is_refused() -> None:
+    world = World(replicas=("us-west-2",))
+
+    with pytest.raises(RotationRefused, match="no replica in us-east-1"):
+        run(world)
+
+
+def test_a_failed_probe_is_reported_not_raised() -> None:
+    world = World()
+    lines: list[str] = []
+
+    report = run(world, lines, Apis(world, broken=True))
+
+    assert not report.ok and report.finished
     assert any(line.startswith(f"✗ probe {PRIMARY} (new header)") and "got 403" in line for line in lines)
     assert "a probe FAILED" in lines[-1]
 
 
 def test_secret_values_never_reach_output_logs_or_errors(
-    aws: Aws, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    preflight(aws)
-    aws.put_secret()
-    replicas_in_sync(aws)
-    aws.get_acl(PRIMARY, (CURRENT, PREVIOUS))
-    # An error message that quotes the value must still not leak it.
-    aws.stub("wafv2", PRIMARY).add_client_error(
-        "update_web_acl", "WAFInvalidParameterException", f"bad SearchString {NEW}, {CURRENT}"
-    )
+    # botocore's own wire log (DEBUG) prints every response body, secrets included, for any caller;
+    # what is checked here is this command's output and logging.
+    caplog.set_level(logging.INFO, logger="botocore")
+    world = World()
+    # The injected error message quotes the web ACL's values: they must still not leak.
+    world.fail[("UpdateWebACL", PRIMARY)] = ["WAFInvalidParameterException"]
 
     with pytest.raises(RotationIncomplete) as raised:
-        rotate_origin_secret(deployment(), clients=aws, propagation_wait=0, sleep=aws.sleep, opener=Apis())
+        rotate_origin_secret(
+            deployment(world.arn), clients=world, propagation_wait=0, sleep=world.sleep, opener=Apis(world)
+        )
 
     captured = capsys.readouterr()
-    assert "bad SearchString <redacted>, <redacted>" in str(raised.value)
+    assert "<redacted>" in str(raised.value)
     assert_secret_free(str(raised.value), captured.out, captured.err, caplog.text)
 
 
-def test_check_origin_protection_passes_when_the_acls_hold(aws: Aws) -> None:
-    aws.get_secret(PRIMARY, CURRENT, V_CURRENT, stage=None)
-    apis, lines = Apis(accepted={CURRENT}), list[str]()
+def test_the_invariant_catches_the_old_order() -> None:
+    """The check has teeth: making the new value AWSCURRENT first (the old command) is caught."""
+    world = World()
+    client = world.client("secretsmanager", PRIMARY)
+    with pytest.raises(AssertionError, match="an edge-stack deploy would send a value web ACL"):
+        client.put_secret_value(SecretId=world.arn, SecretString=doc(NEW), ClientRequestToken="t" * 32)
 
-    assert check_origin_protection(deployment(), clients=aws, opener=apis, echo=lines.append)
+
+# ---- check-origin ------------------------------------------------------------------------------------
+
+
+def test_check_origin_protection_passes_when_the_acls_hold() -> None:
+    world = World()
+    apis, lines = Apis(world), list[str]()
+
+    assert check_origin_protection(deployment(world.arn), clients=world, opener=apis, echo=lines.append)
 
     assert [value for _, value in apis.requests] == [None, CURRENT, None, CURRENT, None]
     assert apis.requests[-1][0] == "https://d111111abcdef8.cloudfront.net/health"
@@ -749,12 +795,12 @@ def test_check_origin_protection_passes_when_the_acls_hold(aws: Aws) -> None:
     assert_secret_free(*lines)
 
 
-def test_check_origin_protection_fails_when_an_api_is_open(aws: Aws) -> None:
-    aws.get_secret(PRIMARY, CURRENT, V_CURRENT, stage=None)
+def test_check_origin_protection_fails_when_an_api_is_open() -> None:
+    world = World()
     lines: list[str] = []
 
     assert not check_origin_protection(
-        deployment(), clients=aws, opener=Apis(open_door=True), echo=lines.append
+        deployment(world.arn), clients=world, opener=Apis(world, open_door=True), echo=lines.append
     )
 
     assert any(
@@ -766,6 +812,9 @@ def test_check_origin_protection_fails_when_an_api_is_open(aws: Aws) -> None:
 # ---- commands ------------------------------------------------------------------------------------
 
 
+ARN = f"arn:aws:secretsmanager:{PRIMARY}:{ACCOUNT}:secret:ecommerce-origin-verify-AbCdEf"
+
+
 def fake_rotation(
     monkeypatch: pytest.MonkeyPatch, behaviour: Callable[..., origin_secret.RotationReport]
 ) -> list[dict[str, Any]]:
@@ -775,7 +824,7 @@ def fake_rotation(
         calls.append(kwargs)
         return behaviour()
 
-    monkeypatch.setattr(origin_secret, "_load_deployment", deployment)
+    monkeypatch.setattr(origin_secret, "_load_deployment", lambda: deployment(ARN))
     monkeypatch.setattr(origin_secret, "rotate_origin_secret", fake)
     return calls
 
@@ -808,7 +857,7 @@ def test_command_prints_the_one_line_reason_and_exits_1(monkeypatch: pytest.Monk
 
 
 def test_check_command_exit_status(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(origin_secret, "_load_deployment", deployment)
+    monkeypatch.setattr(origin_secret, "_load_deployment", lambda: deployment(ARN))
     monkeypatch.setattr(origin_secret, "check_origin_protection", lambda *a, **k: False)
 
     assert CliRunner().invoke(origin_secret.check_origin_command, []).exit_code == 1

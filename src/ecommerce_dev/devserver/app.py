@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ecommerce_dev import apigw
 from ecommerce_dev.identity import Unauthorized
 from handlers import contract
+from handlers.infra.edge_health import USER_AGENT as CHECKER_AGENT
 
 from .regions import RegionRuntime
 
@@ -105,7 +106,9 @@ def create_app(runtime: RegionRuntime) -> Any:
                 if name.lower() != "content-length":
                     response.headers.append(name, value)
         elapsed = (time.perf_counter() - started) * 1000
-        log.info(
+        # The local edge health checker's passing probes (every few seconds) stay out of the log.
+        quiet = response.status_code == 200 and request.headers.get("user-agent") == CHECKER_AGENT
+        (log.debug if quiet else log.info)(
             "%s %s %d %.1fms %s",
             request.method,
             request.url.path,

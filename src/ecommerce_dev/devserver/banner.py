@@ -100,6 +100,7 @@ def banner(
     engine_log: Path,
     *,
     edge_url: str | None = None,
+    checker_interval: float = 0,
 ) -> str:
     first = runtimes[0].url
     second = runtimes[-1].url
@@ -122,6 +123,11 @@ def banner(
             f"             drain: {executable()} edge drain us-east-2 --local{_data_dir_option(data_dir)}"
             f"   (state {data_dir / 'edge' / 'kvs.json'})",
         ]
+        if checker_interval > 0:
+            lines.append(
+                f"             health checker every {checker_interval:g} s (the deployed checker's code): "
+                "drains a region after 2 failing runs, restores it after 3 healthy ones"
+            )
     lines += ["", TRY_IT_HEADER]
     commands = curl_commands(first, second, str(uuid.uuid4()), data_dir)
     comments = list(CURL_COMMENTS)

@@ -27,3 +27,5 @@ class DevOptions:
     durable: bool = True
     #: The local edge's port (the CloudFront router in Node between the regions); None: no edge.
     edge_port: int | None = 8090
+    #: Seconds between runs of the local edge health checker (with the edge); 0: no checker.
+    checker_interval: float = 5.0

@@ -93,7 +93,15 @@ def run(options: DevOptions, echo: Callable[[str], None] = print) -> int:
             stack.callback(runtime.close)
         edge_url = _start_edge(options, runtimes, data_dir, stack, echo)
         ready = partial(
-            echo, banner(runtimes, data_dir, engine.dsn, engine.pgdata / "log", edge_url=edge_url)
+            echo,
+            banner(
+                runtimes,
+                data_dir,
+                engine.dsn,
+                engine.pgdata / "log",
+                edge_url=edge_url,
+                checker_interval=options.checker_interval if edge_url else 0,
+            ),
         )
         with contextlib.suppress(KeyboardInterrupt):  # a signal before the loop took over
             asyncio.run(_serve(runtimes, sockets, ready))
@@ -126,6 +134,16 @@ def _start_edge(
         echo(f"warning: local edge disabled: {exc}")
         return None
     stack.callback(edge.stop)  # LIFO: the edge stops before the regions and the database
+    if options.checker_interval > 0:
+        from .checker import local_checker
+
+        checker = local_checker(
+            origins={runtime.region: runtime.url for runtime in runtimes},
+            kvs_file=data_dir / KVS_FILE,
+            interval=options.checker_interval,
+            on_change=echo,
+        ).start()  # its first run is one interval away: the servers are up by then
+        stack.callback(checker.stop)  # stops before the edge and the regions
     return edge.url
 
 
