@@ -27,10 +27,14 @@ from .migrate import StatementRunner
 
 Connect = Callable[[], psycopg.Connection[Any]]
 
-#: What each function's routes touch, and how (handlers/shop/repository.py). The catalog function
-#: cannot write orders; the orders function cannot create products or customers; neither owns a
-#: table, so neither can run DDL.
+#: What each function's routes touch, and how (handlers/shop/repository.py). The browse function
+#: (anonymous catalog reads, health) reads products and nothing else: a flaw in an anonymous route
+#: cannot reach a customer's data. The catalog function cannot write orders; the orders function
+#: cannot create products or customers; none owns a table, so none can run DDL.
 FUNCTION_PRIVILEGES: dict[str, dict[str, tuple[str, ...]]] = {
+    "browse": {
+        "products": ("SELECT",),
+    },
     "catalog": {
         "products": ("SELECT", "INSERT", "UPDATE"),
         "customers": ("SELECT", "INSERT"),
