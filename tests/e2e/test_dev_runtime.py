@@ -593,9 +593,7 @@ def test_sigterm_stops_cleanly_and_a_restart_keeps_the_data() -> None:
             process, edge_port = dev.process, dev.edge_port
             assert edge_port is not None
             if round_ == 0:
-                token = LocalIdentity.open(data_dir).issue(
-                    email="operator@example.com", operator=True
-                )
+                token = LocalIdentity.open(data_dir).issue(email="operator@example.com", operator=True)
                 body = {"name": "Kept", "price": "1.00", "stock_quantity": 1, "category": "Restart"}
                 status, _, created = call(
                     dev, "POST", "/products", body, {"Authorization": f"Bearer {token}"}

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from api_support import Client, reply_of
 import authz
+from api_support import Client, reply_of
 from authz import Case, cases, run_case
 
 CASES = cases()

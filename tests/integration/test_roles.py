@@ -122,8 +122,8 @@ PROBES = {
 ALLOWED = {
     # Anonymous catalog reads: the catalog, nothing else (no customer, no order).
     "ecommerce_browse": {"read products"},
-    "ecommerce_catalog": {"read products", "create product", "write stock", "create customer", "read customers",
-                          "read orders"},
+    "ecommerce_catalog": {"read products", "create product", "write stock", "create customer",
+                          "read customers", "read orders"},
     "ecommerce_orders": {"read products", "write stock", "read customers", "read orders", "write orders",
                          "insert order items", "read order items", "write idempotency", "read idempotency"},
 }  # fmt: skip

@@ -288,11 +288,12 @@ def test_reason_is_for_logs_only(identity: LocalIdentity) -> None:
 @pytest.mark.parametrize("groups", ["operators", "a,operators", "[operators]", ["operators"], None])
 def test_no_group_spelling_makes_a_customer_an_operator(groups: object) -> None:
     claims = {"sub": "s", "iss": ISSUER, "cognito:groups": groups}
-    assert caller_of({"requestContext": {"authorizer": {"claims": claims}}}, OPERATOR_ISSUER).operator is False
+    event = {"requestContext": {"authorizer": {"claims": claims}}}
+    assert caller_of(event, OPERATOR_ISSUER).operator is False
     claims["iss"] = OPERATOR_ISSUER
-    assert caller_of({"requestContext": {"authorizer": {"claims": claims}}}, OPERATOR_ISSUER).operator is True
+    assert caller_of(event, OPERATOR_ISSUER).operator is True
     # No operators' pool configured: nobody is one.
-    assert caller_of({"requestContext": {"authorizer": {"claims": claims}}}, "").operator is False
+    assert caller_of(event, "").operator is False
 
 
 def test_claims_flattening() -> None:

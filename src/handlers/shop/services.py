@@ -110,4 +110,3 @@ class Shop:
 
     def health(self) -> None:
         self.repository.ping()
-
