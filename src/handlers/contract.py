@@ -66,6 +66,9 @@ class DsqlClusterProperty:
     REMOVAL_POLICY: Final = "RemovalPolicy"
     ALLOW_UNPEER: Final = "AllowUnpeer"
     OWNER: Final = "Owner"
+    #: IAM role ARNs that alone may connect as ``admin``: the cluster resource policy denies
+    #: ``dsql:DbConnectAdmin`` to every other principal (absent or empty: no policy is managed).
+    ADMIN_ROLE_ARNS: Final = "AdminRoleArns"
 
 
 def dsql_endpoint(cluster_identifier: str, region: str) -> str:
