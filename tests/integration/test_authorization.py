@@ -94,3 +94,37 @@ def test_a_group_named_operators_in_the_customers_pool_grants_nothing(client: Cl
     operator = {**claims, "iss": client.claims("operator-x@example.com")["iss"]}  # type: ignore[index]
     reply = reply_of(client.invoke("catalog", api_event("POST", "/products", body, claims=operator)))
     assert reply.status == 201, reply.body
+
+
+def test_the_dev_token_cli_models_both_rules_at_the_local_gateway(client: Client) -> None:
+    """`ecommerce dev token --customer EMAIL --unverified-email` -> POST /customers is 403 problem+json
+    through the local gateway; `--operator` writes the catalog."""
+    from click.testing import CliRunner
+
+    from ecommerce_dev.cli import main
+
+    data_dir = str(client.identity.directory.parent)
+
+    def token(*args: str) -> str:
+        result = CliRunner().invoke(main, ["dev", "token", *args, "--data-dir", data_dir])
+        assert result.exit_code == 0, result.output
+        return result.output.split()[-1]
+
+    unverified = token("--customer", "cli-unverified@example.com", "--unverified-email")
+    body = {"email": "cli-unverified@example.com", "first_name": "C", "last_name": "U"}
+    reply = client.request(
+        "POST", "/customers", body, who=None, headers={"Authorization": f"Bearer {unverified}"}
+    )
+    assert reply.status == 403, reply.body
+    assert reply.headers["Content-Type"].startswith("application/problem+json")
+    assert reply.body["errors"][0]["field"] == "email"
+    operator = token("--operator")
+    product = {"name": "CLI", "price": "1.00", "stock_quantity": 1, "category": "authz"}
+    reply = client.request(
+        "POST", "/products", product, who=None, headers={"Authorization": f"Bearer {operator}"}
+    )
+    assert reply.status == 201, reply.body
+    bad = CliRunner().invoke(
+        main, ["dev", "token", "--operator", "--unverified-email", "--data-dir", data_dir]
+    )
+    assert bad.exit_code == 2
