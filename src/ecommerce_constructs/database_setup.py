@@ -115,7 +115,7 @@ class DatabaseSetup(Construct):
             for each in (cluster, *peers):
                 restrict = getattr(each, "restrict_admin_to", None)
                 if restrict is not None:  # a DsqlCluster of this library (imported ones: not ours)
-                    stack = Stack.of(each)
+                    stack = each.stack
                     restrict(*(_role_arn(stack, name) for name in self.admin_role_names))
         properties = {
             "Endpoint": cluster.cluster_endpoint,

@@ -30,7 +30,8 @@ def issuer_of(pool: cognito.IUserPool) -> str:
     """The ``iss`` claim of the pool's tokens: ``https://cognito-idp.<region>.amazonaws.com/<pool id>``
     (Cognito developer guide, "Verifying a JSON web token": amazon-cognito-user-pools-using-tokens-
     verifying-a-jwt.html). ``user_pool_provider_url`` is that URL without its scheme."""
-    return "https://" + pool.user_pool_provider_url
+    provider_url: str = pool.user_pool_provider_url
+    return "https://" + provider_url
 
 
 class _ImportedIdentity(Construct):

@@ -24,9 +24,10 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from pydantic import BaseModel
 
 from handlers import __version__, contract
+from handlers.contract import CUSTOMER
 from handlers.db import Database
 from handlers.settings import Settings
-from handlers.shop.domain import CUSTOMER, Caller, ShopError, Unauthenticated, Unavailable, refusal, require
+from handlers.shop.domain import Caller, ShopError, Unauthenticated, Unavailable, refusal, require
 from handlers.shop.repository import ShopRepository
 from handlers.shop.services import Shop
 

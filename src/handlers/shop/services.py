@@ -6,10 +6,10 @@ import uuid
 from decimal import Decimal
 from uuid import UUID
 
+from handlers.contract import CUSTOMER, OPERATOR
+
 from .domain import (
-    CUSTOMER,
     DEFAULT_PAGE_SIZE,
-    OPERATOR,
     Caller,
     Customer,
     NotFound,
