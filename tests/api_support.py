@@ -25,9 +25,8 @@ from ecommerce_dev.apigw import (
 )
 from ecommerce_dev.guarded import guarded_database
 from ecommerce_dev.identity import LocalIdentity, Unauthorized
-from handlers.api import catalog, orders
+from handlers.api import browse, catalog, orders
 from handlers.api.common import ApiHandler
-from handlers.contract import OPERATORS_GROUP
 from handlers.db import Database
 from handlers.db.sample import JANE, JOHN, LAPTOP, MOUSE  # noqa: F401 - re-exported for the tests
 
@@ -38,8 +37,24 @@ OPERATOR = "operator@example.com"
 
 
 def is_operator(email: str) -> bool:
-    """Test identities whose email starts with "operator" are in the operators group."""
+    """Test identities whose email starts with "operator" sign in to the operators' pool."""
     return email.startswith("operator")
+
+
+#: A customer-pool identity whose token says ``cognito:groups: operators`` (which grants nothing).
+GROUPED_PREFIX = "grouped-"
+#: A customer-pool identity whose email the pool has not verified.
+UNVERIFIED_PREFIX = "unverified-"
+
+
+def issue_for(identity: LocalIdentity, who: str) -> str:
+    """The token of a test identity: its email's prefix says which pool and which claims."""
+    return identity.issue(
+        email=who,
+        operator=is_operator(who),
+        groups=("operators",) if who.startswith(GROUPED_PREFIX) else (),
+        email_verified=not who.startswith(UNVERIFIED_PREFIX),
+    )
 
 
 _DEFAULT: Any = object()
@@ -109,6 +124,7 @@ class Client:
         self.identity = identity or test_identity()
         self.who = who
         self.handlers: dict[str, ApiHandler] = {
+            "browse": browse.build(database=db(), region=region),
             "catalog": catalog.build(database=db(), region=region),
             "orders": orders.build(database=db(), region=region),
         }
@@ -125,8 +141,7 @@ class Client:
         # Issued once per caller and pool (valid an hour): signing is the slow part.
         key = (self.identity.directory, who)
         if key not in _TOKENS:
-            groups = (OPERATORS_GROUP,) if is_operator(who) else ()
-            _TOKENS[key] = self.identity.issue(email=who, groups=groups)
+            _TOKENS[key] = issue_for(self.identity, who)
         return _TOKENS[key]
 
     def claims(self, who: str | None) -> dict[str, str] | None:

@@ -4,6 +4,10 @@ The access column of that table is also what the OpenAPI security (tests/unit/te
 the API Gateway authorizers (tests/infra/test_stacks.py) are checked against, so the three cannot
 drift apart. A case is one request by one caller against a fresh little world: customers A and B,
 each with a profile and an order, an operator with a profile, a product.
+
+Besides those: a customer whose token says ``cognito:groups: operators`` (a group in the customers'
+pool grants nothing: operators are the operators' pool's users), and a customer whose email the
+pool has not verified (may not create a profile, so has none).
 """
 
 from __future__ import annotations
@@ -16,7 +20,11 @@ from uuid import uuid4
 from handlers import contract
 
 ANONYMOUS, CUSTOMER_A, CUSTOMER_B, OPERATOR = "anonymous", "customer A", "customer B", "operator"
-CALLERS = (ANONYMOUS, CUSTOMER_A, CUSTOMER_B, OPERATOR)
+GROUPED = "customer in an operators group"
+UNVERIFIED = "customer with an unverified email"
+CALLERS = (ANONYMOUS, CUSTOMER_A, CUSTOMER_B, OPERATOR, GROUPED, UNVERIFIED)
+# Email prefixes the test token issuers read (tests/api_support.py issue_for).
+PREFIX = {OPERATOR: "operator-", GROUPED: "grouped-", UNVERIFIED: "unverified-"}
 
 # Operations on a resource that belongs to customer A (the world's A): B must not learn it exists.
 OWNED_BY_A = frozenset({"get_customer", "list_customer_orders", "get_order", "cancel_order"})
@@ -27,11 +35,14 @@ SUCCESS = {"POST": 201, "DELETE": 204}
 
 @dataclass(frozen=True)
 class World:
-    """Emails are identities (the same email, the same subject); operators' start with "operator"."""
+    """Emails are identities (the same email, the same subject); their prefix says the kind
+    (operators' pool, a grouped or an unverified customer)."""
 
     a: str
     b: str
     operator: str
+    grouped: str
+    unverified: str
     a_customer: str
     a_order: str
     product: str
@@ -40,8 +51,14 @@ class World:
         if caller == ANONYMOUS:
             return None
         if fresh:  # an identity with no profile yet, of the same kind
-            return f"{'operator-' if caller == OPERATOR else ''}{uuid4().hex[:12]}@example.com"
-        return {CUSTOMER_A: self.a, CUSTOMER_B: self.b, OPERATOR: self.operator}[caller]
+            return f"{PREFIX.get(caller, '')}{uuid4().hex[:12]}@example.com"
+        return {
+            CUSTOMER_A: self.a,
+            CUSTOMER_B: self.b,
+            OPERATOR: self.operator,
+            GROUPED: self.grouped,
+            UNVERIFIED: self.unverified,
+        }[caller]
 
 
 @dataclass(frozen=True)
@@ -72,8 +89,13 @@ class Case:
             return 401  # API Gateway's authorizer, or the handler if the gateway were bypassed
         if access == contract.OPERATOR:
             return success if self.caller == OPERATOR else 403
-        if self.operation in OWNED_BY_A and self.caller == CUSTOMER_B:
+        if self.operation in OWNED_BY_A and self.caller in (CUSTOMER_B, GROUPED, UNVERIFIED):
             return 404  # another customer's: not found, whether or not it exists
+        if self.caller == UNVERIFIED:
+            # No profile, and no way to make one: the email is not verified.
+            return {"create_customer": 403, "get_my_customer": 404, "place_order": 422}.get(
+                self.operation, success
+            )
         return success
 
     def request(self, world: World) -> tuple[str, str, Any, dict[str, str], str | None]:
@@ -108,19 +130,22 @@ def cases() -> list[Case]:
 
 
 def needs_profile_first(case: Case) -> bool:
-    """place_order by a fresh identity needs its profile first (created before the request)."""
-    return case.operation == "place_order" and case.caller != ANONYMOUS
+    """place_order by a fresh identity needs its profile first (created before the request); an
+    unverified one cannot have one."""
+    return case.operation == "place_order" and case.caller not in (ANONYMOUS, UNVERIFIED)
 
 
 Send = Callable[[str, str, Any, dict[str, str], "str | None"], tuple[int, Any]]
 
 
 def build_world(send: Send) -> World:
-    """Through the API itself: profiles for A, B and the operator, a product, one order of A's."""
+    """Through the API itself: profiles for A, B, the operator and the grouped customer, a product,
+    one order of A's; the unverified customer has no profile."""
     stamp = uuid4().hex[:10]
     a, b, operator = f"a-{stamp}@example.com", f"b-{stamp}@example.com", f"operator-{stamp}@example.com"
+    grouped, unverified = f"grouped-{stamp}@example.com", f"unverified-{stamp}@example.com"
     profiles = {}
-    for email in (a, b, operator):
+    for email in (a, b, operator, grouped):
         status, body = send(
             "POST", "/customers", {"email": email, "first_name": "W", "last_name": "X"}, {}, email
         )
@@ -133,7 +158,7 @@ def build_world(send: Send) -> World:
     order = {"items": [{"product_id": product_id, "quantity": 1}]}
     status, body = send("POST", "/orders", order, {"Idempotency-Key": str(uuid4())}, a)
     assert status == 201, body
-    return World(a, b, operator, profiles[a], body["order_id"], product_id)
+    return World(a, b, operator, grouped, unverified, profiles[a], body["order_id"], product_id)
 
 
 def run_case(case: Case, send: Send) -> tuple[int, Any]:

@@ -231,11 +231,14 @@ class DatabaseConfig(_Model):
 
 
 class ApiConfig(_Model):
-    """API Gateway REST API per region, throttled per method. Defaults: anonymous routes 100
-    requests/s (burst 200), routes that need a token 50/s (burst 100), no CORS origins."""
+    """API Gateway REST API per region, throttled per method. Defaults: anonymous routes 25
+    requests/s (burst 50) each, routes that need a token 50/s (burst 100) each, no CORS origins.
+    Anonymous routes are the tighter ones: a flood of catalog reads must not take the account's
+    Lambda concurrency from checkout (CloudFront caches those reads, so real shoppers rarely reach
+    the limit)."""
 
-    throttle_rate_limit: float = Field(100.0, gt=0, le=10_000)
-    throttle_burst_limit: int = Field(200, ge=1, le=5_000)
+    throttle_rate_limit: float = Field(25.0, gt=0, le=10_000)
+    throttle_burst_limit: int = Field(50, ge=1, le=5_000)
     authenticated_throttle_rate_limit: float = Field(50.0, gt=0, le=10_000)
     authenticated_throttle_burst_limit: int = Field(100, ge=1, le=5_000)
     cors_origins: tuple[str, ...] = ()
@@ -250,16 +253,22 @@ class ApiConfig(_Model):
 
 
 class FunctionMemory(_Model):
-    """Memory per Lambda function in MB (128-10240). Defaults: products 256, orders 512."""
+    """Memory per Lambda function in MB (128-10240). Defaults: browse (anonymous catalog reads) 256,
+    products (the Catalog function) 256, orders 512."""
 
+    browse: int = Field(256, ge=128, le=10_240)
     products: int = Field(256, ge=128, le=10_240)
     orders: int = Field(512, ge=128, le=10_240)
 
 
 class ReservedConcurrency(_Model):
     """Concurrent executions reserved for (and capping) each function. Defaults: none reserved
-    (the account's unreserved pool; Lambda refuses a reservation that leaves under 100 unreserved)."""
+    (the account's unreserved pool; Lambda refuses a reservation that leaves under 100 unreserved,
+    and a new account's quota can be 10, so a default reservation would fail its first deploy).
+    Synthesis warns, naming the quota to check, for every reservation set. ``browse`` caps the
+    anonymous catalog reads: with ``orders`` reserved too, a flood of reads cannot starve orders."""
 
+    browse: int | None = Field(None, ge=1, le=10_000)
     products: int | None = Field(None, ge=1, le=10_000)
     orders: int | None = Field(None, ge=1, le=10_000)
 
@@ -293,22 +302,25 @@ _REDIRECT_URL = re.compile(r"^(https://[^\s/]+|http://localhost(:\d+)?)(/\S*)?$"
 
 
 class IdentityConfig(_Model):
-    """Who may call the API (docs/security.md). Defaults: a new Cognito user pool in the primary
-    region's stack on the Essentials plan (``threat_protection: true`` selects Plus, billed per
-    monthly active user; the ready-made ``config/regions.yaml`` does), ID tokens valid 60 minutes,
-    the storefront's redirect URLs on http://localhost:3000.
+    """Who may call the API (docs/security.md). Defaults: new Cognito user pools (customers', and
+    operators' with MFA required) in the primary region's stack on the Essentials plan
+    (``threat_protection: true`` selects Plus, billed per monthly active user; the ready-made
+    ``config/regions.yaml`` does), ID tokens valid 60 minutes, the storefront's redirect URLs on
+    http://localhost:3000.
 
-    ``user_pool_arn`` trusts an existing pool instead (any region of the partition); its
-    ``operators`` group then grants operator rights and the other keys do not apply.
+    ``user_pool_arn`` trusts an existing customers' pool instead (any region of the partition) and
+    ``operator_pool_arn`` an existing operators' pool [None: nobody is an operator; require MFA in
+    that pool]; the other keys then do not apply. A group in a pool grants nothing.
     """
 
     user_pool_arn: str | None = None
+    operator_pool_arn: str | None = None
     threat_protection: bool = False
     token_validity_minutes: int = Field(60, ge=5, le=1440)
     callback_urls: tuple[str, ...] = Field(("http://localhost:3000/callback",), min_length=1)
     logout_urls: tuple[str, ...] = Field(("http://localhost:3000/",), min_length=1)
 
-    @field_validator("user_pool_arn")
+    @field_validator("user_pool_arn", "operator_pool_arn")
     @classmethod
     def _a_user_pool_arn(cls, value: str | None) -> str | None:
         if value is None:
@@ -322,6 +334,20 @@ class IdentityConfig(_Model):
                 "arn:aws:cognito-idp:<region>:<account>:userpool/<region>_<id>"
             )
         return value
+
+    @model_validator(mode="after")
+    def _operators_with_customers(self) -> IdentityConfig:
+        if self.operator_pool_arn is not None and self.user_pool_arn is None:
+            raise ValueError(
+                "operator_pool_arn goes with user_pool_arn: without user_pool_arn the stack creates both "
+                "pools itself"
+            )
+        if self.operator_pool_arn is not None and self.operator_pool_arn == self.user_pool_arn:
+            raise ValueError(
+                "operator_pool_arn must be another pool than user_pool_arn: operators are told apart "
+                "from customers by the pool that signed their token"
+            )
+        return self
 
     @field_validator("callback_urls", "logout_urls")
     @classmethod

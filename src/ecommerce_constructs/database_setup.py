@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import CustomResource, Duration, RemovalPolicy
+from aws_cdk import ArnFormat, CustomResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -59,6 +59,11 @@ class DatabaseSetup(Construct):
     Re-runs whenever the migrations, the privilege declarations or any mapped IAM role ARN change
     (all are properties of the resource); otherwise CloudFormation leaves it alone.
 
+    - ``restrict_admin``: give every ``DsqlCluster`` it sets up a cluster resource policy that
+      denies ``dsql:DbConnectAdmin`` to every principal but this setup's two functions, so a later
+      IAM mistake cannot hand out ``admin`` (docs/security.md: break-glass access) [True]. Their
+      roles then have physical names.
+
     Creates: one ``Custom::DatabaseSetup`` and its provider (two functions, roles, log groups).
     Costs while kept: nothing but log storage; it runs only during deploys.
     """
@@ -74,6 +79,7 @@ class DatabaseSetup(Construct):
         role_prefix: str | None = None,
         architecture: lambda_.Architecture = lambda_.Architecture.ARM_64,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        restrict_admin: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
         known = sorted(contract().FUNCTIONS)
@@ -99,6 +105,8 @@ class DatabaseSetup(Construct):
             is_complete_timeout=Duration.minutes(5),
             log_retention=log_retention,
             description="Database schema and roles",
+            # Named: the clusters' resource policies (other stacks) name these roles.
+            named_roles=restrict_admin,
         )
         function = self.provider.on_event_function
         cluster.grant_connect_admin(function)
@@ -109,6 +117,14 @@ class DatabaseSetup(Construct):
         assert self.provider.is_complete_function is not None
         for each in (cluster, *peers):
             each.grant_connect_admin(self.provider.is_complete_function)
+        #: The only roles that may connect as ``admin`` to the clusters (``restrict_admin``).
+        self.admin_role_names = sorted(self.provider.role_names.values())
+        if restrict_admin:
+            for each in (cluster, *peers):
+                restrict = getattr(each, "restrict_admin_to", None)
+                if restrict is not None:  # a DsqlCluster of this library (imported ones: not ours)
+                    stack = each.stack
+                    restrict(*(_role_arn(stack, name) for name in self.admin_role_names))
         properties = {
             "Endpoint": cluster.cluster_endpoint,
             "Region": cluster_region_of(cluster),
@@ -130,3 +146,14 @@ class DatabaseSetup(Construct):
             removal_policy=RemovalPolicy.DESTROY,
         )
         produce_weakly(self)  # references to these resources never become exports
+
+
+def _role_arn(stack: Stack, role_name: str) -> str:
+    """The role's ARN spelled in ``stack`` (no cross-stack reference: the name is a literal)."""
+    return stack.format_arn(
+        service="iam",
+        region="",
+        resource="role",
+        resource_name=role_name,
+        arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+    )

@@ -305,6 +305,7 @@ class DsqlCluster(DsqlClusterBase):
                 f"{OWNER_TAG_MAX} characters, the longest tag value DSQL stores; use a shorter stack name"
             )
         self._grant_lifecycle(stack, witness_region, peer, encryption_key)
+        self._admin_role_arns: list[str] = []
         self.cluster_arn = self.resource.get_att_string("Arn")
         self.cluster_identifier = self.resource.ref
         self.cluster_endpoint = self.resource.get_att_string("Endpoint")
@@ -335,6 +336,49 @@ class DsqlCluster(DsqlClusterBase):
 
     def _tag_values(self) -> dict[str, str]:
         return dict(self.tags.tag_values())
+
+    @property
+    def admin_role_arns(self) -> list[str]:
+        """The only roles allowed ``dsql:DbConnectAdmin`` by the cluster's resource policy [none:
+        no policy, IAM alone decides]."""
+        return list(self._admin_role_arns)
+
+    def restrict_admin_to(self, *role_arns: str) -> None:
+        """Deny ``dsql:DbConnectAdmin`` on this cluster to every principal whose ARN is not one of
+        ``role_arns`` (accumulates over calls): a cluster resource policy the cluster's resource
+        attaches at creation (``CreateCluster``'s ``policy``) and keeps with ``PutClusterPolicy``
+        (Aurora DSQL user guide, resource-based-policies.html). ``DatabaseSetup`` calls it with its
+        own roles. Break-glass access: docs/security.md."""
+        if not role_arns:
+            raise ValueError("DsqlCluster.restrict_admin_to: name at least one role ARN")
+        first = not self._admin_role_arns
+        self._admin_role_arns.extend(a for a in role_arns if a not in self._admin_role_arns)
+        if not first:
+            return
+        cfn = self.resource.node.default_child
+        assert isinstance(cfn, CfnResource)
+        cfn.add_property_override(
+            contract().DsqlClusterProperty.ADMIN_ROLE_ARNS,
+            Lazy.list(_Producer(lambda: list(self._admin_role_arns))),
+        )
+        on_event = self.provider.on_event_function
+        assert on_event.role is not None
+        keep = (lambda s: s) if self.tag_conditions else _without_tag_conditions
+        own_region = [_clusters(Stack.of(self), Stack.of(self).region)]
+        for statement in (
+            iam.PolicyStatement(
+                actions=["dsql:GetClusterPolicy", "dsql:PutClusterPolicy", "dsql:DeleteClusterPolicy"],
+                resources=own_region,
+                conditions=_owned_by(self.owner),
+            ),
+            # CreateCluster with a policy checks PutClusterPolicy on the cluster it creates.
+            iam.PolicyStatement(
+                actions=["dsql:PutClusterPolicy"],
+                resources=own_region,
+                conditions={"StringEquals": {f"aws:RequestTag/{contract().DSQL_OWNER_TAG}": self.owner}},
+            ),
+        ):
+            on_event.role.add_to_principal_policy(keep(statement))
 
     @staticmethod
     def from_cluster_attributes(

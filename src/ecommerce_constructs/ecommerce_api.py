@@ -31,9 +31,18 @@ from ._metrics import MetricOptions
 from ._references import produce_weakly
 from .bundling import LAMBDA_PYTHON_VERSION, LAMBDA_RUNTIME, PYTHON_ENV_VAR, contract, handler_code
 from .dsql_cluster import IClusterAttributes
-from .identity import IShopIdentity, ShopIdentity
+from .identity import IShopIdentity, ShopIdentity, issuer_of
 
 STAGE_NAME = "prod"
+#: What API Gateway's account-wide CloudWatch role may do: create and describe groups and streams,
+#: put events. No reads of log events.
+API_GATEWAY_LOGGING_ACTIONS = (
+    "logs:CreateLogGroup",
+    "logs:CreateLogStream",
+    "logs:DescribeLogGroups",
+    "logs:DescribeLogStreams",
+    "logs:PutLogEvents",
+)
 #: API Gateway's enhanced policy accepting TLS 1.3 and 1.2 (CloudFront speaks 1.2 to origins).
 SECURITY_POLICY = "SecurityPolicy_TLS13_1_2_2021_06"
 
@@ -68,28 +77,36 @@ class FunctionSettings:
 
 
 class EcommerceApi(Construct):
-    """Two Lambda functions (``Catalog``, ``Orders``) behind a REGIONAL REST API: one explicit
-    method per route of the Lambda code's contract, each with its access rule (anonymous catalog
-    reads; a Cognito ID token for everything else, checked by API Gateway before any function
-    runs, and again, with ownership, by the functions).
+    """Three Lambda functions behind a REGIONAL REST API: ``Browse`` (the anonymous catalog reads
+    and health, under a database role that can read only products), ``Catalog`` (catalog writes,
+    customers) and ``Orders``. One explicit method per route of the Lambda code's contract, each
+    with its access rule (anonymous catalog reads; a Cognito ID token of the customers' or the
+    operators' pool for everything else, checked by API Gateway before any function runs, and
+    again, with ownership, by the functions).
 
     Keyword-only props (defaults in brackets):
 
     - ``cluster``: the cluster the functions connect to (IAM ``dsql:DbConnect`` on it only): a
       ``DsqlCluster``, an imported one, or anything with ``aws_dsql_alpha.ICluster``'s attributes.
-    - ``identity``: the ``IShopIdentity`` whose user pool the authorizer trusts (any region)
-      [a ``ShopIdentity`` of its own, child ``Identity``].
+    - ``identity``: the ``IShopIdentity`` whose user pools the authorizer trusts (any region); a
+      token of its ``operator_pool`` is an operator's [a ``ShopIdentity`` of its own, child
+      ``Identity``].
     - ``database_role_prefix``: each function logs in as its own database role,
-      ``<prefix>_catalog`` / ``<prefix>_orders`` (``DatabaseSetup`` creates them) [``ecommerce``].
+      ``<prefix>_browse`` / ``<prefix>_catalog`` / ``<prefix>_orders`` (``DatabaseSetup`` creates
+      them) [``ecommerce``].
       Which function serves which route, and the environment they read, come from the Lambda
       code's own contract (``handlers/contract.py``), so the two can never disagree.
     - ``order_strategy``: an ``OrderStrategy`` [``OrderStrategy.CTE``]; ``PIPELINED`` is the hedge
       should DSQL ever refuse data-modifying CTEs with 0A000.
-    - ``catalog`` / ``orders``: ``FunctionSettings`` [256 MB / 512 MB, 10 s].
+    - ``browse`` / ``catalog`` / ``orders``: ``FunctionSettings`` [256 MB / 256 MB / 512 MB, 10 s,
+      no reserved concurrency: a reservation fails the deploy of an account whose concurrency
+      quota is low (new accounts can have 10), so it is opt-in, with a synth-time warning].
     - ``architecture``: ``lambda_.Architecture`` [ARM_64].
     - ``code``: Lambda code [the installed ``handlers`` package, bundled locally with pip].
     - ``throttle_rate_limit`` / ``throttle_burst_limit``: per-method throttling of the stage, which
-      is what anonymous routes get [100 / 200].
+      is what anonymous routes get [25 / 50: tighter than the routes that need a token, so a flood
+      of anonymous reads (which CloudFront caches anyway) cannot take the account's Lambda
+      concurrency from checkout].
     - ``authenticated_throttle_rate_limit`` / ``authenticated_throttle_burst_limit``: per-method
       throttling of the routes that need a token (writes and personal data) [50 / 100].
     - ``cors_origins``: allowed browser origins; empty disables CORS [()].
@@ -105,7 +122,7 @@ class EcommerceApi(Construct):
       ``RestApi(cloud_watch_role=True)`` does, so other APIs keep logging.
     - ``log_removal_policy``: what happens to log groups on stack deletion [DESTROY].
 
-    Creates: two functions with their roles and log groups, a REST API with its stage and access
+    Creates: three functions with their roles and log groups, a REST API with its stage and access
     log group, alarms (``monitoring``), API Gateway's account logging role
     (``manage_account_logging_role``), and a ``ShopIdentity`` when no ``identity`` is given.
     Costs while kept: per request and duration (Lambda, API Gateway), log storage, $0.10 per alarm
@@ -123,10 +140,11 @@ class EcommerceApi(Construct):
         order_strategy: OrderStrategy = OrderStrategy.CTE,
         catalog: FunctionSettings = FunctionSettings(memory_size=256),
         orders: FunctionSettings = FunctionSettings(memory_size=512),
+        browse: FunctionSettings = FunctionSettings(memory_size=256),
         architecture: lambda_.Architecture = lambda_.Architecture.ARM_64,
         code: lambda_.Code | None = None,
-        throttle_rate_limit: float = 100,
-        throttle_burst_limit: int = 200,
+        throttle_rate_limit: float = 25,
+        throttle_burst_limit: int = 50,
         authenticated_throttle_rate_limit: float = 50,
         authenticated_throttle_burst_limit: int = 100,
         cors_origins: Sequence[str] = (),
@@ -166,10 +184,14 @@ class EcommerceApi(Construct):
             env.METRICS_NAMESPACE: terms.METRICS_NAMESPACE,
             env.TRACE_DISABLED: "false" if tracing else "true",
             env.ORDER_STRATEGY: order_strategy.value,
+            # Who is an operator: a token of the operators' pool (the functions compare ``iss``).
+            env.OPERATOR_ISSUER: issuer_of(operator_pool)
+            if (operator_pool := getattr(self.identity, "operator_pool", None)) is not None
+            else terms.NO_OPERATOR_ISSUER,
         }
 
         self.functions: dict[str, lambda_.Function] = {}
-        for name, settings in (("Catalog", catalog), ("Orders", orders)):
+        for name, settings in (("Browse", browse), ("Catalog", catalog), ("Orders", orders)):
             role_name = terms.db_role(name.lower(), self.database_role_prefix)
             self.functions[name] = self._function(
                 name,
@@ -183,6 +205,7 @@ class EcommerceApi(Construct):
                 log_removal_policy,
             )
             cluster.grant_connect(self.functions[name])
+        self.browse_function = self.functions["Browse"]
         self.catalog_function = self.functions["Catalog"]
         self.orders_function = self.functions["Orders"]
         #: ``DatabaseSetup``'s ``function_roles`` for this API: function name -> its IAM role ARN.
@@ -357,17 +380,15 @@ class EcommerceApi(Construct):
         log_groups = stack.format_arn(
             service="logs", resource="log-group", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME
         )
+        # Not narrowed to our log groups: the role is the account's, one per region, and every REST
+        # API there logs through it. But only what writing logs needs: AWS's managed policy
+        # AmazonAPIGatewayPushToCloudWatchLogs also grants logs:GetLogEvents and logs:FilterLogEvents
+        # (reading every log group of the region), which pushing logs never uses (aws-managed-policy
+        # reference, AmazonAPIGatewayPushToCloudWatchLogs; API Gateway developer guide,
+        # set-up-logging.html, read 2026-12).
         role.add_to_policy(
             iam.PolicyStatement(
-                actions=[
-                    "logs:CreateLogGroup",
-                    "logs:CreateLogStream",
-                    "logs:DescribeLogGroups",
-                    "logs:DescribeLogStreams",
-                    "logs:PutLogEvents",
-                    "logs:GetLogEvents",
-                    "logs:FilterLogEvents",
-                ],
+                actions=list(API_GATEWAY_LOGGING_ACTIONS),
                 resources=[log_groups],
             )
         )
@@ -375,9 +396,9 @@ class EcommerceApi(Construct):
             Acknowledgment(
                 id=f"AwsSolutions-IAM5[Resource::{nag_form(stack, log_groups)}]",
                 reason="API Gateway's account-level logging role writes execution logs to groups it "
-                "names per API and stage (API-Gateway-Execution-Logs_<id>/<stage>); it is the same "
-                "scope as AWS's AmazonAPIGatewayPushToCloudWatchLogs policy, limited to this region "
-                "and account.",
+                "names per API and stage (API-Gateway-Execution-Logs_<id>/<stage>) for every REST API "
+                "of the region; AWS's AmazonAPIGatewayPushToCloudWatchLogs policy without its two read "
+                "actions, limited to this region and account.",
             )
         )
         account = apigw.CfnAccount(self, "ApiGatewayAccount", cloud_watch_role_arn=role.role_arn)
@@ -403,10 +424,14 @@ class EcommerceApi(Construct):
             for name, alias in self.aliases.items()
         }
         # REST API Cognito authorizers accept a pool of any region; without OAuth scopes on the
-        # methods they take the ID token, whose claims (sub, email, cognito:groups) reach the functions.
-        self.authorizer = apigw.CognitoUserPoolsAuthorizer(
-            self, "Authorizer", cognito_user_pools=[self.identity.user_pool]
-        )
+        # methods they take the ID token, whose claims (sub, iss, email, email_verified) reach the
+        # functions as strings in requestContext.authorizer.claims.
+        # Two pools: customers' and operators' (MFA required); the functions tell them apart by ``iss``.
+        pools = [self.identity.user_pool]
+        operator_pool = getattr(self.identity, "operator_pool", None)
+        if operator_pool is not None:
+            pools.append(operator_pool)
+        self.authorizer = apigw.CognitoUserPoolsAuthorizer(self, "Authorizer", cognito_user_pools=pools)
         self.methods: dict[str, apigw.Method] = {}
         for path, allowed in terms.methods_by_path().items():
             resource = self.rest_api.root.resource_for_path(path)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Unpack
 
-from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, Annotations, ArnFormat, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as cf_origins
@@ -22,6 +22,15 @@ from ._references import produce_weakly
 from .bundling import contract
 from .edge_routing import render_router
 from .origin_secret import HEADER_NAME, secret_reference
+
+#: The synth-time note of an edge without a custom domain (CloudFront developer guide,
+#: secure-connections-supported-viewer-protocols-ciphers.html: with the default *.cloudfront.net
+#: certificate the security policy is TLSv1, which still accepts TLS 1.0 and 1.1).
+VIEWER_TLS_NOTE = (
+    "GlobalEdge: no custom domain, so viewers reach the default *.cloudfront.net certificate, whose "
+    "security policy (TLSv1) still negotiates TLS 1.0 and 1.1; set edge.domain_name and "
+    "edge.certificate_arn for a TLSv1.2_2021 minimum (docs/security.md, Viewer TLS)."
+)
 
 # Paths whose GET responses are cacheable (the catalog); everything else is forwarded uncached.
 CATALOG_PATH_PATTERN = "/products*"
@@ -484,6 +493,8 @@ class GlobalEdge(Construct):
             )
         ]
         if not has_certificate:
+            # CloudFront's own certificate fixes the viewer policy at TLSv1 (docs/security.md).
+            Annotations.of(self).add_info(VIEWER_TLS_NOTE)
             acknowledgments.append(
                 Acknowledgment(
                     id="AwsSolutions-CFR4",

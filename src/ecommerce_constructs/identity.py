@@ -1,4 +1,5 @@
-"""``ShopIdentity``: who may call the shop API — a Cognito user pool for customers and operators."""
+"""``ShopIdentity``: who may call the shop API — a Cognito user pool for customers and a second one,
+with MFA required, for operators."""
 
 from __future__ import annotations
 
@@ -10,30 +11,60 @@ from aws_cdk import aws_cognito as cognito
 from constructs import Construct
 
 from ._references import produce_weakly
-from .bundling import contract
 
 
 @runtime_checkable
 class IShopIdentity(Protocol):
-    """What ``EcommerceApi`` needs of an identity provider: the user pool its authorizer trusts."""
+    """What ``EcommerceApi`` needs of an identity provider: the user pools its authorizer trusts.
+    ``user_pool`` signs customers in; ``operator_pool`` operators (None: nobody is an operator).
+    The functions tell them apart by the token's issuer, never by a group."""
 
     @property
     def user_pool(self) -> cognito.IUserPool: ...
 
+    @property
+    def operator_pool(self) -> cognito.IUserPool | None: ...
+
+
+def issuer_of(pool: cognito.IUserPool) -> str:
+    """The ``iss`` claim of the pool's tokens: ``https://cognito-idp.<region>.amazonaws.com/<pool id>``
+    (Cognito developer guide, "Verifying a JSON web token": amazon-cognito-user-pools-using-tokens-
+    verifying-a-jwt.html). ``user_pool_provider_url`` is that URL without its scheme."""
+    provider_url: str = pool.user_pool_provider_url
+    return "https://" + provider_url
+
 
 class _ImportedIdentity(Construct):
-    def __init__(self, scope: Construct, construct_id: str, user_pool_arn: str) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, user_pool_arn: str, operator_pool_arn: str | None
+    ) -> None:
         super().__init__(scope, construct_id)
         self._pool = cognito.UserPool.from_user_pool_arn(self, "UserPool", user_pool_arn)
+        self._operators = (
+            cognito.UserPool.from_user_pool_arn(self, "OperatorPool", operator_pool_arn)
+            if operator_pool_arn is not None
+            else None
+        )
 
     @property
     def user_pool(self) -> cognito.IUserPool:
         return self._pool
 
+    @property
+    def operator_pool(self) -> cognito.IUserPool | None:
+        return self._operators
+
 
 class ShopIdentity(Construct):
-    """A Cognito user pool for a storefront: customers sign up with their email; operators are the
-    members of the ``operators`` group (catalog writes, any customer's data).
+    """Two Cognito user pools for a storefront: customers sign up with their email (MFA optional, so
+    that checkout needs no second factor); operators (catalog writes, any customer's data) are the
+    users of a second pool where an administrator creates them and TOTP MFA is required. The API
+    functions call a caller an operator because the operators' pool issued the token (its ``iss``),
+    so no group, attribute or setting of the customers' pool can make anyone an operator.
+
+    Both pools keep a user's original email until a changed one is verified (Cognito's
+    ``AttributesRequireVerificationBeforeUpdate``), so ``email`` with ``email_verified: true`` is
+    always an address the user proved they own.
 
     Create it once per deployment (the app puts it in the primary region's stack): REST API Cognito
     authorizers accept a pool of another region, so both regional APIs trust the same pool.
@@ -54,12 +85,13 @@ class ShopIdentity(Construct):
       protection is always on.
 
     Attributes: ``user_pool``, ``client`` (the storefront app client: public, no secret, SRP sign-in),
-    ``tools_client`` (admin sign-in for operators' tooling such as ``ecommerce smoke``: callable only
-    with AWS credentials allowed ``cognito-idp:AdminInitiateAuth``), ``operators_group``.
+    ``tools_client`` (admin sign-in for tooling such as ``ecommerce smoke``: callable only with AWS
+    credentials allowed ``cognito-idp:AdminInitiateAuth``), ``operator_pool``, ``operator_client``
+    (SRP and admin sign-in, no OAuth; either ends in the TOTP challenge).
 
-    Creates: one user pool (retained and deletion-protected: it outlives the stack), two app
-    clients, one group. Costs while kept: per monthly active user at the plan's rate; an idle pool
-    costs nothing (https://aws.amazon.com/cognito/pricing/).
+    Creates: two user pools (retained and deletion-protected: they outlive the stack), three app
+    clients. Costs while kept: per monthly active user at the plan's rate; an idle pool costs
+    nothing (https://aws.amazon.com/cognito/pricing/).
     """
 
     def __init__(
@@ -93,6 +125,9 @@ class ShopIdentity(Construct):
             ),
             mfa=cognito.Mfa.OPTIONAL,
             mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
+            # A changed email stays unverified and inactive until confirmed; the token keeps the
+            # verified original (cognito-user-pools-settings-attributes-verification.html).
+            keep_original=cognito.KeepOriginalAttrs(email=True),
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
             deletion_protection=True,
             feature_plan=cognito.FeaturePlan.PLUS if threat_protection else cognito.FeaturePlan.ESSENTIALS,
@@ -127,35 +162,70 @@ class ShopIdentity(Construct):
             access_token_validity=token_validity,
             refresh_token_validity=Duration.hours(1),
         )
-        self.operators_group = cognito.UserPoolGroup(
+        self.operator_pool = cognito.UserPool(
             self,
-            "Operators",
-            user_pool=self.user_pool,
-            group_name=contract().OPERATORS_GROUP,
-            description="Shop operators: catalog writes, every customer's profile and orders",
+            "OperatorPool",
+            self_sign_up_enabled=False,  # an administrator creates operators (docs/security.md)
+            sign_in_aliases=cognito.SignInAliases(email=True),
+            auto_verify=cognito.AutoVerifiedAttrs(email=True),
+            keep_original=cognito.KeepOriginalAttrs(email=True),
+            standard_attributes=cognito.StandardAttributes(
+                email=cognito.StandardAttribute(required=True, mutable=True)
+            ),
+            password_policy=cognito.PasswordPolicy(
+                min_length=14,
+                require_lowercase=True,
+                require_uppercase=True,
+                require_digits=True,
+                require_symbols=True,
+                temp_password_validity=Duration.days(1),
+            ),
+            mfa=cognito.Mfa.REQUIRED,
+            mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
+            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            deletion_protection=True,
+            feature_plan=cognito.FeaturePlan.PLUS if threat_protection else cognito.FeaturePlan.ESSENTIALS,
+            standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION
+            if threat_protection
+            else None,
+            removal_policy=removal_policy,
         )
-        acknowledgments = [
+        self.operator_client = self.operator_pool.add_client(
+            "OperatorTools",
+            generate_secret=False,
+            auth_flows=cognito.AuthFlow(user_srp=True, admin_user_password=True),
+            disable_o_auth=True,
+            prevent_user_existence_errors=True,
+            id_token_validity=token_validity,
+            access_token_validity=token_validity,
+            refresh_token_validity=Duration.hours(12),
+            enable_token_revocation=True,
+        )
+        Validations.of(self.user_pool).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-COG2",
                 reason="MFA is optional so that customers can check out without a second factor; "
-                "operators are told to enable TOTP (docs/security.md).",
+                "operators sign in to the operators' pool, where TOTP MFA is required.",
             )
-        ]
+        )
         if not threat_protection:
-            acknowledgments.append(
-                Acknowledgment(
-                    id="AwsSolutions-COG8",
-                    reason="identity.threat_protection is off in this configuration (Plus is billed per "
-                    "active user).",
+            for pool in (self.user_pool, self.operator_pool):
+                Validations.of(pool).acknowledge(
+                    Acknowledgment(
+                        id="AwsSolutions-COG8",
+                        reason="identity.threat_protection is off in this configuration (Plus is billed "
+                        "per active user).",
+                    )
                 )
-            )
-        Validations.of(self.user_pool).acknowledge(*acknowledgments)
         produce_weakly(self)  # references to these resources never become exports
 
     @staticmethod
-    def from_user_pool_arn(scope: Construct, construct_id: str, user_pool_arn: str) -> IShopIdentity:
-        """Trust an existing user pool (any region); its ``operators`` group grants operator rights."""
-        return _ImportedIdentity(scope, construct_id, user_pool_arn)
+    def from_user_pool_arn(
+        scope: Construct, construct_id: str, user_pool_arn: str, *, operator_pool_arn: str | None = None
+    ) -> IShopIdentity:
+        """Trust existing user pools (any region): customers sign in to ``user_pool_arn``, operators
+        to ``operator_pool_arn`` [None: nobody is an operator]. Require MFA in the operators' pool."""
+        return _ImportedIdentity(scope, construct_id, user_pool_arn, operator_pool_arn)
 
     @property
     def region(self) -> str:

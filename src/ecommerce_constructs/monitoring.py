@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Acknowledgment, Validations
+from aws_cdk import Acknowledgment, ArnFormat, Stack, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
@@ -61,11 +61,26 @@ class ShopMonitoring(Construct):
                 description="Encrypts the alarm topic; CloudWatch may use it to publish alarms",
                 enable_key_rotation=True,
             )
+            stack = Stack.of(self)
             key.add_to_resource_policy(
                 iam.PolicyStatement(
                     principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                     actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                     resources=["*"],  # a key policy's "*" is this key
+                    # Only for this account's alarms in this region (confused deputy: another
+                    # account's alarm must not use the key through the service). IAM user guide,
+                    # confused-deputy.html; SNS developer guide, sns-key-management.html.
+                    conditions={
+                        "StringEquals": {"aws:SourceAccount": stack.account},
+                        "ArnLike": {
+                            "aws:SourceArn": stack.format_arn(
+                                service="cloudwatch",
+                                resource="alarm",
+                                resource_name="*",
+                                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                            )
+                        },
+                    },
                 )
             )
             Validations.of(key).acknowledge(

@@ -8,7 +8,7 @@ exact findings the framework cannot avoid, each with its reason.
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, Duration, Names, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -53,8 +53,13 @@ class HandlerProvider(Construct):
         total_timeout: Duration = Duration.minutes(50),  # noqa: B008
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         description: str = "custom resource",
+        named_roles: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
+        #: Function name -> its role's physical name (``named_roles``: another stack's policy can then
+        #: name the role without a cross-stack reference).
+        self.role_names: dict[str, str] = {}
+        self._named_roles = named_roles
         self.log_group = logs.LogGroup(
             self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
         )
@@ -120,13 +125,22 @@ class HandlerProvider(Construct):
             code=code,
             timeout=timeout,
             memory_size=256,
-            role=logged_role(self, f"{name}Role", self.log_group, f"{description}: {name}"),
+            role=logged_role(
+                self, f"{name}Role", self.log_group, f"{description}: {name}", role_name=self._role_name(name)
+            ),
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             description=f"{description}: {name}",
         )
         acknowledge_runtime(function)
         return function
+
+    def _role_name(self, name: str) -> str | None:
+        if not self._named_roles:
+            return None
+        # Derived from the construct path (no account needed at synth), at most 64 characters.
+        self.role_names[name] = f"{Names.unique_resource_name(self, max_length=52, separator='-')}-{name}"
+        return self.role_names[name]
 
     def _trace_waiter(self) -> None:
         waiter = self.provider.node.find_child("waiter-state-machine")

@@ -105,6 +105,12 @@ class RegionalStack(Stack):
                 snap_start=fn.snap_start,
                 reserved_concurrency=fn.reserved_concurrency.orders,
             ),
+            browse=FunctionSettings(
+                memory_size=fn.memory.browse,
+                timeout=timeout,
+                snap_start=fn.snap_start,
+                reserved_concurrency=fn.reserved_concurrency.browse,
+            ),
             architecture=architecture_of(config),
             code=lambda_code,
             throttle_rate_limit=config.api.throttle_rate_limit,
@@ -222,7 +228,9 @@ class RegionalStack(Stack):
     def _identity(self, config: EcommerceConfig, shared: IShopIdentity | None) -> IShopIdentity:
         settings = config.identity
         if settings.user_pool_arn is not None:
-            return ShopIdentity.from_user_pool_arn(self, "Identity", settings.user_pool_arn)
+            return ShopIdentity.from_user_pool_arn(
+                self, "Identity", settings.user_pool_arn, operator_pool_arn=settings.operator_pool_arn
+            )
         if shared is not None:
             return shared  # the authorizer reads its ARN through a weak cross-region reference
         created = ShopIdentity(
@@ -238,6 +246,8 @@ class RegionalStack(Stack):
             ("UserPoolArn", created.user_pool.user_pool_arn, "Cognito user pool ARN"),
             ("StorefrontClientId", created.client.user_pool_client_id, "App client of the storefront"),
             ("ToolsClientId", created.tools_client.user_pool_client_id, "App client of ecommerce smoke"),
+            ("OperatorPoolId", created.operator_pool.user_pool_id, "Cognito user pool of the operators"),
+            ("OperatorClientId", created.operator_client.user_pool_client_id, "App client of operators"),
         ):
             CfnOutput(self, key, value=value, description=description)
         return created

@@ -169,7 +169,14 @@ OPERATOR_EMAIL = "operator@example.com"
 
 @dev.command("token")
 @click.option("--customer", "email", metavar="EMAIL", help="Sign in as the customer with this email.")
-@click.option("--operator", is_flag=True, help=f"Sign in as an operator ({OPERATOR_EMAIL}, operators group).")
+@click.option(
+    "--operator", is_flag=True, help=f"Sign in as an operator ({OPERATOR_EMAIL}, the operators' user pool)."
+)
+@click.option(
+    "--unverified-email",
+    is_flag=True,
+    help="With --customer: a token whose email the pool has not verified (POST /customers refuses it).",
+)
 @click.option(
     "--minutes", type=click.IntRange(1, 1440), default=60, show_default=True, help="Lifetime of the token."
 )
@@ -182,7 +189,12 @@ OPERATOR_EMAIL = "operator@example.com"
 )
 @click.pass_obj
 def dev_token(
-    data_dir: Path, email: str | None, operator: bool, minutes: int, own_data_dir: Path | None
+    data_dir: Path,
+    email: str | None,
+    operator: bool,
+    unverified_email: bool,
+    minutes: int,
+    own_data_dir: Path | None,
 ) -> None:
     """Print an ID token for the local API, as its last word: use it as `Authorization: Bearer TOKEN`.
 
@@ -190,24 +202,29 @@ def dev_token(
     example john.doe@example.com), any other is a new identity that creates its profile with
     POST /customers. Tokens are signed with the dev server's key in DATA_DIR/identity/ (the
     `ecommerce dev --data-dir`), checked like API Gateway's Cognito authorizer checks them.
+    --operator signs in to the operators' pool (deployed, MFA is required there): the handlers
+    know operators by that pool, not by a group. --unverified-email models a customer whose
+    email the pool has not verified: POST /customers answers 403.
 
         TOKEN=$(ecommerce dev token --customer john.doe@example.com)
     """
     from ecommerce_dev.identity import LocalIdentity, subject_for
-    from handlers.contract import OPERATORS_GROUP
 
     data_dir = own_data_dir or data_dir
     if operator == (email is not None):
         raise click.UsageError("give either --customer EMAIL or --operator")
+    if unverified_email and operator:
+        raise click.UsageError("--unverified-email goes with --customer EMAIL")
     email = OPERATOR_EMAIL if operator else str(email).strip()
     if "@" not in email:
         raise click.BadParameter(f"{email!r} is not an email address", param_hint="--customer")
     identity = LocalIdentity.open(data_dir.expanduser().resolve())
-    groups = (OPERATORS_GROUP,) if operator else ()
-    token = identity.issue(email=email, groups=groups, lifetime=minutes * 60)
-    role = "operator" if operator else "customer"
+    token = identity.issue(
+        email=email, operator=operator, email_verified=not unverified_email, lifetime=minutes * 60
+    )
+    role = "operator" if operator else "customer" + (" (email not verified)" if unverified_email else "")
     click.echo(
-        f"# {role} {email} (sub {subject_for(email)}), valid {minutes} min; "
+        f"# {role} {email} (sub {subject_for(email, operator=operator)}), valid {minutes} min; "
         'use as: -H "Authorization: Bearer $TOKEN"',
         err=True,
     )

@@ -61,10 +61,9 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 120
 
 def _operator_with_profile(url: str, data_dir: Path) -> str:
     from ecommerce_dev.identity import LocalIdentity
-    from handlers.contract import OPERATORS_GROUP
 
     email = "fuzz.operator@example.com"
-    token = LocalIdentity.open(data_dir).issue(email=email, groups=[OPERATORS_GROUP])
+    token = LocalIdentity.open(data_dir).issue(email=email, operator=True)
     request = urllib.request.Request(  # noqa: S310 - loopback
         f"{url}/customers",
         data=json.dumps({"email": email, "first_name": "Fuzz", "last_name": "Operator"}).encode(),

@@ -31,8 +31,17 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
+from handlers.contract import LOCAL_OPERATOR_ISSUER
+
+#: The local customers' pool (self sign-up, optional MFA) and its storefront client.
 ISSUER: Final = "https://cognito-idp.local.amazonaws.com/local_ecommerce"
 CLIENT_ID: Final = "localdevclient"
+#: The local operators' pool (admin-created users, MFA required when deployed) and its client: the
+#: handlers treat a token as an operator's because this pool issued it (``iss``), as deployed.
+OPERATOR_ISSUER: Final = LOCAL_OPERATOR_ISSUER
+OPERATOR_CLIENT_ID: Final = "localoperatorsclient"
+#: Pool (issuer) -> the app client its tokens are for: what the authorizer trusts.
+AUDIENCES: Final = {ISSUER: CLIENT_ID, OPERATOR_ISSUER: OPERATOR_CLIENT_ID}
 TOKEN_LIFETIME: Final = 3600
 ALGORITHM: Final = "RS256"
 
@@ -47,6 +56,7 @@ KEY_FILE: Final = "key.pem"
 JWKS_FILE: Final = "jwks.json"
 
 _SUBJECT_NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, ISSUER)
+_OPERATOR_NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, OPERATOR_ISSUER)
 
 _DAYS: Final = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -69,12 +79,14 @@ class Unauthorized(Exception):
         self.reason = reason
 
 
-def subject_for(email: str) -> str:
+def subject_for(email: str, *, operator: bool = False) -> str:
     """The same email always yields the same identity: uuid5 of a fixed namespace and the lower-cased email.
 
     Independent of the signing key, so a new key (a wiped data directory) keeps users' orders theirs.
+    An operator is another identity than a customer with the same email (another pool, another sub).
     """
-    return str(uuid.uuid5(_SUBJECT_NAMESPACE, email.strip().lower()))
+    namespace = _OPERATOR_NAMESPACE if operator else _SUBJECT_NAMESPACE
+    return str(uuid.uuid5(namespace, email.strip().lower()))
 
 
 def _java_date(epoch: float) -> str:
@@ -228,29 +240,35 @@ class LocalIdentity:
         self,
         *,
         email: str,
+        operator: bool = False,
+        email_verified: bool = True,
         groups: Sequence[str] = (),
         subject: str | None = None,
         lifetime: int = TOKEN_LIFETIME,
         now: float | None = None,
         **overrides: Any,
     ) -> str:
-        """A Cognito-shaped ID token for `email`, signed with the local key.
+        """A Cognito-shaped ID token for `email`, signed with the local key: from the operators' pool
+        when `operator`, else from the customers' pool. `email_verified` False models a customer who
+        changed (or never confirmed) their email; `groups` a ``cognito:groups`` claim (which grants
+        nothing: tests show it).
 
         `overrides` replace or add claims (a value of None removes the claim) or, under the key
         "header", header fields; they exist for tests of broken tokens.
         """
         issued = int(time.time() if now is None else now)
-        sub = subject if subject is not None else subject_for(email)
+        sub = subject if subject is not None else subject_for(email, operator=operator)
+        issuer = OPERATOR_ISSUER if operator else ISSUER
         claims: dict[str, Any] = {
             "sub": sub,
-            "iss": ISSUER,
-            "aud": CLIENT_ID,
+            "iss": issuer,
+            "aud": AUDIENCES[issuer],
             "token_use": "id",
             "auth_time": issued,
             "iat": issued,
             "exp": issued + lifetime,
             "email": email,
-            "email_verified": True,
+            "email_verified": email_verified,
             # Pools that sign in by email use the sub as the username, as Cognito does.
             "cognito:username": sub,
             "event_id": str(uuid.uuid4()),
@@ -272,7 +290,9 @@ class LocalIdentity:
         Returns the claims exactly as the authorizer hands them to the function. Accepts the raw
         token or "Bearer <token>". Raises Unauthorized for anything the authorizer would reject:
         the algorithm is pinned to RS256 and the key chosen by kid from this pool's JWKS only, so
-        neither "none" nor an HMAC keyed with the public key (alg confusion) can pass.
+        neither "none" nor an HMAC keyed with the public key (alg confusion) can pass. Two pools are
+        trusted, as the deployed authorizer trusts the customers' and the operators' pools: the
+        audience must be the client of the pool that issued the token.
         """
         token = _token_from(authorization)
         try:
@@ -286,12 +306,18 @@ class LocalIdentity:
         if entry is None:
             raise Unauthorized(reason=f"unknown kid {kid!r}")
         try:
+            claimed = jwt.decode(token, options={"verify_signature": False}).get("iss")
+        except jwt.InvalidTokenError as error:
+            raise Unauthorized(reason=f"malformed token: {error}") from None
+        if not isinstance(claimed, str) or claimed not in AUDIENCES:
+            raise Unauthorized(reason=f"issuer {claimed!r} is not a trusted pool")
+        try:
             payload = jwt.decode(
                 token,
                 jwt.PyJWK(entry, ALGORITHM).key,
                 algorithms=[ALGORITHM],
-                audience=CLIENT_ID,
-                issuer=ISSUER,
+                audience=AUDIENCES[claimed],
+                issuer=claimed,
                 # Times are checked below against `now`, which PyJWT cannot be given.
                 options={
                     "require": _REQUIRED,

@@ -22,7 +22,7 @@ import psycopg
 
 from ecommerce_dev.apigw import LambdaContext, build_event, decode_result, match
 from ecommerce_dev.identity import LocalIdentity
-from handlers.contract import OPERATORS_GROUP, SERVICE_NAME
+from handlers.contract import FUNCTIONS, SERVICE_NAME
 
 Connector = Callable[[], psycopg.Connection[Any]]
 
@@ -38,7 +38,7 @@ def plain_connector(dsn: str, *, application_name: str = "ecommerce") -> Connect
 
 def claims_for(identity: LocalIdentity, email: str, *, operator: bool = False) -> dict[str, str]:
     """The claims API Gateway's Cognito authorizer hands the function for this identity's ID token."""
-    token = identity.issue(email=email, groups=(OPERATORS_GROUP,) if operator else ())
+    token = identity.issue(email=email, operator=operator)
     return identity.verify(token)
 
 
@@ -66,16 +66,15 @@ class Environment:
     timeout_seconds: float = 10.0
 
     def __post_init__(self) -> None:
-        from handlers.api import catalog, orders
+        import importlib
+
         from handlers.db import Database
 
         self.handlers = {
-            "catalog": catalog.build(
+            name: importlib.import_module(f"handlers.api.{name}").build(
                 database=Database(connector=self.connector, **self.database_options), region=self.region
-            ),
-            "orders": orders.build(
-                database=Database(connector=self.connector, **self.database_options), region=self.region
-            ),
+            )
+            for name in FUNCTIONS
         }
 
     def databases(self) -> list[Any]:

@@ -66,6 +66,9 @@ class DsqlClusterProperty:
     REMOVAL_POLICY: Final = "RemovalPolicy"
     ALLOW_UNPEER: Final = "AllowUnpeer"
     OWNER: Final = "Owner"
+    #: IAM role ARNs that alone may connect as ``admin``: the cluster resource policy denies
+    #: ``dsql:DbConnectAdmin`` to every other principal (absent or empty: no policy is managed).
+    ADMIN_ROLE_ARNS: Final = "AdminRoleArns"
 
 
 def dsql_endpoint(cluster_identifier: str, region: str) -> str:
@@ -92,6 +95,9 @@ class Env:
     METRICS_NAMESPACE: Final = "POWERTOOLS_METRICS_NAMESPACE"
     TRACE_DISABLED: Final = "POWERTOOLS_TRACE_DISABLED"
     ORDER_STRATEGY: Final = "ORDER_STRATEGY"
+    #: The ``iss`` claim of the operators' user pool: a token from that pool is an operator's
+    #: (``https://cognito-idp.<region>.amazonaws.com/<pool id>``) [``LOCAL_OPERATOR_ISSUER``].
+    OPERATOR_ISSUER: Final = "OPERATOR_ISSUER"
     # Not set by the constructs: local runs, tools and tests.
     #: PEM file of the roots the functions verify their own TLS connections against (DSQL's
     #: PostgreSQL endpoints, the health checker's probes of API Gateway) [``default_trust_file()``,
@@ -112,8 +118,10 @@ DEFAULT_ORDER_STRATEGY: Final = "cte"
 SERVICE_NAME: Final = "ecommerce"
 METRICS_NAMESPACE: Final = "Ecommerce"
 
-#: Lambda functions of the shop API: logical name -> handler entry point.
+#: Lambda functions of the shop API: logical name -> handler entry point. ``browse`` serves the
+#: anonymous catalog reads under a database role that can read only the catalog.
 FUNCTIONS: Final = {
+    "browse": "handlers.api.browse.handler",
     "catalog": "handlers.api.catalog.handler",
     "orders": "handlers.api.orders.handler",
 }
@@ -137,11 +145,16 @@ def problem_body(code: str, title: str, status: int, detail: str) -> str:
 
 
 #: Who may call a route. API Gateway enforces the token (anonymous routes have none); the
-#: handlers enforce the group and ownership from the claims API Gateway passes on.
+#: handlers decide "operator" and ownership from the claims API Gateway passes on.
 ANONYMOUS: Final = "anonymous"  # anyone, no token
 CUSTOMER: Final = "customer"  # a valid token; customers act on their own data, operators on anyone's
-OPERATOR: Final = "operator"  # a valid token of a member of the operators group
-OPERATORS_GROUP: Final = "operators"
+OPERATOR: Final = "operator"  # a valid token issued by the operators' user pool (MFA required there)
+#: The issuer of the local operators' pool (``make dev``, tests): what ``Settings`` assumes when
+#: ``OPERATOR_ISSUER`` is unset. The constructs always set it; API Gateway accepts only tokens of
+#: the pools it trusts, so a deployed function never sees this issuer.
+LOCAL_OPERATOR_ISSUER: Final = "https://cognito-idp.local.amazonaws.com/local_operators"
+#: What the constructs set when a deployment has no operators' pool: an issuer no token carries.
+NO_OPERATOR_ISSUER: Final = "urn:ecommerce:no-operators"
 #: The OpenAPI security scheme of authenticated routes: a Cognito ID token as a bearer token.
 SECURITY_SCHEME: Final = "cognitoIdToken"
 
@@ -162,10 +175,10 @@ class Route:
 #: Every operation the API offers. API Gateway's resources and methods, the handlers' routes,
 #: the local runtime's router and the OpenAPI document are all generated from this table.
 ROUTES: Final = (
-    Route("health", "GET", "/health", "catalog", ANONYMOUS),
-    Route("list_products", "GET", "/products", "catalog", ANONYMOUS),
+    Route("health", "GET", "/health", "browse", ANONYMOUS),
+    Route("list_products", "GET", "/products", "browse", ANONYMOUS),
     Route("create_product", "POST", "/products", "catalog", OPERATOR, body=True),
-    Route("get_product", "GET", "/products/{product_id}", "catalog", ANONYMOUS),
+    Route("get_product", "GET", "/products/{product_id}", "browse", ANONYMOUS),
     Route("update_product", "PATCH", "/products/{product_id}", "catalog", OPERATOR, body=True),
     Route("retire_product", "DELETE", "/products/{product_id}", "catalog", OPERATOR),
     Route("create_customer", "POST", "/customers", "catalog", CUSTOMER, body=True),

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from .contract import (
     DEFAULT_APP_ROLE,
     DEFAULT_ORDER_STRATEGY,
+    LOCAL_OPERATOR_ISSUER,
     METRICS_NAMESPACE,
     SERVICE_NAME,
     Env,
@@ -38,6 +39,7 @@ class Settings(BaseModel):
     metrics_namespace: str = Field(METRICS_NAMESPACE, alias=Env.METRICS_NAMESPACE)
     trace_disabled: bool = Field(True, alias=Env.TRACE_DISABLED)
     order_strategy: Literal["cte", "pipelined"] = Field(DEFAULT_ORDER_STRATEGY, alias=Env.ORDER_STRATEGY)
+    operator_issuer: str = Field(LOCAL_OPERATOR_ISSUER, alias=Env.OPERATOR_ISSUER)
 
     local_dsn: str | None = Field(None, alias=Env.LOCAL_DSN)
     db_admin: bool = Field(False, alias=Env.DB_ADMIN)

@@ -26,9 +26,9 @@ import psutil
 import pytest
 
 import authz
+from api_support import issue_for
 from ecommerce_dev import apigw, devserver
-from ecommerce_dev.identity import LocalIdentity
-from handlers.contract import OPERATORS_GROUP
+from ecommerce_dev.identity import OPERATOR_ISSUER, LocalIdentity
 from handlers.db.sample import JOHN
 
 AUTHZ_CASES = authz.cases()
@@ -232,7 +232,7 @@ def test_each_port_is_its_own_region(dev: Dev) -> None:
 def test_smoke_passes_across_both_regions(dev: Dev) -> None:
     identity = LocalIdentity.open(dev.data_dir)
     customer = identity.issue(email="smoke@example.com")
-    operator = identity.issue(email="operator@example.com", groups=[OPERATORS_GROUP])
+    operator = identity.issue(email="operator@example.com", operator=True)
     result = cli(
         "smoke", "--base-url", dev.url(0), "--second-url", dev.url(1),
         "--token", customer, "--operator-token", operator,
@@ -350,7 +350,7 @@ def test_the_servers_own_answers_are_problems_with_the_region(
 
 
 def test_an_operators_text_body_is_415(dev: Dev) -> None:
-    token = LocalIdentity.open(dev.data_dir).issue(email="operator@example.com", groups=[OPERATORS_GROUP])
+    token = LocalIdentity.open(dev.data_dir).issue(email="operator@example.com", operator=True)
     request = (
         b"POST /products HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
         b"Authorization: Bearer " + token.encode() + b"\r\nConnection: close\r\n\r\nhi"
@@ -389,8 +389,7 @@ def test_route_caller_matrix_over_http(dev: Dev, case: authz.Case) -> None:
         method: str, path: str, body: object, headers: dict[str, str], who: str | None
     ) -> tuple[int, object]:
         if who is not None:
-            groups = [OPERATORS_GROUP] if who.startswith("operator") else []
-            headers = {**headers, "Authorization": f"Bearer {identity.issue(email=who, groups=groups)}"}
+            headers = {**headers, "Authorization": f"Bearer {issue_for(identity, who)}"}
         status, _, answer = call(dev, method, path, body, headers)
         return status, answer
 
@@ -421,7 +420,7 @@ def forged(identity: LocalIdentity, kind: str) -> str | None:
         return f"{header}.{payload}.{signature[:-4]}AAAA"
     if kind == "tampered payload":
         claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
-        claims["cognito:groups"] = [OPERATORS_GROUP]
+        claims["iss"] = OPERATOR_ISSUER
         raw = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
         return f"{header}.{raw}.{signature}"
     if kind == "alg none":
@@ -595,9 +594,7 @@ def test_sigterm_stops_cleanly_and_a_restart_keeps_the_data() -> None:
             process, edge_port = dev.process, dev.edge_port
             assert edge_port is not None
             if round_ == 0:
-                token = LocalIdentity.open(data_dir).issue(
-                    email="operator@example.com", groups=[OPERATORS_GROUP]
-                )
+                token = LocalIdentity.open(data_dir).issue(email="operator@example.com", operator=True)
                 body = {"name": "Kept", "price": "1.00", "stock_quantity": 1, "category": "Restart"}
                 status, _, created = call(
                     dev, "POST", "/products", body, {"Authorization": f"Bearer {token}"}

@@ -39,7 +39,6 @@ from fakes.dsql_control_plane import FakeDsql, _route
 from fakes.keyvaluestore import _ROUTES as KVS_ROUTES
 from fakes.keyvaluestore import FakeKeyValueStore
 from fakes.secretsmanager import FakeSecretsManager
-from handlers.contract import OPERATORS_GROUP
 from lambda_check.awsfront import AwsFront
 from lambda_check.certs import CertificateAuthority, make_test_ca
 from lambda_check.pgproxy import EMULATION_SQL, TlsPostgresProxy, translate
@@ -260,9 +259,8 @@ def call(
 ) -> dict[str, Any]:
     claims = None
     if who is not None:
-        groups = [OPERATORS_GROUP] if who.startswith("operator") else []
         identity = local_user_pool()
-        claims = identity.verify(identity.issue(email=who, groups=groups))
+        claims = identity.verify(identity.issue(email=who, operator=who.startswith("operator")))
     headers = {"Idempotency-Key": secrets.token_hex(8)} if method == "POST" else None
     answer = process.invoke(api_event(method, path, body, headers=headers, claims=claims))
     assert answer.ok, json.dumps(answer.error, indent=1)[-4000:]

@@ -67,6 +67,9 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         ("GET", r"/cluster/(?P<identifier>[^/]+)", "GetCluster"),
         ("POST", r"/cluster/(?P<identifier>[^/]+)", "UpdateCluster"),
         ("DELETE", r"/cluster/(?P<identifier>[^/]+)", "DeleteCluster"),
+        ("POST", r"/cluster/(?P<identifier>[^/]+)/policy", "PutClusterPolicy"),
+        ("GET", r"/cluster/(?P<identifier>[^/]+)/policy", "GetClusterPolicy"),
+        ("DELETE", r"/cluster/(?P<identifier>[^/]+)/policy", "DeleteClusterPolicy"),
         ("GET", r"/clusters/(?P<identifier>[^/]+)/vpc-endpoint-service-name", "GetVpcEndpointServiceName"),
         ("POST", r"/tags/(?P<resourceArn>[^/]+)", "TagResource"),
         ("DELETE", r"/tags/(?P<resourceArn>[^/]+)", "UntagResource"),
@@ -92,6 +95,8 @@ class FakeCluster:
     polls_left: int = 0  # GetCluster polls until the current transition completes
     activated: bool = False  # has been ACTIVE once (a peer removal then settles back to ACTIVE)
     seq: int = 0  # creation order, used for ListClusters pagination
+    policy: str | None = None  # the resource-based policy (PutClusterPolicy, CreateCluster's policy)
+    policy_version: int = 0  # bumped by every put and delete
 
     @property
     def endpoint(self) -> str:
@@ -227,6 +232,9 @@ class FakeDsql:
             "TagResource": self._tag_resource,
             "UntagResource": self._untag_resource,
             "ListTagsForResource": self._list_tags_for_resource,
+            "PutClusterPolicy": self._put_cluster_policy,
+            "GetClusterPolicy": self._get_cluster_policy,
+            "DeleteClusterPolicy": self._delete_cluster_policy,
         }
 
     # ----------------------------------------------------------------------------------- public API
@@ -643,12 +651,67 @@ class FakeDsql:
             polls_left=self.ticks,
             seq=next(self._seq),
         )
+        if "policy" in p:
+            self._check_policy(p["policy"])
+            cluster.policy, cluster.policy_version = p["policy"], 1
         self.clusters[(region, identifier)] = cluster
         self._activate_mutual(cluster)
         response = self._describe(cluster, tags=False)
         if token is not None:
             self._tokens[(region, token)] = (request, identifier, response)
         return response
+
+    @staticmethod
+    def _check_policy(policy: str) -> None:
+        """What a policy document must be at least: JSON with a Version and Statements (the service's
+        own grammar checks are not modelled)."""
+        try:
+            document = json.loads(policy)
+        except ValueError as err:
+            raise _invalid("policy", f"not a JSON policy document: {err}") from err
+        if not isinstance(document, dict) or "Version" not in document or not document.get("Statement"):
+            raise _invalid("policy", "a policy document needs Version and Statement")
+
+    def _policy_version_matches(self, cluster: FakeCluster, p: dict[str, Any]) -> None:
+        expected = p.get("expectedPolicyVersion")
+        if expected is not None and expected != str(cluster.policy_version):
+            raise _ApiError(
+                "ConflictException",
+                f"policy version is {cluster.policy_version}, not {expected}",
+                resourceId=cluster.identifier,
+                resourceType="cluster",
+            )
+
+    def _put_cluster_policy(self, region: str, p: dict[str, Any]) -> dict[str, Any]:
+        cluster = self._get(region, p["identifier"])
+        self._check_policy(p["policy"])
+        self._policy_version_matches(cluster, p)
+        cluster.policy, cluster.policy_version = p["policy"], cluster.policy_version + 1
+        return {"policyVersion": str(cluster.policy_version)}
+
+    def _get_cluster_policy(self, region: str, p: dict[str, Any]) -> dict[str, Any]:
+        cluster = self._get(region, p["identifier"])
+        if cluster.policy is None:
+            raise _ApiError(
+                "ResourceNotFoundException",
+                f"cluster {cluster.identifier} has no policy",
+                resourceId=cluster.identifier,
+                resourceType="cluster",
+            )
+        return {"policy": cluster.policy, "policyVersion": str(cluster.policy_version)}
+
+    def _delete_cluster_policy(self, region: str, p: dict[str, Any]) -> dict[str, Any]:
+        cluster = self._get(region, p["identifier"])
+        if cluster.policy is None:
+            raise _ApiError(
+                "ResourceNotFoundException",
+                f"cluster {cluster.identifier} has no policy",
+                resourceId=cluster.identifier,
+                resourceType="cluster",
+            )
+        self._policy_version_matches(cluster, p)
+        cluster.policy, cluster.policy_version = None, cluster.policy_version + 1
+        return {"policyVersion": str(cluster.policy_version)}
 
     def _get_cluster(self, region: str, p: dict[str, Any]) -> dict[str, Any]:
         cluster = self._get(region, p["identifier"])

@@ -48,7 +48,9 @@ Aurora DSQL (see :func:`dsql_requests`):
   ``aws:TagKeys`` and ``dsql:WitnessRegion``; TagResource takes RequestTag and TagKeys; UntagResource
   takes TagKeys; PutWitnessRegion takes ``dsql:WitnessRegion``; AddPeerCluster, RemovePeerCluster,
   PutMultiRegionProperties and PutWitnessRegion are permission-only actions. Its operations table also
-  maps CreateCluster to dsql:PutClusterPolicy; assumed: only when the request sends ``policy``.
+  maps CreateCluster to dsql:PutClusterPolicy; assumed: only when the request sends ``policy``, and
+  with the request's tags in its context. Put/Get/DeleteClusterPolicy: their own action on the
+  cluster's ARN (documented in the same table).
 - DSQL API Reference, API_CreateCluster.html and API_UpdateCluster.html (the same text is in
   botocore's model documentation of those operations): documented: which extra actions a
   multi-Region create or update needs, on which ARNs, and that PutWitnessRegion "is checked both in
@@ -553,7 +555,8 @@ def dsql_requests(
         if tags:
             out.append(on("TagResource", own, tags))
         if "policy" in params:
-            out.append(on("PutClusterPolicy", own))
+            # Assumed: the check carries the request's tags, as the TagResource check does.
+            out.append(on("PutClusterPolicy", own, tags))
         if props is not None:
             out.append(on("PutMultiRegionProperties", own))
             peers = list(dict.fromkeys(props.get("clusters") or []))
@@ -585,6 +588,9 @@ def dsql_requests(
     simple = {
         "DeleteCluster": "DeleteCluster",
         "GetCluster": "GetCluster",
+        "PutClusterPolicy": "PutClusterPolicy",
+        "GetClusterPolicy": "GetClusterPolicy",
+        "DeleteClusterPolicy": "DeleteClusterPolicy",
         "GetVpcEndpointServiceName": "GetVpcEndpointServiceName",
     }
     if operation in simple:

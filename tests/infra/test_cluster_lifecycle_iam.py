@@ -27,11 +27,12 @@ from handlers.infra import dsql_cluster
 ACCOUNT = "123456789012"
 E1, E2, WITNESS = "us-east-1", "us-east-2", "us-west-2"
 FIRST, SECOND = "shop-us-east-1", "shop-us-east-2"
+ADMIN_ARN = f"arn:aws:iam::{ACCOUNT}:role/shop-setup-OnEvent"
 
 
 @functools.cache
 def synthesized(
-    removal: str = "retain", peer: str = "construct", allow_unpeer: bool = False
+    removal: str = "retain", peer: str = "construct", allow_unpeer: bool = False, admin: bool = False
 ) -> dict[str, Any]:
     """Templates of the two stacks. ``peer``: ``construct`` (a DsqlCluster of the first stack),
     ``none`` (the second alone) or a cluster identifier (``from_cluster_attributes``: made elsewhere)."""
@@ -47,7 +48,7 @@ def synthesized(
         other = DsqlCluster.from_cluster_attributes(
             second, "Peer", cluster_identifier=peer, cluster_region=E1
         )
-    DsqlCluster(
+    b = DsqlCluster(
         second,
         "Database",
         witness_region=WITNESS,
@@ -55,6 +56,9 @@ def synthesized(
         peer=other,
         allow_unpeer=allow_unpeer,
     )
+    if admin:
+        for cluster in (a, b):
+            cluster.restrict_admin_to(ADMIN_ARN)
     return {name: Template.from_stack(stack).to_json() for name, stack in ((FIRST, first), (SECOND, second))}
 
 
@@ -244,3 +248,43 @@ def test_another_resources_cluster_is_out_of_reach(fake: FakeDsql) -> None:
                 attempt()
     assert len(fake.denials) == 6
     fake.denials.clear()  # expected ones
+
+
+@pytest.mark.parametrize("removal", ["retain", "destroy"])
+def test_the_admin_only_policy_is_set_at_creation_and_removed_with_a_retained_cluster(
+    fake: FakeDsql, removal: str
+) -> None:
+    """restrict_admin_to: CreateCluster carries the policy (no window without it), under the
+    synthesized role; a retained cluster loses it with the stack (its setup roles go too)."""
+    import json
+
+    templates = synthesized(removal, admin=True)
+    fake.enforce(policies(templates))
+    cloud = FakeCloudFormation()
+    assert cloud.deploy(FIRST, E1, [cluster_resource(fake, templates, FIRST)]).status == "CREATE_COMPLETE"
+    assert cloud.deploy(SECOND, E2, [cluster_resource(fake, templates, SECOND)]).status == "CREATE_COMPLETE"
+    for cluster in pair(fake):
+        document = json.loads(cluster.policy)
+        (statement,) = document["Statement"]
+        assert statement["Effect"] == "Deny" and statement["Action"] == "dsql:DbConnectAdmin"
+        assert statement["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": [ADMIN_ARN]}}
+    creates = [c for c in fake.calls if c.operation == "CreateCluster"]
+    assert creates and all("policy" in c.params for c in creates)
+    for name in (SECOND, FIRST):
+        assert cloud.delete(name).status == "DELETE_COMPLETE", cloud.stacks[name].reason
+    fake.settle()
+    if removal == "retain":
+        assert [c.policy for c in (*fake.find(E1), *fake.find(E2))] == [None, None]
+
+
+def test_without_restrict_admin_no_policy_rights() -> None:
+    """The policy rights come with restrict_admin_to only."""
+    plain = json_text(synthesized())
+    assert "ClusterPolicy" not in plain
+    assert "dsql:PutClusterPolicy" in json_text(synthesized(admin=True))
+
+
+def json_text(templates: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(templates)

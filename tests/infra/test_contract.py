@@ -30,7 +30,7 @@ def test_construct_environment_is_exactly_what_the_handlers_read(region: str) ->
     functions = default_template(f"ecommerce-{region}").find_resources("AWS::Lambda::Function")
     aliases = {field.alias for field in Settings.model_fields.values()}
     api = [f for f in functions.values() if f["Properties"]["Handler"] in contract.FUNCTIONS.values()]
-    assert len(api) == 2
+    assert len(api) == 3
     for function in api:
         variables = function["Properties"]["Environment"]["Variables"]
         assert set(variables) <= aliases, set(variables) - aliases

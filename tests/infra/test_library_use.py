@@ -168,7 +168,8 @@ def test_a_shop_identity_is_not_on_a_billed_plan_unless_asked() -> None:
     plans = {
         path.split("UserPool")[0]: pool["Properties"].get("UserPoolTier") for path, pool in pools.items()
     }
-    assert sorted(plans.values()) == ["ESSENTIALS", "ESSENTIALS", "PLUS"], plans
+    # Each identity: a customers' and an operators' pool, both on the identity's plan.
+    assert sorted(plans.values()) == ["ESSENTIALS"] * 4 + ["PLUS"] * 2, plans
 
 
 def test_an_api_sets_the_account_logging_role_by_default_and_keeps_it() -> None:

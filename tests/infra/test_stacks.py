@@ -38,7 +38,7 @@ def test_regional_stack_resources(region: str) -> None:
     template.resource_count_is("Custom::DsqlCluster", 1)
     template.resource_count_is("AWS::ApiGateway::RestApi", 1)
     template.resource_count_is("AWS::ApiGateway::Stage", 1)
-    template.resource_count_is("AWS::CloudWatch::Alarm", 6)  # API 5xx, per function errors/throttles, OCC
+    template.resource_count_is("AWS::CloudWatch::Alarm", 8)  # API 5xx, per function errors/throttles, OCC
     template.has_resource(
         "Custom::DsqlCluster",
         {
@@ -68,8 +68,9 @@ def test_regional_stack_resources(region: str) -> None:
                         {
                             "HttpMethod": "*",
                             "ResourcePath": "/*",
-                            "ThrottlingRateLimit": 100,
-                            "ThrottlingBurstLimit": 200,
+                            # Anonymous routes: tighter than those that need a token.
+                            "ThrottlingRateLimit": 25,
+                            "ThrottlingBurstLimit": 50,
                             "LoggingLevel": "ERROR",
                         }
                     ),
@@ -86,6 +87,7 @@ def test_regional_stack_resources(region: str) -> None:
         },
     )
     for handler, memory, role in (
+        ("handlers.api.browse.handler", 256, "ecommerce_browse"),
         ("handlers.api.catalog.handler", 256, "ecommerce_catalog"),
         ("handlers.api.orders.handler", 512, "ecommerce_orders"),
     ):
@@ -127,7 +129,7 @@ def test_the_setup_runs_once_in_the_stack_that_completes_the_pair() -> None:
     second = default_template("ecommerce-us-east-2")
     (setup,) = second.find_resources("Custom::DatabaseSetup").values()
     props = setup["Properties"]
-    assert set(props["FunctionRoleArns"]) == {"catalog", "orders"}
+    assert set(props["FunctionRoleArns"]) == {"browse", "catalog", "orders"}
     assert all(len(arns) == 2 for arns in props["FunctionRoleArns"].values())  # both regions' functions
     assert len(props["Fingerprint"]) == 64
     assert len(props["PeerEndpoints"]) == 1
@@ -153,7 +155,7 @@ def test_the_functions_may_only_connect_to_their_own_cluster(region: str) -> Non
     template = default_template(f"ecommerce-{region}")
     api = _policy_statements(template, "Api")
     dsql = [s for s in api if any(a.startswith("dsql:") for a in _actions(s))]
-    assert len(dsql) == 2  # one per function
+    assert len(dsql) == 3  # one per function
     for statement in dsql:
         assert statement["Action"] == "dsql:DbConnect"
         logical_id, attribute = statement["Resource"]["Fn::GetAtt"]
@@ -228,6 +230,10 @@ def test_the_lifecycle_rights_change_only_this_resources_cluster() -> None:
         "dsql:DeleteCluster",
         "dsql:UntagResource",
         "dsql:TagResource",
+        # The admin-only cluster policy (DatabaseSetup's restrict_admin), on this cluster only.
+        "dsql:GetClusterPolicy",
+        "dsql:PutClusterPolicy",
+        "dsql:DeleteClusterPolicy",
     }
     assert change["Resource"] == own_region
     assert owner_condition(change, "StringEquals", "aws:ResourceTag/ecommerce:owner") == owner
@@ -380,18 +386,29 @@ def test_every_method_has_the_authorization_of_its_route(region: str) -> None:
 
 def test_both_regions_trust_the_one_user_pool_of_the_primary_stack() -> None:
     primary, second = default_template("ecommerce-us-east-1"), default_template("ecommerce-us-east-2")
-    primary.resource_count_is("AWS::Cognito::UserPool", 1)
+    primary.resource_count_is("AWS::Cognito::UserPool", 2)  # customers', operators'
     second.resource_count_is("AWS::Cognito::UserPool", 0)
-    (pool_id,) = primary.find_resources("AWS::Cognito::UserPool")
+    pools = primary.find_resources("AWS::Cognito::UserPool")
+    (pool_id,) = [p for p in pools if "OperatorPool" not in p]
+    (operator_pool_id,) = [p for p in pools if "OperatorPool" in p]
     primary.has_resource_properties(
         "AWS::ApiGateway::Authorizer",
-        {"Type": "COGNITO_USER_POOLS", "ProviderARNs": [{"Fn::GetAtt": [pool_id, "Arn"]}],
+        {"Type": "COGNITO_USER_POOLS",
+         "ProviderARNs": [{"Fn::GetAtt": [pool_id, "Arn"]}, {"Fn::GetAtt": [operator_pool_id, "Arn"]}],
          "IdentitySource": "method.request.header.Authorization"},
     )  # fmt: skip
     (authorizer,) = second.find_resources("AWS::ApiGateway::Authorizer").values()
-    (arn,) = authorizer["Properties"]["ProviderARNs"]
-    assert arn["Fn::GetStackOutput"]["StackName"] == "ecommerce-us-east-1"
-    assert arn["Fn::GetStackOutput"]["Region"] == "us-east-1"
+    arns = authorizer["Properties"]["ProviderARNs"]
+    assert len(arns) == 2
+    for arn in arns:
+        assert arn["Fn::GetStackOutput"]["StackName"] == "ecommerce-us-east-1"
+        assert arn["Fn::GetStackOutput"]["Region"] == "us-east-1"
+    # Every API function knows the operators' pool by its issuer (both regions).
+    for template in (primary, second):
+        for function in template.find_resources("AWS::Lambda::Function").values():
+            if function["Properties"].get("Handler", "").startswith("handlers.api"):
+                issuer = function["Properties"]["Environment"]["Variables"]["OPERATOR_ISSUER"]
+                assert "Fn::Join" in issuer and "https://" in json.dumps(issuer), issuer
 
 
 def test_the_user_pool_and_its_clients() -> None:
@@ -432,9 +449,27 @@ def test_the_user_pool_and_its_clients() -> None:
     assert storefront["PreventUserExistenceErrors"] == "ENABLED"
     assert (storefront["IdTokenValidity"], storefront["TokenValidityUnits"]["IdToken"]) == (60, "minutes")
     assert tools["ExplicitAuthFlows"] == ["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
-    template.has_resource_properties("AWS::Cognito::UserPoolGroup", {"GroupName": contract.OPERATORS_GROUP})
+    # A changed email stays unverified and inactive until confirmed: the token keeps the original.
+    template.has_resource_properties(
+        "AWS::Cognito::UserPool",
+        {"UserAttributeUpdateSettings": {"AttributesRequireVerificationBeforeUpdate": ["email"]}},
+    )
+    template.resource_count_is("AWS::Cognito::UserPoolGroup", 0)  # groups grant nothing
+    (operators,) = [
+        p["Properties"]
+        for logical_id, p in template.find_resources("AWS::Cognito::UserPool").items()
+        if "OperatorPool" in logical_id
+    ]
+    assert operators["MfaConfiguration"] == "ON"
+    assert operators["EnabledMfas"] == ["SOFTWARE_TOKEN_MFA"]
+    assert operators["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    assert operators["UserAttributeUpdateSettings"] == {
+        "AttributesRequireVerificationBeforeUpdate": ["email"]
+    }
+    assert operators["DeletionProtection"] == "ACTIVE"
     outputs = template.to_json()["Outputs"]
-    assert {"UserPoolId", "UserPoolArn", "StorefrontClientId", "ToolsClientId"} <= set(outputs)
+    assert {"UserPoolId", "UserPoolArn", "StorefrontClientId", "ToolsClientId", "OperatorPoolId",
+            "OperatorClientId"} <= set(outputs)  # fmt: skip
 
 
 def test_a_401_from_the_gateway_is_a_problem_with_the_authorizers_message() -> None:
@@ -451,21 +486,27 @@ def test_a_401_from_the_gateway_is_a_problem_with_the_authorizers_message() -> N
 
 
 def test_functions_reserve_concurrency_from_configuration() -> None:
-    config = validate_config({"lambda": {"reserved_concurrency": {"products": 20, "orders": 40}}})
+    config = validate_config(
+        {"lambda": {"reserved_concurrency": {"products": 20, "orders": 40, "browse": 10}}}
+    )
     template = Template.from_stack(build_app(config).regional["us-east-1"])
     reserved = {
         f["Properties"]["Handler"]: f["Properties"].get("ReservedConcurrentExecutions")
         for f in template.find_resources("AWS::Lambda::Function").values()
         if f["Properties"].get("Handler", "").startswith("handlers.api")
     }
-    assert reserved == {"handlers.api.catalog.handler": 20, "handlers.api.orders.handler": 40}
+    assert reserved == {
+        "handlers.api.browse.handler": 10,
+        "handlers.api.catalog.handler": 20,
+        "handlers.api.orders.handler": 40,
+    }
     default = default_template("ecommerce-us-east-1").find_resources("AWS::Lambda::Function").values()
     assert not any("ReservedConcurrentExecutions" in f["Properties"] for f in default)
     # A new account's quota may not allow any reservation: synth says which quota to check.
     warnings = Annotations.from_stack(build_app(config).regional["us-east-1"]).find_warning(
         "*", Match.string_like_regexp("L-B99A9384")
     )
-    assert len(warnings) == 2
+    assert len(warnings) == 3
     assert not Annotations.from_stack(default_app().regional["us-east-1"]).find_warning(
         "*", Match.string_like_regexp("L-B99A9384")
     )
@@ -614,7 +655,7 @@ def test_constructs_expose_grants_and_metrics() -> None:
     assert api.alarms == []
     template = Template.from_stack(stack)
     template.resource_count_is("AWS::CloudWatch::Alarm", 0)
-    assert set(api.functions) == {"Catalog", "Orders"}
+    assert set(api.functions) == {"Browse", "Catalog", "Orders"}
 
 
 def _inline_code() -> Any:

@@ -10,7 +10,7 @@ import sys
 
 from api_support import Client, api_event
 from ecommerce_dev.apigw import LambdaContext
-from handlers.api import catalog
+from handlers.api import browse
 from handlers.api.common import logger
 from handlers.settings import Settings
 
@@ -34,11 +34,11 @@ def test_the_entry_points_import_nothing_a_request_does_not_need() -> None:
 def test_logs_carry_the_lambda_context_and_the_request_id() -> None:
     down = Client("host=127.0.0.1 port=1 dbname=postgres connect_timeout=1")
     event = api_event("GET", "/products")
-    context = LambdaContext(function_name="catalog")
+    context = LambdaContext(function_name="browse")
     sink = io.StringIO()
     previous = logger.registered_handler.setStream(sink)  # type: ignore[attr-defined]
     try:
-        result = down.handlers["catalog"](event, context)
+        result = down.handlers["browse"](event, context)
     finally:
         logger.registered_handler.setStream(previous)  # type: ignore[attr-defined]
     assert result["statusCode"] == 503
@@ -48,18 +48,18 @@ def test_logs_carry_the_lambda_context_and_the_request_id() -> None:
     assert logged[0]["problem"] == "database-unavailable"
     assert logged[0]["correlation_id"] == event["requestContext"]["requestId"]
     assert logged[0]["function_request_id"] == context.aws_request_id
-    assert logged[0]["function_name"] == "catalog"
+    assert logged[0]["function_name"] == "browse"
 
 
 def test_tracing_on_wraps_the_handler_with_powertools_tracer(shop_dsn: str) -> None:
     from ecommerce_dev.guarded import guarded_database
 
-    traced = catalog.build(
+    traced = browse.build(
         database=guarded_database(shop_dsn), region="us-east-1", settings=Settings(trace_disabled=False)
     )
     assert traced.tracer is not None
     assert "aws_xray_sdk" in sys.modules
-    result = traced(api_event("GET", "/health"), LambdaContext(function_name="catalog"))
+    result = traced(api_event("GET", "/health"), LambdaContext(function_name="browse"))
     assert result["statusCode"] == 200
-    untraced = catalog.build(database=guarded_database(shop_dsn), region="us-east-1", settings=Settings())
+    untraced = browse.build(database=guarded_database(shop_dsn), region="us-east-1", settings=Settings())
     assert untraced.tracer is None

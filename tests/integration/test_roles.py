@@ -12,10 +12,14 @@ from click.testing import CliRunner
 
 from ecommerce_dev.cli import main
 from ecommerce_dev.engine import LocalEngine
-from ecommerce_dev.guarded import guarded_connector
+from ecommerce_dev.guarded import GuardedConnection, guarded_connector, guarded_database
 from handlers.db.roles import FUNCTION_PRIVILEGES, function_roles, setup_roles
 from handlers.infra import database_setup
 
+BROWSE_ARNS = [
+    "arn:aws:iam::123456789012:role/shop-us-east-1-Browse",
+    "arn:aws:iam::123456789012:role/shop-us-east-2-Browse",
+]
 CATALOG_ARNS = [
     "arn:aws:iam::123456789012:role/shop-us-east-1-Catalog",
     "arn:aws:iam::123456789012:role/shop-us-east-2-Catalog",
@@ -33,7 +37,7 @@ def setup_event(dsn: str, catalog: list[str], orders: list[str], kind: str = "Cr
             "Endpoint": dsn,
             "Region": "us-east-2",
             "PeerEndpoints": [{"Endpoint": dsn, "Region": "us-east-1"}],
-            "FunctionRoleArns": {"catalog": catalog, "orders": orders},
+            "FunctionRoleArns": {"browse": BROWSE_ARNS, "catalog": catalog, "orders": orders},
             "Fingerprint": "x",
         },
     }
@@ -47,10 +51,15 @@ def engine_setup(monkeypatch: pytest.MonkeyPatch, local_engine: LocalEngine) -> 
     )
 
 
-def login_as(local_engine: LocalEngine, dsn: str, role: str) -> Callable[[], psycopg.Connection[Any]]:
+def role_dsn(dsn: str, role: str) -> str:
     params = psycopg.conninfo.conninfo_to_dict(dsn)
     params["user"] = role
-    return lambda: psycopg.connect(psycopg.conninfo.make_conninfo(**params), autocommit=True)
+    return psycopg.conninfo.make_conninfo(**params)
+
+
+def login_as(local_engine: LocalEngine, dsn: str, role: str) -> Callable[[], psycopg.Connection[Any]]:
+    """A connection as ``role`` through the DSQL guard (what DSQL would refuse, it refuses too)."""
+    return lambda: GuardedConnection.connect(role_dsn(dsn, role), autocommit=True)
 
 
 def test_setup_migrates_creates_roles_and_maps_them(
@@ -60,7 +69,8 @@ def test_setup_migrates_creates_roles_and_maps_them(
     assert first["PendingIndexes"] == [] and int(first["Data"]["RoleStatements"]) > 0
     mappings = local_engine.iam_role_mappings(fresh_dsn)
     assert sorted(mappings) == sorted(
-        [("ecommerce_catalog", arn) for arn in CATALOG_ARNS]
+        [("ecommerce_browse", arn) for arn in BROWSE_ARNS]
+        + [("ecommerce_catalog", arn) for arn in CATALOG_ARNS]
         + [("ecommerce_orders", arn) for arn in ORDERS_ARNS]
     )
     again = database_setup.on_event(setup_event(fresh_dsn, CATALOG_ARNS, ORDERS_ARNS, kind="Update"))
@@ -95,6 +105,9 @@ def roles_dsn(local_engine: LocalEngine, fresh_dsn: str, engine_setup: None) -> 
 
 PROBES = {
     "read products": "SELECT count(*) FROM products",
+    "read customers": "SELECT count(*) FROM customers",
+    "read order items": "SELECT count(*) FROM order_items",
+    "read idempotency": "SELECT count(*) FROM idempotency_records",
     "create product": "INSERT INTO products (name, price, category) VALUES ('p', 1, 'c')",
     "write stock": "UPDATE products SET stock_quantity = stock_quantity WHERE false",
     "create customer": "INSERT INTO customers (email, first_name, last_name) VALUES ('x@y.io', 'a', 'b')",
@@ -107,9 +120,12 @@ PROBES = {
     "run DDL": "CREATE TABLE sneaky (id int PRIMARY KEY)",
 }
 ALLOWED = {
-    "ecommerce_catalog": {"read products", "create product", "write stock", "create customer", "read orders"},
-    "ecommerce_orders": {"read products", "write stock", "read orders", "write orders", "insert order items",
-                         "write idempotency"},
+    # Anonymous catalog reads: the catalog, nothing else (no customer, no order).
+    "ecommerce_browse": {"read products"},
+    "ecommerce_catalog": {"read products", "create product", "write stock", "create customer",
+                          "read customers", "read orders"},
+    "ecommerce_orders": {"read products", "write stock", "read customers", "read orders", "write orders",
+                         "insert order items", "read order items", "write idempotency", "read idempotency"},
 }  # fmt: skip
 
 
@@ -128,7 +144,9 @@ def test_each_function_role_can_do_only_what_its_routes_need(
 
 
 def test_the_privilege_table_names_only_real_tables_and_functions() -> None:
-    assert set(FUNCTION_PRIVILEGES) == {"catalog", "orders"}
+    from handlers.contract import FUNCTIONS
+
+    assert set(FUNCTION_PRIVILEGES) == set(FUNCTIONS) == {"browse", "catalog", "orders"}
     with pytest.raises(ValueError, match="no privileges declared"):
         function_roles({"billing": ["arn:aws:iam::123456789012:role/x"]})
 
@@ -151,3 +169,34 @@ def test_migrate_cli_sets_up_roles(local_engine: LocalEngine, fresh_dsn: str) ->
     assert "AWS IAM GRANT" in result.output
     bad = CliRunner().invoke(main, ["migrate", "--dsn", fresh_dsn, "--role", "catalog=nope"])
     assert bad.exit_code == 2
+
+
+def test_the_browse_role_serves_every_anonymous_route_and_nothing_else(
+    local_engine: LocalEngine, roles_dsn: str
+) -> None:
+    """The anonymous routes' function, logged in as its own role (guard on), answers them all; the
+    catalog function's routes under that role fail on privileges (500, logged), not on routing."""
+    from api_support import api_event, reply_of
+    from ecommerce_dev.apigw import LambdaContext
+    from handlers import contract
+    from handlers.api import browse, catalog
+
+    with GuardedConnection.connect(roles_dsn, autocommit=True) as conn:
+        conn.execute("INSERT INTO products (name, price, category) VALUES ('Browsed', 1, 'c')")
+    browse_dsn = role_dsn(roles_dsn, "ecommerce_browse")
+    handler = browse.build(database=guarded_database(browse_dsn), region="us-east-1")
+    context = LambdaContext(function_name="browse")
+    listed = reply_of(handler(api_event("GET", "/products"), context))
+    assert listed.status == 200 and listed.body["products"], listed.body
+    product = listed.body["products"][0]["product_id"]
+    assert reply_of(handler(api_event("GET", f"/products/{product}"), context)).status == 200
+    health = reply_of(handler(api_event("GET", "/health"), context))
+    assert (health.status, health.body["database"]) == (200, "reachable")
+    assert {r.operation for r in contract.ROUTES if r.function == "browse"} == {
+        r.operation for r in contract.ROUTES if r.access == contract.ANONYMOUS
+    }
+    # The same role cannot read a customer, whoever asks.
+    wrong = catalog.build(database=guarded_database(browse_dsn), region="us-east-1")
+    claims = {"sub": "s", "iss": contract.LOCAL_OPERATOR_ISSUER, "email": "o@example.com"}
+    event = api_event("GET", "/customers/c1000000-0000-4000-8000-000000000001", claims=claims)
+    assert reply_of(wrong(event, LambdaContext(function_name="catalog"))).status == 500

@@ -290,3 +290,55 @@ def test_a_key_dsql_cannot_use_fails_with_what_to_fix(fake: FakeDsql) -> None:
     fake.inaccessible_keys.add(KEY)
     with pytest.raises(ClusterError, match=r"KMS_KEY_INACCESSIBLE.*key policy must let dsql.amazonaws.com"):
         run(event("Create", props("eu-west-1", KmsKey=KEY)))
+
+
+ADMIN = f"arn:aws:iam::{ACCOUNT}:role/setup-OnEvent"
+
+
+def test_an_update_adds_changes_and_removes_the_admin_only_policy(fake: FakeDsql) -> None:
+    """A cluster made before the policy existed gets it on the next update; a later template without
+    admin roles removes only the policy this resource wrote."""
+    import json
+
+    plain = props("eu-west-1")
+    identifier = run(event("Create", plain))["PhysicalResourceId"]
+    cluster = fake.cluster("eu-west-1", identifier)
+    assert cluster.policy is None
+    restricted = props("eu-west-1", AdminRoleArns=[ADMIN])
+    update = event("Update", restricted, PhysicalResourceId=identifier, OldResourceProperties=plain)
+    run(update)
+    assert cluster.policy == dsql_cluster.admin_policy((ADMIN,))
+    statement = json.loads(cluster.policy)["Statement"][0]
+    assert statement["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] == [ADMIN]
+    puts = [c for c in fake.calls if c.operation == "PutClusterPolicy"]
+    run(update)  # the same again: nothing to put
+    assert [c for c in fake.calls if c.operation == "PutClusterPolicy"] == puts
+    two = props("eu-west-1", AdminRoleArns=[ADMIN, ADMIN + "2"])
+    run(event("Update", two, PhysicalResourceId=identifier, OldResourceProperties=restricted))
+    assert json.loads(cluster.policy)["Statement"][0]["Condition"]["ArnNotEquals"][
+        "aws:PrincipalArn"
+    ] == sorted([ADMIN, ADMIN + "2"])
+    assert puts[-1].params.get("expectedPolicyVersion") is None  # the first put: no policy before
+    assert "expectedPolicyVersion" in [c for c in fake.calls if c.operation == "PutClusterPolicy"][-1].params
+    run(event("Update", plain, PhysicalResourceId=identifier, OldResourceProperties=two))
+    assert cluster.policy is None
+
+
+def test_a_policy_someone_else_wrote_is_never_removed(fake: FakeDsql) -> None:
+    import json
+
+    plain = props("eu-west-1")
+    identifier = run(event("Create", plain))["PhysicalResourceId"]
+    theirs = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Sid": "VpcOnly", "Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "dsql:DbConnect"}
+            ],
+        }
+    )
+    fake.client("eu-west-1").put_cluster_policy(identifier=identifier, policy=theirs)
+    was = props("eu-west-1", AdminRoleArns=[ADMIN])
+    # A template that named admin roles, then no longer does: only our own policy would go.
+    run(event("Update", plain, PhysicalResourceId=identifier, OldResourceProperties=was))
+    assert fake.cluster("eu-west-1", identifier).policy == theirs

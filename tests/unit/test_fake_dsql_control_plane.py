@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -335,7 +336,7 @@ def test_injected_throttling_and_other_errors(fake: FakeDsql) -> None:
     with pytest.raises(ValueError, match="not a modeled error"):
         fake.inject("GetCluster", "ConflictException")
     with pytest.raises(ValueError, match="unknown or unimplemented"):
-        fake.inject("PutClusterPolicy", "ThrottlingException")
+        fake.inject("CreateStream", "ThrottlingException")
 
 
 def test_list_clusters_pagination(fake: FakeDsql) -> None:
@@ -373,9 +374,34 @@ def test_tags(fake: FakeDsql) -> None:
 
 def test_unknown_operation(fake: FakeDsql) -> None:
     east1 = fake.client(EAST1)
-    response = error_of(east1.get_cluster_policy, identifier="a" * 26)
+    response = error_of(east1.list_streams, clusterIdentifier="a" * 26)
     assert code(response) == "ValidationException"
     assert response["reason"] == "unknownOperation"
+
+
+def test_cluster_policies(fake: FakeDsql) -> None:
+    """Put/Get/DeleteClusterPolicy and CreateCluster's policy, with expectedPolicyVersion."""
+    east1 = fake.client(EAST1)
+    document = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "dsql:DbConnectAdmin"}],
+        }
+    )
+    created = east1.create_cluster(policy=document)["identifier"]
+    got = east1.get_cluster_policy(identifier=created)
+    assert (got["policy"], got["policyVersion"]) == (document, "1")
+    stale = error_of(east1.put_cluster_policy, identifier=created, policy=document, expectedPolicyVersion="7")
+    assert code(stale) == "ConflictException"
+    put = east1.put_cluster_policy(identifier=created, policy=document, expectedPolicyVersion="1")
+    assert put["policyVersion"] == "2"
+    assert (
+        code(error_of(east1.put_cluster_policy, identifier=created, policy="not json"))
+        == "ValidationException"
+    )
+    east1.delete_cluster_policy(identifier=created, expectedPolicyVersion="2")
+    assert code(error_of(east1.get_cluster_policy, identifier=created)) == "ResourceNotFoundException"
+    assert code(error_of(east1.delete_cluster_policy, identifier=created)) == "ResourceNotFoundException"
 
 
 def test_calls_are_recorded(fake: FakeDsql) -> None:

@@ -525,8 +525,8 @@ def test_each_operation_is_authorized_as_its_action(
 
 
 def test_an_operation_without_a_model_is_refused() -> None:
-    with pytest.raises(ValueError, match="PutClusterPolicy"):
-        requests("PutClusterPolicy", {})
+    with pytest.raises(ValueError, match="CreateStream"):
+        requests("CreateStream", {})
 
 
 # ----------------------------------------------------------------------- the fake, enforcing

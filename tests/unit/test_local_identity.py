@@ -19,14 +19,15 @@ from ecommerce_dev.identity import (
     CLIENT_ID,
     EXPIRED,
     ISSUER,
+    OPERATOR_CLIENT_ID,
+    OPERATOR_ISSUER,
     TOKEN_LIFETIME,
     LocalIdentity,
     Unauthorized,
     claims_for_api_gateway,
     subject_for,
 )
-from handlers.api.common import groups_of
-from handlers.contract import OPERATORS_GROUP
+from handlers.api.common import caller_of
 
 NOW = 1544112503.0  # Thu Dec 06 16:08:23 UTC 2018, the captured event in the research notes
 JAVA_DATE = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} \d{2} \d{2}:\d{2}:\d{2} UTC \d{4}$")
@@ -52,7 +53,7 @@ def rejected(identity: LocalIdentity, authorization: str | None) -> Unauthorized
 
 
 def test_round_trip_gives_api_gateway_claims(identity: LocalIdentity) -> None:
-    token = identity.issue(email="Someone@Example.com", groups=[OPERATORS_GROUP], now=NOW)
+    token = identity.issue(email="Someone@Example.com", groups=["operators"], now=NOW)
 
     claims = identity.verify(token, now=NOW + 60)
 
@@ -79,8 +80,37 @@ def test_groups_are_comma_joined_or_absent(identity: LocalIdentity) -> None:
 
     assert two["cognito:groups"] == "a,b"
     assert "cognito:groups" not in none
-    assert groups_of(two.get("cognito:groups")) == ["a", "b"]
-    assert groups_of(none.get("cognito:groups")) == []
+
+
+def test_operators_come_from_their_own_pool(identity: LocalIdentity) -> None:
+    """Two pools, as deployed: the handlers call a token an operator's by its issuer alone."""
+    operator = identity.verify(identity.issue(email="op@example.com", operator=True, now=NOW), now=NOW)
+    grouped = identity.verify(identity.issue(email="op@example.com", groups=["operators"], now=NOW), now=NOW)
+
+    assert (operator["iss"], operator["aud"]) == (OPERATOR_ISSUER, OPERATOR_CLIENT_ID)
+    assert operator["sub"] == subject_for("op@example.com", operator=True) != grouped["sub"]
+
+    def caller(claims: dict[str, str]) -> object:
+        return caller_of({"requestContext": {"authorizer": {"claims": claims}}}, OPERATOR_ISSUER)
+
+    assert caller(operator).operator is True  # type: ignore[attr-defined]
+    assert caller(grouped).operator is False  # type: ignore[attr-defined]
+
+
+def test_a_token_for_the_other_pools_client_is_refused(identity: LocalIdentity) -> None:
+    crossed = identity.issue(email="op@example.com", operator=True, aud=CLIENT_ID, now=NOW)
+    foreign = identity.issue(email="op@example.com", iss="https://cognito-idp.local.amazonaws.com/x", now=NOW)
+
+    assert "audience" in rejected(identity, crossed).reason.lower()
+    assert "not a trusted pool" in rejected(identity, foreign).reason
+
+
+def test_unverified_email_is_the_string_false(identity: LocalIdentity) -> None:
+    claims = identity.verify(identity.issue(email="u@example.com", email_verified=False, now=NOW), now=NOW)
+
+    assert claims["email_verified"] == "false"
+    found = caller_of({"requestContext": {"authorizer": {"claims": claims}}}, OPERATOR_ISSUER)
+    assert found.email_verified is False
 
 
 @pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "bEaReR"])
@@ -255,23 +285,15 @@ def test_reason_is_for_logs_only(identity: LocalIdentity) -> None:
     assert "token_use" in error.reason
 
 
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("operators", ["operators"]),
-        ("a,b", ["a", "b"]),
-        ("a, b", ["a", "b"]),
-        ("[a b]", ["a", "b"]),
-        ("[a, b]", ["a", "b"]),
-        ("[operators]", ["operators"]),
-        ("", []),
-        ("[]", []),
-        (["a", "b"], ["a", "b"]),
-        (None, []),
-    ],
-)
-def test_groups_of(value: object, expected: list[str]) -> None:
-    assert groups_of(value) == expected
+@pytest.mark.parametrize("groups", ["operators", "a,operators", "[operators]", ["operators"], None])
+def test_no_group_spelling_makes_a_customer_an_operator(groups: object) -> None:
+    claims = {"sub": "s", "iss": ISSUER, "cognito:groups": groups}
+    event = {"requestContext": {"authorizer": {"claims": claims}}}
+    assert caller_of(event, OPERATOR_ISSUER).operator is False
+    claims["iss"] = OPERATOR_ISSUER
+    assert caller_of(event, OPERATOR_ISSUER).operator is True
+    # No operators' pool configured: nobody is one.
+    assert caller_of(event, "").operator is False
 
 
 def test_claims_flattening() -> None:

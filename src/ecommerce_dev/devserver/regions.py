@@ -41,15 +41,19 @@ class RegionRuntime:
     def _handlers(self) -> dict[str, ApiHandler]:
         handlers: dict[str, ApiHandler] | None = getattr(self._local, "handlers", None)
         if handlers is None:
+            import importlib
+
             from ecommerce_dev.guarded import guarded_database
-            from handlers.api import catalog, orders
+            from handlers.contract import FUNCTIONS
 
             def database() -> Any:
                 return guarded_database(self.dsn, application_name=f"ecommerce-{self.region}")
 
             handlers = {
-                "catalog": catalog.build(database=database(), region=self.region),
-                "orders": orders.build(database=database(), region=self.region),
+                name: importlib.import_module(f"handlers.api.{name}").build(
+                    database=database(), region=self.region
+                )
+                for name in FUNCTIONS
             }
             self._local.handlers = handlers
             with self._lock:

@@ -1,4 +1,4 @@
-"""Lambda entry point of the catalog function: products, customers and health."""
+"""Lambda entry point of the catalog function: catalog writes (operators) and customers."""
 
 from __future__ import annotations
 

@@ -24,9 +24,10 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from pydantic import BaseModel
 
 from handlers import __version__, contract
+from handlers.contract import CUSTOMER
 from handlers.db import Database
 from handlers.settings import Settings
-from handlers.shop.domain import Caller, Forbidden, ShopError, Unauthenticated, Unavailable
+from handlers.shop.domain import Caller, ShopError, Unauthenticated, Unavailable, refusal, require
 from handlers.shop.repository import ShopRepository
 from handlers.shop.services import Shop
 
@@ -135,25 +136,27 @@ def _field_name(location: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
-def groups_of(value: Any) -> list[str]:
-    """API Gateway REST hands cognito:groups over as "operators" or "a,b" (HTTP APIs as "[a b]");
-    a list if someone passes the JWT's own claim. Any of these, or nothing."""
-    if isinstance(value, list):
-        return [str(v) for v in value]
-    return [g for g in re.split(r"[,\s]+", str(value or "").strip("[]")) if g]
+def caller_of(event: Mapping[str, Any], operator_issuer: str) -> Caller:
+    """The identity API Gateway's Cognito authorizer verified, from the claims it passes on in
+    ``requestContext.authorizer.claims`` (never from the body). No claims: anonymous.
 
-
-def caller_of(event: Mapping[str, Any]) -> Caller:
-    """The identity API Gateway's Cognito authorizer verified, from the claims it passes on (never
-    from the body). No claims: anonymous."""
+    The authorizer trusts two pools (customers', operators'); it has checked the token's signature
+    against the issuing pool's keys, so ``iss`` names the pool that signed it. A caller is an
+    operator only when that is the operators' pool (MFA required there): a group name, which a
+    customer pool's admin could also hand out, grants nothing. API Gateway REST passes every claim
+    as a string, so ``email_verified`` is ``"true"`` or ``"false"``.
+    """
     authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
     claims = authorizer.get("claims") or {}
     subject = claims.get("sub") or None
     if subject is None:
         return Caller()
-    groups = groups_of(claims.get("cognito:groups"))
+    verified = claims.get("email_verified")
     return Caller(
-        subject=str(subject), email=claims.get("email"), operator=contract.OPERATORS_GROUP in groups
+        subject=str(subject),
+        email=claims.get("email") or None,
+        operator=bool(operator_issuer) and claims.get("iss") == operator_issuer,
+        email_verified=verified is True or verified == "true",
     )
 
 
@@ -168,14 +171,9 @@ def _result(response: Response[str]) -> dict[str, Any]:
 
 
 def _denied(route: contract.Route | None, caller: Caller) -> ShopError | None:
-    """The route's access rule, again here: API Gateway already refused calls without a valid token."""
-    if route is None or route.access == contract.ANONYMOUS:
-        return None
-    if caller.anonymous:
-        return Unauthenticated()
-    if route.access == contract.OPERATOR and not caller.operator:
-        return Forbidden(f"only members of the {contract.OPERATORS_GROUP} group may do this")
-    return None
+    """The route's access rule before the body is read (API Gateway already refused calls without a
+    valid token): the domain's one decision, :func:`handlers.shop.domain.refusal`."""
+    return None if route is None else refusal(route.access, caller)
 
 
 def _powertools_rule(path: str) -> str:
@@ -249,9 +247,7 @@ class ApiHandler:
 
     def signed_in(self) -> str:
         """The caller's subject; raises 401 when there is none."""
-        if self.caller.subject is None:
-            raise Unauthenticated()
-        return self.caller.subject
+        return require(CUSTOMER, self.caller)
 
     @property
     def database(self) -> Database:
@@ -292,7 +288,7 @@ class ApiHandler:
             # HEAD is GET without the body (RFC 9110); API Gateway hands it over as HEAD.
             event = {**event, "httpMethod": "GET"}
         route = contract.find(str(event.get("httpMethod", "")), str(event.get("resource", "")))
-        self.caller = caller_of(event)
+        self.caller = caller_of(event, self.settings.operator_issuer)
         body = event.get("body") or ""
         rejection = None
         denied = _denied(route, self.caller)

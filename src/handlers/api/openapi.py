@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from handlers import __version__, contract
 
 from .common import ApiHandler
-from .routes import register_catalog, register_orders
+from .routes import register_browse, register_catalog, register_orders
 
 DESCRIPTION = (
     "Catalog, customers and orders of a global active-active shop on Aurora DSQL. Errors are RFC 9457 "
@@ -46,14 +46,15 @@ BEARER = HTTPBearer(
     bearerFormat="JWT",
     description=(
         "A Cognito user pool ID token (not the access token), as `Authorization: Bearer <token>`. "
-        f"Operators are members of the `{contract.OPERATORS_GROUP}` group. Locally: "
+        "Operators sign in to the operators' user pool (MFA required); tokens of the customers' pool "
+        "are customers' whatever their groups. Locally: "
         "`ecommerce dev token --customer EMAIL` or `ecommerce dev token --operator`."
     ),
 )
 
 
 def openapi_document() -> dict[str, Any]:
-    handler = ApiHandler(None, (register_catalog, register_orders), region="openapi")
+    handler = ApiHandler(None, (register_browse, register_catalog, register_orders), region="openapi")
     schema = handler.app.get_openapi_json_schema(
         title="ecommerce-constructs shop API",
         version=__version__,

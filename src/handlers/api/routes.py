@@ -74,7 +74,10 @@ def body_responses(status: int, model: type[BaseModel], description: str, *probl
     return responses(status, model, description, *problems, *_BODY_PROBLEMS)
 
 
-def register_catalog(handler: ApiHandler) -> None:
+def register_browse(handler: ApiHandler) -> None:
+    """The anonymous reads: health and the catalog (the browse function, whose database role can
+    read only products)."""
+
     @handler.operation(
         "health", tags=["operations"], responses=responses(200, Health, "Database reachable", 503)
     )
@@ -99,6 +102,16 @@ def register_catalog(handler: ApiHandler) -> None:
         )
 
     @handler.operation(
+        "get_product", tags=["catalog"], responses=responses(200, ProductOut, "The product", 404)
+    )
+    def get_product(product_id: Uuid) -> Response[str]:
+        return json_response(200, ProductOut.of(handler.run(lambda shop: shop.get_product(product_id))))
+
+
+def register_catalog(handler: ApiHandler) -> None:
+    """Catalog writes (operators) and customers' profiles."""
+
+    @handler.operation(
         "create_product", tags=["catalog"], responses=body_responses(201, ProductAdminOut, "Created")
     )
     def create_product(product: Annotated[ProductCreate, Body()]) -> Response[str]:
@@ -106,12 +119,6 @@ def register_catalog(handler: ApiHandler) -> None:
         return json_response(
             201, ProductAdminOut.of(created), {"Location": f"/products/{created.product_id}"}
         )
-
-    @handler.operation(
-        "get_product", tags=["catalog"], responses=responses(200, ProductOut, "The product", 404)
-    )
-    def get_product(product_id: Uuid) -> Response[str]:
-        return json_response(200, ProductOut.of(handler.run(lambda shop: shop.get_product(product_id))))
 
     @handler.operation(
         "update_product", tags=["catalog"], responses=body_responses(200, ProductAdminOut, "Updated", 404)

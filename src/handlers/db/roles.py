@@ -27,17 +27,25 @@ from .migrate import StatementRunner
 
 Connect = Callable[[], psycopg.Connection[Any]]
 
-#: What each function's routes touch, and how (handlers/shop/repository.py). The catalog function
-#: cannot write orders; the orders function cannot create products or customers; neither owns a
-#: table, so neither can run DDL.
+#: What each function's routes touch, and how (handlers/shop/repository.py). The browse function
+#: (anonymous catalog reads, health) reads products and nothing else: a flaw in an anonymous route
+#: cannot reach a customer's data. The catalog function cannot write orders; the orders function
+#: cannot create products or customers; none owns a table, so none can run DDL.
 FUNCTION_PRIVILEGES: dict[str, dict[str, tuple[str, ...]]] = {
+    "browse": {
+        "products": ("SELECT",),
+        "product_stock_buckets": ("SELECT",),  # a hot product's total is its row plus its buckets
+    },
     "catalog": {
         "products": ("SELECT", "INSERT", "UPDATE"),
+        # An operator's (re)sharding gathers the units, drops the buckets and spreads them again.
+        "product_stock_buckets": ("SELECT", "INSERT", "DELETE"),
         "customers": ("SELECT", "INSERT"),
         "orders": ("SELECT",),  # a customer's orders
     },
     "orders": {
         "products": ("SELECT", "UPDATE"),  # stock and the price at order time
+        "product_stock_buckets": ("SELECT", "UPDATE"),  # a hot product's units: take and restock
         "customers": ("SELECT",),  # the order's customer must exist
         "orders": ("SELECT", "INSERT", "UPDATE"),
         "order_items": ("SELECT", "INSERT"),

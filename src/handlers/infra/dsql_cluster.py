@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import logging
 import re
 import time
@@ -123,6 +124,7 @@ class Props:
     removal_policy: str
     allow_unpeer: bool
     owner: str | None  # None in templates older than the Owner property
+    admin_role_arns: tuple[str, ...] = ()  # () : no cluster policy managed
 
     @classmethod
     def of(cls, raw: Mapping[str, Any]) -> Props:
@@ -136,6 +138,7 @@ class Props:
             removal_policy=str(raw.get(P.REMOVAL_POLICY, "retain")),
             allow_unpeer=_bool(raw.get(P.ALLOW_UNPEER, "false")),
             owner=raw.get(P.OWNER) or None,
+            admin_role_arns=tuple(sorted(str(a) for a in raw.get(P.ADMIN_ROLE_ARNS) or ())),
         )
 
     @property
@@ -256,6 +259,85 @@ def get_cluster(region: str, identifier: str) -> Cluster | None:
 # ---- the Provider framework's entry points ------------------------------------------------------
 
 
+# ---- the cluster resource policy ------------------------------------------------------------------
+#: Its one statement's Sid: how this resource recognizes a policy it wrote.
+ADMIN_POLICY_SID = "OnlyTheDatabaseSetupConnectsAsAdmin"
+
+
+def admin_policy(admin_role_arns: tuple[str, ...]) -> str:
+    """A cluster resource policy that denies ``dsql:DbConnectAdmin`` to every principal whose ARN is
+    not one of ``admin_role_arns`` (the database setup's roles), so a later IAM mistake cannot hand
+    out ``admin``. A Deny in a resource-based policy wins over any Allow in an identity-based one;
+    ``aws:PrincipalArn`` of an assumed-role session is the role's ARN (Aurora DSQL user guide,
+    resource-based-policies.html; IAM user guide, reference_policies_condition-keys.html
+    "aws:PrincipalArn", read 2026-12). It denies nothing else: ``dsql:DbConnect`` stays with IAM."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": ADMIN_POLICY_SID,
+                    "Effect": "Deny",
+                    "Principal": {"AWS": "*"},
+                    "Action": "dsql:DbConnectAdmin",
+                    "Resource": "*",
+                    "Condition": {"ArnNotEquals": {"aws:PrincipalArn": list(admin_role_arns)}},
+                }
+            ],
+        },
+        separators=(",", ":"),
+        sort_keys=True,
+    )
+
+
+def _ours(policy: str | None) -> bool:
+    try:
+        statements = json.loads(policy or "{}").get("Statement") or []
+    except ValueError:
+        return False
+    return any(isinstance(s, dict) and s.get("Sid") == ADMIN_POLICY_SID for s in statements)
+
+
+def _current_policy(client: Any, identifier: str) -> tuple[str | None, str | None]:
+    """(policy, version), or (None, None) when the cluster has none."""
+    try:
+        reply = _call(client.get_cluster_policy, identifier=identifier)
+    except Exception as exc:
+        if _error_code(exc) == "ResourceNotFoundException":
+            return None, None
+        raise
+    return reply.get("policy"), reply.get("policyVersion")
+
+
+def _converge_policy(client: Any, cluster: Cluster, old: Props, new: Props) -> None:
+    """Put the admin-only policy when the template asks for one; remove it when a template that
+    asked for one no longer does. A policy someone else wrote is replaced only by ours (the template
+    owns the cluster's policy once it names admin roles) and never removed."""
+    current, version = _current_policy(client, cluster.identifier)
+    if new.admin_role_arns:
+        wanted = admin_policy(new.admin_role_arns)
+        if current is None or json.loads(current) != json.loads(wanted):
+            params: dict[str, Any] = {"identifier": cluster.identifier, "policy": wanted}
+            if version is not None:
+                params["expectedPolicyVersion"] = version
+            _call(client.put_cluster_policy, **params)
+            logger.info("cluster %s: only %s may connect as admin", cluster.identifier, new.admin_role_arns)
+    elif current is not None and _ours(current):
+        _remove_policy(client, cluster.identifier, version)
+
+
+def _remove_policy(client: Any, identifier: str, version: str | None) -> None:
+    params: dict[str, Any] = {"identifier": identifier}
+    if version is not None:
+        params["expectedPolicyVersion"] = version
+    try:
+        _call(client.delete_cluster_policy, **params)
+    except Exception as exc:
+        if _error_code(exc) != "ResourceNotFoundException":
+            raise
+    logger.info("cluster %s: admin-only policy removed", identifier)
+
+
 def on_event(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
     kind = event["RequestType"]
     props = Props.of(event["ResourceProperties"])
@@ -352,6 +434,9 @@ def _create(event: Mapping[str, Any], props: Props) -> str:
         params["multiRegionProperties"] = multi
     if props.kms_key is not None:
         params["kmsEncryptionKey"] = props.kms_key
+    if props.admin_role_arns:
+        # Attached at creation: there is no moment in which any principal IAM allows may be admin.
+        params["policy"] = admin_policy(props.admin_role_arns)
     created = _call(client.create_cluster, **params)
     logger.info("created %s (%s) in %s", created["identifier"], created["status"], props.region)
     return str(created["identifier"])
@@ -486,6 +571,8 @@ def _converge(client: Any, cluster: Cluster, old: Props, new: Props, owner: str)
         # No multiRegionProperties here: a peer list is only ever sent complete, by _converge_peers.
         _call(client.update_cluster, identifier=cluster.identifier, **changes)
     _converge_tags(client, cluster, old.tags, new.tags)
+    if old.admin_role_arns or new.admin_role_arns:
+        _converge_policy(client, cluster, old, new)
 
 
 def _protection_wanted(cluster: Cluster, old: Props, new: Props) -> bool:
@@ -554,6 +641,15 @@ def _delete(identifier: str, props: Props, owner: str) -> None:
         return
     if props.removal_policy != "destroy":
         logger.info("removal policy retain: cluster %s stays", identifier)
+        if props.admin_role_arns:
+            # The setup roles the policy names go with the stack: left in place, the policy would
+            # deny admin to everyone. The retained cluster is then gated by IAM alone, as before.
+            cluster = get_cluster(props.region, identifier)
+            if cluster is not None and cluster.status not in GONE_OR_GOING:
+                client = client_factory(props.region)
+                current, version = _current_policy(client, identifier)
+                if _ours(current):
+                    _remove_policy(client, identifier, version)
         return
     cluster = get_cluster(props.region, identifier)
     if cluster is None or cluster.status in GONE_OR_GOING:

@@ -13,6 +13,8 @@ from decimal import Decimal
 from typing import Generic, TypeVar
 from uuid import UUID
 
+from handlers.contract import ANONYMOUS, CUSTOMER, OPERATOR
+
 T = TypeVar("T")
 
 CURRENCY = "USD"  # one currency per shop: totals across currencies would be meaningless
@@ -42,12 +44,14 @@ TRANSITIONS: dict[str, frozenset[str]] = {"confirmed": frozenset({"cancelled"}),
 
 @dataclass(frozen=True)
 class Caller:
-    """Who asks: the identity of a verified token (``subject``), or nobody. Operators may act on any
-    customer's data; customers only on their own."""
+    """Who asks: the identity of a verified token (``subject``), or nobody. Operators (tokens of the
+    operators' user pool) may act on any customer's data; customers only on their own.
+    ``email_verified``: the pool has verified ``email`` (a customer may claim only such an email)."""
 
     subject: str | None = None
     email: str | None = None
     operator: bool = False
+    email_verified: bool = False
 
     @property
     def anonymous(self) -> bool:
@@ -239,6 +243,51 @@ class Unauthenticated(ShopError):
 class Forbidden(ShopError):
     code = "forbidden"
     title = "Not allowed"
+
+
+# ---- who may do what: the one place the shop decides it -----------------------------------------
+
+
+def refusal(access: str, caller: Caller) -> ShopError | None:
+    """Why ``caller`` may not use an operation of this access level, or None. The HTTP layer asks
+    before reading a body, the use cases before acting: both ask this function, nothing else
+    decides. Ownership is applied by the repository as a filter from the same ``Caller`` (an
+    operator sees everyone's rows, a customer only rows of their own ``subject``)."""
+    if access == ANONYMOUS:
+        return None
+    if caller.subject is None:
+        return Unauthenticated()
+    if access == OPERATOR and not caller.operator:
+        return Forbidden("only operators (signed in to the operators' user pool, with MFA) may do this")
+    if access not in (CUSTOMER, OPERATOR):
+        return Forbidden(f"unknown access level {access!r}")
+    return None
+
+
+def require(access: str, caller: Caller) -> str:
+    """The caller's subject, or the refusal raised."""
+    refused = refusal(access, caller)
+    if refused is not None:
+        raise refused
+    assert caller.subject is not None
+    return caller.subject
+
+
+def claimable_email(caller: Caller, email: str) -> str:
+    """The email a customer profile may take: the caller's own, verified by the user pool. A token
+    without an email, or with one the pool has not verified (``email_verified`` is not true), claims
+    nothing: else anyone could take an address they do not own."""
+    wanted = normalize_email(email)
+    if caller.email is None:
+        raise Forbidden("your token carries no email: sign in with a verified email address", field="email")
+    if not caller.email_verified:
+        raise Forbidden(
+            "your email address is not verified: confirm it with the code the shop sent, then sign in again",
+            field="email",
+        )
+    if normalize_email(caller.email) != wanted:
+        raise Forbidden("email must be the one you signed in with", field="email")
+    return wanted
 
 
 class NotFound(ShopError):
