@@ -80,12 +80,12 @@ def test_request_context_is_the_prod_stage_and_the_resource_is_found() -> None:
 @pytest.mark.parametrize(
     ("method", "path", "expected"),
     [
-        ("GET", "/products", ("catalog", "/products", None)),
+        ("GET", "/products", ("browse", "/products", None)),
         ("PATCH", "/products/abc", ("catalog", "/products/{product_id}", {"product_id": "abc"})),
         ("GET", "/customers/1/orders", ("catalog", "/customers/{customer_id}/orders", {"customer_id": "1"})),
         ("POST", "/orders", ("orders", "/orders", None)),
         ("POST", "/orders/9/cancel", ("orders", "/orders/{order_id}/cancel", {"order_id": "9"})),
-        ("GET", "/health", ("catalog", "/health", None)),
+        ("GET", "/health", ("browse", "/health", None)),
         ("POST", "/health", (None, "/health", None)),
         ("POST", "/products/abc/x", None),
         ("GET", "/health/deep", None),

@@ -39,6 +39,7 @@ from fakes.dsql_control_plane import FakeDsql, _route
 from fakes.keyvaluestore import _ROUTES as KVS_ROUTES
 from fakes.keyvaluestore import FakeKeyValueStore
 from fakes.secretsmanager import FakeSecretsManager
+from handlers.contract import LOCAL_OPERATOR_ISSUER
 from lambda_check.awsfront import AwsFront
 from lambda_check.certs import CertificateAuthority, make_test_ca
 from lambda_check.pgproxy import EMULATION_SQL, TlsPostgresProxy, translate
@@ -60,6 +61,7 @@ ARCHITECTURE = {"x86_64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}[platfo
 # Every entry point of every function; a new handler fails test_every_function_is_run until it
 # gets events here.
 EXERCISED = {
+    "handlers.api.browse.handler",
     "handlers.api.catalog.handler",
     "handlers.api.orders.handler",
     "handlers.infra.database_setup.on_event",
@@ -146,7 +148,9 @@ def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def resolved(function: LambdaFunction, values: dict[str, str]) -> dict[str, str]:
-    """The function's environment with each unresolved template value replaced (by variable name)."""
+    """The function's environment with each unresolved template value replaced (by variable name).
+    The operators' pool is the local one the tokens of `call` come from."""
+    values = {"OPERATOR_ISSUER": LOCAL_OPERATOR_ISSUER, **values}
     env = {}
     for name, value in function.environment.items():
         if isinstance(value, str):
@@ -192,7 +196,7 @@ def set_up(
     process = processes[0]
     try:
         assert all(p.init["init"]["ok"] for p in processes), [p.init for p in processes]
-        roles = {name: [f"arn:aws:iam::{ACCOUNT}:role/{name}-fn"] for name in ("catalog", "orders")}
+        roles = {name: [f"arn:aws:iam::{ACCOUNT}:role/{name}-fn"] for name in ("browse", "catalog", "orders")}
         event = custom_resource_event(
             "Create",
             "Custom::DatabaseSetup",
@@ -226,7 +230,7 @@ def api(
     log_dir: Path,
 ) -> Iterator[dict[str, LambdaProcess]]:
     processes = {}
-    for name in ("catalog", "orders"):
+    for name in ("browse", "catalog", "orders"):
         function = functions[f"handlers.api.{name}.handler"]
         processes[name] = LambdaProcess(
             function,
@@ -343,17 +347,17 @@ def test_database_setup_runs_over_tls_as_admin(set_up: dict[str, Any], proxy: Tl
 def test_the_api_answers_every_kind_of_route_over_verified_tls(
     api: dict[str, LambdaProcess], proxy: TlsPostgresProxy
 ) -> None:
-    catalog, orders = api["catalog"], api["orders"]
+    browse, catalog, orders = api["browse"], api["catalog"], api["orders"]
     refused_before = len(proxy.seen.refused)  # the proxy is shared: count only this test's
-    health = call(catalog, "GET", "/health")
+    health = call(browse, "GET", "/health")
     assert (health["statusCode"], health["json"]["database"]) == (200, "reachable"), health
     lamp = {"name": "Lamp", "price": "12.50", "stock_quantity": 3, "category": "Home"}
     created = call(catalog, "POST", "/products", lamp, who="operator@example.com")
     assert created["statusCode"] == 201, created
     product = created["json"]["product_id"]
-    page = call(catalog, "GET", "/products")
+    page = call(browse, "GET", "/products")
     assert page["statusCode"] == 200 and [p["product_id"] for p in page["json"]["products"]] == [product]
-    assert call(catalog, "GET", f"/products/{product}")["statusCode"] == 200
+    assert call(browse, "GET", f"/products/{product}")["statusCode"] == 200
     profile = {"email": JOHN_EMAIL, "first_name": "John", "last_name": "Doe"}
     assert call(catalog, "POST", "/customers", profile, who=JOHN_EMAIL)["statusCode"] == 201
     assert call(catalog, "GET", "/customers/me", who=JOHN_EMAIL)["statusCode"] == 200
@@ -365,7 +369,7 @@ def test_the_api_answers_every_kind_of_route_over_verified_tls(
     assert call(orders, "GET", f"/orders/{order_id}", who=JOHN_EMAIL)["statusCode"] == 200
     cancelled = call(orders, "POST", f"/orders/{order_id}/cancel", who=JOHN_EMAIL)
     assert cancelled["statusCode"] == 200, cancelled
-    assert {"ecommerce_catalog", "ecommerce_orders"} <= set(proxy.seen.users)
+    assert {"ecommerce_browse", "ecommerce_catalog", "ecommerce_orders"} <= set(proxy.seen.users)
     assert "direct" in proxy.seen.negotiation and len(proxy.seen.refused) == refused_before
     assert proxy.seen.gss_requests == 0  # gssencmode=disable: no GSSAPI round trip first
 
@@ -379,7 +383,7 @@ def test_the_shipped_roots_refuse_an_endpoint_they_do_not_vouch_for(
 ) -> None:
     """Without ECOMMERCE_TRUST_FILE the function trusts only the Amazon roots it ships: the test CA's
     certificate must fail verification (so verification really happens, against the file)."""
-    function = functions["handlers.api.catalog.handler"]
+    function = functions["handlers.api.browse.handler"]  # /health is the browse function's
     process = LambdaProcess(
         function,
         interpreter,
