@@ -35,7 +35,7 @@ DECOY = "users-own-handlers-package-never-bundled"
 STRONG = ("Fn::ImportValue", "Custom::CrossRegionExportWriter", "Custom::CrossRegionExportReader")
 STRENGTH_WARNING = "No cross-stack-reference strength configured"
 #: Examples that add stacks of their own: CDK warns about *their* references, rightly.
-OWN_STACKS = {"own-stack-names", "compose-in-own-stacks"}
+OWN_STACKS: set[str] = set()
 
 
 def run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -44,20 +44,24 @@ def run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str
 
 
 def build_wheel(out: Path) -> Path:
-    result = run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "-w",
-            str(out),
-            str(ROOT),
-        ]
-    )
+    """From a clean copy of the sources: an in-tree build reuses build/lib, where a file deleted
+    from src/ would live on in the wheel."""
+    source = out.parent / "source"
+    shutil.copytree(ROOT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "-q",
+        "--no-deps",
+        "--no-build-isolation",
+        "-w",
+        str(out),
+    ]
+    result = run([*command, str(source)])
     if result.returncode != 0:
         raise SystemExit(f"examples: building the wheel failed: {result.stderr.strip()[-400:]}")
     (wheel,) = out.glob("ecommerce_constructs-*.whl")
@@ -89,13 +93,23 @@ def fresh_env(venv: Path, home: Path, cache: Path) -> dict[str, str]:
     }
 
 
-def install(venv: Path, requirement: str) -> None:
-    # The index is allowed here (installing is the user's step); synth below runs without it.
-    result = run(
-        [str(venv / "bin" / "pip"), "install", "-q", "-c", str(ROOT / "constraints.txt"), requirement]
-    )
+def install(venv: Path, requirement: str, home: Path) -> None:
+    # The index is allowed here (installing is the user's step); synth below runs without it. Nothing
+    # of the caller's environment (PYTHONPATH, PIP_*, VIRTUAL_ENV) may reach pip.
+    env = {
+        "PATH": os.pathsep.join([str(venv / "bin"), "/usr/local/bin", "/usr/bin", "/bin"]),
+        "HOME": str(home),
+    }
+    command = [str(venv / "bin" / "pip"), "install", "-q", "-c", str(ROOT / "constraints.txt"), requirement]
+    result = run(command, env=env)
     if result.returncode != 0:
         raise SystemExit(f"examples: pip install {requirement} failed: {result.stderr.strip()[-400:]}")
+    probe = "import ecommerce_constructs; print(ecommerce_constructs.__file__)"
+    where = run([str(venv / "bin" / "python"), "-c", probe], env=env)
+    if not where.stdout.strip().startswith(str(venv)):
+        raise SystemExit(
+            f"examples: the package resolves outside the fresh virtualenv: {where.stdout}{where.stderr}"
+        )
 
 
 def check(name: str, workdir: Path, env: dict[str, str]) -> list[str]:
@@ -107,7 +121,7 @@ def check(name: str, workdir: Path, env: dict[str, str]) -> list[str]:
     output = result.stdout + result.stderr
     if result.returncode != 0:
         return [f"{name}: cdk synth failed: {' '.join(output.strip().splitlines()[-3:])[-500:]}"]
-    failures = []
+    failures = canary(name, example, env)
     assembly = example / "cdk.out"
     templates = sorted(assembly.glob("*.template.json"))
     if not templates:
@@ -128,6 +142,27 @@ def check(name: str, workdir: Path, env: dict[str, str]) -> list[str]:
     return failures
 
 
+CANARY = """
+from aws_cdk import aws_s3 as _s3
+_s3.Bucket(app.node.children[-1], "NagCanary")  # no encryption, logging or SSL rule: cdk-nag must refuse
+"""
+
+
+def canary(name: str, example: Path, env: dict[str, str]) -> list[str]:
+    """An app that opts into cdk-nag must fail with a non-compliant bucket added: proof that the
+    checks ran at all (a plugin that checks nothing would pass the real synth too)."""
+    if "cdk_nag" not in (example / "app.py").read_text():
+        return []
+    probe = example.parent / f"{name}-canary"
+    shutil.copytree(example, probe)
+    source = (probe / "app.py").read_text().replace("app.synth()", CANARY + "app.synth()")
+    (probe / "app.py").write_text(source)
+    result = run(["cdk", "synth", "--quiet", "--no-notices", "-o", "cdk.out"], cwd=probe, env=env)
+    if result.returncode == 0 or "AwsSolutions-S" not in result.stdout + result.stderr:
+        return [f"{name}: cdk-nag did not refuse a non-compliant bucket: its checks did not run"]
+    return []
+
+
 def readme_is_an_example() -> list[str]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     match = re.search(r"<!-- example: user-app.*?-->\n```python\n(.*?)```", text, re.S)
@@ -140,6 +175,8 @@ def readme_is_an_example() -> list[str]:
 
 def main() -> int:
     names = sorted(p.name for p in EXAMPLES.iterdir() if (p / "app.py").is_file())
+    if not (ROOT / "node_modules" / ".bin" / "cdk").exists():
+        raise SystemExit("examples: no CDK CLI in node_modules/.bin: run make install first")
     failures = readme_is_an_example()
     with tempfile.TemporaryDirectory(prefix="ecommerce-examples-") as tmp:
         work = Path(tmp)
@@ -148,8 +185,8 @@ def main() -> int:
         venv = work / "venv"
         if (result := run([sys.executable, "-m", "venv", str(venv)])).returncode != 0:
             raise SystemExit(f"examples: venv failed: {result.stderr}")
-        install(venv, str(wheel))
         (work / "home").mkdir()
+        install(venv, str(wheel), work / "home")
         env = fresh_env(venv, work / "home", work / "bundling-cache")
         extras = {
             n: (EXAMPLES / n / "extras.txt").read_text().split()
@@ -158,7 +195,7 @@ def main() -> int:
         }
         for name in [n for n in names if n not in extras] + sorted(extras):
             if name in extras:
-                install(venv, f"{wheel}[{','.join(extras[name])}]")
+                install(venv, f"{wheel}[{','.join(extras[name])}]", work / "home")
             found = check(name, work / "apps", env)
             print(f"examples: {name}: {'ok' if not found else 'FAILED'}")
             failures += found

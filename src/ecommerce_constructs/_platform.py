@@ -69,4 +69,5 @@ def index_args() -> list[str]:
 
 
 def pip() -> list[str]:
-    return [sys.executable, "-m", "pip", "--disable-pip-version-check"]
+    # --no-color: the CDK CLI runs apps with FORCE_COLOR=0, which pip reads as "force colour".
+    return [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-color"]

@@ -26,6 +26,7 @@ __all__ = [
     "EcommerceConfig",
     "EdgeHealthStack",
     "EdgeStack",
+    "add_health_stacks",
     "MissingExtraError",
     "RegionalStack",
     "build",

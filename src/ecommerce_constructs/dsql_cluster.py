@@ -396,7 +396,7 @@ class DsqlCluster(DsqlClusterBase):
         literal = not Token.is_unresolved(cluster_identifier)
         if literal and not CLUSTER_IDENTIFIER.fullmatch(cluster_identifier):
             raise ValueError(
-                f"DsqlCluster.from_cluster_attributes({construct_id!r}): {cluster_identifier!r} is not a "
+                f"DsqlCluster {construct_id!r}: {cluster_identifier!r} is not a "
                 "DSQL "
                 "cluster identifier (26 lowercase letters and digits, e.g. the 'identifier' that "
                 "`aws dsql list-clusters` prints); pass the identifier, not the cluster's name or ARN"

@@ -61,6 +61,10 @@ class EdgeHealthChecker(Construct):
     - ``log_retention``: [ONE_MONTH].
 
     Attributes: ``function``, ``rule``; ``metric_errors()``.
+
+    Creates: a function, its role and log group, and a schedule rule. Costs while kept: one
+    invocation per ``schedule`` (about 43,800 a month at one a minute), its logs, and the
+    KeyValueStore and Secrets Manager calls it makes (Lambda, CloudFront and Secrets Manager pricing).
     """
 
     def __init__(

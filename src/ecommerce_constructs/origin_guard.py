@@ -27,6 +27,9 @@ class OriginGuard(Construct):
     Keyword-only props: ``stage`` (the API Gateway stage to protect), ``secret_name`` (an
     ``OriginSecret`` readable in this region: the primary or a replica).
     Attributes: ``web_acl`` (``CfnWebACL``), ``web_acl_arn``.
+
+    Creates: a REGIONAL WAF web ACL and its association with the stage. Costs while kept: the web
+    ACL and its rule bill monthly even when idle, plus per request (https://aws.amazon.com/waf/pricing/).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, stage: apigw.Stage, secret_name: str) -> None:

@@ -37,6 +37,9 @@ class OriginSecret(Construct):
     Rotation keeps both values valid while CloudFront switches over: ``ecommerce edge
     rotate-origin-secret`` (docs/operations.md); the template's references then resolve to what is
     live, so a later deploy keeps it.
+
+    Creates: one Secrets Manager secret and its replicas. Costs while kept: each secret and each
+    replica bills monthly, plus per API call (https://aws.amazon.com/secrets-manager/pricing/).
     """
 
     def __init__(

@@ -8,6 +8,7 @@ Imports no aws_cdk: it runs before any synth, on machines that only prepare the 
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -39,8 +40,12 @@ def download(destination: Path) -> list[Path]:
     return sorted(destination.glob("*.whl"))
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
 def _last_error(stderr: str) -> str:
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    lines = [_ANSI.sub("", line).strip() for line in stderr.splitlines()]
+    lines = [line for line in lines if line]
     errors = [line for line in lines if line.startswith("ERROR:")]
     return (errors or lines or ["(no output)"])[-1]
 

@@ -4,6 +4,8 @@ with its own `handlers` package, is synthesized by `make examples` (scripts/chec
 from __future__ import annotations
 
 import ast
+import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -80,3 +82,32 @@ def test_building_the_app_loads_no_database_modules() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_library_and_its_app_need_no_cdk_nag_from_the_first_import(tmp_path: Path) -> None:
+    """cdk-nag made unimportable before anything of ours is imported (a module-level import would
+    fail here, not only a call): build() works, the ready-made app says how to get the checks."""
+    script = (
+        "import sys; sys.modules['cdk_nag'] = None\n"
+        "from aws_cdk import App\n"
+        "from ecommerce_constructs.app import build, load_config\n"
+        "build(App(context={'aws:cdk:bundling-stacks': []}), load_config('config/regions.yaml'))\n"
+        "sys.argv = ['app']\n"
+        "from ecommerce_constructs.app import main\n"
+        "main()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={
+            **os.environ,
+            "CDK_OUTDIR": str(tmp_path / "cdk.out"),
+            "CDK_CONTEXT_JSON": json.dumps({"aws:cdk:bundling-stacks": []}),
+            "CDK_DEFAULT_ACCOUNT": "123456789012",
+        },
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "pip install 'ecommerce-constructs[nag]'" in result.stderr

@@ -192,11 +192,14 @@ def test_bundling_without_wheels_fails_in_one_line_that_says_what_to_do(
         monkeypatch.delenv(_platform.WHEELHOUSE_ENV_VAR, raising=False)
         monkeypatch.setenv("PIP_NO_INDEX", "1")
     monkeypatch.setenv(bundling.CACHE_ENV_VAR, "off")
+    monkeypatch.setenv("FORCE_COLOR", "0")  # what the CDK CLI sets for an app: pip then colours
     local = bundling.LocalPipBundling("arm64", None)
     with pytest.raises(bundling.BundlingError) as raised:
         local.try_bundle(str(tmp_path / "out"), image=None)
     message = str(raised.value.code)
     assert "\n" not in message
     assert "requirements.txt" in message
+    assert "\x1b" not in message
+    assert "No matching distribution" in message or "Could not find a version" in message  # pip's own
     assert "python -m ecommerce_constructs.wheelhouse" in message
     assert ("lacks a wheel" in message) == wheelhouse

@@ -2,7 +2,16 @@
 shop API and its database setup in an API stack, and the app's own reporting function allowed to
 connect (grant_connect). cdk-nag checks every stack of the app (the `nag` extra)."""
 
-from aws_cdk import Acknowledgment, App, Duration, Environment, Stack, Validations
+from aws_cdk import (
+    Acknowledgment,
+    App,
+    CrossStackReferences,
+    Duration,
+    Environment,
+    ReferenceStrength,
+    Stack,
+    Validations,
+)
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -17,6 +26,8 @@ data = Stack(app, "Data", env=env)
 cluster = DsqlCluster(data, "Cluster", cluster_name="orders-db")
 
 api_stack = Stack(app, "Api", env=env)
+# This app's stacks read the cluster's values: weak references, so no export locks the data stack.
+CrossStackReferences.of(api_stack).consume(ReferenceStrength.WEAK)
 api = EcommerceApi(api_stack, "Shop", cluster=cluster, order_strategy=OrderStrategy.CTE)
 # No web ACL in front of this API (GlobalEdge adds one): a choice this app makes, and says so.
 Validations.of(api.rest_api.deployment_stage).acknowledge(
@@ -30,6 +41,7 @@ DatabaseSetup(
 )
 
 reporting = Stack(app, "Reporting", env=env)
+CrossStackReferences.of(reporting).consume(ReferenceStrength.WEAK)
 logs_group = logs.LogGroup(reporting, "ReportLogs", retention=logs.RetentionDays.ONE_MONTH)
 role = iam.Role(reporting, "ReportRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
 logs_group.grant_write(role)
