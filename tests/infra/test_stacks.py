@@ -555,6 +555,34 @@ def test_a_pool_of_your_own_is_trusted_everywhere_and_none_is_created() -> None:
         template.has_resource_properties("AWS::ApiGateway::Authorizer", {"ProviderARNs": [arn]})
 
 
+def test_an_imported_operators_pool_is_the_functions_operator_issuer() -> None:
+    # aws-cdk-lib's imported pool (fromUserPoolArn) has no userPoolProviderUrl: the issuer must come
+    # from userPoolProviderName, which owned and imported pools both have.
+    users = "arn:aws:cognito-idp:eu-west-1:111111111111:userpool/eu-west-1_AbCdEf123"
+    operators = "arn:aws:cognito-idp:eu-west-1:111111111111:userpool/eu-west-1_OpErAt456"
+    app = build_app(
+        validate_config({"identity": {"user_pool_arn": users, "operator_pool_arn": operators}})
+    )
+    for stack in app.regional.values():
+        template = Template.from_stack(stack)
+        template.resource_count_is("AWS::Cognito::UserPool", 0)
+        template.has_resource_properties(
+            "AWS::ApiGateway::Authorizer", {"ProviderARNs": [users, operators]}
+        )
+        issuers = [
+            function["Properties"]["Environment"]["Variables"]["OPERATOR_ISSUER"]
+            for function in template.find_resources("AWS::Lambda::Function").values()
+            if "OPERATOR_ISSUER" in function["Properties"].get("Environment", {}).get("Variables", {})
+        ]
+        expected = {
+            "Fn::Join": [
+                "",
+                ["https://cognito-idp.eu-west-1.", {"Ref": "AWS::URLSuffix"}, "/eu-west-1_OpErAt456"],
+            ]
+        }
+        assert issuers and all(issuer == expected for issuer in issuers), issuers
+
+
 def test_edge_reads_the_api_domain_through_a_weak_reference() -> None:
     edge = json.dumps(default_template("ecommerce-edge").to_json())
     assert '"Fn::GetStackOutput"' in edge
