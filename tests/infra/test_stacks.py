@@ -560,15 +560,11 @@ def test_an_imported_operators_pool_is_the_functions_operator_issuer() -> None:
     # from userPoolProviderName, which owned and imported pools both have.
     users = "arn:aws:cognito-idp:eu-west-1:111111111111:userpool/eu-west-1_AbCdEf123"
     operators = "arn:aws:cognito-idp:eu-west-1:111111111111:userpool/eu-west-1_OpErAt456"
-    app = build_app(
-        validate_config({"identity": {"user_pool_arn": users, "operator_pool_arn": operators}})
-    )
+    app = build_app(validate_config({"identity": {"user_pool_arn": users, "operator_pool_arn": operators}}))
     for stack in app.regional.values():
         template = Template.from_stack(stack)
         template.resource_count_is("AWS::Cognito::UserPool", 0)
-        template.has_resource_properties(
-            "AWS::ApiGateway::Authorizer", {"ProviderARNs": [users, operators]}
-        )
+        template.has_resource_properties("AWS::ApiGateway::Authorizer", {"ProviderARNs": [users, operators]})
         issuers = [
             function["Properties"]["Environment"]["Variables"]["OPERATOR_ISSUER"]
             for function in template.find_resources("AWS::Lambda::Function").values()
@@ -693,9 +689,7 @@ def test_role_names_differ_per_region_and_stack_name_for_the_same_construct_ids(
 
     def role_names(region: str, stack_name: str | None = None) -> set[str]:
         app = App(context={"aws:cdk:bundling-stacks": []})
-        stack = Stack(
-            app, "Shop", stack_name=stack_name, env=Environment(account=ACCOUNT, region=region)
-        )
+        stack = Stack(app, "Shop", stack_name=stack_name, env=Environment(account=ACCOUNT, region=region))
         cluster = DsqlCluster(stack, "Db")
         api = EcommerceApi(stack, "Api", cluster=cluster, code=_inline_code(), monitoring=False)
         setup = DatabaseSetup(stack, "Setup", cluster=cluster, function_roles={"catalog": []})
