@@ -27,3 +27,24 @@ def test_the_pages_that_name_operators_name_the_operators_pool() -> None:
     for name in ("api.md", "library-guide.md", "operations.md", "security.md"):
         text = (ROOT / "docs" / name).read_text()
         assert "operators' pool" in text, name
+
+
+def _section(text: str, heading: str) -> str:
+    start = text.index(heading)
+    end = text.find("\n## ", start + len(heading))
+    return text[start : end if end != -1 else len(text)]
+
+
+def test_security_md_states_what_the_authorizer_and_the_pools_really_do() -> None:
+    text = (ROOT / "docs" / "security.md").read_text()
+    enforced = _section(text, "## Where it is enforced")
+    gateway = enforced[: enforced.index("2. **The functions**")]
+    # API Gateway's Cognito authorizer does not check the audience: any client of a trusted pool.
+    assert "does **not** check the\n   audience" in gateway
+    assert "issuer, token use and audience" not in gateway
+    # ShopIdentity(threat_protection=False) is the default; config/regions.yaml turns Plus on.
+    identities = _section(text, "## Identities")
+    assert "default is **off**" in identities and "config/regions.yaml" in identities
+    # The operators' client keeps refresh tokens 12 hours (identity.py), the storefront 30 days.
+    lifetimes = _section(text, "## Token lifetimes")
+    assert "**12 hours** for the operators' client" in lifetimes
