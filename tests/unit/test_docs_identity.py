@@ -48,3 +48,14 @@ def test_security_md_states_what_the_authorizer_and_the_pools_really_do() -> Non
     # The operators' client keeps refresh tokens 12 hours (identity.py), the storefront 30 days.
     lifetimes = _section(text, "## Token lifetimes")
     assert "**12 hours** for the operators' client" in lifetimes
+
+
+def test_security_md_does_not_promise_what_the_cluster_policy_cannot_keep() -> None:
+    database = _section((ROOT / "docs" / "security.md").read_text(), "## Database roles")
+    # dsql:* includes PutClusterPolicy/DeleteClusterPolicy: the policy alone cannot stop it.
+    assert "therefore cannot hand out `admin`" not in database
+    assert "It does not stop a grant of `dsql:*`" in database and "service control policy" in database
+    # CloudFormation calls the custom resource only when its properties change: no "deploy again".
+    assert "then deploy again" not in database
+    assert "Deploying again does not restore the policy" in database
+    assert "--policy file://saved-policy.json" in database
