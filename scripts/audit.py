@@ -88,7 +88,7 @@ def synthesize(out: Path) -> list[Path]:
     return paths
 
 
-def run_checkov(checkov: str, directory: Path) -> list[Finding]:
+def run_checkov(checkov: str, directory: Path, templates: list[Path]) -> list[Finding]:
     result = subprocess.run(  # noqa: S603 - our own pinned tool
         [checkov, "--directory", str(directory), "--framework", "cloudformation", "--output", "json",
          "--quiet", "--compact", "--skip-download"],
@@ -98,10 +98,31 @@ def run_checkov(checkov: str, directory: Path) -> list[Finding]:
     )  # fmt: skip
     if result.returncode not in (0, 1) or not result.stdout.strip():
         raise SystemExit(f"checkov failed ({result.returncode}):\n{result.stderr[-4000:]}")
-    reports = json.loads(result.stdout)
+    return findings_of(result.stdout, templates)
+
+
+def findings_of(report_json: str, templates: list[Path]) -> list[Finding]:
+    """The failed checks of checkov's JSON report. Refuses (exit) a report that cannot vouch for
+    the templates: one that parsed no resource, had parsing errors, or has no result (passed,
+    failed or skipped) for one of ``templates`` — a run that checked nothing must not pass."""
+    reports = json.loads(report_json)
+    reports = reports if isinstance(reports, list) else [reports]
+    # A report with nothing to check is a bare summary (no "results"); otherwise it has a "summary".
+    summaries = [report.get("summary", report) for report in reports if isinstance(report, dict)]
+    resources = sum(int(summary.get("resource_count") or 0) for summary in summaries)
+    if resources == 0:
+        raise SystemExit(f"checkov parsed no resources in {len(templates)} templates: nothing was checked")
+    errors = sum(int(summary.get("parsing_errors") or 0) for summary in summaries)
+    if errors:
+        files = [f for r in reports for f in (r.get("results") or {}).get("parsing_errors", [])]
+        raise SystemExit(f"checkov could not parse {errors} file(s): {files}")
+    seen: set[str] = set()
     findings = []
-    for report in reports if isinstance(reports, list) else [reports]:
-        for failed in (report.get("results") or {}).get("failed_checks", []):
+    for report in reports:
+        results = report.get("results") or {}
+        for kind in ("passed_checks", "failed_checks", "skipped_checks"):
+            seen.update(Path(c.get("file_path", "")).name for c in results.get(kind, []))
+        for failed in results.get("failed_checks", []):
             resource = str(failed.get("resource", "")).split(".", 1)[-1]
             findings.append(
                 Finding(
@@ -111,6 +132,9 @@ def run_checkov(checkov: str, directory: Path) -> list[Finding]:
                     resource,
                 )
             )
+    missing = sorted(t.name for t in templates if t.name not in seen)
+    if missing:
+        raise SystemExit(f"checkov's report has no result for {missing}: those templates were not checked")
     return sorted(set(findings), key=str)
 
 
@@ -121,7 +145,7 @@ def main() -> int:
     args = parser.parse_args()
     accepted = accepted_findings(SECURITY_MD.read_text())
     templates = synthesize(args.out)
-    findings = run_checkov(args.checkov, args.out)
+    findings = run_checkov(args.checkov, args.out, templates)
     unexplained = [f for f in findings if not any(a.covers(f.check, f.resource) for a in accepted)]
     stale = [a for a in accepted if not any(a.covers(f.check, f.resource) for f in findings)]
     print(

@@ -3,13 +3,39 @@ logs, the acknowledgement of the runtime choice, and ARNs rendered as cdk-nag na
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Stack, Validations
+import hashlib
+
+from aws_cdk import Acknowledgment, Aws, Names, Stack, Token, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from .bundling import LAMBDA_PYTHON_VERSION
+
+#: Characters kept for the region in a role name: the longest region name (``ap-southeast-7``,
+#: ``us-isob-east-1``: 14) with room to spare; an environment-agnostic stack's region is a token.
+_REGION_BUDGET = 16
+#: IAM role names: at most 64 characters (IAM User Guide, "IAM object quotas":
+#: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html).
+_ROLE_NAME_MAX = 64
+
+
+def account_unique_role_name(scope: Construct, suffix: str) -> str:
+    """A physical role name for ``scope`` that no other deployment in the account takes.
+
+    IAM role names are unique per account, across regions; a construct path alone
+    (``Names.unique_resource_name``) is the same for one app deployed to two regions and for two
+    apps that share construct ids. So the name also carries the stack's region (literal when the
+    stack has one, else ``AWS::Region``) and a hash of the stack name, then ``suffix``. It needs no
+    account at synth."""
+    stack = Stack.of(scope)
+    region = stack.region if not Token.is_unresolved(stack.region) else Aws.REGION
+    stack_name = stack.stack_name if not Token.is_unresolved(stack.stack_name) else ""
+    qualifier = hashlib.sha256(stack_name.encode()).hexdigest()[:6]
+    head_length = _ROLE_NAME_MAX - _REGION_BUDGET - len(qualifier) - len(suffix) - 3
+    head = Names.unique_resource_name(scope, max_length=head_length, separator="-")
+    return f"{head}-{region}-{qualifier}-{suffix}"
 
 
 def logged_role(

@@ -371,11 +371,20 @@ class DsqlCluster(DsqlClusterBase):
                 resources=own_region,
                 conditions=_owned_by(self.owner),
             ),
-            # CreateCluster with a policy checks PutClusterPolicy on the cluster it creates.
+            # CreateCluster with a policy checks PutClusterPolicy on the cluster it creates. The
+            # Service Authorization Reference (list_amazonauroradsql.html) lists no aws:RequestTag
+            # for PutClusterPolicy, so the condition applies only if the key is present (IfExists);
+            # docs/dsql-clusters.md, "What the fake believes", has the staging check. An existing
+            # cluster has aws:ResourceTag (documented for the Cluster type): it must be ours too.
             iam.PolicyStatement(
                 actions=["dsql:PutClusterPolicy"],
                 resources=own_region,
-                conditions={"StringEquals": {f"aws:RequestTag/{contract().DSQL_OWNER_TAG}": self.owner}},
+                conditions={
+                    "StringEqualsIfExists": {
+                        f"aws:RequestTag/{contract().DSQL_OWNER_TAG}": self.owner,
+                        f"aws:ResourceTag/{contract().DSQL_OWNER_TAG}": self.owner,
+                    }
+                },
             ),
         ):
             on_event.role.add_to_principal_policy(keep(statement))

@@ -13,7 +13,6 @@ from aws_cdk import (
     ArnFormat,
     Duration,
     Fn,
-    Names,
     RemovalPolicy,
     Stack,
     Token,
@@ -26,7 +25,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from ._lambda_parts import acknowledge_runtime, logged_role, nag_form
+from ._lambda_parts import account_unique_role_name, acknowledge_runtime, logged_role, nag_form
 from ._metrics import MetricOptions
 from ._references import produce_weakly
 from .bundling import LAMBDA_PYTHON_VERSION, LAMBDA_RUNTIME, PYTHON_ENV_VAR, contract, handler_code
@@ -310,8 +309,8 @@ class EcommerceApi(Construct):
             log_group,
             f"{name} function of the e-commerce API",
             # Another region's database setup maps it (a cross-environment reference), which needs a
-            # physical name; derived from the construct path, so it needs no account at synth.
-            role_name=f"{Names.unique_resource_name(self, max_length=55, separator='-')}-{name}",
+            # physical name; construct path, region and stack name (role names are account-global).
+            role_name=account_unique_role_name(self, name),
         )
         if tracing:
             Validations.of(role).acknowledge(

@@ -29,9 +29,11 @@ class IShopIdentity(Protocol):
 def issuer_of(pool: cognito.IUserPool) -> str:
     """The ``iss`` claim of the pool's tokens: ``https://cognito-idp.<region>.amazonaws.com/<pool id>``
     (Cognito developer guide, "Verifying a JSON web token": amazon-cognito-user-pools-using-tokens-
-    verifying-a-jwt.html). ``user_pool_provider_url`` is that URL without its scheme."""
-    provider_url: str = pool.user_pool_provider_url
-    return "https://" + provider_url
+    verifying-a-jwt.html). ``user_pool_provider_name`` is that URL without its scheme, and owned and
+    imported (``UserPool.from_user_pool_arn``) pools both have it; ``user_pool_provider_url`` only
+    exists on owned pools."""
+    provider_name: str = pool.user_pool_provider_name
+    return "https://" + provider_name
 
 
 class _ImportedIdentity(Construct):

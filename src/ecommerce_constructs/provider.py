@@ -8,7 +8,7 @@ exact findings the framework cannot avoid, each with its reason.
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, Names, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -16,7 +16,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from ._lambda_parts import acknowledge_runtime, logged_role
+from ._lambda_parts import account_unique_role_name, acknowledge_runtime, logged_role
 from .bundling import LAMBDA_RUNTIME
 
 
@@ -138,8 +138,8 @@ class HandlerProvider(Construct):
     def _role_name(self, name: str) -> str | None:
         if not self._named_roles:
             return None
-        # Derived from the construct path (no account needed at synth), at most 64 characters.
-        self.role_names[name] = f"{Names.unique_resource_name(self, max_length=52, separator='-')}-{name}"
+        # Construct path, region and stack name (role names are account-global); no account at synth.
+        self.role_names[name] = account_unique_role_name(self, name)
         return self.role_names[name]
 
     def _trace_waiter(self) -> None:

@@ -211,6 +211,9 @@ class FakeDsql:
         #: The principal the current calls are made as (enforced only when set and `policies` is).
         self.principal: str | None = None
         self.denials: list[Denial] = []
+        #: Whether CreateCluster's PutClusterPolicy check carries the request's tags (assumed; the
+        #: Service Authorization Reference lists no aws:RequestTag for PutClusterPolicy).
+        self.create_policy_request_tags = True
         self._next_identifier: str | None = None  # a CreateCluster's identifier, chosen to authorize it
         self._injections: list[_Injection] = []
         self._tokens: dict[tuple[str, str], tuple[dict[str, Any], str, dict[str, Any]]] = {}
@@ -413,6 +416,7 @@ class FakeDsql:
             tags_of=tags_of,
             cluster_of=lambda in_region, identifier: self.clusters.get((in_region, identifier)),
             new_identifier=self._next_identifier or PLACEHOLDER_ID,
+            create_policy_request_tags=self.create_policy_request_tags,
         )
         for check in checks:
             decision = policy.decide(check.action, check.resource, check.context)

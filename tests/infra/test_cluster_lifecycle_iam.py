@@ -250,15 +250,19 @@ def test_another_resources_cluster_is_out_of_reach(fake: FakeDsql) -> None:
     fake.denials.clear()  # expected ones
 
 
+@pytest.mark.parametrize("request_tags", [True, False], ids=["policy-check-with-tags", "without"])
 @pytest.mark.parametrize("removal", ["retain", "destroy"])
 def test_the_admin_only_policy_is_set_at_creation_and_removed_with_a_retained_cluster(
-    fake: FakeDsql, removal: str
+    fake: FakeDsql, removal: str, request_tags: bool
 ) -> None:
     """restrict_admin_to: CreateCluster carries the policy (no window without it), under the
-    synthesized role; a retained cluster loses it with the stack (its setup roles go too)."""
+    synthesized role; a retained cluster loses it with the stack (its setup roles go too). Whether
+    CreateCluster's PutClusterPolicy check sees aws:RequestTag is not documented (the Service
+    Authorization Reference lists no condition key for PutClusterPolicy): both answers must pass."""
     import json
 
     templates = synthesized(removal, admin=True)
+    fake.create_policy_request_tags = request_tags
     fake.enforce(policies(templates))
     cloud = FakeCloudFormation()
     assert cloud.deploy(FIRST, E1, [cluster_resource(fake, templates, FIRST)]).status == "CREATE_COMPLETE"
@@ -275,6 +279,29 @@ def test_the_admin_only_policy_is_set_at_creation_and_removed_with_a_retained_cl
     fake.settle()
     if removal == "retain":
         assert [c.policy for c in (*fake.find(E1), *fake.find(E2))] == [None, None]
+
+
+def test_another_resources_cluster_policy_is_out_of_reach(fake: FakeDsql) -> None:
+    """The create-time PutClusterPolicy statement is StringEqualsIfExists on aws:RequestTag (the key
+    may be absent): it must still not reach an existing cluster another resource owns."""
+    templates = synthesized("destroy", admin=True)
+    other = fake.client(E1).create_cluster(
+        deletionProtectionEnabled=False,
+        tags={
+            "ecommerce:owner": "another-app-us-east-1/DatabaseB269D8BB",
+            "ecommerce:managed-by": "ecommerce-constructs",
+        },
+    )
+    fake.settle()
+    fake.enforce(policies(templates))
+    client = fake.client(E1)
+    for principal in (f"{FIRST}/onEvent", f"{FIRST}/isComplete"):
+        with fake.acting_as(principal), pytest.raises(client.exceptions.AccessDeniedException):
+            client.put_cluster_policy(identifier=other["identifier"], policy='{"Statement": []}')
+        with fake.acting_as(principal), pytest.raises(client.exceptions.AccessDeniedException):
+            client.delete_cluster_policy(identifier=other["identifier"])
+    assert len(fake.denials) == 4
+    fake.denials.clear()  # expected ones
 
 
 def test_without_restrict_admin_no_policy_rights() -> None:

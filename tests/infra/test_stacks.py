@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from aws_cdk import App, Stack, Tags
+from aws_cdk import App, Environment, Stack, Tags
 from aws_cdk.assertions import Annotations, Match, Template
 
 from cdk_support import ACCOUNT, build_app, default_app, default_template
@@ -555,6 +555,30 @@ def test_a_pool_of_your_own_is_trusted_everywhere_and_none_is_created() -> None:
         template.has_resource_properties("AWS::ApiGateway::Authorizer", {"ProviderARNs": [arn]})
 
 
+def test_an_imported_operators_pool_is_the_functions_operator_issuer() -> None:
+    # aws-cdk-lib's imported pool (fromUserPoolArn) has no userPoolProviderUrl: the issuer must come
+    # from userPoolProviderName, which owned and imported pools both have.
+    users = "arn:aws:cognito-idp:eu-west-1:111111111111:userpool/eu-west-1_AbCdEf123"
+    operators = "arn:aws:cognito-idp:eu-west-1:111111111111:userpool/eu-west-1_OpErAt456"
+    app = build_app(validate_config({"identity": {"user_pool_arn": users, "operator_pool_arn": operators}}))
+    for stack in app.regional.values():
+        template = Template.from_stack(stack)
+        template.resource_count_is("AWS::Cognito::UserPool", 0)
+        template.has_resource_properties("AWS::ApiGateway::Authorizer", {"ProviderARNs": [users, operators]})
+        issuers = [
+            function["Properties"]["Environment"]["Variables"]["OPERATOR_ISSUER"]
+            for function in template.find_resources("AWS::Lambda::Function").values()
+            if "OPERATOR_ISSUER" in function["Properties"].get("Environment", {}).get("Variables", {})
+        ]
+        expected = {
+            "Fn::Join": [
+                "",
+                ["https://cognito-idp.eu-west-1.", {"Ref": "AWS::URLSuffix"}, "/eu-west-1_OpErAt456"],
+            ]
+        }
+        assert issuers and all(issuer == expected for issuer in issuers), issuers
+
+
 def test_edge_reads_the_api_domain_through_a_weak_reference() -> None:
     edge = json.dumps(default_template("ecommerce-edge").to_json())
     assert '"Fn::GetStackOutput"' in edge
@@ -656,6 +680,31 @@ def test_constructs_expose_grants_and_metrics() -> None:
     template = Template.from_stack(stack)
     template.resource_count_is("AWS::CloudWatch::Alarm", 0)
     assert set(api.functions) == {"Browse", "Catalog", "Orders"}
+
+
+def test_role_names_differ_per_region_and_stack_name_for_the_same_construct_ids() -> None:
+    # IAM role names are account-global: one app deployed to two regions, or two apps sharing
+    # construct ids under other stack names, must not claim the same names.
+    from ecommerce_constructs import DatabaseSetup
+
+    def role_names(region: str, stack_name: str | None = None) -> set[str]:
+        app = App(context={"aws:cdk:bundling-stacks": []})
+        stack = Stack(app, "Shop", stack_name=stack_name, env=Environment(account=ACCOUNT, region=region))
+        cluster = DsqlCluster(stack, "Db")
+        api = EcommerceApi(stack, "Api", cluster=cluster, code=_inline_code(), monitoring=False)
+        setup = DatabaseSetup(stack, "Setup", cluster=cluster, function_roles={"catalog": []})
+        assert len(setup.admin_role_names) == 2 and len(api.functions) == 3
+        roles = Template.from_stack(stack).find_resources("AWS::IAM::Role").values()
+        named = {role["Properties"]["RoleName"] for role in roles if "RoleName" in role["Properties"]}
+        assert set(setup.admin_role_names) <= named
+        assert all(isinstance(name, str) and len(name) <= 64 for name in named), named
+        return named
+
+    east, west = role_names("us-east-1"), role_names("us-west-2")
+    assert len(east) == 5
+    assert east.isdisjoint(west)
+    assert east.isdisjoint(role_names("us-east-1", stack_name="other-shop"))
+    assert east == role_names("us-east-1")  # deterministic
 
 
 def _inline_code() -> Any:

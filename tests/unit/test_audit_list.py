@@ -31,3 +31,54 @@ def test_an_entry_without_a_reason_is_refused() -> None:
     text = f"{audit.SECTION}\n\n| check | resources | reason |\n|---|---|---|\n| `CKV_AWS_1` | `*` |  |\n"
     with pytest.raises(SystemExit, match="without a reason"):
         audit.accepted_findings(text)
+
+
+def _report(*checks: tuple[str, str, str], resource_count: int = 3, parsing_errors: int = 0) -> str:
+    """A checkov JSON report: (kind, template, resource) per check, kind passed/failed."""
+    import json
+
+    results: dict[str, list[dict[str, str]]] = {"passed_checks": [], "failed_checks": []}
+    for kind, template, resource in checks:
+        results[f"{kind}_checks"].append(
+            {
+                "check_id": "CKV_AWS_45",
+                "check_name": "name",
+                "file_path": f"/{template}",
+                "resource": f"AWS::Lambda::Function.{resource}",
+            }
+        )
+    summary = {"resource_count": resource_count, "parsing_errors": parsing_errors}
+    return json.dumps({"check_type": "cloudformation", "results": results, "summary": summary})
+
+
+TEMPLATES = [Path("build/audit/a.template.json"), Path("build/audit/b.template.json")]
+
+
+def test_a_report_that_covers_every_template_gives_its_failed_checks() -> None:
+    report = _report(("passed", "a.template.json", "Fn"), ("failed", "b.template.json", "Other"))
+    (finding,) = audit.findings_of(report, TEMPLATES)
+    assert (finding.check, finding.template, finding.resource) == ("CKV_AWS_45", "b.template.json", "Other")
+
+
+def test_a_report_that_parsed_nothing_fails() -> None:
+    # What checkov prints when it found nothing to check: a bare summary, no results.
+    empty = '{"passed": 0, "failed": 0, "skipped": 0, "parsing_errors": 0, "resource_count": 0}'
+    with pytest.raises(SystemExit, match="parsed no resources"):
+        audit.findings_of(empty, TEMPLATES)
+    with pytest.raises(SystemExit, match="parsed no resources"):
+        audit.findings_of("[]", TEMPLATES)
+    with pytest.raises(SystemExit, match="parsed no resources"):
+        audit.findings_of(_report(resource_count=0), TEMPLATES)
+
+
+def test_a_template_missing_from_the_report_fails() -> None:
+    with pytest.raises(SystemExit, match=r"no result for \['b.template.json'\]"):
+        audit.findings_of(_report(("passed", "a.template.json", "Fn")), TEMPLATES)
+
+
+def test_parsing_errors_fail() -> None:
+    report = _report(
+        ("passed", "a.template.json", "Fn"), ("passed", "b.template.json", "Fn"), parsing_errors=1
+    )
+    with pytest.raises(SystemExit, match="could not parse"):
+        audit.findings_of(report, TEMPLATES)

@@ -342,3 +342,47 @@ def test_a_policy_someone_else_wrote_is_never_removed(fake: FakeDsql) -> None:
     # A template that named admin roles, then no longer does: only our own policy would go.
     run(event("Update", plain, PhysicalResourceId=identifier, OldResourceProperties=was))
     assert fake.cluster("eu-west-1", identifier).policy == theirs
+
+
+def test_the_admin_statement_merges_into_a_policy_someone_else_wrote(fake: FakeDsql) -> None:
+    """Our statement (by its Sid) is added to or replaced in the cluster's policy; every other
+    statement stays, and removing ours leaves theirs."""
+    import json
+
+    plain = props("eu-west-1")
+    identifier = run(event("Create", plain))["PhysicalResourceId"]
+    cluster = fake.cluster("eu-west-1", identifier)
+    vpc_only = {
+        "Sid": "VpcOnly",
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": "dsql:DbConnect",
+        "Resource": "*",
+        "Condition": {"StringNotEquals": {"aws:SourceVpc": "vpc-0123"}},
+    }
+    fake.client("eu-west-1").put_cluster_policy(
+        identifier=identifier, policy=json.dumps({"Version": "2012-10-17", "Statement": [vpc_only]})
+    )
+
+    def statements() -> dict[str, dict[str, Any]]:
+        assert cluster.policy is not None
+        return {s["Sid"]: s for s in json.loads(cluster.policy)["Statement"]}
+
+    restricted = props("eu-west-1", AdminRoleArns=[ADMIN])
+    run(event("Update", restricted, PhysicalResourceId=identifier, OldResourceProperties=plain))
+    ours = json.loads(dsql_cluster.admin_policy((ADMIN,)))["Statement"][0]
+    assert statements() == {"VpcOnly": vpc_only, dsql_cluster.ADMIN_POLICY_SID: ours}
+    puts = [c for c in fake.calls if c.operation == "PutClusterPolicy"]
+    run(event("Update", restricted, PhysicalResourceId=identifier, OldResourceProperties=plain))
+    assert [c for c in fake.calls if c.operation == "PutClusterPolicy"] == puts  # converged: no put
+
+    two = props("eu-west-1", AdminRoleArns=[ADMIN, ADMIN + "2"])
+    run(event("Update", two, PhysicalResourceId=identifier, OldResourceProperties=restricted))
+    assert statements()["VpcOnly"] == vpc_only
+    assert statements()[dsql_cluster.ADMIN_POLICY_SID]["Condition"]["ArnNotEquals"][
+        "aws:PrincipalArn"
+    ] == sorted([ADMIN, ADMIN + "2"])
+    assert len(statements()) == 2
+
+    run(event("Update", plain, PhysicalResourceId=identifier, OldResourceProperties=two))
+    assert statements() == {"VpcOnly": vpc_only}

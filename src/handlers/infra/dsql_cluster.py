@@ -298,6 +298,31 @@ def _ours(policy: str | None) -> bool:
     return any(isinstance(s, dict) and s.get("Sid") == ADMIN_POLICY_SID for s in statements)
 
 
+def _statements(policy: str) -> list[Any]:
+    """The policy's statements as a list (IAM's grammar allows one statement object)."""
+    statements = json.loads(policy).get("Statement") or []
+    return statements if isinstance(statements, list) else [statements]
+
+
+def _others(policy: str | None) -> list[Any]:
+    """The statements of ``policy`` that are not ours (another Sid, or none)."""
+    if policy is None:
+        return []
+    return [s for s in _statements(policy) if not (isinstance(s, dict) and s.get("Sid") == ADMIN_POLICY_SID)]
+
+
+def _merged(current: str | None, ours: str | None) -> str | None:
+    """``current`` with our statement replaced by ``ours``'s (or dropped when ``ours`` is None),
+    every other statement kept in place; None when nothing is left."""
+    if current is None:
+        return ours
+    document = json.loads(current)
+    statements = _others(current) + (_statements(ours) if ours is not None else [])
+    if not statements:
+        return None
+    return json.dumps({**document, "Statement": statements}, separators=(",", ":"), sort_keys=True)
+
+
 def _current_policy(client: Any, identifier: str) -> tuple[str | None, str | None]:
     """(policy, version), or (None, None) when the cluster has none."""
     try:
@@ -310,12 +335,14 @@ def _current_policy(client: Any, identifier: str) -> tuple[str | None, str | Non
 
 
 def _converge_policy(client: Any, cluster: Cluster, old: Props, new: Props) -> None:
-    """Put the admin-only policy when the template asks for one; remove it when a template that
-    asked for one no longer does. A policy someone else wrote is replaced only by ours (the template
-    owns the cluster's policy once it names admin roles) and never removed."""
+    """Keep our statement (``ADMIN_POLICY_SID``) in the cluster's policy while the template names
+    admin roles, and take it out when a template no longer does. Statements someone else wrote (any
+    other Sid) are merged, never overwritten or removed: only our statement is replaced, and the
+    policy is deleted only when ours was its last statement."""
     current, version = _current_policy(client, cluster.identifier)
     if new.admin_role_arns:
-        wanted = admin_policy(new.admin_role_arns)
+        wanted = _merged(current, admin_policy(new.admin_role_arns))
+        assert wanted is not None
         if current is None or json.loads(current) != json.loads(wanted):
             params: dict[str, Any] = {"identifier": cluster.identifier, "policy": wanted}
             if version is not None:
@@ -323,7 +350,15 @@ def _converge_policy(client: Any, cluster: Cluster, old: Props, new: Props) -> N
             _call(client.put_cluster_policy, **params)
             logger.info("cluster %s: only %s may connect as admin", cluster.identifier, new.admin_role_arns)
     elif current is not None and _ours(current):
-        _remove_policy(client, cluster.identifier, version)
+        rest = _merged(current, None)
+        if rest is None:
+            _remove_policy(client, cluster.identifier, version)
+            return
+        params = {"identifier": cluster.identifier, "policy": rest}
+        if version is not None:
+            params["expectedPolicyVersion"] = version
+        _call(client.put_cluster_policy, **params)
+        logger.info("cluster %s: admin-only statement removed, other statements kept", cluster.identifier)
 
 
 def _remove_policy(client: Any, identifier: str, version: str | None) -> None:
