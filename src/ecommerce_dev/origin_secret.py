@@ -20,7 +20,10 @@ CloudFront sends it, so neither a deploy (which resolves ``AWSCURRENT``) nor an 
    moves ``AWSPREVIOUS`` to the old one
    (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_UpdateSecretVersionStage.html);
 8. wait until every replica serves the new value as ``AWSCURRENT`` (a checker there reads it);
-9. every web ACL accepts only the new value (what a deploy of the templates now gives);
+9. read the distribution again: an edge-stack deploy after step 5 that resolved ``AWSCURRENT``
+   before step 7 put CloudFront back on the old value; unless every origin carrying the header
+   sends the new value and the distribution is Deployed, redo steps 5-6; then every web ACL accepts
+   only the new value (what a deploy of the templates now gives);
 10. remove ``AWSPENDING`` from the new version (the rotation is over);
 11. probe each regional API with the new header.
 
@@ -608,6 +611,45 @@ def rotate_origin_secret(
     old: _Secret = state["old"]
     report.version_id = new.version
 
+    # ---- 5. CloudFront sends the new value (also redone before step 9 if a deploy undid it)
+
+    def update_distribution() -> str:
+        for attempt in range(1, CLOUDFRONT_RETRIES + 1):
+            got = run.cloudfront.get_distribution_config(Id=targets.distribution_id)
+            config = got["DistributionConfig"]
+            headers = _origin_headers(config, targets.origin_ids).values()
+            if all(h.get("HeaderValue") == new.value for h in headers):
+                return "already sends the new value"
+            for header in headers:
+                header["HeaderValue"] = new.value
+            if run.phase != "promoted":  # redone in step 9 after promotion: keep that recovery text
+                run.phase = "cloudfront"
+            try:
+                run.cloudfront.update_distribution(
+                    Id=targets.distribution_id, IfMatch=got["ETag"], DistributionConfig=config
+                )
+            except _aws_errors() as exc:
+                if _error_code(exc) == "PreconditionFailed" and attempt < CLOUDFRONT_RETRIES:
+                    continue  # changed since we read it: read the new ETag and reapply
+                raise
+            count = len(targets.origin_ids)
+            return f"{count} origin(s) send the new value" + (f" (attempt {attempt})" if attempt > 1 else "")
+        raise AssertionError("unreachable")
+
+    # ---- 6. deployed: no edge location sends the old value any more
+
+    def deployed() -> str:
+        waited = 0.0
+        while True:
+            status = run.distribution().get("Status", "?")
+            if status == "Deployed":
+                report.deployed = True
+                return f"{targets.distribution_id} Deployed (after {waited:g} s)"
+            if waited >= deployed_timeout:
+                raise _StepError(f"{targets.distribution_id} still {status} after {waited:g} s")
+            sleep(DEPLOYED_POLL_SECONDS)
+            waited += DEPLOYED_POLL_SECONDS
+
     cloudfront_done = state["live"] == {new.value} and state["status"] == "Deployed"
     if mode == "promoted" and cloudfront_done:
         out.ok("CloudFront sends the new value", f"{targets.distribution_id} Deployed")
@@ -651,48 +693,10 @@ def rotate_origin_secret(
         run.step("WAF propagation", propagate)
 
         # ---- 5. CloudFront sends the new value
-
-        def update_distribution() -> str:
-            for attempt in range(1, CLOUDFRONT_RETRIES + 1):
-                got = run.cloudfront.get_distribution_config(Id=targets.distribution_id)
-                config = got["DistributionConfig"]
-                headers = _origin_headers(config, targets.origin_ids).values()
-                if all(h.get("HeaderValue") == new.value for h in headers):
-                    return "already sends the new value"
-                for header in headers:
-                    header["HeaderValue"] = new.value
-                run.phase = "cloudfront"
-                try:
-                    run.cloudfront.update_distribution(
-                        Id=targets.distribution_id, IfMatch=got["ETag"], DistributionConfig=config
-                    )
-                except _aws_errors() as exc:
-                    if _error_code(exc) == "PreconditionFailed" and attempt < CLOUDFRONT_RETRIES:
-                        continue  # changed since we read it: read the new ETag and reapply
-                    raise
-                count = len(targets.origin_ids)
-                return f"{count} origin(s) send the new value" + (
-                    f" (attempt {attempt})" if attempt > 1 else ""
-                )
-            raise AssertionError("unreachable")
-
         run.step("CloudFront origin header", update_distribution)
         run.phase = "cloudfront" if mode != "promoted" else "promoted"
 
         # ---- 6. deployed: no edge location sends the old value any more
-
-        def deployed() -> str:
-            waited = 0.0
-            while True:
-                status = run.distribution().get("Status", "?")
-                if status == "Deployed":
-                    report.deployed = True
-                    return f"{targets.distribution_id} Deployed (after {waited:g} s)"
-                if waited >= deployed_timeout:
-                    raise _StepError(f"{targets.distribution_id} still {status} after {waited:g} s")
-                sleep(DEPLOYED_POLL_SECONDS)
-                waited += DEPLOYED_POLL_SECONDS
-
         if not wait_deployed:
             out.ok("distribution deployed", "not waited (--no-wait-deployed)")
             report.ok = True
@@ -735,6 +739,27 @@ def rotate_origin_secret(
 
     # ---- 9. every web ACL accepts only the new value (what a deploy of the templates gives)
 
+    def cloudfront_still_on_new() -> str:
+        """Immediately before the old value goes: an edge-stack deploy that ran after step 5 but
+        resolved AWSCURRENT before step 7 has put CloudFront back on the old value. Then redo steps 5
+        and 6 (CloudFront sends new, Deployed) and look again."""
+        for attempt in range(1, CLOUDFRONT_RETRIES + 1):
+            # GetDistribution answers the config and the status from one read.
+            distribution = run.distribution()
+            headers = _origin_headers(distribution["DistributionConfig"], targets.origin_ids)
+            values = {h.get("HeaderValue", "") for h in headers.values()}
+            out.protect(*values)
+            if values == {new.value} and distribution.get("Status") == "Deployed":
+                return "sends only the new value, Deployed" + (
+                    f" (after {attempt - 1} redo(s) of steps 5-6)" if attempt > 1 else ""
+                )
+            update_distribution()
+            deployed()
+        raise _StepError(
+            f"CloudFront went back to another value {CLOUDFRONT_RETRIES} times (edge-stack deploys "
+            "running?); the old value stays accepted: wait for them and run the command again"
+        )
+
     def accept_new(acl: _WebAcl) -> Callable[[], str]:
         def action() -> str:
             note = run.set_web_acl(acl, (new.value, new.value), lambda has: set(has) == {new.value})
@@ -747,6 +772,7 @@ def rotate_origin_secret(
         return action
 
     for acl in targets.web_acls:
+        run.step(f"CloudFront still on the new value ({acl.region})", cloudfront_still_on_new)
         run.step(f"web ACLs drop the old value ({acl.region})", accept_new(acl))
 
     # ---- 10. the rotation is over: no version is AWSPENDING

@@ -277,6 +277,8 @@ class World:
         self.sleeps = 0
         self.crash_at: tuple[int, str] | None = None
         self.fail: dict[tuple[str, str], list[str]] = {}  # (operation, region) -> error codes to raise
+        # Called before each change the code under test makes: (operation, its parameters).
+        self.on_change: Callable[[str, dict[str, Any]], None] | None = None
         self._clients: dict[tuple[str, str], Any] = {}
         self._params: dict[str, Any] = {}
 
@@ -320,6 +322,8 @@ class World:
                 self.changes += 1
                 if self.crash_at == (self.changes, "before"):
                     raise Crash(f"before change {self.changes}")
+                if self.on_change is not None:
+                    self.on_change(model.name, dict(params))
 
         return hook
 
@@ -402,6 +406,15 @@ class World:
         self.status, self.polls_left = "InProgress", self.deploy_polls
         self.etag = f"ETAG{int(self.etag[4:]) + 1}"
         return {"Distribution": distribution("InProgress", self.live), "ETag": self.etag}
+
+    def edge_deploy(self, value: str) -> None:
+        """A `cdk deploy` of the edge stack: CloudFormation writes the distribution with the
+        AWSCURRENT it resolved (``value``) into every region origin's header."""
+        self.live = value
+        self.in_flight.add(value)
+        self.status, self.polls_left = "InProgress", self.deploy_polls
+        self.etag = f"ETAG{int(self.etag[4:]) + 1}"
+        self.invariant()
 
     # -- the invariant
 
@@ -585,6 +598,51 @@ def test_a_replica_that_never_catches_up_stops_before_cloudfront_with_a_recovery
     assert "\n" not in message
     assert not any(c[-1] in ("UpdateWebACL", "UpdateDistribution") for c in world.calls)
     assert_secret_free(message, *lines)
+
+
+def test_an_edge_deploy_between_moving_cloudfront_and_promoting_is_undone_before_the_old_value_goes() -> None:
+    # An edge-stack deploy after step 5 resolves AWSCURRENT (still the old value) and puts CloudFront
+    # back on it; dropping the old value from the web ACLs then would refuse everything CloudFront
+    # sends (the world's invariant fails the test).
+    world = World()
+    deployed: list[str] = []
+
+    def deploy_before_promotion(operation: str, params: dict[str, Any]) -> None:
+        promoting = operation == "UpdateSecretVersionStage" and params.get("VersionStage") == "AWSCURRENT"
+        if promoting and not deployed:
+            deployed.append(str(world.value("AWSCURRENT")))
+            world.edge_deploy(deployed[0])
+
+    world.on_change = deploy_before_promotion
+    lines: list[str] = []
+
+    report = run(world, lines)
+
+    assert deployed == [CURRENT]
+    assert report.ok and world.settled() == NEW
+    updates = [c for c in world.calls if c[-1] == "UpdateDistribution"]
+    assert len(updates) == 2  # step 5, and again before the old value is dropped
+    assert any("CloudFront still on the new value" in line and "redo" in line for line in lines)
+    assert_secret_free(*lines)
+
+
+def test_cloudfront_that_keeps_going_back_stops_with_the_old_value_still_accepted() -> None:
+    world = World()
+    real = world.GetDistribution
+
+    def always_redeployed(region: str, params: dict[str, Any]) -> dict[str, Any]:
+        if world.value("AWSCURRENT") == NEW and world.live == NEW and world.status == "Deployed":
+            world.edge_deploy(CURRENT)  # someone keeps deploying an old template
+        return real(region, params)
+
+    world.GetDistribution = always_redeployed  # type: ignore[method-assign]
+
+    with pytest.raises(RotationIncomplete) as raised:
+        run(world)
+
+    assert raised.value.step == f"CloudFront still on the new value ({PRIMARY})"
+    assert "old value stays accepted" in str(raised.value)
+    assert all(set(values) == {NEW, CURRENT} for values in world.acls.values())
 
 
 def test_waf_lock_conflict_reads_the_acl_again_and_retries() -> None:
