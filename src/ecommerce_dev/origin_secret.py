@@ -327,20 +327,28 @@ def _update_request(client: Any, web_acl: dict[str, Any], acl: _WebAcl, lock_tok
 def _origin_headers(
     distribution_config: dict[str, Any], origin_ids: Iterable[str]
 ) -> dict[str, dict[str, Any]]:
-    """Origin id -> its X-Origin-Verify custom header item (a mutable view), for each region origin."""
+    """Origin id -> its X-Origin-Verify custom header item (a mutable view), for every origin that
+    carries the header: the region origins (``origin_ids``, which must exist and carry it) and any
+    other, such as the primary's ``<region>-health`` twin in the /health origin group."""
     origins = {o["Id"]: o for o in distribution_config.get("Origins", {}).get("Items", [])}
+
+    def header_of(origin: dict[str, Any]) -> dict[str, Any] | None:
+        items = origin.get("CustomHeaders", {}).get("Items", [])
+        return next((h for h in items if h.get("HeaderName", "").lower() == ORIGIN_HEADER.lower()), None)
+
     found: dict[str, dict[str, Any]] = {}
     for origin_id in sorted(origin_ids):
         origin = origins.get(origin_id)
         if origin is None:
             raise _StepError(f"the distribution has no origin {origin_id!r}: deploy the edge stack first")
-        items = origin.get("CustomHeaders", {}).get("Items", [])
-        header = next((h for h in items if h.get("HeaderName", "").lower() == ORIGIN_HEADER.lower()), None)
-        if header is None:
+        if header_of(origin) is None:
             raise _StepError(
                 f"origin {origin_id} adds no {ORIGIN_HEADER} header: deploy the edge stack first"
             )
-        found[origin_id] = header
+    for origin_id in sorted(origins):
+        header = header_of(origins[origin_id])
+        if header is not None:
+            found[origin_id] = header
     return found
 
 
@@ -632,7 +640,7 @@ def rotate_origin_secret(
                 if _error_code(exc) == "PreconditionFailed" and attempt < CLOUDFRONT_RETRIES:
                     continue  # changed since we read it: read the new ETag and reapply
                 raise
-            count = len(targets.origin_ids)
+            count = len(headers)
             return f"{count} origin(s) send the new value" + (f" (attempt {attempt})" if attempt > 1 else "")
         raise AssertionError("unreachable")
 

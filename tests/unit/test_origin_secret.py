@@ -45,6 +45,7 @@ SECOND = "us-west-2"
 WITNESS = "us-east-1"  # also CloudFront's region
 REPLICAS = ["us-east-1", "us-west-2"]  # the other API region, the witness and CloudFront's
 DISTRIBUTION = "E2QWRUHEXAMPLE"
+HEALTH_TWIN = f"{PRIMARY}-health"
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 
 # Distinct, recognisable values; none may ever appear in output, logs or exception messages.
@@ -168,7 +169,14 @@ def origin(region: str, value: str) -> dict[str, Any]:
     }
 
 
-def distribution_config(value: str) -> dict[str, Any]:
+def health_twin(value: str) -> dict[str, Any]:
+    """The primary's twin, the /health origin group's primary (global_edge.py): carries the header."""
+    twin = origin(PRIMARY, value)
+    twin["Id"] = HEALTH_TWIN
+    return twin
+
+
+def distribution_config(value: str, twin: str | None = None) -> dict[str, Any]:
     # A non-region origin with its own header proves that only region origins are touched.
     other = origin(PRIMARY, "untouched")
     other.update(
@@ -179,7 +187,10 @@ def distribution_config(value: str) -> dict[str, Any]:
         "CallerReference": "ecommerce-edge-Distribution-1700000000",
         "Aliases": {"Quantity": 0},
         "DefaultRootObject": "",
-        "Origins": {"Quantity": 3, "Items": [origin(PRIMARY, value), origin(SECOND, value), other]},
+        "Origins": {
+            "Quantity": 4,
+            "Items": [origin(PRIMARY, value), origin(SECOND, value), health_twin(twin or value), other],
+        },
         "OriginGroups": {"Quantity": 0},
         "DefaultCacheBehavior": {
             "TargetOriginId": PRIMARY,
@@ -226,7 +237,7 @@ def distribution_config(value: str) -> dict[str, Any]:
     }
 
 
-def distribution(status: str, value: str) -> dict[str, Any]:
+def distribution(status: str, value: str, twin: str | None = None) -> dict[str, Any]:
     return {
         "Id": DISTRIBUTION,
         "ARN": f"arn:aws:cloudfront::{ACCOUNT}:distribution/{DISTRIBUTION}",
@@ -234,7 +245,7 @@ def distribution(status: str, value: str) -> dict[str, Any]:
         "LastModifiedTime": NOW,
         "InProgressInvalidationBatches": 0,
         "DomainName": "d111111abcdef8.cloudfront.net",
-        "DistributionConfig": distribution_config(value),
+        "DistributionConfig": distribution_config(value, twin),
     }
 
 
@@ -271,6 +282,7 @@ class World:
         self.locks = dict.fromkeys(ACLS, lock(0))
         self.live, self.status, self.in_flight = live, status, {live}
         self.etag, self.deploy_polls = "ETAG0", deploy_polls
+        self.twin: str | None = None  # the /health twin's value when it differs from the others
         self.polls_left = deploy_polls if status == "InProgress" else 0
         self.calls: list[tuple[str, ...]] = []
         self.changes = 0
@@ -388,11 +400,11 @@ class World:
                 self.status, self.in_flight = "Deployed", {self.live}
             else:
                 self.polls_left -= 1
-        return {"Distribution": distribution(self.status, self.live), "ETag": self.etag}
+        return {"Distribution": distribution(self.status, self.live, self.twin), "ETag": self.etag}
 
     def GetDistributionConfig(self, region: str, params: dict[str, Any]) -> dict[str, Any]:
         assert params["Id"] == DISTRIBUTION
-        return {"DistributionConfig": distribution_config(self.live), "ETag": self.etag}
+        return {"DistributionConfig": distribution_config(self.live, self.twin), "ETag": self.etag}
 
     def UpdateDistribution(self, region: str, params: dict[str, Any]) -> dict[str, Any]:
         assert params["Id"] == DISTRIBUTION and params["IfMatch"] == self.etag
@@ -400,8 +412,9 @@ class World:
         values = {o["Id"]: o["CustomHeaders"]["Items"][0]["HeaderValue"] for o in config["Origins"]["Items"]}
         assert values["maintenance"] == "k", "a non-region origin was touched"
         assert values[PRIMARY] == values[SECOND]
+        assert values[HEALTH_TWIN] == values[PRIMARY], "the /health twin origin was left on another value"
         assert config == distribution_config(values[PRIMARY]), "only the header may change"
-        self.live = values[PRIMARY]
+        self.live, self.twin = values[PRIMARY], None
         self.in_flight.add(self.live)
         self.status, self.polls_left = "InProgress", self.deploy_polls
         self.etag = f"ETAG{int(self.etag[4:]) + 1}"
@@ -769,6 +782,28 @@ def test_a_rotation_left_by_the_old_command_is_finished_with_its_value() -> None
 
 def test_an_unknown_live_value_is_refused() -> None:
     world = World(live="x" * 43, acl_values=("x" * 43, CURRENT))
+
+    with pytest.raises(RotationRefused, match="neither AWSCURRENT nor"):
+        run(world)
+    assert not any(c[-1] in MUTATIONS for c in world.calls)
+
+
+def test_the_health_twin_origin_is_rotated_with_the_region_origins() -> None:
+    # The /health origin group's primary is a twin origin "<primary>-health" carrying the header:
+    # left on the old value it would be refused once the web ACLs drop it (the fake refuses an
+    # UpdateDistribution that leaves it behind).
+    world = World()
+    lines: list[str] = []
+
+    assert run(world, lines).ok
+
+    assert world.settled() == NEW and world.twin is None
+    assert any("CloudFront origin header" in line and "3 origin(s)" in line for line in lines), lines
+
+
+def test_a_health_twin_sending_an_unknown_value_is_refused_in_the_preflight() -> None:
+    world = World()
+    world.twin = "x" * 43
 
     with pytest.raises(RotationRefused, match="neither AWSCURRENT nor"):
         run(world)
