@@ -7,6 +7,7 @@ retries, probe spacing and the clock are injected.
 
 from __future__ import annotations
 
+import datetime as dt
 import http.server
 import json
 import logging
@@ -505,6 +506,17 @@ def test_the_same_run_recorded_twice_counts_once(fake: FakeKeyValueStore, arn: s
     assert not drained(fake, arn)[E2]
 
 
+def test_a_late_run_does_not_reset_the_counts_of_the_runs_after_it(fake: FakeKeyValueStore, arn: str) -> None:
+    """A run delivered late (older than the one recorded) is ignored: it would reset the counts."""
+    policy = edge_state.Policy(checkers=(E1,))
+    client = fake.client()
+    edge_state.observe(client, arn, E1, {E1: True, E2: False}, policy, at=T0 + 60)
+    edge_state.observe(client, arn, E1, {E1: True, E2: True}, policy, at=T0)  # late, and healthy
+    assert json.loads(fake.items(arn)["health:us-east-2:us-east-1"]) == {"fail": 1, "ok": 0, "at": T0 + 60}
+    decisions = edge_state.observe(client, arn, E1, {E1: True, E2: False}, policy, at=T0 + 120)
+    assert {d.region: d.action for d in decisions}[E2] == "drained"
+
+
 def test_an_operators_drain_holds_while_the_region_is_healthy(fake: FakeKeyValueStore) -> None:
     """Planned maintenance: the checkers never undo a drain they did not make."""
     arn = fake.create_store({"drained:us-east-2": "true"})
@@ -843,6 +855,48 @@ def test_handler_drains_then_restores_across_invocations(
     assert [invoke({E1: [OK], E2: [OK]})[E2] for _ in range(3)] == ["none", "none", "restored"]
     assert not any(drained(fake, arn).values())
     assert len(secrets.calls) == 2  # once per cold start (AWSCURRENT, AWSPREVIOUS)
+
+
+def scheduled(minute: int, second: int = 0) -> dict[str, Any]:
+    """An EventBridge scheduled event (its documented shape) for minute ``minute`` after T0."""
+    when = dt.datetime.fromtimestamp(T0 + 60 * minute + second, dt.UTC)
+    return {
+        "version": "0",
+        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": W2,
+        "resources": ["arn:aws:events:us-west-2:123456789012:rule/checker"],
+        "detail": {},
+    }
+
+
+def test_a_duplicate_delivery_of_a_scheduled_event_is_one_run(
+    lambda_env: Sleeps, monkeypatch: pytest.MonkeyPatch, fake: FakeKeyValueStore, arn: str
+) -> None:
+    """Lambda may deliver one event twice: the second delivery (half a minute later by the wall
+    clock) is the same run, not a second failing one that would drain the region."""
+    monkeypatch.setenv("CHECKERS", json.dumps([W2]))
+    monkeypatch.setattr(edge_health, "secrets_client_factory", FakeSecrets({"AWSCURRENT": "s"}).factory)
+    monkeypatch.setattr(edge_health, "prober", Prober({E1: [OK], E2: [DOWN]}))
+    first = edge_health.handler(scheduled(0, 2), None)
+    lambda_env.tick()  # type: ignore[attr-defined]
+    again = edge_health.handler(scheduled(0, 2), None)
+    assert (actions(first)[E2], actions(again)[E2]) == ("none", "none")
+    assert json.loads(fake.items(arn)["health:us-east-2:us-west-2"])["fail"] == 1
+    assert actions(edge_health.handler(scheduled(1, 1), None))[E2] == "drained"
+
+
+def test_scheduled_at_is_the_events_minute() -> None:
+    assert edge_health.scheduled_at(scheduled(3, 59)) == T0 + 180
+    assert (
+        edge_health.scheduled_at({"time": "2015-10-08T16:53:06Z"})
+        == dt.datetime(2015, 10, 8, 16, 53, tzinfo=dt.UTC).timestamp()
+    )
+    assert edge_health.scheduled_at({}) is None  # a manual invocation: the wall clock
+    assert edge_health.scheduled_at({"time": "yesterday"}) is None
 
 
 def test_handler_reads_its_settings_from_the_environment(

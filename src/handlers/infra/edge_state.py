@@ -303,8 +303,10 @@ class Observation:
 
     def after(self, healthy: bool, at: float, ttl_seconds: float) -> Observation:
         """This observation extended by a run that started at ``at``. A stale one starts over; the
-        same run recorded twice (a write retried after it landed) counts once."""
-        if at == self.at:
+        same run recorded twice (a write retried after it landed, or one scheduled event delivered
+        twice) counts once, and a run older than the recorded one (delivered late) is ignored: it
+        must not reset the counts of the runs after it."""
+        if at <= self.at:
             return self
         previous = self if 0 <= at - self.at <= ttl_seconds else Observation()
         if healthy:
