@@ -18,10 +18,12 @@ are drained take the nearest anyway.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,49 +148,92 @@ class Target:
     restore: Callable[[str], edge_state.Change]
     items: Callable[[], dict[str, str]]
     failover_groups: Callable[[bool], edge_state.Change]
+    auto_drain: Callable[[bool], edge_state.Change]
+
+
+#: A syntactically valid ARN for the local store (edge_state checks the form of every ARN).
+LOCAL_KVS_ARN = "arn:aws:cloudfront::000000000000:key-value-store/local-dev"
+
+
+class LocalKvsClient:
+    """The KeyValueStore calls :mod:`handlers.infra.edge_state` makes (DescribeKeyValueStore,
+    ListKeys, PutKey, DeleteKey, UpdateKeys) over the local KVS import file, with the same ETag
+    protocol: the ETag is a digest of the file, so a write whose ``IfMatch`` is stale (any writer in
+    between: the local checker, another command) is a ``ConflictException``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def _etag(self, items: Mapping[str, str]) -> str:
+        return hashlib.sha256(json.dumps(sorted(items.items())).encode()).hexdigest()[:16]
+
+    @staticmethod
+    def _error(code: str, message: str, operation: str) -> Exception:
+        import botocore.exceptions
+
+        return botocore.exceptions.ClientError({"Error": {"Code": code, "Message": message}}, operation)
+
+    def describe_key_value_store(self, *, KvsARN: str) -> dict[str, Any]:
+        items = read_local(self.path)
+        return {"KvsARN": KvsARN, "ETag": self._etag(items), "ItemCount": len(items)}
+
+    def list_keys(self, *, KvsARN: str, MaxResults: int = 50, NextToken: str | None = None) -> dict[str, Any]:
+        items = read_local(self.path)
+        return {"Items": [{"Key": k, "Value": v} for k, v in items.items()]}
+
+    def put_key(self, *, KvsARN: str, Key: str, Value: str, IfMatch: str) -> dict[str, Any]:
+        return self.update_keys(KvsARN=KvsARN, IfMatch=IfMatch, Puts=[{"Key": Key, "Value": Value}])
+
+    def delete_key(self, *, KvsARN: str, Key: str, IfMatch: str) -> dict[str, Any]:
+        with self._lock:
+            if Key not in read_local(self.path):
+                raise self._error("ResourceNotFoundException", f"no key {Key}", "DeleteKey")
+            return self._update(IfMatch, [], [{"Key": Key}], "DeleteKey")
+
+    def update_keys(
+        self,
+        *,
+        KvsARN: str,
+        IfMatch: str,
+        Puts: list[dict[str, str]] | None = None,
+        Deletes: list[dict[str, str]] | None = None,
+    ) -> dict[str, Any]:
+        with self._lock:
+            return self._update(IfMatch, Puts or [], Deletes or [], "UpdateKeys")
+
+    def _update(
+        self, if_match: str, puts: list[dict[str, str]], deletes: list[dict[str, str]], operation: str
+    ) -> dict[str, Any]:
+        items = read_local(self.path)
+        if if_match != self._etag(items):
+            raise self._error("ConflictException", "the store changed", operation)
+        for put in puts:
+            items[put["Key"]] = put["Value"]
+        for delete in deletes:
+            items.pop(delete["Key"], None)
+        write_local(self.path, items)
+        return {"ETag": self._etag(items), "ItemCount": len(items)}
 
 
 def local_target(data_dir: Path) -> Target:
+    """The ``make dev`` edge: the same edge_state operations as the deployed one (an operator's
+    drain takes over an automatic one, a restore clears its ``auto-drained:`` marker), through
+    :class:`LocalKvsClient`."""
     path = data_dir / LOCAL_STORE
     regions = LOCAL_REGIONS
-
-    def read() -> dict[str, bool]:
-        return edge_state.state_from_items(read_local(path), regions)
-
-    def drain(region: str, force: bool) -> edge_state.Change:
-        items = read_local(path)
-        state = edge_state.state_from_items(items, regions)
-        edge_state.check_drain_allowed(region, regions, state, allow_last=True)
-        if state[region]:
-            return edge_state.Change(region, drained=True, changed=False, attempts=1)
-        edge_state.check_drain_allowed(region, regions, state, allow_last=force)
-        write_local(path, {**items, edge_state.drain_key(region): edge_state.DRAINED_VALUE})
-        return edge_state.Change(region, drained=True, changed=True, attempts=1)
-
-    def restore(region: str) -> edge_state.Change:
-        items = read_local(path)
-        if not edge_state.state_from_items(items, [region])[region]:
-            return edge_state.Change(region, drained=False, changed=False, attempts=1)
-        write_local(path, {k: v for k, v in items.items() if k != edge_state.drain_key(region)})
-        return edge_state.Change(region, drained=False, changed=True, attempts=1)
-
-    def failover_groups(on: bool) -> edge_state.Change:
-        items = read_local(path)
-        changed = edge_state.failover_groups_on(items) != on
-        if changed:
-            rest = {k: v for k, v in items.items() if k != edge_state.FAILOVER_GROUPS_KEY}
-            write_local(path, rest if on else {**rest, edge_state.FAILOVER_GROUPS_KEY: "off"})
-        return edge_state.Change(edge_state.FAILOVER_GROUPS_KEY, drained=not on, changed=changed, attempts=1)
-
+    client = LocalKvsClient(path)
+    arn = LOCAL_KVS_ARN
     return Target(
         regions,
         regions[0],
         f"local edge state {path}",
-        read,
-        drain,
-        restore,
-        lambda: read_local(path),
-        failover_groups,
+        lambda: edge_state.read_state(client, arn, regions),
+        lambda region, force: edge_state.drain(client, arn, region, regions, allow_last=force),
+        lambda region: edge_state.restore(client, arn, region),
+        lambda: edge_state.read_items(client, arn),
+        lambda on: edge_state.set_failover_groups(client, arn, on),
+        lambda on: edge_state.set_auto_drain(client, arn, on),
     )
 
 
@@ -277,6 +322,7 @@ def deployed_target(kvs_arn: str | None = None) -> Target:
         lambda region: edge_state.restore(client, arn, region),
         lambda: edge_state.read_items(client, arn),
         lambda on: edge_state.set_failover_groups(client, arn, on),
+        lambda on: edge_state.set_auto_drain(client, arn, on),
     )
 
 
@@ -406,6 +452,8 @@ def status_command(local: bool, data_dir: Path, kvs_arn: str | None) -> None:
         click.echo(line)
     groups = "on" if edge_state.failover_groups_on(items) else "OFF (one origin per request)"
     click.echo(f"per-request failover groups for reads: {groups}")
+    auto = "on" if edge_state.auto_drain_on(items) else "OFF (the checkers record and restore, never drain)"
+    click.echo(f"automatic drains by the health checkers: {auto}")
 
 
 @edge.command("failover-groups")
@@ -418,3 +466,16 @@ def failover_groups_command(state: str, local: bool, data_dir: Path, kvs_arn: st
         target = _target(local, data_dir, kvs_arn)
         change = target.failover_groups(state == "on")
     click.echo(f"failover groups {state}" + ("" if change.changed else " (already; nothing changed)"))
+
+
+@edge.command("auto-drain")
+@click.argument("state", type=click.Choice(["on", "off"]))
+@_target_options
+def auto_drain_command(state: str, local: bool, data_dir: Path, kvs_arn: str | None) -> None:
+    """Let the health checkers drain failing regions, or not (KVS key auto-drain): off when a cause
+    shared by every region (a bad CA bundle, a bad /health deploy) makes them drain healthy ones.
+    They keep recording, and still restore a region they drained."""
+    with _reported():
+        target = _target(local, data_dir, kvs_arn)
+        change = target.auto_drain(state == "on")
+    click.echo(f"automatic drains {state}" + ("" if change.changed else " (already; nothing changed)"))

@@ -7,6 +7,7 @@ retries, probe spacing and the clock are injected.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import http.server
 import json
@@ -545,13 +546,53 @@ def test_the_last_serving_region_is_kept_and_reported(
     fake: FakeKeyValueStore, arn: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger=edge_health.__name__)
-    summary = runs(fake, arn, {E1: [DOWN], E2: [DOWN]}, 2)[1]
-    assert actions(summary) == {E1: "drained", E2: "kept-last-serving"}
+    put(fake, arn, "drained:us-east-1", "true")  # an operator's drain: held while us-east-1 is healthy
+    summary = runs(fake, arn, {E1: [OK], E2: [DOWN]}, 3)[2]
+    assert actions(summary) == {E1: "held-by-operator", E2: "kept-last-serving"}
     assert "last serving region" in summary["regions"][1]["detail"]
     assert summary["errors"] == []
     assert drained(fake, arn) == {E1: True, E2: False}
     warning = next(r for r in caplog.records if r.levelno == logging.WARNING)
     assert json.loads(warning.getMessage())["region"] == E2
+
+
+def test_a_checker_seeing_every_region_fail_has_no_vote(fake: FakeKeyValueStore, arn: str) -> None:
+    """A cause shared by every region (the checker's CA bundle, a bad /health everywhere) must not
+    drain a healthy region, nor drain it again after an operator restored it."""
+    fleet = settings(arn, checkers=CHECKERS)
+    for n in range(3):
+        for name in CHECKERS:
+            run = checker(fake, arn, Prober({E1: [DOWN], E2: [DOWN]}), Sleeps(), at=T0 + 60 * n)
+            run.settings = dataclasses.replace(fleet, checker=name)
+            summary = run.run()
+            assert set(actions(summary).values()) == {"none"}, (n, name)
+            assert "no vote" in summary["regions"][0]["detail"]
+    assert drained(fake, arn) == {E1: False, E2: False}
+    assert json.loads(fake.items(arn)["health:us-east-1:us-west-2"])["fail"] == 0
+
+
+def test_a_region_failing_alone_still_drains_after_a_no_vote_run(fake: FakeKeyValueStore, arn: str) -> None:
+    runs(fake, arn, {E1: [DOWN], E2: [DOWN]}, 1)
+    summaries = runs(fake, arn, {E1: [OK], E2: [DOWN]}, 2, start=T0 + 60)
+    assert [actions(s)[E2] for s in summaries] == ["none", "drained"]
+
+
+def test_auto_drain_off_stops_drains_not_restores(fake: FakeKeyValueStore) -> None:
+    arn = fake.create_store({**AUTO_E2, "auto-drain": "off"})
+    summaries = runs(fake, arn, {E1: [DOWN], E2: [OK]}, 3)
+    assert [actions(s)[E1] for s in summaries] == ["none", "auto-drain-off", "auto-drain-off"]
+    assert "ecommerce edge auto-drain on" in summaries[1]["regions"][0]["detail"]
+    assert actions(summaries[2])[E2] == "restored"
+    assert drained(fake, arn) == {E1: False, E2: False}
+    edge_state.set_auto_drain(fake.client(), arn, True)
+    assert "auto-drain" not in fake.items(arn)
+    assert actions(runs(fake, arn, {E1: [DOWN], E2: [OK]}, 1, start=T0 + 180)[0])[E1] == "drained"
+
+
+@pytest.mark.parametrize("value", ["off", " OFF "])
+def test_only_off_turns_automatic_drains_off(value: str) -> None:
+    assert not edge_state.auto_drain_on({"auto-drain": value})
+    assert edge_state.auto_drain_on({}) and edge_state.auto_drain_on({"auto-drain": "no"})
 
 
 def test_restores_come_before_drains(fake: FakeKeyValueStore) -> None:
@@ -1157,8 +1198,9 @@ def test_local_status_shows_state_and_sample_viewers(tmp_path: Path) -> None:
         "  us-east-2  serving",
         "viewers are routed to the nearest of: us-east-1, us-east-2",
     ]
-    assert lines[-1] == "per-request failover groups for reads: on"
-    routes = {line.split("->")[0].strip(): line.split("->")[1].strip() for line in lines[4:-1]}
+    assert lines[-2] == "per-request failover groups for reads: on"
+    assert lines[-1] == "automatic drains by the health checkers: on"
+    routes = {line.split("->")[0].strip(): line.split("->")[1].strip() for line in lines[4:-2]}
     assert routes == {
         "New York": E1,
         "Chicago": E2,
@@ -1253,6 +1295,23 @@ def test_failover_groups_switch_local_is_what_the_router_reads(tmp_path: Path) -
     assert invoke("failover-groups", "off", "--local", "--data-dir", str(tmp_path)).exit_code == 0
     assert kvs_file(tmp_path) == {"data": [{"key": "failover-groups", "value": "off"}]}
     assert invoke("failover-groups", "on", "--local", "--data-dir", str(tmp_path)).exit_code == 0
+    assert kvs_file(tmp_path) == {"data": []}
+
+
+def test_auto_drain_switch_deployed(deployed: Path, fake: FakeKeyValueStore, arn: str) -> None:
+    assert invoke("auto-drain", "off").output.strip() == "automatic drains off"
+    assert fake.items(arn) == {"auto-drain": "off"}
+    assert "automatic drains by the health checkers: OFF" in invoke("status").output
+    assert invoke("auto-drain", "off").output.strip() == "automatic drains off (already; nothing changed)"
+    assert invoke("auto-drain", "on").exit_code == 0
+    assert fake.items(arn) == {}
+
+
+def test_auto_drain_switch_local_is_what_the_local_checker_reads(tmp_path: Path) -> None:
+    assert invoke("auto-drain", "off", "--local", "--data-dir", str(tmp_path)).exit_code == 0
+    assert kvs_file(tmp_path) == {"data": [{"key": "auto-drain", "value": "off"}]}
+    assert not edge_state.auto_drain_on(cli.read_local(tmp_path / "edge" / "kvs.json"))
+    assert invoke("auto-drain", "on", "--local", "--data-dir", str(tmp_path)).exit_code == 0
     assert kvs_file(tmp_path) == {"data": []}
 
 

@@ -17,8 +17,6 @@ checker makes with the same ETag protocol: a write whose ``IfMatch`` is stale is
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import threading
 import urllib.error
@@ -28,59 +26,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ecommerce_dev.edge import read_local, write_local
+from ecommerce_dev.edge import LOCAL_KVS_ARN, LocalKvsClient
 from handlers.infra import edge_health
 
-#: A syntactically valid ARN for the local store (the checker's settings require one).
-LOCAL_KVS_ARN = "arn:aws:cloudfront::000000000000:key-value-store/local-dev"
+__all__ = ["LOCAL_KVS_ARN", "LocalChecker", "LocalKvsClient", "local_checker", "local_get"]
 CHECKER_NAME = "local"
 DEFAULT_INTERVAL_SECONDS = 5.0
 PROBE_TIMEOUT_SECONDS = 2.0
 HISTORY = 50
 
 log = logging.getLogger("ecommerce_dev.edge_checker")
-
-
-class LocalKvsClient:
-    """DescribeKeyValueStore, ListKeys and UpdateKeys over the local KVS import file; the ETag is a
-    digest of the file, so any writer in between (``ecommerce edge drain --local``) is a conflict."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-
-    def _etag(self, items: Mapping[str, str]) -> str:
-        return hashlib.sha256(json.dumps(sorted(items.items())).encode()).hexdigest()[:16]
-
-    def describe_key_value_store(self, *, KvsARN: str) -> dict[str, Any]:
-        return {"KvsARN": KvsARN, "ETag": self._etag(read_local(self.path)), "ItemCount": 0}
-
-    def list_keys(self, *, KvsARN: str, MaxResults: int = 50, NextToken: str | None = None) -> dict[str, Any]:
-        items = read_local(self.path)
-        return {"Items": [{"Key": k, "Value": v} for k, v in items.items()]}
-
-    def update_keys(
-        self,
-        *,
-        KvsARN: str,
-        IfMatch: str,
-        Puts: list[dict[str, str]] | None = None,
-        Deletes: list[dict[str, str]] | None = None,
-    ) -> dict[str, Any]:
-        import botocore.exceptions
-
-        with self._lock:
-            items = read_local(self.path)
-            if IfMatch != self._etag(items):
-                raise botocore.exceptions.ClientError(
-                    {"Error": {"Code": "ConflictException", "Message": "the store changed"}}, "UpdateKeys"
-                )
-            for put in Puts or []:
-                items[put["Key"]] = put["Value"]
-            for delete in Deletes or []:
-                items.pop(delete["Key"], None)
-            write_local(self.path, items)
-            return {"ETag": self._etag(items)}
 
 
 def local_get(url: str, headers: Mapping[str, str], timeout: float) -> edge_health.HttpAnswer:
