@@ -11,7 +11,9 @@ CloudFront sends it, so neither a deploy (which resolves ``AWSCURRENT``) nor an 
 1. stage a new value as ``AWSPENDING`` on the primary secret (``PutSecretValue`` with
    ``VersionStages=["AWSPENDING"]`` and a ``ClientRequestToken``, which attaches only that label:
    https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_PutSecretValue.html);
-2. wait until every replica (the other serving regions, the witness, us-east-1) carries it;
+2. report which replicas (the other serving regions, the witness, us-east-1) already show it —
+   advisory only: nothing reads ``AWSPENDING`` from a replica, and that replicas carry labels
+   other than ``AWSCURRENT`` is not documented, so nothing waits or fails on it;
 3. every web ACL accepts [new, current];
 4. wait for WAF propagation;
 5. CloudFront sends new;
@@ -422,6 +424,14 @@ class _Rotation:
         self.out.protect(value)
         return _Secret(value, str(got["VersionId"]), document)
 
+    def replica_shows(self, stage: str, region: str, value: str) -> bool:
+        """Whether ``region``'s replica answers ``value`` for ``stage`` now (a read error is False)."""
+        try:
+            got = self.secret_value(stage, region)
+        except (_StepError, *_aws_errors()):
+            return False
+        return got is not None and got.value == value
+
     def wait_replicas(self, stage: str, value: str, timeout: float, sleep: Callable[[float], None]) -> str:
         """Poll every replica until ``stage`` names ``value`` there."""
         pending = list(self.t.replica_regions)
@@ -662,15 +672,19 @@ def rotate_origin_secret(
     if mode == "promoted" and cloudfront_done:
         out.ok("CloudFront sends the new value", f"{targets.distribution_id} Deployed")
     else:
-        # ---- 2. every replica carries the pending version
+        # ---- 2. advisory: which replicas already show the pending version. Nothing reads
+        # AWSPENDING from a replica (checkers read AWSCURRENT/AWSPREVIOUS; a deploy, AWSCURRENT), and
+        # that replicas carry staging labels other than AWSCURRENT is not documented: no wait, no
+        # failure. Step 8 (AWSCURRENT in every replica) is the one the safety rests on.
         if mode != "promoted":
 
             def pending_replicas() -> str:
-                note = run.wait_replicas("AWSPENDING", new.value, replica_timeout, sleep)
-                report.replicas = list(targets.replica_regions)
-                return note
+                shown = [r for r in targets.replica_regions if run.replica_shows("AWSPENDING", r, new.value)]
+                others = [r for r in targets.replica_regions if r not in shown]
+                note = f"{', '.join(shown) or 'none'} show it"
+                return note + (f"; not yet: {', '.join(others)} (not waited for)" if others else "")
 
-            run.step("replicas have the pending value", pending_replicas)
+            run.step("replicas (pending value, advisory)", pending_replicas)
 
         # ---- 3. every web ACL accepts [new, old]
 
