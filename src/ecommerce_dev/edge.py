@@ -3,9 +3,11 @@
 Deployed (default): the drain state lives in the CloudFront KeyValueStore of the edge stack (output
 ``EdgeDrainStoreArn``), changed with the ETag protocol of :mod:`handlers.infra.edge_state` (SigV4A:
 needs ``botocore[crt]``). Only the edge stack is asked (DescribeStacks in us-east-1), never a
-regional one: drains happen when a region is impaired. The ARN is remembered after the first
-successful lookup (``~/.cache/ecommerce/<app>-edge.json``, or ``$ECOMMERCE_CACHE_DIR``), and
-``--kvs-arn`` (env ``ECOMMERCE_EDGE_KVS_ARN``) skips CloudFormation entirely.
+regional one: drains happen when a region is impaired. The ARN is remembered per account and app
+after the first successful lookup (``~/.cache/ecommerce/<account>-<app>-edge.json``, or
+``$ECOMMERCE_CACHE_DIR``; the account is the configuration's ``account``, else the caller's from STS),
+looked up again once when the remembered store no longer exists, and ``--kvs-arn`` (env
+``ECOMMERCE_EDGE_KVS_ARN``) skips CloudFormation entirely.
 
 ``--local``: the file ``<data-dir>/edge/kvs.json`` that ``make dev``'s local
 edge reads, in CloudFront's KVS import format ``{"data": [{"key": ..., "value": ...}]}``.
@@ -52,6 +54,8 @@ SAMPLE_VIEWERS: tuple[tuple[str, float, float], ...] = (
 #: Injectable for tests: the KVS client and the CloudFormation client (per region) of the deployed mode.
 client_factory: Callable[[], Any] = edge_state.make_client
 cloudformation_client_factory: Callable[[str], Any] | None = None
+#: Injectable for tests: the caller's account (default: STS GetCallerIdentity).
+caller_account_factory: Callable[[], str] | None = None
 
 
 # ------------------------------------------------------------------------------ routing (router.js)
@@ -237,26 +241,51 @@ def local_target(data_dir: Path) -> Target:
     )
 
 
-def cache_file(app_name: str) -> Path:
+def cache_file(app_name: str, account: str) -> Path:
+    """Where the KVS ARN of ``app_name`` in ``account`` is remembered (one file per account and app:
+    the same app name deployed to another account has another store)."""
     base = os.environ.get(CACHE_ENV) or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or "~/.cache", "ecommerce"
     )
-    return Path(base).expanduser() / f"{app_name}-edge.json"
+    return Path(base).expanduser() / f"{account}-{app_name}-edge.json"
 
 
-def _cached_arn(app_name: str) -> str | None:
+def _cached_arn(app_name: str, account: str) -> str | None:
     try:
-        arn = json.loads(cache_file(app_name).read_text(encoding="utf-8")).get("kvs_arn")
+        arn = json.loads(cache_file(app_name, account).read_text(encoding="utf-8")).get("kvs_arn")
     except (OSError, ValueError, AttributeError):
         return None
-    return arn if isinstance(arn, str) and edge_state.KVS_ARN.fullmatch(arn) else None
+    match = edge_state.KVS_ARN.fullmatch(arn) if isinstance(arn, str) else None
+    return arn if match and match.group(1) == account else None
 
 
-def _remember_arn(app_name: str, arn: str) -> None:
-    path = cache_file(app_name)
+def _remember_arn(app_name: str, account: str, arn: str) -> None:
+    path = cache_file(app_name, account)
     with contextlib.suppress(OSError):  # a cache: never fail a drain for it
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"kvs_arn": arn}) + "\n", encoding="utf-8")
+
+
+def _caller_account() -> str:
+    """The account of the caller's credentials (STS GetCallerIdentity, the client's region, else
+    us-east-1)."""
+    import boto3
+
+    session = boto3.session.Session()
+    sts = session.client("sts", region_name=session.region_name or "us-east-1")
+    return str(sts.get_caller_identity()["Account"])
+
+
+def _account(config: Any) -> str | None:
+    """The configuration's ``account``, else the caller's; None when neither can be told."""
+    if config.account:
+        return str(config.account)
+    try:
+        return (caller_account_factory or _caller_account)()
+    except Exception as exc:
+        if type(exc).__module__.startswith(("botocore", "boto3")) or isinstance(exc, OSError):
+            return None
+        raise
 
 
 def _cloudformation(region: str) -> Any:
@@ -289,15 +318,24 @@ def _edge_stack_output(config: Any, key: str) -> str:
     return Deployment(config, {stack: outputs}).output(stack, key)
 
 
-def deployed_arn(config: Any, kvs_arn: str | None = None) -> str:
-    """``--kvs-arn``, else the remembered ARN, else the edge stack's output (then remembered)."""
+def deployed_arn(config: Any, kvs_arn: str | None = None) -> tuple[str, bool]:
+    """(ARN, remembered): ``--kvs-arn``, else the ARN remembered for this account and app, else the
+    edge stack's output (then remembered)."""
     if kvs_arn:
-        return kvs_arn
-    cached = _cached_arn(config.app_name)
+        return kvs_arn, False
+    account = _account(config)
+    cached = _cached_arn(config.app_name, account) if account else None
     if cached is not None:
-        return cached
+        return cached, True
+    return _lookup_arn(config, account), False
+
+
+def _lookup_arn(config: Any, account: str | None) -> str:
     arn = _edge_stack_output(config, KVS_OUTPUT)
-    _remember_arn(config.app_name, arn)
+    found = edge_state.KVS_ARN.fullmatch(arn)
+    owner = account or (found.group(1) if found else None)
+    if owner:
+        _remember_arn(config.app_name, owner, arn)
     return arn
 
 
@@ -310,19 +348,34 @@ def deployed_target(kvs_arn: str | None = None) -> Target:
             "the edge is disabled in the configuration (edge.enabled: false): there is nothing to drain; "
             "use --local for the dev server's edge"
         )
-    arn = deployed_arn(config, kvs_arn)
+    arn, remembered = deployed_arn(config, kvs_arn)
+    store = {"arn": arn, "remembered": remembered}
     regions = tuple(config.regions)
     client = client_factory()
+
+    def on_store(operation: Callable[[str], Any]) -> Any:
+        """Run ``operation`` on the store; a remembered ARN that names no store (the edge stack was
+        replaced) is looked up again once (DescribeStacks) and the operation repeated."""
+        try:
+            return operation(store["arn"])
+        except edge_state.StoreNotFoundError:
+            if not store["remembered"]:
+                raise
+        store["arn"], store["remembered"] = _lookup_arn(config, _account(config)), False
+        return operation(store["arn"])
+
     return Target(
         regions,
         config.primary,
         f"KeyValueStore {arn}",
-        lambda: edge_state.read_state(client, arn, regions),
-        lambda region, force: edge_state.drain(client, arn, region, regions, allow_last=force),
-        lambda region: edge_state.restore(client, arn, region),
-        lambda: edge_state.read_items(client, arn),
-        lambda on: edge_state.set_failover_groups(client, arn, on),
-        lambda on: edge_state.set_auto_drain(client, arn, on),
+        lambda: on_store(lambda a: edge_state.read_state(client, a, regions)),
+        lambda region, force: on_store(
+            lambda a: edge_state.drain(client, a, region, regions, allow_last=force)
+        ),
+        lambda region: on_store(lambda a: edge_state.restore(client, a, region)),
+        lambda: on_store(lambda a: edge_state.read_items(client, a)),
+        lambda on: on_store(lambda a: edge_state.set_failover_groups(client, a, on)),
+        lambda on: on_store(lambda a: edge_state.set_auto_drain(client, a, on)),
     )
 
 

@@ -1246,6 +1246,7 @@ def deployed(monkeypatch: pytest.MonkeyPatch, fake: FakeKeyValueStore, arn: str,
     monkeypatch.setattr(
         cli, "cloudformation_client_factory", FakeCloudFormation({"ecommerce-edge": {cli.KVS_OUTPUT: arn}})
     )
+    monkeypatch.setattr(cli, "caller_account_factory", lambda: fake.account)
     return config
 
 
@@ -1258,10 +1259,53 @@ def test_drain_asks_only_the_edge_stack_once_then_remembers_the_arn(
     assert isinstance(cloudformation, FakeCloudFormation)
     assert invoke("drain", E1).exit_code == 0
     assert cloudformation.asked == [("us-east-1", "ecommerce-edge")]
-    assert json.loads((tmp_path / "cache" / "ecommerce-edge.json").read_text()) == {"kvs_arn": arn}
+    cached = tmp_path / "cache" / f"{fake.account}-ecommerce-edge.json"
+    assert json.loads(cached.read_text()) == {"kvs_arn": arn}
     assert invoke("restore", E1).exit_code == 0
     assert invoke("status").exit_code == 0
     assert cloudformation.asked == [("us-east-1", "ecommerce-edge")]  # remembered
+
+
+def test_the_remembered_arn_is_per_account(
+    deployed: Path, fake: FakeKeyValueStore, arn: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The same app in another account has another store: its ARN is looked up, not reused."""
+    cloudformation = cli.cloudformation_client_factory
+    assert isinstance(cloudformation, FakeCloudFormation)
+    assert invoke("status").exit_code == 0
+    other = FakeKeyValueStore(account="210987654321")
+    other_arn = other.create_store()
+    monkeypatch.setattr(cli, "client_factory", other.client)
+    monkeypatch.setattr(cli, "caller_account_factory", lambda: other.account)
+    cloudformation.outputs = {"ecommerce-edge": {cli.KVS_OUTPUT: other_arn}}
+    assert invoke("drain", E2).exit_code == 0
+    assert cloudformation.asked == [("us-east-1", "ecommerce-edge")] * 2
+    assert drained(other, other_arn)[E2] and not drained(fake, arn)[E2]
+    assert json.loads((tmp_path / "cache" / f"{other.account}-ecommerce-edge.json").read_text()) == {
+        "kvs_arn": other_arn
+    }
+
+
+def test_a_remembered_store_that_is_gone_is_looked_up_again_once(
+    deployed: Path, fake: FakeKeyValueStore, arn: str, tmp_path: Path
+) -> None:
+    """The edge stack was replaced: its new store is found through DescribeStacks, once."""
+    cloudformation = cli.cloudformation_client_factory
+    assert isinstance(cloudformation, FakeCloudFormation)
+    gone = f"arn:aws:cloudfront::{fake.account}:key-value-store/00000000-0000-4000-8000-000000000000"
+    cached = tmp_path / "cache" / f"{fake.account}-ecommerce-edge.json"
+    cached.parent.mkdir(parents=True)
+    cached.write_text(json.dumps({"kvs_arn": gone}))
+    result = invoke("drain", E2)
+    assert result.exit_code == 0, result.output
+    assert drained(fake, arn)[E2]
+    assert cloudformation.asked == [("us-east-1", "ecommerce-edge")]
+    assert json.loads(cached.read_text()) == {"kvs_arn": arn}
+    # The stack's output names a store that is gone too: one lookup, then the error.
+    cached.write_text(json.dumps({"kvs_arn": gone}))
+    cloudformation.outputs = {"ecommerce-edge": {cli.KVS_OUTPUT: gone}}
+    assert_clean_failure(invoke("restore", E2), "no CloudFront KeyValueStore")
+    assert len(cloudformation.asked) == 2
 
 
 def test_kvs_arn_skips_cloudformation(
