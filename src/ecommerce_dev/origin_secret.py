@@ -833,6 +833,51 @@ def rotate_origin_secret(
     return report
 
 
+# ---- status ----------------------------------------------------------------------------------------
+
+
+def rotation_status(
+    deployment: Deployment, *, clients: ClientFactory | None = None, echo: Callable[[str], None] = print
+) -> str:
+    """Whether a rotation is in progress, from the secret's labels only (DescribeSecret: no value is
+    read): ``staged`` when a version other than AWSCURRENT holds AWSPENDING (steps 1-6: do not deploy
+    the regional stacks), ``promoted`` when AWSCURRENT also holds AWSPENDING (steps 7-10), ``none``."""
+    from ecommerce_dev.deployment import DeploymentError
+
+    config = deployment.config
+    if not config.edge.enabled:
+        raise RotationRefused("the edge is disabled in the configuration: there is no origin secret")
+    try:
+        secret_arn = deployment.output(config.stack_name(config.primary), OUTPUT_SECRET_ARN)
+    except DeploymentError as exc:
+        raise RotationRefused(str(exc)) from None
+    factory = clients or _boto3()
+    try:
+        described = factory.client("secretsmanager", region_name=_region_of(secret_arn)).describe_secret(
+            SecretId=secret_arn
+        )
+    except _aws_errors() as exc:
+        raise OriginSecretError(f"describe the origin secret: {_aws_error(exc)}") from None
+    stages = {vid: set(labels) for vid, labels in described.get("VersionIdsToStages", {}).items()}
+    pending = next((vid for vid, labels in stages.items() if "AWSPENDING" in labels), None)
+    if pending is None:
+        echo("no origin-secret rotation in progress (no version is AWSPENDING)")
+        return "none"
+    if "AWSCURRENT" not in stages[pending]:
+        echo(
+            f"origin-secret rotation in progress: version {pending} is AWSPENDING, not yet AWSCURRENT "
+            "(staged). Do not deploy the regional stacks (a deploy makes the web ACLs refuse the new "
+            "value); finish it with `ecommerce edge rotate-origin-secret`"
+        )
+        return "staged"
+    echo(
+        f"origin-secret rotation in progress: version {pending} is AWSCURRENT and still AWSPENDING "
+        "(promoted; the old value may still be accepted). Finish it with `ecommerce edge "
+        "rotate-origin-secret`"
+    )
+    return "promoted"
+
+
 # ---- check -----------------------------------------------------------------------------------------
 
 
@@ -923,11 +968,26 @@ def _load_deployment() -> Deployment:
     is_flag=True,
     help="Rotate even if the distribution is not Deployed or sends an unknown value (may block traffic).",
 )
-def rotate_origin_secret_command(no_wait_deployed: bool, propagation_wait: float, force: bool) -> None:
+@click.option(
+    "--status",
+    "show_status",
+    is_flag=True,
+    help="Change nothing: say whether a rotation is in progress (a version other than AWSCURRENT "
+    "holds AWSPENDING: do not deploy the regional stacks).",
+)
+def rotate_origin_secret_command(
+    no_wait_deployed: bool, propagation_wait: float, force: bool, show_status: bool
+) -> None:
     """Rotate the X-Origin-Verify secret without downtime: stage a new value (AWSPENDING), web ACLs
     accept new and current, CloudFront sends new, then promote it and drop the old one; report each
     step, exit 1 if any fails. Run it again to continue an interrupted rotation."""
     deployment = _load_deployment()
+    if show_status:
+        try:
+            rotation_status(deployment, echo=click.echo)
+        except OriginSecretError as exc:
+            raise click.ClickException(str(exc)) from None
+        return
     try:
         report = rotate_origin_secret(
             deployment,

@@ -918,3 +918,40 @@ def test_generated_values_are_header_and_waf_safe() -> None:
     values = {GENERATE() for _ in range(50)}
     assert len(values) == 50
     assert all(len(v) == 48 and v.isascii() and v.isalnum() for v in values)
+
+
+def test_status_tells_whether_a_rotation_is_in_progress() -> None:
+    world = World(deploy_polls=5)
+    lines: list[str] = []
+
+    def status() -> str:
+        return origin_secret.rotation_status(deployment(world.arn), clients=world, echo=lines.append)
+
+    assert status() == "none"
+    run(world, wait_deployed=False)  # stops after moving CloudFront: staged
+    assert status() == "staged"
+    assert "Do not deploy the regional stacks" in lines[-1]
+    world.crash_at = (world.changes + 1, "after")  # the promotion lands, then the operator's laptop dies
+    with pytest.raises(Crash):
+        run(world)
+    assert status() == "promoted"
+    world.crash_at = None
+    run(world)
+    assert status() == "none"
+    assert_secret_free(*lines)
+    before = len(world.calls)
+    status()
+    assert [c[-1] for c in world.calls[before:]] == ["DescribeSecret"]  # labels only, never a value
+
+
+def test_status_option_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    world = World()
+    calls = fake_rotation(monkeypatch, lambda: origin_secret.RotationReport(DISTRIBUTION, ok=True))
+    monkeypatch.setattr(origin_secret, "_load_deployment", lambda: deployment(world.arn))
+    monkeypatch.setattr(origin_secret, "_boto3", lambda: world)
+
+    result = CliRunner().invoke(origin_secret.rotate_origin_secret_command, ["--status"])
+
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("no origin-secret rotation in progress")
+    assert calls == [] and not any(c[-1] in MUTATIONS for c in world.calls)
