@@ -1450,3 +1450,21 @@ def test_routing_rule() -> None:
     assert cli.route(nyc, [E1, E2], E1, {E1: True, E2: True}) == E1  # all drained: nearest anyway
     assert cli.route(tokyo, ["eu-west-1", "ap-northeast-1", E1], E1, {}) == "ap-northeast-1"
     assert cli.arc((0, 0), (0, 180)) == pytest.approx(3.14159, abs=1e-5)
+
+
+def test_the_local_checker_uses_the_loaded_configurations_thresholds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ecommerce_dev.devserver.checker import local_checker
+
+    config = tmp_path / "regions.yaml"
+    config.write_text(
+        yaml.safe_dump({"edge": {"health": {"fail_threshold": 4, "restore_threshold": 6}}}), encoding="utf-8"
+    )
+    monkeypatch.setenv("ECOMMERCE_CONFIG", str(config))
+    origins = {E1: "http://127.0.0.1:1", E2: "http://127.0.0.1:2"}
+    made = local_checker(origins=origins, kvs_file=tmp_path / "kvs.json").checker.settings
+    assert (made.fail_threshold, made.restore_threshold) == (4, 6)
+    monkeypatch.setenv("ECOMMERCE_CONFIG", str(tmp_path / "missing.yaml"))  # unreadable: the defaults
+    made = local_checker(origins=origins, kvs_file=tmp_path / "kvs.json").checker.settings
+    assert (made.fail_threshold, made.restore_threshold) == (2, 3)

@@ -7,7 +7,7 @@ checker probes each simulated region's ``GET /health`` and records the run with
 failing runs in a row drain a region, ``restore_threshold`` healthy runs in a row restore a drain the
 checker made (an operator's ``ecommerce edge drain --local`` holds), and the last serving region is
 never drained. Locally there is one checker (quorum 1) and one probe per run; the thresholds are the
-configuration's defaults (``edge.health``).
+loaded configuration's (``edge.health``).
 
 The store is ``<data-dir>/edge/kvs.json`` (what ``ecommerce edge --local`` writes and the local edge
 reads), reached through :class:`LocalKvsClient`, which answers the three KeyValueStore calls the
@@ -24,10 +24,13 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecommerce_dev.edge import LOCAL_KVS_ARN, LocalKvsClient
 from handlers.infra import edge_health
+
+if TYPE_CHECKING:
+    from ecommerce_constructs.config import EdgeHealthConfig
 
 __all__ = ["LOCAL_KVS_ARN", "LocalChecker", "LocalKvsClient", "local_checker", "local_get"]
 CHECKER_NAME = "local"
@@ -96,6 +99,18 @@ class LocalChecker:
             self._thread.join(timeout=self.interval + PROBE_TIMEOUT_SECONDS * 4)
 
 
+def _configured_health() -> EdgeHealthConfig:
+    from ecommerce_constructs.config import ConfigError, EdgeHealthConfig, load_config
+
+    try:
+        return load_config().edge.health
+    except ConfigError as exc:
+        log.warning(
+            "edge health checker: the configuration's thresholds are unavailable (%s); using defaults", exc
+        )
+        return EdgeHealthConfig()
+
+
 def local_checker(
     *,
     origins: Mapping[str, str],
@@ -104,13 +119,14 @@ def local_checker(
     fail_threshold: int | None = None,
     restore_threshold: int | None = None,
     on_change: Callable[[str], None] | None = None,
+    health: EdgeHealthConfig | None = None,
 ) -> LocalChecker:
     """The checker for ``origins`` (region -> base URL, the first the primary), not yet started.
 
-    ``fail_threshold`` / ``restore_threshold`` default to the configuration's (``edge.health``)."""
-    from ecommerce_constructs.config import EdgeHealthConfig
-
-    defaults = EdgeHealthConfig()
+    ``health``: the thresholds [``edge.health`` of the configuration ``ecommerce`` loads
+    (``ECOMMERCE_CONFIG``, else config/regions.yaml); the model's defaults, with a warning, when it
+    cannot be loaded]. ``fail_threshold`` / ``restore_threshold`` override its two thresholds."""
+    defaults = health if health is not None else _configured_health()
     settings = edge_health.Settings(
         kvs_arn=LOCAL_KVS_ARN,
         targets=tuple(
