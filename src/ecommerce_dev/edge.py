@@ -176,7 +176,10 @@ class LocalKvsClient:
     def _error(code: str, message: str, operation: str) -> Exception:
         import botocore.exceptions
 
-        return botocore.exceptions.ClientError({"Error": {"Code": code, "Message": message}}, operation)
+        error: Exception = botocore.exceptions.ClientError(
+            {"Error": {"Code": code, "Message": message}}, operation
+        )
+        return error
 
     def describe_key_value_store(self, *, KvsARN: str) -> dict[str, Any]:
         items = read_local(self.path)
@@ -349,7 +352,7 @@ def deployed_target(kvs_arn: str | None = None) -> Target:
             "use --local for the dev server's edge"
         )
     arn, remembered = deployed_arn(config, kvs_arn)
-    store = {"arn": arn, "remembered": remembered}
+    store: dict[str, Any] = {"arn": arn, "remembered": remembered}
     regions = tuple(config.regions)
     client = client_factory()
 

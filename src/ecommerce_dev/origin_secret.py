@@ -428,7 +428,9 @@ class _Rotation:
         """Whether ``region``'s replica answers ``value`` for ``stage`` now (a read error is False)."""
         try:
             got = self.secret_value(stage, region)
-        except (_StepError, *_aws_errors()):
+        except _StepError:
+            return False
+        except _aws_errors():
             return False
         return got is not None and got.value == value
 
