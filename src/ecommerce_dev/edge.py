@@ -209,18 +209,34 @@ class LocalKvsClient:
         with self._lock:
             return self._update(IfMatch, Puts or [], Deletes or [], "UpdateKeys")
 
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Compare-and-write under an advisory lock on ``<file>.lock``, so writers in other processes
+        (``make dev``'s checker, an ``ecommerce edge --local`` command) never lose an update."""
+        import fcntl
+
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            lock = open(self.path.with_name(self.path.name + ".lock"), "a")  # noqa: SIM115
+        except OSError as exc:
+            raise LocalStoreError(f"cannot lock {self.path}: {exc.strerror or exc}") from None
+        with lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            yield
+
     def _update(
         self, if_match: str, puts: list[dict[str, str]], deletes: list[dict[str, str]], operation: str
     ) -> dict[str, Any]:
-        items = read_local(self.path)
-        if if_match != self._etag(items):
-            raise self._error("ConflictException", "the store changed", operation)
-        for put in puts:
-            items[put["Key"]] = put["Value"]
-        for delete in deletes:
-            items.pop(delete["Key"], None)
-        write_local(self.path, items)
-        return {"ETag": self._etag(items), "ItemCount": len(items)}
+        with self._exclusive():
+            items = read_local(self.path)
+            if if_match != self._etag(items):
+                raise self._error("ConflictException", "the store changed", operation)
+            for put in puts:
+                items[put["Key"]] = put["Value"]
+            for delete in deletes:
+                items.pop(delete["Key"], None)
+            write_local(self.path, items)
+            return {"ETag": self._etag(items), "ItemCount": len(items)}
 
 
 def local_target(data_dir: Path) -> Target:

@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1468,3 +1469,37 @@ def test_the_local_checker_uses_the_loaded_configurations_thresholds(
     monkeypatch.setenv("ECOMMERCE_CONFIG", str(tmp_path / "missing.yaml"))  # unreadable: the defaults
     made = local_checker(origins=origins, kvs_file=tmp_path / "kvs.json").checker.settings
     assert (made.fail_threshold, made.restore_threshold) == (2, 3)
+
+
+def test_local_writers_in_other_processes_never_lose_an_update(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make dev`'s checker and an `ecommerce edge --local` command each have their own client (their
+    own process): the compare-and-write is under a file lock, so a drain is never overwritten."""
+    real_write = cli.write_local
+
+    def slow_write(path: Path, items: Mapping[str, str]) -> None:
+        time.sleep(0.01)  # widen the window between the ETag check and the write
+        real_write(path, items)
+
+    monkeypatch.setattr(cli, "write_local", slow_write)
+    path = tmp_path / "edge" / "kvs.json"
+    retry = edge_state.Retry(attempts=200, base_seconds=0.001, cap_seconds=0.005)
+
+    def writer(n: int) -> None:
+        client = cli.LocalKvsClient(path)  # one per "process": no shared thread lock
+        arn = cli.LOCAL_KVS_ARN
+
+        def step() -> bool:
+            etag = edge_state._etag(client, arn)
+            edge_state._call(client, "PutKey", arn, Key=f"k{n}", Value="v", IfMatch=etag)
+            return True
+
+        edge_state._with_retries(step, retry, arn, f"write k{n}")
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(cli.read_local(path)) == [f"k{n}" for n in range(6)]
