@@ -211,18 +211,21 @@ class LocalKvsClient:
 
     @contextlib.contextmanager
     def _exclusive(self) -> Iterator[None]:
-        """Compare-and-write under an advisory lock on ``<file>.lock``, so writers in other processes
-        (``make dev``'s checker, an ``ecommerce edge --local`` command) never lose an update."""
+        """Compare-and-write under an advisory lock on the file's directory, so writers in other
+        processes (``make dev``'s checker, an ``ecommerce edge --local`` command) never lose an
+        update. The directory, not a lock file: nothing is left next to the store."""
         import fcntl
 
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            lock = open(self.path.with_name(self.path.name + ".lock"), "a")  # noqa: SIM115
+            fd = os.open(self.path.parent, os.O_RDONLY)
         except OSError as exc:
-            raise LocalStoreError(f"cannot lock {self.path}: {exc.strerror or exc}") from None
-        with lock:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            raise LocalStoreError(f"cannot lock {self.path.parent}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
             yield
+        finally:
+            os.close(fd)  # releases the lock
 
     def _update(
         self, if_match: str, puts: list[dict[str, str]], deletes: list[dict[str, str]], operation: str
