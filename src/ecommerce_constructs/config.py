@@ -117,7 +117,8 @@ class EdgeConfig(_Model):
     and ``x-origin-verify`` redacted), ``PriceClass_100``, catalog GETs cached 60 s, no custom
     domain; origins tried once with a 3 s connection timeout (CloudFront's default is 3 x 10 s
     before a read fails over), 30 s response timeout (above API Gateway's 29 s, so a slow
-    ``POST /orders`` commit is answered). ``web_acl_arn`` names an existing CLOUDFRONT web ACL
+    ``POST /orders`` commit is answered; at most 120 s, CloudFront's maximum without a quota
+    increase). ``web_acl_arn`` names an existing CLOUDFRONT web ACL
     instead; ``waf: false`` runs without one (development).
     """
 
@@ -134,7 +135,10 @@ class EdgeConfig(_Model):
     web_acl_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:wafv2:us-east-1:\d{12}:global/webacl/.+$")
     origin_connection_attempts: int = Field(1, ge=1, le=3)
     origin_connection_timeout_seconds: int = Field(3, ge=1, le=10)
-    origin_response_timeout_seconds: int = Field(30, ge=1, le=180)
+    # CloudFront's API reference: "the maximum is 120 seconds" (CustomOriginConfig.OriginReadTimeout,
+    # https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CustomOriginConfig.html); more
+    # needs a quota increase, so a larger value would fail the deploy of the edge stack.
+    origin_response_timeout_seconds: int = Field(30, ge=1, le=120)
     health: EdgeHealthConfig = EdgeHealthConfig()
 
     @field_validator("waf_count_rules")

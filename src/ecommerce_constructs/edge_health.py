@@ -60,6 +60,9 @@ class EdgeHealthChecker(Construct):
       the KeyValueStore API's SigV4A signatures need].
     - ``log_retention``: [ONE_MONTH].
 
+    Asynchronous invocations are not retried and expire after one ``schedule`` period (at least
+    60 s, Lambda's minimum): a retried or late run would count as an extra observation.
+
     Attributes: ``function``, ``rule``; ``metric_errors()``.
 
     Creates: a function, its role and log group, and a schedule rule. Costs while kept: one
@@ -159,6 +162,13 @@ class EdgeHealthChecker(Construct):
                 "POWERTOOLS_SERVICE_NAME": "ecommerce-edge-health",
             },
             description="Drains a region at the edge when its /health fails; restores it when it recovers",
+            # A run Lambda retries (after an error, or throttled and queued) or delivers late is not
+            # another observation: no retries, and an event older than one schedule period (Lambda's
+            # minimum is 60 s) is dropped. Duplicates still happen ("it's possible for it to receive
+            # the same event from Lambda multiple times"), so the handler keys a run by the event's
+            # scheduled minute: https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html
+            retry_attempts=0,
+            max_event_age=Duration.seconds(max(60, int(schedule.to_seconds()))),
         )
         acknowledge_runtime(self.function)
         self.rule = events.Rule(

@@ -3,9 +3,11 @@
 Deployed (default): the drain state lives in the CloudFront KeyValueStore of the edge stack (output
 ``EdgeDrainStoreArn``), changed with the ETag protocol of :mod:`handlers.infra.edge_state` (SigV4A:
 needs ``botocore[crt]``). Only the edge stack is asked (DescribeStacks in us-east-1), never a
-regional one: drains happen when a region is impaired. The ARN is remembered after the first
-successful lookup (``~/.cache/ecommerce/<app>-edge.json``, or ``$ECOMMERCE_CACHE_DIR``), and
-``--kvs-arn`` (env ``ECOMMERCE_EDGE_KVS_ARN``) skips CloudFormation entirely.
+regional one: drains happen when a region is impaired. The ARN is remembered per account and app
+after the first successful lookup (``~/.cache/ecommerce/<account>-<app>-edge.json``, or
+``$ECOMMERCE_CACHE_DIR``; the account is the configuration's ``account``, else the caller's from STS),
+looked up again once when the remembered store no longer exists, and ``--kvs-arn`` (env
+``ECOMMERCE_EDGE_KVS_ARN``) skips CloudFormation entirely.
 
 ``--local``: the file ``<data-dir>/edge/kvs.json`` that ``make dev``'s local
 edge reads, in CloudFront's KVS import format ``{"data": [{"key": ..., "value": ...}]}``.
@@ -18,10 +20,12 @@ are drained take the nearest anyway.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +54,8 @@ SAMPLE_VIEWERS: tuple[tuple[str, float, float], ...] = (
 #: Injectable for tests: the KVS client and the CloudFormation client (per region) of the deployed mode.
 client_factory: Callable[[], Any] = edge_state.make_client
 cloudformation_client_factory: Callable[[str], Any] | None = None
+#: Injectable for tests: the caller's account (default: STS GetCallerIdentity).
+caller_account_factory: Callable[[], str] | None = None
 
 
 # ------------------------------------------------------------------------------ routing (router.js)
@@ -146,72 +152,162 @@ class Target:
     restore: Callable[[str], edge_state.Change]
     items: Callable[[], dict[str, str]]
     failover_groups: Callable[[bool], edge_state.Change]
+    auto_drain: Callable[[bool], edge_state.Change]
+
+
+#: A syntactically valid ARN for the local store (edge_state checks the form of every ARN).
+LOCAL_KVS_ARN = "arn:aws:cloudfront::000000000000:key-value-store/local-dev"
+
+
+class LocalKvsClient:
+    """The KeyValueStore calls :mod:`handlers.infra.edge_state` makes (DescribeKeyValueStore,
+    ListKeys, PutKey, DeleteKey, UpdateKeys) over the local KVS import file, with the same ETag
+    protocol: the ETag is a digest of the file, so a write whose ``IfMatch`` is stale (any writer in
+    between: the local checker, another command) is a ``ConflictException``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def _etag(self, items: Mapping[str, str]) -> str:
+        return hashlib.sha256(json.dumps(sorted(items.items())).encode()).hexdigest()[:16]
+
+    @staticmethod
+    def _error(code: str, message: str, operation: str) -> Exception:
+        import botocore.exceptions
+
+        error: Exception = botocore.exceptions.ClientError(
+            {"Error": {"Code": code, "Message": message}}, operation
+        )
+        return error
+
+    def describe_key_value_store(self, *, KvsARN: str) -> dict[str, Any]:
+        items = read_local(self.path)
+        return {"KvsARN": KvsARN, "ETag": self._etag(items), "ItemCount": len(items)}
+
+    def list_keys(self, *, KvsARN: str, MaxResults: int = 50, NextToken: str | None = None) -> dict[str, Any]:
+        items = read_local(self.path)
+        return {"Items": [{"Key": k, "Value": v} for k, v in items.items()]}
+
+    def put_key(self, *, KvsARN: str, Key: str, Value: str, IfMatch: str) -> dict[str, Any]:
+        return self.update_keys(KvsARN=KvsARN, IfMatch=IfMatch, Puts=[{"Key": Key, "Value": Value}])
+
+    def delete_key(self, *, KvsARN: str, Key: str, IfMatch: str) -> dict[str, Any]:
+        with self._lock:
+            if Key not in read_local(self.path):
+                raise self._error("ResourceNotFoundException", f"no key {Key}", "DeleteKey")
+            return self._update(IfMatch, [], [{"Key": Key}], "DeleteKey")
+
+    def update_keys(
+        self,
+        *,
+        KvsARN: str,
+        IfMatch: str,
+        Puts: list[dict[str, str]] | None = None,
+        Deletes: list[dict[str, str]] | None = None,
+    ) -> dict[str, Any]:
+        with self._lock:
+            return self._update(IfMatch, Puts or [], Deletes or [], "UpdateKeys")
+
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Compare-and-write under an advisory lock on the file's directory, so writers in other
+        processes (``make dev``'s checker, an ``ecommerce edge --local`` command) never lose an
+        update. The directory, not a lock file: nothing is left next to the store."""
+        import fcntl
+
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path.parent, os.O_RDONLY)
+        except OSError as exc:
+            raise LocalStoreError(f"cannot lock {self.path.parent}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def _update(
+        self, if_match: str, puts: list[dict[str, str]], deletes: list[dict[str, str]], operation: str
+    ) -> dict[str, Any]:
+        with self._exclusive():
+            items = read_local(self.path)
+            if if_match != self._etag(items):
+                raise self._error("ConflictException", "the store changed", operation)
+            for put in puts:
+                items[put["Key"]] = put["Value"]
+            for delete in deletes:
+                items.pop(delete["Key"], None)
+            write_local(self.path, items)
+            return {"ETag": self._etag(items), "ItemCount": len(items)}
 
 
 def local_target(data_dir: Path) -> Target:
+    """The ``make dev`` edge: the same edge_state operations as the deployed one (an operator's
+    drain takes over an automatic one, a restore clears its ``auto-drained:`` marker), through
+    :class:`LocalKvsClient`."""
     path = data_dir / LOCAL_STORE
     regions = LOCAL_REGIONS
-
-    def read() -> dict[str, bool]:
-        return edge_state.state_from_items(read_local(path), regions)
-
-    def drain(region: str, force: bool) -> edge_state.Change:
-        items = read_local(path)
-        state = edge_state.state_from_items(items, regions)
-        edge_state.check_drain_allowed(region, regions, state, allow_last=True)
-        if state[region]:
-            return edge_state.Change(region, drained=True, changed=False, attempts=1)
-        edge_state.check_drain_allowed(region, regions, state, allow_last=force)
-        write_local(path, {**items, edge_state.drain_key(region): edge_state.DRAINED_VALUE})
-        return edge_state.Change(region, drained=True, changed=True, attempts=1)
-
-    def restore(region: str) -> edge_state.Change:
-        items = read_local(path)
-        if not edge_state.state_from_items(items, [region])[region]:
-            return edge_state.Change(region, drained=False, changed=False, attempts=1)
-        write_local(path, {k: v for k, v in items.items() if k != edge_state.drain_key(region)})
-        return edge_state.Change(region, drained=False, changed=True, attempts=1)
-
-    def failover_groups(on: bool) -> edge_state.Change:
-        items = read_local(path)
-        changed = edge_state.failover_groups_on(items) != on
-        if changed:
-            rest = {k: v for k, v in items.items() if k != edge_state.FAILOVER_GROUPS_KEY}
-            write_local(path, rest if on else {**rest, edge_state.FAILOVER_GROUPS_KEY: "off"})
-        return edge_state.Change(edge_state.FAILOVER_GROUPS_KEY, drained=not on, changed=changed, attempts=1)
-
+    client = LocalKvsClient(path)
+    arn = LOCAL_KVS_ARN
     return Target(
         regions,
         regions[0],
         f"local edge state {path}",
-        read,
-        drain,
-        restore,
-        lambda: read_local(path),
-        failover_groups,
+        lambda: edge_state.read_state(client, arn, regions),
+        lambda region, force: edge_state.drain(client, arn, region, regions, allow_last=force),
+        lambda region: edge_state.restore(client, arn, region),
+        lambda: edge_state.read_items(client, arn),
+        lambda on: edge_state.set_failover_groups(client, arn, on),
+        lambda on: edge_state.set_auto_drain(client, arn, on),
     )
 
 
-def cache_file(app_name: str) -> Path:
+def cache_file(app_name: str, account: str) -> Path:
+    """Where the KVS ARN of ``app_name`` in ``account`` is remembered (one file per account and app:
+    the same app name deployed to another account has another store)."""
     base = os.environ.get(CACHE_ENV) or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or "~/.cache", "ecommerce"
     )
-    return Path(base).expanduser() / f"{app_name}-edge.json"
+    return Path(base).expanduser() / f"{account}-{app_name}-edge.json"
 
 
-def _cached_arn(app_name: str) -> str | None:
+def _cached_arn(app_name: str, account: str) -> str | None:
     try:
-        arn = json.loads(cache_file(app_name).read_text(encoding="utf-8")).get("kvs_arn")
+        arn = json.loads(cache_file(app_name, account).read_text(encoding="utf-8")).get("kvs_arn")
     except (OSError, ValueError, AttributeError):
         return None
-    return arn if isinstance(arn, str) and edge_state.KVS_ARN.fullmatch(arn) else None
+    match = edge_state.KVS_ARN.fullmatch(arn) if isinstance(arn, str) else None
+    return arn if match and match.group(1) == account else None
 
 
-def _remember_arn(app_name: str, arn: str) -> None:
-    path = cache_file(app_name)
+def _remember_arn(app_name: str, account: str, arn: str) -> None:
+    path = cache_file(app_name, account)
     with contextlib.suppress(OSError):  # a cache: never fail a drain for it
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"kvs_arn": arn}) + "\n", encoding="utf-8")
+
+
+def _caller_account() -> str:
+    """The account of the caller's credentials (STS GetCallerIdentity, the client's region, else
+    us-east-1)."""
+    import boto3
+
+    session = boto3.session.Session()
+    sts = session.client("sts", region_name=session.region_name or "us-east-1")
+    return str(sts.get_caller_identity()["Account"])
+
+
+def _account(config: Any) -> str | None:
+    """The configuration's ``account``, else the caller's; None when neither can be told."""
+    if config.account:
+        return str(config.account)
+    try:
+        return (caller_account_factory or _caller_account)()
+    except Exception as exc:
+        if type(exc).__module__.startswith(("botocore", "boto3")) or isinstance(exc, OSError):
+            return None
+        raise
 
 
 def _cloudformation(region: str) -> Any:
@@ -244,15 +340,24 @@ def _edge_stack_output(config: Any, key: str) -> str:
     return Deployment(config, {stack: outputs}).output(stack, key)
 
 
-def deployed_arn(config: Any, kvs_arn: str | None = None) -> str:
-    """``--kvs-arn``, else the remembered ARN, else the edge stack's output (then remembered)."""
+def deployed_arn(config: Any, kvs_arn: str | None = None) -> tuple[str, bool]:
+    """(ARN, remembered): ``--kvs-arn``, else the ARN remembered for this account and app, else the
+    edge stack's output (then remembered)."""
     if kvs_arn:
-        return kvs_arn
-    cached = _cached_arn(config.app_name)
+        return kvs_arn, False
+    account = _account(config)
+    cached = _cached_arn(config.app_name, account) if account else None
     if cached is not None:
-        return cached
+        return cached, True
+    return _lookup_arn(config, account), False
+
+
+def _lookup_arn(config: Any, account: str | None) -> str:
     arn = _edge_stack_output(config, KVS_OUTPUT)
-    _remember_arn(config.app_name, arn)
+    found = edge_state.KVS_ARN.fullmatch(arn)
+    owner = account or (found.group(1) if found else None)
+    if owner:
+        _remember_arn(config.app_name, owner, arn)
     return arn
 
 
@@ -265,18 +370,34 @@ def deployed_target(kvs_arn: str | None = None) -> Target:
             "the edge is disabled in the configuration (edge.enabled: false): there is nothing to drain; "
             "use --local for the dev server's edge"
         )
-    arn = deployed_arn(config, kvs_arn)
+    arn, remembered = deployed_arn(config, kvs_arn)
+    store: dict[str, Any] = {"arn": arn, "remembered": remembered}
     regions = tuple(config.regions)
     client = client_factory()
+
+    def on_store(operation: Callable[[str], Any]) -> Any:
+        """Run ``operation`` on the store; a remembered ARN that names no store (the edge stack was
+        replaced) is looked up again once (DescribeStacks) and the operation repeated."""
+        try:
+            return operation(store["arn"])
+        except edge_state.StoreNotFoundError:
+            if not store["remembered"]:
+                raise
+        store["arn"], store["remembered"] = _lookup_arn(config, _account(config)), False
+        return operation(store["arn"])
+
     return Target(
         regions,
         config.primary,
         f"KeyValueStore {arn}",
-        lambda: edge_state.read_state(client, arn, regions),
-        lambda region, force: edge_state.drain(client, arn, region, regions, allow_last=force),
-        lambda region: edge_state.restore(client, arn, region),
-        lambda: edge_state.read_items(client, arn),
-        lambda on: edge_state.set_failover_groups(client, arn, on),
+        lambda: on_store(lambda a: edge_state.read_state(client, a, regions)),
+        lambda region, force: on_store(
+            lambda a: edge_state.drain(client, a, region, regions, allow_last=force)
+        ),
+        lambda region: on_store(lambda a: edge_state.restore(client, a, region)),
+        lambda: on_store(lambda a: edge_state.read_items(client, a)),
+        lambda on: on_store(lambda a: edge_state.set_failover_groups(client, a, on)),
+        lambda on: on_store(lambda a: edge_state.set_auto_drain(client, a, on)),
     )
 
 
@@ -406,6 +527,8 @@ def status_command(local: bool, data_dir: Path, kvs_arn: str | None) -> None:
         click.echo(line)
     groups = "on" if edge_state.failover_groups_on(items) else "OFF (one origin per request)"
     click.echo(f"per-request failover groups for reads: {groups}")
+    auto = "on" if edge_state.auto_drain_on(items) else "OFF (the checkers record and restore, never drain)"
+    click.echo(f"automatic drains by the health checkers: {auto}")
 
 
 @edge.command("failover-groups")
@@ -418,3 +541,16 @@ def failover_groups_command(state: str, local: bool, data_dir: Path, kvs_arn: st
         target = _target(local, data_dir, kvs_arn)
         change = target.failover_groups(state == "on")
     click.echo(f"failover groups {state}" + ("" if change.changed else " (already; nothing changed)"))
+
+
+@edge.command("auto-drain")
+@click.argument("state", type=click.Choice(["on", "off"]))
+@_target_options
+def auto_drain_command(state: str, local: bool, data_dir: Path, kvs_arn: str | None) -> None:
+    """Let the health checkers drain failing regions, or not (KVS key auto-drain): off when a cause
+    shared by every region (a bad CA bundle, a bad /health deploy) makes them drain healthy ones.
+    They keep recording, and still restore a region they drained."""
+    with _reported():
+        target = _target(local, data_dir, kvs_arn)
+        change = target.auto_drain(state == "on")
+    click.echo(f"automatic drains {state}" + ("" if change.changed else " (already; nothing changed)"))

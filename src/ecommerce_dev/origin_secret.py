@@ -11,7 +11,9 @@ CloudFront sends it, so neither a deploy (which resolves ``AWSCURRENT``) nor an 
 1. stage a new value as ``AWSPENDING`` on the primary secret (``PutSecretValue`` with
    ``VersionStages=["AWSPENDING"]`` and a ``ClientRequestToken``, which attaches only that label:
    https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_PutSecretValue.html);
-2. wait until every replica (the other serving regions, the witness, us-east-1) carries it;
+2. report which replicas (the other serving regions, the witness, us-east-1) already show it —
+   advisory only: nothing reads ``AWSPENDING`` from a replica, and that replicas carry labels
+   other than ``AWSCURRENT`` is not documented, so nothing waits or fails on it;
 3. every web ACL accepts [new, current];
 4. wait for WAF propagation;
 5. CloudFront sends new;
@@ -20,7 +22,10 @@ CloudFront sends it, so neither a deploy (which resolves ``AWSCURRENT``) nor an 
    moves ``AWSPREVIOUS`` to the old one
    (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_UpdateSecretVersionStage.html);
 8. wait until every replica serves the new value as ``AWSCURRENT`` (a checker there reads it);
-9. every web ACL accepts only the new value (what a deploy of the templates now gives);
+9. read the distribution again: an edge-stack deploy after step 5 that resolved ``AWSCURRENT``
+   before step 7 put CloudFront back on the old value; unless every origin carrying the header
+   sends the new value and the distribution is Deployed, redo steps 5-6; then every web ACL accepts
+   only the new value (what a deploy of the templates now gives);
 10. remove ``AWSPENDING`` from the new version (the rotation is over);
 11. probe each regional API with the new header.
 
@@ -324,20 +329,28 @@ def _update_request(client: Any, web_acl: dict[str, Any], acl: _WebAcl, lock_tok
 def _origin_headers(
     distribution_config: dict[str, Any], origin_ids: Iterable[str]
 ) -> dict[str, dict[str, Any]]:
-    """Origin id -> its X-Origin-Verify custom header item (a mutable view), for each region origin."""
+    """Origin id -> its X-Origin-Verify custom header item (a mutable view), for every origin that
+    carries the header: the region origins (``origin_ids``, which must exist and carry it) and any
+    other, such as the primary's ``<region>-health`` twin in the /health origin group."""
     origins = {o["Id"]: o for o in distribution_config.get("Origins", {}).get("Items", [])}
+
+    def header_of(origin: dict[str, Any]) -> dict[str, Any] | None:
+        items = origin.get("CustomHeaders", {}).get("Items", [])
+        return next((h for h in items if h.get("HeaderName", "").lower() == ORIGIN_HEADER.lower()), None)
+
     found: dict[str, dict[str, Any]] = {}
     for origin_id in sorted(origin_ids):
         origin = origins.get(origin_id)
         if origin is None:
             raise _StepError(f"the distribution has no origin {origin_id!r}: deploy the edge stack first")
-        items = origin.get("CustomHeaders", {}).get("Items", [])
-        header = next((h for h in items if h.get("HeaderName", "").lower() == ORIGIN_HEADER.lower()), None)
-        if header is None:
+        if header_of(origin) is None:
             raise _StepError(
                 f"origin {origin_id} adds no {ORIGIN_HEADER} header: deploy the edge stack first"
             )
-        found[origin_id] = header
+    for origin_id in sorted(origins):
+        header = header_of(origins[origin_id])
+        if header is not None:
+            found[origin_id] = header
     return found
 
 
@@ -410,6 +423,16 @@ class _Rotation:
         document, value = _header_value(got.get("SecretString"), label)
         self.out.protect(value)
         return _Secret(value, str(got["VersionId"]), document)
+
+    def replica_shows(self, stage: str, region: str, value: str) -> bool:
+        """Whether ``region``'s replica answers ``value`` for ``stage`` now (a read error is False)."""
+        try:
+            got = self.secret_value(stage, region)
+        except _StepError:
+            return False
+        except _aws_errors():
+            return False
+        return got is not None and got.value == value
 
     def wait_replicas(self, stage: str, value: str, timeout: float, sleep: Callable[[float], None]) -> str:
         """Poll every replica until ``stage`` names ``value`` there."""
@@ -608,19 +631,62 @@ def rotate_origin_secret(
     old: _Secret = state["old"]
     report.version_id = new.version
 
+    # ---- 5. CloudFront sends the new value (also redone before step 9 if a deploy undid it)
+
+    def update_distribution() -> str:
+        for attempt in range(1, CLOUDFRONT_RETRIES + 1):
+            got = run.cloudfront.get_distribution_config(Id=targets.distribution_id)
+            config = got["DistributionConfig"]
+            headers = _origin_headers(config, targets.origin_ids).values()
+            if all(h.get("HeaderValue") == new.value for h in headers):
+                return "already sends the new value"
+            for header in headers:
+                header["HeaderValue"] = new.value
+            if run.phase != "promoted":  # redone in step 9 after promotion: keep that recovery text
+                run.phase = "cloudfront"
+            try:
+                run.cloudfront.update_distribution(
+                    Id=targets.distribution_id, IfMatch=got["ETag"], DistributionConfig=config
+                )
+            except _aws_errors() as exc:
+                if _error_code(exc) == "PreconditionFailed" and attempt < CLOUDFRONT_RETRIES:
+                    continue  # changed since we read it: read the new ETag and reapply
+                raise
+            count = len(headers)
+            return f"{count} origin(s) send the new value" + (f" (attempt {attempt})" if attempt > 1 else "")
+        raise AssertionError("unreachable")
+
+    # ---- 6. deployed: no edge location sends the old value any more
+
+    def deployed() -> str:
+        waited = 0.0
+        while True:
+            status = run.distribution().get("Status", "?")
+            if status == "Deployed":
+                report.deployed = True
+                return f"{targets.distribution_id} Deployed (after {waited:g} s)"
+            if waited >= deployed_timeout:
+                raise _StepError(f"{targets.distribution_id} still {status} after {waited:g} s")
+            sleep(DEPLOYED_POLL_SECONDS)
+            waited += DEPLOYED_POLL_SECONDS
+
     cloudfront_done = state["live"] == {new.value} and state["status"] == "Deployed"
     if mode == "promoted" and cloudfront_done:
         out.ok("CloudFront sends the new value", f"{targets.distribution_id} Deployed")
     else:
-        # ---- 2. every replica carries the pending version
+        # ---- 2. advisory: which replicas already show the pending version. Nothing reads
+        # AWSPENDING from a replica (checkers read AWSCURRENT/AWSPREVIOUS; a deploy, AWSCURRENT), and
+        # that replicas carry staging labels other than AWSCURRENT is not documented: no wait, no
+        # failure. Step 8 (AWSCURRENT in every replica) is the one the safety rests on.
         if mode != "promoted":
 
             def pending_replicas() -> str:
-                note = run.wait_replicas("AWSPENDING", new.value, replica_timeout, sleep)
-                report.replicas = list(targets.replica_regions)
-                return note
+                shown = [r for r in targets.replica_regions if run.replica_shows("AWSPENDING", r, new.value)]
+                others = [r for r in targets.replica_regions if r not in shown]
+                note = f"{', '.join(shown) or 'none'} show it"
+                return note + (f"; not yet: {', '.join(others)} (not waited for)" if others else "")
 
-            run.step("replicas have the pending value", pending_replicas)
+            run.step("replicas (pending value, advisory)", pending_replicas)
 
         # ---- 3. every web ACL accepts [new, old]
 
@@ -651,48 +717,10 @@ def rotate_origin_secret(
         run.step("WAF propagation", propagate)
 
         # ---- 5. CloudFront sends the new value
-
-        def update_distribution() -> str:
-            for attempt in range(1, CLOUDFRONT_RETRIES + 1):
-                got = run.cloudfront.get_distribution_config(Id=targets.distribution_id)
-                config = got["DistributionConfig"]
-                headers = _origin_headers(config, targets.origin_ids).values()
-                if all(h.get("HeaderValue") == new.value for h in headers):
-                    return "already sends the new value"
-                for header in headers:
-                    header["HeaderValue"] = new.value
-                run.phase = "cloudfront"
-                try:
-                    run.cloudfront.update_distribution(
-                        Id=targets.distribution_id, IfMatch=got["ETag"], DistributionConfig=config
-                    )
-                except _aws_errors() as exc:
-                    if _error_code(exc) == "PreconditionFailed" and attempt < CLOUDFRONT_RETRIES:
-                        continue  # changed since we read it: read the new ETag and reapply
-                    raise
-                count = len(targets.origin_ids)
-                return f"{count} origin(s) send the new value" + (
-                    f" (attempt {attempt})" if attempt > 1 else ""
-                )
-            raise AssertionError("unreachable")
-
         run.step("CloudFront origin header", update_distribution)
         run.phase = "cloudfront" if mode != "promoted" else "promoted"
 
         # ---- 6. deployed: no edge location sends the old value any more
-
-        def deployed() -> str:
-            waited = 0.0
-            while True:
-                status = run.distribution().get("Status", "?")
-                if status == "Deployed":
-                    report.deployed = True
-                    return f"{targets.distribution_id} Deployed (after {waited:g} s)"
-                if waited >= deployed_timeout:
-                    raise _StepError(f"{targets.distribution_id} still {status} after {waited:g} s")
-                sleep(DEPLOYED_POLL_SECONDS)
-                waited += DEPLOYED_POLL_SECONDS
-
         if not wait_deployed:
             out.ok("distribution deployed", "not waited (--no-wait-deployed)")
             report.ok = True
@@ -735,6 +763,27 @@ def rotate_origin_secret(
 
     # ---- 9. every web ACL accepts only the new value (what a deploy of the templates gives)
 
+    def cloudfront_still_on_new() -> str:
+        """Immediately before the old value goes: an edge-stack deploy that ran after step 5 but
+        resolved AWSCURRENT before step 7 has put CloudFront back on the old value. Then redo steps 5
+        and 6 (CloudFront sends new, Deployed) and look again."""
+        for attempt in range(1, CLOUDFRONT_RETRIES + 1):
+            # GetDistribution answers the config and the status from one read.
+            distribution = run.distribution()
+            headers = _origin_headers(distribution["DistributionConfig"], targets.origin_ids)
+            values = {h.get("HeaderValue", "") for h in headers.values()}
+            out.protect(*values)
+            if values == {new.value} and distribution.get("Status") == "Deployed":
+                return "sends only the new value, Deployed" + (
+                    f" (after {attempt - 1} redo(s) of steps 5-6)" if attempt > 1 else ""
+                )
+            update_distribution()
+            deployed()
+        raise _StepError(
+            f"CloudFront went back to another value {CLOUDFRONT_RETRIES} times (edge-stack deploys "
+            "running?); the old value stays accepted: wait for them and run the command again"
+        )
+
     def accept_new(acl: _WebAcl) -> Callable[[], str]:
         def action() -> str:
             note = run.set_web_acl(acl, (new.value, new.value), lambda has: set(has) == {new.value})
@@ -747,6 +796,7 @@ def rotate_origin_secret(
         return action
 
     for acl in targets.web_acls:
+        run.step(f"CloudFront still on the new value ({acl.region})", cloudfront_still_on_new)
         run.step(f"web ACLs drop the old value ({acl.region})", accept_new(acl))
 
     # ---- 10. the rotation is over: no version is AWSPENDING
@@ -783,6 +833,51 @@ def rotate_origin_secret(
     done = f"origin secret rotated (version {report.version_id})"
     out.echo(done if report.ok else f"{done} but a probe FAILED; check it with `ecommerce edge check-origin`")
     return report
+
+
+# ---- status ----------------------------------------------------------------------------------------
+
+
+def rotation_status(
+    deployment: Deployment, *, clients: ClientFactory | None = None, echo: Callable[[str], None] = print
+) -> str:
+    """Whether a rotation is in progress, from the secret's labels only (DescribeSecret: no value is
+    read): ``staged`` when a version other than AWSCURRENT holds AWSPENDING (steps 1-6: do not deploy
+    the regional stacks), ``promoted`` when AWSCURRENT also holds AWSPENDING (steps 7-10), ``none``."""
+    from ecommerce_dev.deployment import DeploymentError
+
+    config = deployment.config
+    if not config.edge.enabled:
+        raise RotationRefused("the edge is disabled in the configuration: there is no origin secret")
+    try:
+        secret_arn = deployment.output(config.stack_name(config.primary), OUTPUT_SECRET_ARN)
+    except DeploymentError as exc:
+        raise RotationRefused(str(exc)) from None
+    factory = clients or _boto3()
+    try:
+        described = factory.client("secretsmanager", region_name=_region_of(secret_arn)).describe_secret(
+            SecretId=secret_arn
+        )
+    except _aws_errors() as exc:
+        raise OriginSecretError(f"describe the origin secret: {_aws_error(exc)}") from None
+    stages = {vid: set(labels) for vid, labels in described.get("VersionIdsToStages", {}).items()}
+    pending = next((vid for vid, labels in stages.items() if "AWSPENDING" in labels), None)
+    if pending is None:
+        echo("no origin-secret rotation in progress (no version is AWSPENDING)")
+        return "none"
+    if "AWSCURRENT" not in stages[pending]:
+        echo(
+            f"origin-secret rotation in progress: version {pending} is AWSPENDING, not yet AWSCURRENT "
+            "(staged). Do not deploy the regional stacks (a deploy makes the web ACLs refuse the new "
+            "value); finish it with `ecommerce edge rotate-origin-secret`"
+        )
+        return "staged"
+    echo(
+        f"origin-secret rotation in progress: version {pending} is AWSCURRENT and still AWSPENDING "
+        "(promoted; the old value may still be accepted). Finish it with `ecommerce edge "
+        "rotate-origin-secret`"
+    )
+    return "promoted"
 
 
 # ---- check -----------------------------------------------------------------------------------------
@@ -875,11 +970,26 @@ def _load_deployment() -> Deployment:
     is_flag=True,
     help="Rotate even if the distribution is not Deployed or sends an unknown value (may block traffic).",
 )
-def rotate_origin_secret_command(no_wait_deployed: bool, propagation_wait: float, force: bool) -> None:
+@click.option(
+    "--status",
+    "show_status",
+    is_flag=True,
+    help="Change nothing: say whether a rotation is in progress (a version other than AWSCURRENT "
+    "holds AWSPENDING: do not deploy the regional stacks).",
+)
+def rotate_origin_secret_command(
+    no_wait_deployed: bool, propagation_wait: float, force: bool, show_status: bool
+) -> None:
     """Rotate the X-Origin-Verify secret without downtime: stage a new value (AWSPENDING), web ACLs
     accept new and current, CloudFront sends new, then promote it and drop the old one; report each
     step, exit 1 if any fails. Run it again to continue an interrupted rotation."""
     deployment = _load_deployment()
+    if show_status:
+        try:
+            rotation_status(deployment, echo=click.echo)
+        except OriginSecretError as exc:
+            raise click.ClickException(str(exc)) from None
+        return
     try:
         report = rotate_origin_secret(
             deployment,

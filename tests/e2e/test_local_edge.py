@@ -700,3 +700,67 @@ def test_an_operator_drain_holds_against_the_local_checker(tmp_path: Path) -> No
         checker.stop()
         for region in regions.values():
             region.stop()
+
+
+def automatically_drained(tmp_path: Path) -> tuple[dict[str, HealthRegion], LocalChecker, Path]:
+    """Two regions and a running local checker that has drained a stopped us-east-2."""
+    from ecommerce_dev import edge as edge_cli
+
+    regions = {name: HealthRegion(name).start() for name in ("us-east-1", "us-east-2")}
+    kvs = tmp_path / KVS_FILE
+    checker = local_checker(origins={n: r.url for n, r in regions.items()}, kvs_file=kvs, interval=0.05)
+    checker.start()
+    regions["us-east-2"].stop()
+    wait_for(lambda: "drained" in actions(checker, "us-east-2"))
+    assert edge_cli.read_local(kvs).get("auto-drained:us-east-2") == "true"
+    return regions, checker, kvs
+
+
+def edge_local(data_dir: Path, *args: str) -> str:
+    from click.testing import CliRunner
+
+    from ecommerce_dev import edge as edge_cli
+
+    result = CliRunner().invoke(edge_cli.edge, [*args, "--local", "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_a_local_operator_drain_takes_over_an_automatic_drain(tmp_path: Path) -> None:
+    """docs/operations.md: draining a region the checker drained makes it the operator's; the
+    checker no longer restores it when it recovers."""
+    from ecommerce_dev import edge as edge_cli
+
+    regions, checker, kvs = automatically_drained(tmp_path)
+    try:
+        assert edge_local(tmp_path, "drain", "us-east-2").splitlines()[0] == "drained us-east-2"
+        assert "auto-drained:us-east-2" not in edge_cli.read_local(kvs)
+        regions["us-east-2"].start()
+        runs = checker.runs
+        wait_for(lambda: checker.runs >= runs + 6)
+        assert edge_cli.read_local(kvs)["drained:us-east-2"] == "true"
+        assert "held-by-operator" in actions(checker, "us-east-2")
+        assert "restored" not in actions(checker, "us-east-2")
+    finally:
+        checker.stop()
+        for region in regions.values():
+            region.stop()
+
+
+def test_a_local_restore_clears_the_automatic_marker(tmp_path: Path) -> None:
+    """A restore removes auto-drained: too; left behind, it would make a later operator drain look
+    like the checker's, and the checker would undo it."""
+    from ecommerce_dev import edge as edge_cli
+
+    regions, checker, kvs = automatically_drained(tmp_path)
+    checker.stop()
+    try:
+        assert edge_local(tmp_path, "restore", "us-east-2").splitlines()[0] == "restored us-east-2"
+        items = edge_cli.read_local(kvs)
+        assert "drained:us-east-2" not in items and "auto-drained:us-east-2" not in items
+        regions["us-east-2"].start()
+        edge_local(tmp_path, "drain", "us-east-2")  # now for maintenance
+        assert edge_cli.read_local(kvs).get("auto-drained:us-east-2") is None
+    finally:
+        for region in regions.values():
+            region.stop()

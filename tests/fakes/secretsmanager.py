@@ -26,6 +26,11 @@ move as the API reference documents them:
 A replica (``add_replica``) answers reads in its own region from a copy of the primary's versions
 that catches up ``replica_lag`` reads after each change of the primary (replication is
 asynchronous: https://docs.aws.amazon.com/secretsmanager/latest/userguide/replicate-secrets.html).
+ASSUMPTION, not documented: the copy carries every staging label (``AWSPENDING`` and custom ones
+included), so a replica answers ``GetSecretValue(VersionStage="AWSPENDING")``. The documentation
+speaks of replicating the secret and its versions; the code under test must not rely on a replica's
+labels other than ``AWSCURRENT``/``AWSPREVIOUS`` (the rotation's replica check of ``AWSPENDING`` is
+advisory only).
 Writes go to the primary only; ``on_change`` callbacks run after every change (tests check
 invariants there).
 """

@@ -290,6 +290,17 @@ def test_each_checker_runs_every_minute_with_rights_on_the_store_and_its_secret_
         assert not [s for s in statements if s["Resource"] == "*"]
 
 
+def test_a_checker_run_is_never_retried_nor_delivered_late() -> None:
+    # A retried or late asynchronous invocation would count as another observation.
+    for region in CHECKER_REGIONS:
+        template = default_template(f"ecommerce-edge-health-{region}")
+        template.resource_count_is("AWS::Lambda::EventInvokeConfig", 1)
+        template.has_resource_properties(
+            "AWS::Lambda::EventInvokeConfig",
+            {"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60, "Qualifier": "$LATEST"},
+        )
+
+
 def test_checker_settings_come_from_configuration() -> None:
     app = build_app(
         validate_config({"edge": {"health": {"fail_threshold": 3, "restore_threshold": 5, "quorum": 1}}})

@@ -309,3 +309,15 @@ def test_the_committed_lock_matches_the_shipped_configuration() -> None:
 
     lock = json.loads((CONFIG.parent / "topology.lock.json").read_text())
     assert lock["ecommerce"] == topology.topology(load_config(CONFIG))
+
+
+def test_origin_response_timeout_is_capped_at_cloudfronts_maximum(tmp_path: Path) -> None:
+    # CustomOriginConfig.OriginReadTimeout: at most 120 s without a quota increase.
+    assert (
+        validate_config(
+            {"edge": {"origin_response_timeout_seconds": 120}}
+        ).edge.origin_response_timeout_seconds
+        == 120
+    )
+    error = error_for(tmp_path, {"edge": {"origin_response_timeout_seconds": 121}})
+    assert "origin_response_timeout_seconds" in str(error)

@@ -7,12 +7,15 @@ retries, probe spacing and the clock are injected.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import http.server
 import json
 import logging
 import os
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -505,6 +508,17 @@ def test_the_same_run_recorded_twice_counts_once(fake: FakeKeyValueStore, arn: s
     assert not drained(fake, arn)[E2]
 
 
+def test_a_late_run_does_not_reset_the_counts_of_the_runs_after_it(fake: FakeKeyValueStore, arn: str) -> None:
+    """A run delivered late (older than the one recorded) is ignored: it would reset the counts."""
+    policy = edge_state.Policy(checkers=(E1,))
+    client = fake.client()
+    edge_state.observe(client, arn, E1, {E1: True, E2: False}, policy, at=T0 + 60)
+    edge_state.observe(client, arn, E1, {E1: True, E2: True}, policy, at=T0)  # late, and healthy
+    assert json.loads(fake.items(arn)["health:us-east-2:us-east-1"]) == {"fail": 1, "ok": 0, "at": T0 + 60}
+    decisions = edge_state.observe(client, arn, E1, {E1: True, E2: False}, policy, at=T0 + 120)
+    assert {d.region: d.action for d in decisions}[E2] == "drained"
+
+
 def test_an_operators_drain_holds_while_the_region_is_healthy(fake: FakeKeyValueStore) -> None:
     """Planned maintenance: the checkers never undo a drain they did not make."""
     arn = fake.create_store({"drained:us-east-2": "true"})
@@ -533,13 +547,53 @@ def test_the_last_serving_region_is_kept_and_reported(
     fake: FakeKeyValueStore, arn: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger=edge_health.__name__)
-    summary = runs(fake, arn, {E1: [DOWN], E2: [DOWN]}, 2)[1]
-    assert actions(summary) == {E1: "drained", E2: "kept-last-serving"}
+    put(fake, arn, "drained:us-east-1", "true")  # an operator's drain: held while us-east-1 is healthy
+    summary = runs(fake, arn, {E1: [OK], E2: [DOWN]}, 3)[2]
+    assert actions(summary) == {E1: "held-by-operator", E2: "kept-last-serving"}
     assert "last serving region" in summary["regions"][1]["detail"]
     assert summary["errors"] == []
     assert drained(fake, arn) == {E1: True, E2: False}
     warning = next(r for r in caplog.records if r.levelno == logging.WARNING)
     assert json.loads(warning.getMessage())["region"] == E2
+
+
+def test_a_checker_seeing_every_region_fail_has_no_vote(fake: FakeKeyValueStore, arn: str) -> None:
+    """A cause shared by every region (the checker's CA bundle, a bad /health everywhere) must not
+    drain a healthy region, nor drain it again after an operator restored it."""
+    fleet = settings(arn, checkers=CHECKERS)
+    for n in range(3):
+        for name in CHECKERS:
+            run = checker(fake, arn, Prober({E1: [DOWN], E2: [DOWN]}), Sleeps(), at=T0 + 60 * n)
+            run.settings = dataclasses.replace(fleet, checker=name)
+            summary = run.run()
+            assert set(actions(summary).values()) == {"none"}, (n, name)
+            assert "no vote" in summary["regions"][0]["detail"]
+    assert drained(fake, arn) == {E1: False, E2: False}
+    assert json.loads(fake.items(arn)["health:us-east-1:us-west-2"])["fail"] == 0
+
+
+def test_a_region_failing_alone_still_drains_after_a_no_vote_run(fake: FakeKeyValueStore, arn: str) -> None:
+    runs(fake, arn, {E1: [DOWN], E2: [DOWN]}, 1)
+    summaries = runs(fake, arn, {E1: [OK], E2: [DOWN]}, 2, start=T0 + 60)
+    assert [actions(s)[E2] for s in summaries] == ["none", "drained"]
+
+
+def test_auto_drain_off_stops_drains_not_restores(fake: FakeKeyValueStore) -> None:
+    arn = fake.create_store({**AUTO_E2, "auto-drain": "off"})
+    summaries = runs(fake, arn, {E1: [DOWN], E2: [OK]}, 3)
+    assert [actions(s)[E1] for s in summaries] == ["none", "auto-drain-off", "auto-drain-off"]
+    assert "ecommerce edge auto-drain on" in summaries[1]["regions"][0]["detail"]
+    assert actions(summaries[2])[E2] == "restored"
+    assert drained(fake, arn) == {E1: False, E2: False}
+    edge_state.set_auto_drain(fake.client(), arn, True)
+    assert "auto-drain" not in fake.items(arn)
+    assert actions(runs(fake, arn, {E1: [DOWN], E2: [OK]}, 1, start=T0 + 180)[0])[E1] == "drained"
+
+
+@pytest.mark.parametrize("value", ["off", " OFF "])
+def test_only_off_turns_automatic_drains_off(value: str) -> None:
+    assert not edge_state.auto_drain_on({"auto-drain": value})
+    assert edge_state.auto_drain_on({}) and edge_state.auto_drain_on({"auto-drain": "no"})
 
 
 def test_restores_come_before_drains(fake: FakeKeyValueStore) -> None:
@@ -845,6 +899,48 @@ def test_handler_drains_then_restores_across_invocations(
     assert len(secrets.calls) == 2  # once per cold start (AWSCURRENT, AWSPREVIOUS)
 
 
+def scheduled(minute: int, second: int = 0) -> dict[str, Any]:
+    """An EventBridge scheduled event (its documented shape) for minute ``minute`` after T0."""
+    when = dt.datetime.fromtimestamp(T0 + 60 * minute + second, dt.UTC)
+    return {
+        "version": "0",
+        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": W2,
+        "resources": ["arn:aws:events:us-west-2:123456789012:rule/checker"],
+        "detail": {},
+    }
+
+
+def test_a_duplicate_delivery_of_a_scheduled_event_is_one_run(
+    lambda_env: Sleeps, monkeypatch: pytest.MonkeyPatch, fake: FakeKeyValueStore, arn: str
+) -> None:
+    """Lambda may deliver one event twice: the second delivery (half a minute later by the wall
+    clock) is the same run, not a second failing one that would drain the region."""
+    monkeypatch.setenv("CHECKERS", json.dumps([W2]))
+    monkeypatch.setattr(edge_health, "secrets_client_factory", FakeSecrets({"AWSCURRENT": "s"}).factory)
+    monkeypatch.setattr(edge_health, "prober", Prober({E1: [OK], E2: [DOWN]}))
+    first = edge_health.handler(scheduled(0, 2), None)
+    lambda_env.tick()  # type: ignore[attr-defined]
+    again = edge_health.handler(scheduled(0, 2), None)
+    assert (actions(first)[E2], actions(again)[E2]) == ("none", "none")
+    assert json.loads(fake.items(arn)["health:us-east-2:us-west-2"])["fail"] == 1
+    assert actions(edge_health.handler(scheduled(1, 1), None))[E2] == "drained"
+
+
+def test_scheduled_at_is_the_events_minute() -> None:
+    assert edge_health.scheduled_at(scheduled(3, 59)) == T0 + 180
+    assert (
+        edge_health.scheduled_at({"time": "2015-10-08T16:53:06Z"})
+        == dt.datetime(2015, 10, 8, 16, 53, tzinfo=dt.UTC).timestamp()
+    )
+    assert edge_health.scheduled_at({}) is None  # a manual invocation: the wall clock
+    assert edge_health.scheduled_at({"time": "yesterday"}) is None
+
+
 def test_handler_reads_its_settings_from_the_environment(
     lambda_env: Sleeps, monkeypatch: pytest.MonkeyPatch, fake: FakeKeyValueStore, arn: str
 ) -> None:
@@ -1103,8 +1199,9 @@ def test_local_status_shows_state_and_sample_viewers(tmp_path: Path) -> None:
         "  us-east-2  serving",
         "viewers are routed to the nearest of: us-east-1, us-east-2",
     ]
-    assert lines[-1] == "per-request failover groups for reads: on"
-    routes = {line.split("->")[0].strip(): line.split("->")[1].strip() for line in lines[4:-1]}
+    assert lines[-2] == "per-request failover groups for reads: on"
+    assert lines[-1] == "automatic drains by the health checkers: on"
+    routes = {line.split("->")[0].strip(): line.split("->")[1].strip() for line in lines[4:-2]}
     assert routes == {
         "New York": E1,
         "Chicago": E2,
@@ -1150,6 +1247,7 @@ def deployed(monkeypatch: pytest.MonkeyPatch, fake: FakeKeyValueStore, arn: str,
     monkeypatch.setattr(
         cli, "cloudformation_client_factory", FakeCloudFormation({"ecommerce-edge": {cli.KVS_OUTPUT: arn}})
     )
+    monkeypatch.setattr(cli, "caller_account_factory", lambda: fake.account)
     return config
 
 
@@ -1162,10 +1260,53 @@ def test_drain_asks_only_the_edge_stack_once_then_remembers_the_arn(
     assert isinstance(cloudformation, FakeCloudFormation)
     assert invoke("drain", E1).exit_code == 0
     assert cloudformation.asked == [("us-east-1", "ecommerce-edge")]
-    assert json.loads((tmp_path / "cache" / "ecommerce-edge.json").read_text()) == {"kvs_arn": arn}
+    cached = tmp_path / "cache" / f"{fake.account}-ecommerce-edge.json"
+    assert json.loads(cached.read_text()) == {"kvs_arn": arn}
     assert invoke("restore", E1).exit_code == 0
     assert invoke("status").exit_code == 0
     assert cloudformation.asked == [("us-east-1", "ecommerce-edge")]  # remembered
+
+
+def test_the_remembered_arn_is_per_account(
+    deployed: Path, fake: FakeKeyValueStore, arn: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The same app in another account has another store: its ARN is looked up, not reused."""
+    cloudformation = cli.cloudformation_client_factory
+    assert isinstance(cloudformation, FakeCloudFormation)
+    assert invoke("status").exit_code == 0
+    other = FakeKeyValueStore(account="210987654321")
+    other_arn = other.create_store()
+    monkeypatch.setattr(cli, "client_factory", other.client)
+    monkeypatch.setattr(cli, "caller_account_factory", lambda: other.account)
+    cloudformation.outputs = {"ecommerce-edge": {cli.KVS_OUTPUT: other_arn}}
+    assert invoke("drain", E2).exit_code == 0
+    assert cloudformation.asked == [("us-east-1", "ecommerce-edge")] * 2
+    assert drained(other, other_arn)[E2] and not drained(fake, arn)[E2]
+    assert json.loads((tmp_path / "cache" / f"{other.account}-ecommerce-edge.json").read_text()) == {
+        "kvs_arn": other_arn
+    }
+
+
+def test_a_remembered_store_that_is_gone_is_looked_up_again_once(
+    deployed: Path, fake: FakeKeyValueStore, arn: str, tmp_path: Path
+) -> None:
+    """The edge stack was replaced: its new store is found through DescribeStacks, once."""
+    cloudformation = cli.cloudformation_client_factory
+    assert isinstance(cloudformation, FakeCloudFormation)
+    gone = f"arn:aws:cloudfront::{fake.account}:key-value-store/00000000-0000-4000-8000-000000000000"
+    cached = tmp_path / "cache" / f"{fake.account}-ecommerce-edge.json"
+    cached.parent.mkdir(parents=True)
+    cached.write_text(json.dumps({"kvs_arn": gone}))
+    result = invoke("drain", E2)
+    assert result.exit_code == 0, result.output
+    assert drained(fake, arn)[E2]
+    assert cloudformation.asked == [("us-east-1", "ecommerce-edge")]
+    assert json.loads(cached.read_text()) == {"kvs_arn": arn}
+    # The stack's output names a store that is gone too: one lookup, then the error.
+    cached.write_text(json.dumps({"kvs_arn": gone}))
+    cloudformation.outputs = {"ecommerce-edge": {cli.KVS_OUTPUT: gone}}
+    assert_clean_failure(invoke("restore", E2), "no CloudFront KeyValueStore")
+    assert len(cloudformation.asked) == 2
 
 
 def test_kvs_arn_skips_cloudformation(
@@ -1199,6 +1340,23 @@ def test_failover_groups_switch_local_is_what_the_router_reads(tmp_path: Path) -
     assert invoke("failover-groups", "off", "--local", "--data-dir", str(tmp_path)).exit_code == 0
     assert kvs_file(tmp_path) == {"data": [{"key": "failover-groups", "value": "off"}]}
     assert invoke("failover-groups", "on", "--local", "--data-dir", str(tmp_path)).exit_code == 0
+    assert kvs_file(tmp_path) == {"data": []}
+
+
+def test_auto_drain_switch_deployed(deployed: Path, fake: FakeKeyValueStore, arn: str) -> None:
+    assert invoke("auto-drain", "off").output.strip() == "automatic drains off"
+    assert fake.items(arn) == {"auto-drain": "off"}
+    assert "automatic drains by the health checkers: OFF" in invoke("status").output
+    assert invoke("auto-drain", "off").output.strip() == "automatic drains off (already; nothing changed)"
+    assert invoke("auto-drain", "on").exit_code == 0
+    assert fake.items(arn) == {}
+
+
+def test_auto_drain_switch_local_is_what_the_local_checker_reads(tmp_path: Path) -> None:
+    assert invoke("auto-drain", "off", "--local", "--data-dir", str(tmp_path)).exit_code == 0
+    assert kvs_file(tmp_path) == {"data": [{"key": "auto-drain", "value": "off"}]}
+    assert not edge_state.auto_drain_on(cli.read_local(tmp_path / "edge" / "kvs.json"))
+    assert invoke("auto-drain", "on", "--local", "--data-dir", str(tmp_path)).exit_code == 0
     assert kvs_file(tmp_path) == {"data": []}
 
 
@@ -1293,3 +1451,55 @@ def test_routing_rule() -> None:
     assert cli.route(nyc, [E1, E2], E1, {E1: True, E2: True}) == E1  # all drained: nearest anyway
     assert cli.route(tokyo, ["eu-west-1", "ap-northeast-1", E1], E1, {}) == "ap-northeast-1"
     assert cli.arc((0, 0), (0, 180)) == pytest.approx(3.14159, abs=1e-5)
+
+
+def test_the_local_checker_uses_the_loaded_configurations_thresholds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ecommerce_dev.devserver.checker import local_checker
+
+    config = tmp_path / "regions.yaml"
+    config.write_text(
+        yaml.safe_dump({"edge": {"health": {"fail_threshold": 4, "restore_threshold": 6}}}), encoding="utf-8"
+    )
+    monkeypatch.setenv("ECOMMERCE_CONFIG", str(config))
+    origins = {E1: "http://127.0.0.1:1", E2: "http://127.0.0.1:2"}
+    made = local_checker(origins=origins, kvs_file=tmp_path / "kvs.json").checker.settings
+    assert (made.fail_threshold, made.restore_threshold) == (4, 6)
+    monkeypatch.setenv("ECOMMERCE_CONFIG", str(tmp_path / "missing.yaml"))  # unreadable: the defaults
+    made = local_checker(origins=origins, kvs_file=tmp_path / "kvs.json").checker.settings
+    assert (made.fail_threshold, made.restore_threshold) == (2, 3)
+
+
+def test_local_writers_in_other_processes_never_lose_an_update(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make dev`'s checker and an `ecommerce edge --local` command each have their own client (their
+    own process): the compare-and-write is under a file lock, so a drain is never overwritten."""
+    real_write = cli.write_local
+
+    def slow_write(path: Path, items: Mapping[str, str]) -> None:
+        time.sleep(0.01)  # widen the window between the ETag check and the write
+        real_write(path, items)
+
+    monkeypatch.setattr(cli, "write_local", slow_write)
+    path = tmp_path / "edge" / "kvs.json"
+    retry = edge_state.Retry(attempts=200, base_seconds=0.001, cap_seconds=0.005)
+
+    def writer(n: int) -> None:
+        client = cli.LocalKvsClient(path)  # one per "process": no shared thread lock
+        arn = cli.LOCAL_KVS_ARN
+
+        def step() -> bool:
+            etag = edge_state._etag(client, arn)
+            edge_state._call(client, "PutKey", arn, Key=f"k{n}", Value="v", IfMatch=etag)
+            return True
+
+        edge_state._with_retries(step, retry, arn, f"write k{n}")
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(cli.read_local(path)) == [f"k{n}" for n in range(6)]

@@ -45,6 +45,7 @@ SECOND = "us-west-2"
 WITNESS = "us-east-1"  # also CloudFront's region
 REPLICAS = ["us-east-1", "us-west-2"]  # the other API region, the witness and CloudFront's
 DISTRIBUTION = "E2QWRUHEXAMPLE"
+HEALTH_TWIN = f"{PRIMARY}-health"
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 
 # Distinct, recognisable values; none may ever appear in output, logs or exception messages.
@@ -168,7 +169,14 @@ def origin(region: str, value: str) -> dict[str, Any]:
     }
 
 
-def distribution_config(value: str) -> dict[str, Any]:
+def health_twin(value: str) -> dict[str, Any]:
+    """The primary's twin, the /health origin group's primary (global_edge.py): carries the header."""
+    twin = origin(PRIMARY, value)
+    twin["Id"] = HEALTH_TWIN
+    return twin
+
+
+def distribution_config(value: str, twin: str | None = None) -> dict[str, Any]:
     # A non-region origin with its own header proves that only region origins are touched.
     other = origin(PRIMARY, "untouched")
     other.update(
@@ -179,7 +187,10 @@ def distribution_config(value: str) -> dict[str, Any]:
         "CallerReference": "ecommerce-edge-Distribution-1700000000",
         "Aliases": {"Quantity": 0},
         "DefaultRootObject": "",
-        "Origins": {"Quantity": 3, "Items": [origin(PRIMARY, value), origin(SECOND, value), other]},
+        "Origins": {
+            "Quantity": 4,
+            "Items": [origin(PRIMARY, value), origin(SECOND, value), health_twin(twin or value), other],
+        },
         "OriginGroups": {"Quantity": 0},
         "DefaultCacheBehavior": {
             "TargetOriginId": PRIMARY,
@@ -226,7 +237,7 @@ def distribution_config(value: str) -> dict[str, Any]:
     }
 
 
-def distribution(status: str, value: str) -> dict[str, Any]:
+def distribution(status: str, value: str, twin: str | None = None) -> dict[str, Any]:
     return {
         "Id": DISTRIBUTION,
         "ARN": f"arn:aws:cloudfront::{ACCOUNT}:distribution/{DISTRIBUTION}",
@@ -234,7 +245,7 @@ def distribution(status: str, value: str) -> dict[str, Any]:
         "LastModifiedTime": NOW,
         "InProgressInvalidationBatches": 0,
         "DomainName": "d111111abcdef8.cloudfront.net",
-        "DistributionConfig": distribution_config(value),
+        "DistributionConfig": distribution_config(value, twin),
     }
 
 
@@ -271,12 +282,15 @@ class World:
         self.locks = dict.fromkeys(ACLS, lock(0))
         self.live, self.status, self.in_flight = live, status, {live}
         self.etag, self.deploy_polls = "ETAG0", deploy_polls
+        self.twin: str | None = None  # the /health twin's value when it differs from the others
         self.polls_left = deploy_polls if status == "InProgress" else 0
         self.calls: list[tuple[str, ...]] = []
         self.changes = 0
         self.sleeps = 0
         self.crash_at: tuple[int, str] | None = None
         self.fail: dict[tuple[str, str], list[str]] = {}  # (operation, region) -> error codes to raise
+        # Called before each change the code under test makes: (operation, its parameters).
+        self.on_change: Callable[[str, dict[str, Any]], None] | None = None
         self._clients: dict[tuple[str, str], Any] = {}
         self._params: dict[str, Any] = {}
 
@@ -320,6 +334,8 @@ class World:
                 self.changes += 1
                 if self.crash_at == (self.changes, "before"):
                     raise Crash(f"before change {self.changes}")
+                if self.on_change is not None:
+                    self.on_change(model.name, dict(params))
 
         return hook
 
@@ -384,11 +400,11 @@ class World:
                 self.status, self.in_flight = "Deployed", {self.live}
             else:
                 self.polls_left -= 1
-        return {"Distribution": distribution(self.status, self.live), "ETag": self.etag}
+        return {"Distribution": distribution(self.status, self.live, self.twin), "ETag": self.etag}
 
     def GetDistributionConfig(self, region: str, params: dict[str, Any]) -> dict[str, Any]:
         assert params["Id"] == DISTRIBUTION
-        return {"DistributionConfig": distribution_config(self.live), "ETag": self.etag}
+        return {"DistributionConfig": distribution_config(self.live, self.twin), "ETag": self.etag}
 
     def UpdateDistribution(self, region: str, params: dict[str, Any]) -> dict[str, Any]:
         assert params["Id"] == DISTRIBUTION and params["IfMatch"] == self.etag
@@ -396,12 +412,22 @@ class World:
         values = {o["Id"]: o["CustomHeaders"]["Items"][0]["HeaderValue"] for o in config["Origins"]["Items"]}
         assert values["maintenance"] == "k", "a non-region origin was touched"
         assert values[PRIMARY] == values[SECOND]
+        assert values[HEALTH_TWIN] == values[PRIMARY], "the /health twin origin was left on another value"
         assert config == distribution_config(values[PRIMARY]), "only the header may change"
-        self.live = values[PRIMARY]
+        self.live, self.twin = values[PRIMARY], None
         self.in_flight.add(self.live)
         self.status, self.polls_left = "InProgress", self.deploy_polls
         self.etag = f"ETAG{int(self.etag[4:]) + 1}"
         return {"Distribution": distribution("InProgress", self.live), "ETag": self.etag}
+
+    def edge_deploy(self, value: str) -> None:
+        """A `cdk deploy` of the edge stack: CloudFormation writes the distribution with the
+        AWSCURRENT it resolved (``value``) into every region origin's header."""
+        self.live = value
+        self.in_flight.add(value)
+        self.status, self.polls_left = "InProgress", self.deploy_polls
+        self.etag = f"ETAG{int(self.etag[4:]) + 1}"
+        self.invariant()
 
     # -- the invariant
 
@@ -551,16 +577,19 @@ def test_a_rotation_stages_moves_cloudfront_then_promotes_and_drops_the_old_valu
     assert_secret_free(*lines, repr(report))
 
 
-def test_lagging_replicas_are_waited_for_before_cloudfront_moves_and_before_the_old_value_goes() -> None:
+def test_lagging_replicas_are_waited_for_only_before_the_old_value_goes() -> None:
+    # Step 2 (AWSPENDING in the replicas) is advisory: nothing reads AWSPENDING from a replica.
     world = World(replica_lag=2)
+    lines: list[str] = []
 
-    report = run(world)
+    report = run(world, lines)
 
     assert report.ok and world.settled() == NEW
-    sleeps = [c for c in world.calls if c[0] == "sleep"]
-    assert sleeps.count(("sleep", "5.0")) >= 2  # once for AWSPENDING, once for the promoted AWSCURRENT
-    order = [c[-1] for c in changes(world) if c[0] != "sleep"]
-    assert order.index("UpdateDistribution") > order.index("PutSecretValue")
+    order = [c[-1] if c[0] != "sleep" else "sleep" for c in changes(world)]
+    assert "sleep" not in order[: order.index("UpdateDistribution")]  # no replica wait before CloudFront
+    promoted = order.index("UpdateSecretVersionStage")
+    assert "sleep" in order[promoted : order.index("UpdateWebACL", promoted)]  # step 8 waits
+    assert any("replicas (pending value, advisory)" in line and "not waited for" in line for line in lines)
 
 
 def test_the_old_value_stays_accepted_until_the_replicas_serve_the_promoted_one() -> None:
@@ -571,7 +600,7 @@ def test_the_old_value_stays_accepted_until_the_replicas_serve_the_promoted_one(
     assert world.settled() == NEW
 
 
-def test_a_replica_that_never_catches_up_stops_before_cloudfront_with_a_recovery_message() -> None:
+def test_a_replica_that_never_catches_up_stops_before_the_old_value_goes() -> None:
     world = World(replica_lag=1000)
     lines: list[str] = []
 
@@ -579,11 +608,11 @@ def test_a_replica_that_never_catches_up_stops_before_cloudfront_with_a_recovery
         run(world, lines, replica_timeout=10.0)
 
     message = str(raised.value)
-    assert raised.value.step == "replicas have the pending value"
-    assert "us-east-1, us-west-2: AWSPENDING was not the new value after 10 s" in message
-    assert "no traffic is blocked" in message and "continues the unfinished rotation" in message
+    assert raised.value.step == "replicas have the promoted value"
+    assert "us-east-1, us-west-2: AWSCURRENT was not the new value after 10 s" in message
+    assert "no traffic is blocked" in message and "finishes the rotation" in message
     assert "\n" not in message
-    assert not any(c[-1] in ("UpdateWebACL", "UpdateDistribution") for c in world.calls)
+    assert all(set(values) == {NEW, CURRENT} for values in world.acls.values())  # the old value stays
     assert_secret_free(message, *lines)
 
 
@@ -711,6 +740,28 @@ def test_a_rotation_left_by_the_old_command_is_finished_with_its_value() -> None
 
 def test_an_unknown_live_value_is_refused() -> None:
     world = World(live="x" * 43, acl_values=("x" * 43, CURRENT))
+
+    with pytest.raises(RotationRefused, match="neither AWSCURRENT nor"):
+        run(world)
+    assert not any(c[-1] in MUTATIONS for c in world.calls)
+
+
+def test_the_health_twin_origin_is_rotated_with_the_region_origins() -> None:
+    # The /health origin group's primary is a twin origin "<primary>-health" carrying the header:
+    # left on the old value it would be refused once the web ACLs drop it (the fake refuses an
+    # UpdateDistribution that leaves it behind).
+    world = World()
+    lines: list[str] = []
+
+    assert run(world, lines).ok
+
+    assert world.settled() == NEW and world.twin is None
+    assert any("CloudFront origin header" in line and "3 origin(s)" in line for line in lines), lines
+
+
+def test_a_health_twin_sending_an_unknown_value_is_refused_in_the_preflight() -> None:
+    world = World()
+    world.twin = "x" * 43
 
     with pytest.raises(RotationRefused, match="neither AWSCURRENT nor"):
         run(world)
@@ -867,3 +918,40 @@ def test_generated_values_are_header_and_waf_safe() -> None:
     values = {GENERATE() for _ in range(50)}
     assert len(values) == 50
     assert all(len(v) == 48 and v.isascii() and v.isalnum() for v in values)
+
+
+def test_status_tells_whether_a_rotation_is_in_progress() -> None:
+    world = World(deploy_polls=5)
+    lines: list[str] = []
+
+    def status() -> str:
+        return origin_secret.rotation_status(deployment(world.arn), clients=world, echo=lines.append)
+
+    assert status() == "none"
+    run(world, wait_deployed=False)  # stops after moving CloudFront: staged
+    assert status() == "staged"
+    assert "Do not deploy the regional stacks" in lines[-1]
+    world.crash_at = (world.changes + 1, "after")  # the promotion lands, then the operator's laptop dies
+    with pytest.raises(Crash):
+        run(world)
+    assert status() == "promoted"
+    world.crash_at = None
+    run(world)
+    assert status() == "none"
+    assert_secret_free(*lines)
+    before = len(world.calls)
+    status()
+    assert [c[-1] for c in world.calls[before:]] == ["DescribeSecret"]  # labels only, never a value
+
+
+def test_status_option_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    world = World()
+    calls = fake_rotation(monkeypatch, lambda: origin_secret.RotationReport(DISTRIBUTION, ok=True))
+    monkeypatch.setattr(origin_secret, "_load_deployment", lambda: deployment(world.arn))
+    monkeypatch.setattr(origin_secret, "_boto3", lambda: world)
+
+    result = CliRunner().invoke(origin_secret.rotate_origin_secret_command, ["--status"])
+
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("no origin-secret rotation in progress")
+    assert calls == [] and not any(c[-1] in MUTATIONS for c in world.calls)

@@ -7,7 +7,7 @@ checker probes each simulated region's ``GET /health`` and records the run with
 failing runs in a row drain a region, ``restore_threshold`` healthy runs in a row restore a drain the
 checker made (an operator's ``ecommerce edge drain --local`` holds), and the last serving region is
 never drained. Locally there is one checker (quorum 1) and one probe per run; the thresholds are the
-configuration's defaults (``edge.health``).
+loaded configuration's (``edge.health``).
 
 The store is ``<data-dir>/edge/kvs.json`` (what ``ecommerce edge --local`` writes and the local edge
 reads), reached through :class:`LocalKvsClient`, which answers the three KeyValueStore calls the
@@ -17,8 +17,6 @@ checker makes with the same ETag protocol: a write whose ``IfMatch`` is stale is
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import threading
 import urllib.error
@@ -26,61 +24,21 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ecommerce_dev.edge import read_local, write_local
+from ecommerce_dev.edge import LOCAL_KVS_ARN, LocalKvsClient
 from handlers.infra import edge_health
 
-#: A syntactically valid ARN for the local store (the checker's settings require one).
-LOCAL_KVS_ARN = "arn:aws:cloudfront::000000000000:key-value-store/local-dev"
+if TYPE_CHECKING:
+    from ecommerce_constructs.config import EdgeHealthConfig
+
+__all__ = ["LOCAL_KVS_ARN", "LocalChecker", "LocalKvsClient", "local_checker", "local_get"]
 CHECKER_NAME = "local"
 DEFAULT_INTERVAL_SECONDS = 5.0
 PROBE_TIMEOUT_SECONDS = 2.0
 HISTORY = 50
 
 log = logging.getLogger("ecommerce_dev.edge_checker")
-
-
-class LocalKvsClient:
-    """DescribeKeyValueStore, ListKeys and UpdateKeys over the local KVS import file; the ETag is a
-    digest of the file, so any writer in between (``ecommerce edge drain --local``) is a conflict."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-
-    def _etag(self, items: Mapping[str, str]) -> str:
-        return hashlib.sha256(json.dumps(sorted(items.items())).encode()).hexdigest()[:16]
-
-    def describe_key_value_store(self, *, KvsARN: str) -> dict[str, Any]:
-        return {"KvsARN": KvsARN, "ETag": self._etag(read_local(self.path)), "ItemCount": 0}
-
-    def list_keys(self, *, KvsARN: str, MaxResults: int = 50, NextToken: str | None = None) -> dict[str, Any]:
-        items = read_local(self.path)
-        return {"Items": [{"Key": k, "Value": v} for k, v in items.items()]}
-
-    def update_keys(
-        self,
-        *,
-        KvsARN: str,
-        IfMatch: str,
-        Puts: list[dict[str, str]] | None = None,
-        Deletes: list[dict[str, str]] | None = None,
-    ) -> dict[str, Any]:
-        import botocore.exceptions
-
-        with self._lock:
-            items = read_local(self.path)
-            if IfMatch != self._etag(items):
-                raise botocore.exceptions.ClientError(
-                    {"Error": {"Code": "ConflictException", "Message": "the store changed"}}, "UpdateKeys"
-                )
-            for put in Puts or []:
-                items[put["Key"]] = put["Value"]
-            for delete in Deletes or []:
-                items.pop(delete["Key"], None)
-            write_local(self.path, items)
-            return {"ETag": self._etag(items)}
 
 
 def local_get(url: str, headers: Mapping[str, str], timeout: float) -> edge_health.HttpAnswer:
@@ -141,6 +99,18 @@ class LocalChecker:
             self._thread.join(timeout=self.interval + PROBE_TIMEOUT_SECONDS * 4)
 
 
+def _configured_health() -> EdgeHealthConfig:
+    from ecommerce_constructs.config import ConfigError, EdgeHealthConfig, load_config
+
+    try:
+        return load_config().edge.health
+    except ConfigError as exc:
+        log.warning(
+            "edge health checker: the configuration's thresholds are unavailable (%s); using defaults", exc
+        )
+        return EdgeHealthConfig()
+
+
 def local_checker(
     *,
     origins: Mapping[str, str],
@@ -149,13 +119,14 @@ def local_checker(
     fail_threshold: int | None = None,
     restore_threshold: int | None = None,
     on_change: Callable[[str], None] | None = None,
+    health: EdgeHealthConfig | None = None,
 ) -> LocalChecker:
     """The checker for ``origins`` (region -> base URL, the first the primary), not yet started.
 
-    ``fail_threshold`` / ``restore_threshold`` default to the configuration's (``edge.health``)."""
-    from ecommerce_constructs.config import EdgeHealthConfig
-
-    defaults = EdgeHealthConfig()
+    ``health``: the thresholds [``edge.health`` of the configuration ``ecommerce`` loads
+    (``ECOMMERCE_CONFIG``, else config/regions.yaml); the model's defaults, with a warning, when it
+    cannot be loaded]. ``fail_threshold`` / ``restore_threshold`` override its two thresholds."""
+    defaults = health if health is not None else _configured_health()
     settings = edge_health.Settings(
         kvs_arn=LOCAL_KVS_ARN,
         targets=tuple(

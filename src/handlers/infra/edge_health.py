@@ -31,6 +31,7 @@ function's region) + ``ORIGIN_SECRET_HEADER`` (both or neither), ``PROBES`` (3),
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import logging
@@ -342,12 +343,15 @@ class Checker:
     _refreshed: bool = field(default=False, init=False)
     _choice: int = field(default=0, init=False)
 
-    def run(self) -> dict[str, Any]:
-        """Probe, record, decide, apply; returns the summary (also logged as one JSON line)."""
+    def run(self, at: float | None = None) -> dict[str, Any]:
+        """Probe, record, decide, apply; returns the summary (also logged as one JSON line).
+
+        ``at``: the run's time as recorded in the store (the scheduled minute, so a duplicate
+        delivery of the same event is the same run) [the wall clock]."""
         reports = {t.region: RegionReport(t.region) for t in self.settings.targets}
         if self.secret is not None:
             self.secret.values()  # SecretError before any probe: never judge regions without it
-        at = self.now()
+        at = self.now() if at is None else at
         start = self.clock()
         for round_ in range(self.settings.probes):
             if round_:
@@ -467,6 +471,24 @@ def reset_caches() -> None:
     _secrets.clear()
 
 
+def scheduled_at(event: Mapping[str, Any]) -> float | None:
+    """The epoch seconds of the minute an EventBridge scheduled event was scheduled for (its
+    ``time``, e.g. ``2015-10-08T16:53:06Z``:
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/event-reference.html#event-detail-scheduled-event),
+    or None for an event without one (a manual invocation). Lambda may deliver one event more than
+    once; both deliveries carry the same ``time`` and so record one run."""
+    raw = event.get("time") if isinstance(event, Mapping) else None
+    if not isinstance(raw, str):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return float(int(moment.timestamp()) // 60 * 60)
+
+
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     global _kvs_client
     settings = Settings.from_env(os.environ)
@@ -482,7 +504,7 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         settings, _kvs_client, prober=prober, secret=secret, sleep=sleep, clock=clock, now=wall_clock
     )
     try:
-        summary = checker.run()
+        summary = checker.run(scheduled_at(event))
     except SecretError as exc:
         logger.error(json.dumps({"event": "edge-health", "errors": [str(exc)], "action": "nothing probed"}))
         raise

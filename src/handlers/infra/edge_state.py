@@ -19,8 +19,15 @@ least ``fail_threshold`` failing runs in a row, and an automatic drain is restor
 (a checker that stopped has no vote). With a majority quorum both can never hold at once, and every
 checker reaches the same decision from the same keys, so any of them may apply it (idempotent).
 
+A run in which a checker saw no region healthy is recorded as no vote (its counts start over):
+when every region fails for a checker, the likelier cause is shared (the checker's CA bundle or
+network, its secret, a bad ``/health`` deploy everywhere), and draining would take a healthy region
+out (and drain it again after an operator restores it).
+
 ``failover-groups`` = ``off`` makes the router use one origin per request (no per-request origin
-group); a missing key or any other value keeps groups on.
+group); a missing key or any other value keeps groups on. ``auto-drain`` = ``off`` stops the
+checkers draining (they keep recording, and still restore a region they drained once it is healthy);
+a missing key or any other value keeps automatic drains on.
 
 Lambda-safe: standard library and boto3/botocore only. The API is signed with SigV4A, which
 botocore can only do with the AWS CRT (``botocore[crt]``, i.e. the ``awscrt`` package).
@@ -45,6 +52,8 @@ AUTO_PREFIX: Final = "auto-drained:"
 HEALTH_PREFIX: Final = "health:"
 #: The router's switch: ``off`` = no per-request origin groups (selectRequestOriginById only).
 FAILOVER_GROUPS_KEY: Final = "failover-groups"
+#: The checkers' switch: ``off`` = record and restore, never drain.
+AUTO_DRAIN_KEY: Final = "auto-drain"
 #: The KVS control plane and its IAM resources are global; the client still needs a region to exist.
 CLIENT_REGION: Final = "us-east-1"
 KVS_ARN: Final = re.compile(r"arn:aws[a-z-]*:cloudfront::(\d{12}):key-value-store/[A-Za-z0-9-]+")
@@ -115,6 +124,12 @@ def health_key(region: str, checker: str) -> str:
 def failover_groups_on(items: Mapping[str, str]) -> bool:
     """The router's rule: only ``off`` (trimmed, any case) turns per-request origin groups off."""
     value = items.get(FAILOVER_GROUPS_KEY)
+    return value is None or value.strip().lower() != "off"
+
+
+def auto_drain_on(items: Mapping[str, str]) -> bool:
+    """The checkers' rule: only ``off`` (trimmed, any case) stops automatic drains."""
+    value = items.get(AUTO_DRAIN_KEY)
     return value is None or value.strip().lower() != "off"
 
 
@@ -303,8 +318,10 @@ class Observation:
 
     def after(self, healthy: bool, at: float, ttl_seconds: float) -> Observation:
         """This observation extended by a run that started at ``at``. A stale one starts over; the
-        same run recorded twice (a write retried after it landed) counts once."""
-        if at == self.at:
+        same run recorded twice (a write retried after it landed, or one scheduled event delivered
+        twice) counts once, and a run older than the recorded one (delivered late) is ignored: it
+        must not reset the counts of the runs after it."""
+        if at <= self.at:
             return self
         previous = self if 0 <= at - self.at <= ttl_seconds else Observation()
         if healthy:
@@ -359,7 +376,8 @@ def decide(
 ) -> dict[str, tuple[str, int, int, str]]:
     """Region -> (action, drain votes, restore votes, detail) from the store's items: restores
     first (a recovered region serves again before a failing one is drained), never the last serving
-    region, an operator's drain (no ``auto-drained:`` marker) never restored. Pure."""
+    region, an operator's drain (no ``auto-drained:`` marker) never restored, no drain while
+    ``auto-drain`` is ``off`` (action ``auto-drain-off``). Pure."""
     state = state_from_items(items, regions)
     auto = automatic_drains(items, regions)
     votes = {region: policy.votes(items, region, now) for region in regions}
@@ -376,6 +394,10 @@ def decide(
     for region in regions:
         drain_votes, restore_votes = votes[region]
         if state[region] or drain_votes < need:
+            continue
+        if not auto_drain_on(items):
+            detail = f"{AUTO_DRAIN_KEY} is off: not drained (ecommerce edge auto-drain on)"
+            out[region] = ("auto-drain-off", drain_votes, restore_votes, detail)
             continue
         try:
             check_drain_allowed(region, regions, state)
@@ -414,10 +436,14 @@ def observe(
         before = state_from_items(items, regions)
         puts: dict[str, str] = {}
         seen: dict[str, Observation] = {}
+        # Every region failing at once for this checker: a shared cause is likelier; no vote.
+        abstain = len(regions) > 1 and not any(healthy[region] for region in regions)
         for region in regions:
             key = health_key(region, checker)
             old = Observation.decode(items.get(key)) or Observation()
             seen[region] = old.after(healthy[region], at, policy.ttl_seconds)
+            if abstain and seen[region] != old:
+                seen[region] = Observation(fail=0, ok=0, at=at)
             if seen[region] != old or key not in items:
                 puts[key] = seen[region].encode()
         merged = {**items, **puts}
@@ -429,8 +455,11 @@ def observe(
                 puts[auto_key(region)] = DRAINED_VALUE
             elif action == "restored":
                 deletes += [drain_key(region), auto_key(region)]
+        no_vote = f"no region answered {checker} healthy: no vote (a cause common to every region?)"
         result[:] = [
-            Decision(region, seen[region], before[region], action, dv, rv, detail)
+            Decision(
+                region, seen[region], before[region], action, dv, rv, detail or (no_vote if abstain else "")
+            )
             for region, (action, dv, rv, detail) in decisions.items()
         ]
         if not puts and not deletes:
@@ -449,22 +478,37 @@ def observe(
 
 def set_failover_groups(client: Any, kvs_arn: str, on: bool, *, retry: Retry | None = None) -> Change:
     """Turn the router's per-request origin groups on (delete the key) or off (``off``)."""
+    return _switch(client, kvs_arn, FAILOVER_GROUPS_KEY, failover_groups_on, on, retry)
+
+
+def set_auto_drain(client: Any, kvs_arn: str, on: bool, *, retry: Retry | None = None) -> Change:
+    """Let the checkers drain (delete the key) or not (``off``; they still record and restore)."""
+    return _switch(client, kvs_arn, AUTO_DRAIN_KEY, auto_drain_on, on, retry)
+
+
+def _switch(
+    client: Any,
+    kvs_arn: str,
+    key: str,
+    is_on: Callable[[Mapping[str, str]], bool],
+    on: bool,
+    retry: Retry | None,
+) -> Change:
     _check_arn(kvs_arn)
 
     def attempt() -> bool:
         etag = _etag(client, kvs_arn)
         items = _items(client, kvs_arn)
-        if failover_groups_on(items) == on:
+        if is_on(items) == on:
             return False
         if on:
-            _call(client, "UpdateKeys", kvs_arn, Deletes=[{"Key": FAILOVER_GROUPS_KEY}], IfMatch=etag)
+            _call(client, "UpdateKeys", kvs_arn, Deletes=[{"Key": key}], IfMatch=etag)
         else:
-            puts = [{"Key": FAILOVER_GROUPS_KEY, "Value": "off"}]
-            _call(client, "UpdateKeys", kvs_arn, Puts=puts, IfMatch=etag)
+            _call(client, "UpdateKeys", kvs_arn, Puts=[{"Key": key, "Value": "off"}], IfMatch=etag)
         return True
 
-    changed, attempts = _with_retries(attempt, retry, kvs_arn, "switch failover groups")
-    return Change(FAILOVER_GROUPS_KEY, drained=not on, changed=changed, attempts=attempts)
+    changed, attempts = _with_retries(attempt, retry, kvs_arn, f"switch {key}")
+    return Change(key, drained=not on, changed=changed, attempts=attempts)
 
 
 def read_items(client: Any, kvs_arn: str) -> dict[str, str]:
