@@ -4,8 +4,12 @@ nor invented while operators change the bucket count under load."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from uuid import uuid4
 
 import psycopg
@@ -13,6 +17,7 @@ import pytest
 from test_api_concurrency import concurrently, patient_client, sold
 
 from api_support import OPERATOR, Client, stock
+from handlers.shop import repository
 
 orders = pytest.mark.usefixtures("order_strategy")
 
@@ -171,3 +176,87 @@ def test_the_operator_command_shows_and_changes_the_bucket_count(
     assert refused.exit_code == 2
     missing = runner.invoke(main, ["stock-buckets", "--dsn", shop_dsn, str(uuid4()), "2"])
     assert missing.exit_code == 1 and "does not exist" in missing.output
+
+
+PAUSE_KEY = 2424
+
+
+@contextlib.contextmanager
+def paused_bucket_updates(admin: psycopg.Connection, product: str) -> Iterator[None]:
+    """A test hook in the database: every UPDATE of this product's bucket 0 waits (after its
+    transaction's snapshot, before the row's CHECK) while another session holds PAUSE_KEY."""
+    admin.execute(
+        f"""CREATE FUNCTION pause_bucket_update() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              IF NEW.product_id = '{product}'::uuid AND NEW.bucket = 0 THEN
+                PERFORM pg_advisory_lock_shared({PAUSE_KEY});
+                PERFORM pg_advisory_unlock_shared({PAUSE_KEY});
+              END IF;
+              RETURN NEW;
+            END $$"""
+    )
+    admin.execute(
+        "CREATE TRIGGER pause_bucket_update BEFORE UPDATE ON product_stock_buckets "
+        "FOR EACH ROW EXECUTE FUNCTION pause_bucket_update()"
+    )
+    try:
+        yield
+    finally:
+        admin.execute("DROP TRIGGER pause_bucket_update ON product_stock_buckets")
+        admin.execute("DROP FUNCTION pause_bucket_update()")
+
+
+def _wait_until_blocked(admin: psycopg.Connection, locker_pid: int) -> None:
+    """Until a session waits on a lock the locker holds."""
+    for _ in range(500):
+        row = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))", (locker_pid,)
+        ).fetchone()
+        if row and row[0]:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the order never waited on the paused bucket")
+
+
+@orders
+def test_a_bucket_restocked_after_the_snapshot_is_not_a_503(
+    client: Client, shop_dsn: str, admin: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review B1: buckets (1, 0), an order of 2. Its plan (from its snapshot) takes both units from
+    bucket 0 (the rotation puts it last); bucket 1 is restocked after the snapshot. The bucket's CHECK
+    fires, yet the total covers the order: a re-run on a newer snapshot sells it (201, never 503),
+    counted as a conflict retry."""
+    monkeypatch.setattr(repository, "_start", lambda: 1)  # rotation: bucket 1 first, bucket 0 last
+    product = client.new_product(1, buckets=2)
+    assert buckets(admin, product) == (0, [1, 0])
+    buyer = Client(shop_dsn)
+    with psycopg.connect(shop_dsn, autocommit=True) as locker, paused_bucket_updates(admin, product):
+        locker.execute("SELECT pg_advisory_lock(%s)", (PAUSE_KEY,))
+        with ThreadPoolExecutor(1) as pool:
+            placed = pool.submit(buyer.order, [(product, 2)])
+            _wait_until_blocked(admin, locker.info.backend_pid)  # the order has its snapshot
+            admin.execute(  # what a cancel's restock into bucket 1 writes
+                "UPDATE product_stock_buckets SET quantity = quantity + 5 "
+                "WHERE product_id = %s AND bucket = 1",
+                (product,),
+            )
+            locker.execute("SELECT pg_advisory_unlock(%s)", (PAUSE_KEY,))
+            reply = placed.result(timeout=30)
+    try:
+        assert reply.status == 201, reply.body
+        assert stock(admin, product) == 4
+        assert buyer.handlers["orders"].database.stats.conflicts == 1
+    finally:
+        buyer.close()
+
+
+@orders
+def test_still_out_of_stock_when_the_total_cannot_cover(
+    client: Client, admin: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The re-run of B1 happens only when units remain: buckets (1, 0), an order of 2 is 409."""
+    monkeypatch.setattr(repository, "_start", lambda: 1)
+    product = client.new_product(1, buckets=2)
+    short = client.order([(product, 2)])
+    assert (short.status, short.problem_type) == (409, "insufficient-stock")
+    assert client.handlers["orders"].database.stats.conflicts == 0

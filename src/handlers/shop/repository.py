@@ -108,6 +108,7 @@ SELECT r.request_hash, r.response_body, r.order_id,
 # in the same statement (more rows written, so more chance of a conflict; only near sell-out). The
 # last bucket in the rotation takes whatever is still missing, so a line the total cannot cover
 # drives it below zero and the CHECK (quantity >= 0) aborts the order: "out of stock" is exact.
+BUCKET_QUANTITY_CHECK = "product_stock_buckets_quantity_check"  # migration 0007
 BUCKET_PLAN = """
 SELECT ranked.product_id, ranked.bucket,
        CASE WHEN ranked.last OR ranked.quantity >= ranked.wanted THEN ranked.wanted
@@ -645,28 +646,42 @@ class ShopRepository:
             attempt = {**params, **{f"r{i}": _start() for i in range(len(lines))}}
             return [conn.cursor().execute(statement, attempt, prepare=prepare) for statement in statements]
 
-        try:
-            # Safe to re-run even if the connection broke after COMMIT left: the idempotency key makes
-            # a second attempt either create the order or find the first one's record and replay it.
-            cursors = self._transaction(work, pipeline=True, idempotent=True)
-        except psycopg.errors.UniqueViolation:
-            return self._replay(idempotency_key, request)
-        except psycopg.errors.NumericValueOutOfRange:
-            raise InvalidOrder(
-                "the order total would exceed 99,999,999.99; split the order", field="items"
-            ) from None
-        except (
-            psycopg.errors.CheckViolation,
-            psycopg.errors.NotNullViolation,
-            psycopg.errors.ForeignKeyViolation,
-        ):
-            # The key may already hold a committed order (a retry, or a concurrent duplicate that
-            # lost): then the stock that order took is why this attempt failed, and the answer is
-            # the replay, not "insufficient stock".
-            outcome = self._explain_rejection(request, idempotency_key)
-            if isinstance(outcome, PlacedOrder):
-                return outcome
-            raise outcome from None
+        rounds = 0
+        while True:
+            rounds += 1
+            try:
+                # Safe to re-run even if the connection broke after COMMIT left: the idempotency key
+                # makes a second attempt either create the order or find the first one's record and
+                # replay it.
+                cursors = self._transaction(work, pipeline=True, idempotent=True)
+            except psycopg.errors.UniqueViolation:
+                return self._replay(idempotency_key, request)
+            except psycopg.errors.NumericValueOutOfRange:
+                raise InvalidOrder(
+                    "the order total would exceed 99,999,999.99; split the order", field="items"
+                ) from None
+            except (
+                psycopg.errors.CheckViolation,
+                psycopg.errors.NotNullViolation,
+                psycopg.errors.ForeignKeyViolation,
+            ) as exc:
+                # The key may already hold a committed order (a retry, or a concurrent duplicate that
+                # lost): then the stock that order took is why this attempt failed, and the answer is
+                # the replay, not "insufficient stock".
+                outcome = self._explain_rejection(request, idempotency_key)
+                if isinstance(outcome, PlacedOrder):
+                    return outcome
+                # A bucket went below zero although the total covers the order: the plan came from
+                # the snapshot, and a bucket it did not touch was restocked since (a cancel). A newer
+                # snapshot plans with it: re-run like a conflict, within the deadline.
+                if (
+                    isinstance(outcome, Busy)
+                    and _constraint(exc) == BUCKET_QUANTITY_CHECK
+                    and self.db.retry_as_conflict(rounds, deadline=self.deadline)
+                ):
+                    continue
+                raise outcome from None
+            break
         earlier = cursors[0].fetchall()
         if earlier:
             return self._replayed(earlier, idempotency_key, request)
@@ -798,6 +813,10 @@ class ShopRepository:
         """INSERT/UPDATE … RETURNING as BEGIN + statement + COMMIT in one round trip."""
         cursor = self._transaction(lambda conn: conn.cursor().execute(query, params), pipeline=True)
         return cursor.fetchone()
+
+
+def _constraint(exc: psycopg.Error) -> str | None:
+    return exc.diag.constraint_name
 
 
 def _who(caller: Caller) -> dict[str, Any]:
