@@ -260,3 +260,20 @@ def test_still_out_of_stock_when_the_total_cannot_cover(
     short = client.order([(product, 2)])
     assert (short.status, short.problem_type) == (409, "insufficient-stock")
     assert client.handlers["orders"].database.stats.conflicts == 0
+
+
+@orders
+def test_a_sharded_product_without_bucket_rows_is_not_sold_for_nothing(
+    client: Client, admin: psycopg.Connection
+) -> None:
+    """Review S1: a restore or backfill that kept stock_buckets but lost the bucket rows. The plan
+    then takes nothing; the order must fail like other rejections, not succeed taking no stock."""
+    product = client.new_product(4, buckets=2)
+    admin.execute("DELETE FROM product_stock_buckets WHERE product_id = %s", (product,))
+    reply = client.order([(product, 1)])
+    assert (reply.status, reply.problem_type) == (409, "insufficient-stock"), reply.body
+    assert sold(admin, product) == 0
+    plain = client.new_product(3)  # a one-bucket line in the same order does not hide it
+    mixed = client.order([(plain, 1), (product, 1)])
+    assert mixed.status == 409
+    assert stock(admin, plain) == 3

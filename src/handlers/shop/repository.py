@@ -125,6 +125,12 @@ SELECT ranked.product_id, ranked.bucket,
  WHERE ranked.wanted > 0 AND (ranked.last OR ranked.quantity > 0)
 """
 
+# A sharded product's line is covered by BUCKET_PLAN exactly when the product has bucket rows (the
+# last one takes whatever is still missing). Without any (a restore or backfill that wrote the row's
+# stock_buckets but not the buckets) the plan takes nothing: the line's unit_price is then NULL and
+# the order aborts on its NOT NULL, like a line of an unknown product, instead of selling for free.
+HAS_BUCKETS = "EXISTS (SELECT 1 FROM product_stock_buckets AS c WHERE c.product_id = {product})"
+
 # One statement places an order: the lines (none when the key already holds an order: FRESH), priced
 # from the products they name (active, in the shop's currency); the stock of one-bucket products
 # decremented on their row and of sharded products in their buckets (BUCKET_PLAN) — conditional-free:
@@ -174,7 +180,10 @@ new_order AS (
 ),
 items AS (
     INSERT INTO order_items (order_id, product_id, quantity, unit_price)
-    SELECT %(order_id)s, req.product_id, req.quantity, d.price
+    SELECT %(order_id)s, req.product_id, req.quantity,
+           CASE WHEN d.buckets = 1 OR """
+    + HAS_BUCKETS.format(product="d.product_id")
+    + """ THEN d.price END
       FROM req LEFT JOIN priced AS d ON d.product_id = req.product_id
 ),
 idempotency AS (
@@ -274,7 +283,10 @@ INSERT_ITEMS = (
 INSERT INTO order_items (order_id, product_id, quantity, unit_price)
 SELECT %(order_id)s, req.product_id, req.quantity,
        (SELECT p.price FROM products AS p
-         WHERE p.product_id = req.product_id AND p.active AND p.currency = %(currency)s)
+         WHERE p.product_id = req.product_id AND p.active AND p.currency = %(currency)s
+           AND (coalesce(p.stock_buckets, 1) = 1 OR """
+    + HAS_BUCKETS.format(product="p.product_id")
+    + """))
   FROM (VALUES {values}) AS req (product_id, quantity, start)
  WHERE """
     + FRESH
