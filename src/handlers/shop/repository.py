@@ -366,6 +366,23 @@ UPDATE products SET stock_quantity = 0
  WHERE product_id = %(product_id)s AND active AND stock_buckets > 1
 """
 _LAYOUT = (GATHER_STOCK, DROP_BUCKETS, SPREAD_STOCK, EMPTY_ROW)
+LIST_PRODUCTS = (
+    "SELECT {columns} FROM products AS p WHERE {where} ORDER BY p.created_at DESC, p.product_id DESC LIMIT %s"
+)
+INSERT_PRODUCT = """
+INSERT INTO products (product_id, name, description, price, currency, stock_quantity, category, stock_buckets)
+VALUES (%(product_id)s, %(name)s, %(description)s, %(price)s, %(currency)s, %(total)s, %(category)s,
+        %(buckets)s)
+"""
+# Why an order aborted on a constraint: one read of the products' totals, the caller's profile and
+# the key (_explain_rejection).
+EXPLAIN_REJECTION = (
+    f"SELECT 'product', p.product_id, {STOCK_TOTAL} FROM products AS p "
+    "WHERE p.product_id IN ({placeholders}) AND p.active AND p.currency = %s "
+    "UNION ALL SELECT 'customer', customer_id, NULL FROM customers WHERE identity_subject = %s "
+    "UNION ALL SELECT 'key', NULL, NULL FROM idempotency_records "
+    "WHERE scope = %s AND idempotency_key = %s"
+)
 READ_PRODUCT = f"SELECT {PRODUCT_COLUMNS} FROM products AS p WHERE p.product_id = %(product_id)s AND p.active"
 
 ORDER_WITH_ITEMS = f"""
@@ -440,10 +457,9 @@ class ShopRepository:
         if after is not None:
             conditions.append(sql.SQL("(p.created_at, p.product_id) < (%s, %s)"))
             params.extend(after)
-        query = sql.SQL(
-            "SELECT {columns} FROM products AS p WHERE {where} "
-            "ORDER BY p.created_at DESC, p.product_id DESC LIMIT %s"
-        ).format(columns=sql.SQL(PRODUCT_COLUMNS), where=sql.SQL(" AND ").join(conditions))
+        query = sql.SQL(LIST_PRODUCTS).format(
+            columns=sql.SQL(PRODUCT_COLUMNS), where=sql.SQL(" AND ").join(conditions)
+        )
         params.append(limit + 1)
         # Never prepared: a generic plan cannot see the cursor values and may abandon the keyset
         # index scan (measured: deep pages 6x slower once psycopg auto-prepared the query).
@@ -480,11 +496,6 @@ class ShopRepository:
     ) -> Product:
         """One round trip: the row, its stock layout when it has buckets, and the product as read back."""
         product_id = uuid.uuid4()
-        insert = (
-            "INSERT INTO products (product_id, name, description, price, currency, stock_quantity, "
-            "category, stock_buckets) VALUES (%(product_id)s, %(name)s, %(description)s, %(price)s, "
-            "%(currency)s, %(total)s, %(category)s, %(buckets)s)"
-        )
         params = {
             "product_id": product_id,
             "name": name,
@@ -495,7 +506,7 @@ class ShopRepository:
             "category": category,
             "buckets": stock_buckets,
         }
-        statements = [insert, *(_LAYOUT if stock_buckets > 1 else ()), READ_PRODUCT]
+        statements = [INSERT_PRODUCT, *(_LAYOUT if stock_buckets > 1 else ()), READ_PRODUCT]
         row = self._statements(statements, params)
         assert row is not None
         return Product(*row)
@@ -779,11 +790,7 @@ class ShopRepository:
         placeholders = ", ".join(["%s"] * len(ids))
         rows = self._read(
             lambda conn: conn.execute(
-                f"SELECT 'product', p.product_id, {STOCK_TOTAL} FROM products AS p "
-                f"WHERE p.product_id IN ({placeholders}) AND p.active AND p.currency = %s "
-                "UNION ALL SELECT 'customer', customer_id, NULL FROM customers WHERE identity_subject = %s "
-                "UNION ALL SELECT 'key', NULL, NULL FROM idempotency_records "
-                "WHERE scope = %s AND idempotency_key = %s",
+                EXPLAIN_REJECTION.format(placeholders=placeholders),
                 (*ids, CURRENCY, request.subject, ORDER_SCOPE.format(subject=request.subject), key),
             ).fetchall()
         )
@@ -876,6 +883,10 @@ def statements_for_lint() -> dict[str, str]:
         "%(product_id)s": "'a1000000-0000-4000-8000-000000000001'",
         "%(total)s": "NULL",
         "%(buckets)s": "4",
+        "%(name)s": "'P'",
+        "%(description)s": "''",
+        "%(price)s": "10.00",
+        "%(category)s": "'Test'",
         "%s": "'a1000000-0000-4000-8000-000000000001'",
     }
 
@@ -892,6 +903,14 @@ def statements_for_lint() -> dict[str, str]:
         "cancel_order": render(CANCEL_ORDER),
         "order_with_items": render(ORDER_WITH_ITEMS),
         "read_product": render(READ_PRODUCT),
+        "list_products": render(
+            LIST_PRODUCTS.format(
+                columns=PRODUCT_COLUMNS,
+                where="p.active AND p.category = %s AND (p.created_at, p.product_id) < (now(), %s)",
+            ).replace("LIMIT %s", "LIMIT 21")
+        ),
+        "create_product/insert": render(INSERT_PRODUCT),
+        "explain_rejection": render(EXPLAIN_REJECTION.format(placeholders="%s, %s")),
         "layout/gather_stock": render(GATHER_STOCK),
         "layout/drop_buckets": render(DROP_BUCKETS),
         "layout/spread_stock": render(SPREAD_STOCK),
