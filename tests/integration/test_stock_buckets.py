@@ -277,3 +277,43 @@ def test_a_sharded_product_without_bucket_rows_is_not_sold_for_nothing(
     mixed = client.order([(plain, 1), (product, 1)])
     assert mixed.status == 409
     assert stock(admin, plain) == 3
+
+
+def test_the_bucket_migration_on_a_populated_database_moves_no_unit(fresh_dsn: str) -> None:
+    """Review S3: 0001..0005 with data (the sample catalog and orders placed by the code of then),
+    then 0007: every product's stock is what it was; sharding one with the API keeps its total."""
+    from ecommerce_dev.guarded import guarded_connector
+    from handlers.db.migrate import apply_migrations, load_migrations
+
+    def connect() -> psycopg.Connection:
+        return psycopg.connect(fresh_dsn, autocommit=True)
+
+    before = [m for m in load_migrations() if m.version < "0007"]
+    assert before and [m.version for m in load_migrations()][-1] == "0007"
+    migrate = guarded_connector(fresh_dsn)  # as the runner migrates: DSQL's dialect, the guard on
+    apply_migrations(migrate, migrations=before, include_sample_data=True, poll_interval=0.01)
+    with connect() as conn:
+        product = str(
+            conn.execute("SELECT product_id FROM products ORDER BY product_id LIMIT 1").fetchone()[0]
+        )  # type: ignore[index]
+        conn.execute("UPDATE products SET stock_quantity = 37 WHERE product_id = %s", (product,))
+        stocked = dict(conn.execute("SELECT product_id, stock_quantity FROM products").fetchall())
+    result = apply_migrations(migrate, poll_interval=0.01)
+    assert result.applied == ("0007",)
+    with connect() as conn:
+        after = dict(conn.execute("SELECT product_id, stock_quantity FROM products").fetchall())
+        assert conn.execute("SELECT count(*) FROM product_stock_buckets").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM products WHERE stock_buckets IS NOT NULL").fetchone() == (
+            0,
+        )
+    assert after == stocked
+    api = Client(fresh_dsn)
+    try:
+        sharded = api.request("PATCH", f"/products/{product}", {"stock_buckets": 4}, who=OPERATOR)
+        assert (sharded.status, sharded.body["stock_quantity"]) == (200, 37), sharded.body
+        with connect() as conn:
+            assert buckets(conn, product) == (0, [10, 9, 9, 9])
+        assert api.order([(product, 5)]).status == 201
+        assert api.get(f"/products/{product}").body["stock_quantity"] == 32
+    finally:
+        api.close()
