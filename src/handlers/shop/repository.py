@@ -104,10 +104,12 @@ SELECT r.request_hash, r.response_body, r.order_id,
 # their row and are decremented there). Buckets that can cover the line come first, in a rotation
 # that starts at a random bucket per line and attempt (`start`), so concurrent buyers spread over the
 # buckets; one bucket then takes the whole line. When no single bucket covers it, the line takes
-# greedily from the fullest-first rotation of the others until it is covered: a multi-bucket take
-# in the same statement (more rows written, so more chance of a conflict; only near sell-out). The
-# last bucket in the rotation takes whatever is still missing, so a line the total cannot cover
-# drives it below zero and the CHECK (quantity >= 0) aborts the order: "out of stock" is exact.
+# greedily from the buckets in the same rotation order (not by size; empty ones are skipped) until
+# it is covered: a multi-bucket take in the same statement (more rows written, so more chance of a
+# conflict; only near sell-out). The last bucket in the rotation takes whatever is still missing, so
+# a line the total cannot cover drives it below zero and the CHECK (quantity >= 0) aborts the order:
+# "out of stock" is exact. (A bucket restocked after the snapshot is not in the plan: place_order
+# then re-runs the order, docs/data-layer.md "Stock buckets".)
 BUCKET_QUANTITY_CHECK = "product_stock_buckets_quantity_check"  # migration 0007
 BUCKET_PLAN = """
 SELECT ranked.product_id, ranked.bucket,
