@@ -338,6 +338,19 @@ def test_repository_sql_passes_the_dsql_linter() -> None:
         assert check(statement) == [], name
 
 
+def test_the_lint_set_holds_the_catalog_statements_and_the_rejection_read() -> None:
+    """Review S5: the statements built inside methods are linted too (by the guard above and by
+    AWS's dsql-lint, test_aws_dsql_lint.py), each as the repository sends it."""
+    from handlers.shop import repository
+
+    linted = repository.statements_for_lint()
+    assert repository.STOCK_TOTAL in linted["explain_rejection"]
+    assert "UNION ALL" in linted["explain_rejection"]
+    assert repository.STOCK_TOTAL in linted["list_products"]
+    assert linted["create_product/insert"].lstrip().startswith("INSERT INTO products")
+    assert all("%" not in statement for statement in linted.values())  # every parameter rendered
+
+
 @orders
 def test_replay_after_the_order_took_the_last_units(client: Client) -> None:
     """The stock check must not hide the replay: the original order is why stock is gone."""

@@ -91,8 +91,11 @@ def test_64_buyers_stock_10(
 
 
 @orders
-def test_20_requests_one_idempotency_key(client: Client, shop_dsn: str, admin: psycopg.Connection) -> None:
-    product = client.new_product(100)
+@pytest.mark.parametrize("buckets", [1, 16])
+def test_20_requests_one_idempotency_key(
+    client: Client, shop_dsn: str, admin: psycopg.Connection, buckets: int
+) -> None:
+    product = client.new_product(100, buckets=buckets)
     key = str(uuid4())
     replies = concurrently(20, lambda i: patient_client(shop_dsn), lambda c: c.order([(product, 2)], key=key))
     assert {r.status for r in replies} == {201}
@@ -286,12 +289,43 @@ def test_conflicts_outlasting_the_retry_budget_answer_503_with_retry_after(
 
 
 @orders
+@pytest.mark.parametrize("buckets", [1, 16])
 def test_20_requests_one_key_buying_all_the_stock(
-    client: Client, shop_dsn: str, admin: psycopg.Connection
+    client: Client, shop_dsn: str, admin: psycopg.Connection, buckets: int
 ) -> None:
-    product = client.new_product(2)
+    product = client.new_product(2, buckets=buckets)
     key = str(uuid4())
     replies = concurrently(20, lambda i: patient_client(shop_dsn), lambda c: c.order([(product, 2)], key=key))
     assert {r.status for r in replies} == {201}, Counter(r.status for r in replies)
     assert all(r.body == replies[0].body for r in replies)
     assert stock(admin, product) == 0
+
+
+@orders
+@pytest.mark.parametrize("buckets", [1, 16])
+def test_20_requests_one_key_two_different_bodies(
+    client: Client, shop_dsn: str, admin: psycopg.Connection, buckets: int
+) -> None:
+    """One key, two bodies racing: one order is placed; the requests with its body get it, the
+    others 422 idempotency-key-reused (docs/api.md), and only the placed order's units are gone."""
+    product = client.new_product(10, buckets=buckets)
+    key = str(uuid4())
+    quantities: dict[int, int] = {}  # per client: 1 or 2 units, ten of each
+
+    def make(i: int) -> Client:
+        buyer = patient_client(shop_dsn)
+        quantities[id(buyer)] = 1 + i % 2
+        return buyer
+
+    replies = concurrently(20, make, lambda c: c.order([(product, quantities[id(c)])], key=key))
+    placed = [r for r in replies if r.status == 201]
+    assert len(placed) == 10 and all(r.body == placed[0].body for r in placed), Counter(
+        r.status for r in replies
+    )
+    refused = [r for r in replies if r.status != 201]
+    assert {(r.status, r.problem_type) for r in refused} == {(422, "idempotency-key-reused")}
+    (quantity,) = admin.execute(
+        "SELECT i.quantity FROM orders o JOIN order_items i USING (order_id) WHERE i.product_id = %s",
+        (product,),
+    ).fetchone()  # type: ignore[misc]
+    assert stock(admin, product) == 10 - quantity

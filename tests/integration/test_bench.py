@@ -221,7 +221,7 @@ def test_smoke_run_writes_every_measured_section(tmp_path: Path) -> None:
             [
                 "--smoke",
                 "--sections",
-                "round_trips,catalog_scale,contention",
+                "round_trips,catalog_scale,contention,hot_product",
                 "--out",
                 str(tmp_path),
                 "--plots",
@@ -233,7 +233,13 @@ def test_smoke_run_writes_every_measured_section(tmp_path: Path) -> None:
     )
     data = json.loads((tmp_path / "latest.json").read_text())
     assert data["mode"] == "smoke"
-    assert data["sections_measured"] == ["round_trips", "latency_ms", "catalog_scale", "contention"]
+    assert data["sections_measured"] == [
+        "round_trips",
+        "latency_ms",
+        "catalog_scale",
+        "contention",
+        "hot_product",
+    ]
     assert {"cpu", "cores", "python", "postgresql", "load_average_1m_at_end"} <= set(data["machine"])
     trips = {row["operation"]: row for row in data["round_trips"]["operations"]}
     assert trips["order, 10 lines"]["shop"] == 1
@@ -250,7 +256,14 @@ def test_smoke_run_writes_every_measured_section(tmp_path: Path) -> None:
     }
     assert all(row["units_exact"] for row in data["contention"]["rows"])
     assert {row["scenario"] for row in data["contention"]["rows"]} == {"hot", "spread"}
+    hot = data["hot_product"]
+    assert {(row["buckets"], row["buyers"]) for row in hot["rows"]} == {(1, 2), (4, 2), (None, 2)}
+    assert all(row["units_exact"] for row in hot["rows"])
+    assert all(row["status_503"] == 0 for row in hot["rows"])
+    assert {row["units_sold"] for row in hot["rows"] if row["buckets"]} == {6}  # 3/4 of 8, sold out
+    assert hot["goal"]["met"] in (True, False)  # every cell measured (the numbers are the machine's)
     assert {p.name for p in tmp_path.glob("*.png")} == {
+        "hot_product.png",
         "latency.png",
         "round_trips.png",
         "catalog_scale.png",

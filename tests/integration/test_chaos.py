@@ -6,8 +6,13 @@ enforces the way Lambda does (the function timeout) and the data layer enforces 
 
 from __future__ import annotations
 
+import functools
+import random
+import threading
 import time
 import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 from typing import Any
 
@@ -180,3 +185,45 @@ def test_server_side_faults_raise_dsql_sqlstates(chaos_dsn: str) -> None:
         row = conn.execute(chaos.INJECTED).fetchone()
     assert row is not None
     assert sum(row) >= 2
+
+
+def test_a_reshard_that_conflicts_throughout_is_counted_as_failed(chaos_dsn: str) -> None:
+    """Review S2: the reshard fault counts only a layout that happened; one that lost every attempt
+    (here its only one, to an order's write of the product row) is counted apart."""
+    product = "a1000000-0000-4000-8000-000000000001"
+    run = SimpleNamespace(
+        dsn=chaos_dsn,
+        config=SimpleNamespace(hot_buckets=4),
+        rng=random.Random(0),
+        proxies=dict.fromkeys(chaos.REGIONS),
+        restart_lock=threading.Lock(),
+        products=[product],
+        faults=Counter(),
+    )
+    run._lay_out = functools.partial(chaos._Run._lay_out, run, attempts=1)  # type: ignore[arg-type]
+    with psycopg.connect(chaos_dsn) as writer:
+        writer.execute("UPDATE products SET updated_at = now() WHERE product_id = %s", (product,))
+        with ThreadPoolExecutor(1) as pool:
+            injected = pool.submit(chaos._Run.inject, run, "reshard")  # type: ignore[arg-type]
+            _wait_for_a_waiter(writer, chaos_dsn)
+            writer.commit()  # the layout's snapshot is older: 40001
+            injected.result(timeout=30)
+    assert run.faults == {"reshard_failed": 1}
+    with psycopg.connect(chaos_dsn) as conn:
+        row = conn.execute("SELECT stock_buckets FROM products WHERE product_id = %s", (product,)).fetchone()
+    assert row is not None and row[0] is None  # unchanged
+    chaos._Run.inject(run, "reshard")  # type: ignore[arg-type]  # nothing in the way now
+    assert run.faults == {"reshard_failed": 1, "reshard": 1}
+
+
+def _wait_for_a_waiter(holder: psycopg.Connection[Any], dsn: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for _ in range(500):
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                (holder.info.backend_pid,),
+            ).fetchone()
+            if row and row[0]:
+                return
+            time.sleep(0.01)
+    raise AssertionError("nothing waited on the held row")

@@ -4,8 +4,12 @@ nor invented while operators change the bucket count under load."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from uuid import uuid4
 
 import psycopg
@@ -13,6 +17,7 @@ import pytest
 from test_api_concurrency import concurrently, patient_client, sold
 
 from api_support import OPERATOR, Client, stock
+from handlers.shop import repository
 
 orders = pytest.mark.usefixtures("order_strategy")
 
@@ -171,3 +176,144 @@ def test_the_operator_command_shows_and_changes_the_bucket_count(
     assert refused.exit_code == 2
     missing = runner.invoke(main, ["stock-buckets", "--dsn", shop_dsn, str(uuid4()), "2"])
     assert missing.exit_code == 1 and "does not exist" in missing.output
+
+
+PAUSE_KEY = 2424
+
+
+@contextlib.contextmanager
+def paused_bucket_updates(admin: psycopg.Connection, product: str) -> Iterator[None]:
+    """A test hook in the database: every UPDATE of this product's bucket 0 waits (after its
+    transaction's snapshot, before the row's CHECK) while another session holds PAUSE_KEY."""
+    admin.execute(
+        f"""CREATE FUNCTION pause_bucket_update() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              IF NEW.product_id = '{product}'::uuid AND NEW.bucket = 0 THEN
+                PERFORM pg_advisory_lock_shared({PAUSE_KEY});
+                PERFORM pg_advisory_unlock_shared({PAUSE_KEY});
+              END IF;
+              RETURN NEW;
+            END $$"""
+    )
+    admin.execute(
+        "CREATE TRIGGER pause_bucket_update BEFORE UPDATE ON product_stock_buckets "
+        "FOR EACH ROW EXECUTE FUNCTION pause_bucket_update()"
+    )
+    try:
+        yield
+    finally:
+        admin.execute("DROP TRIGGER pause_bucket_update ON product_stock_buckets")
+        admin.execute("DROP FUNCTION pause_bucket_update()")
+
+
+def _wait_until_blocked(admin: psycopg.Connection, locker_pid: int) -> None:
+    """Until a session waits on a lock the locker holds."""
+    for _ in range(500):
+        row = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))", (locker_pid,)
+        ).fetchone()
+        if row and row[0]:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the order never waited on the paused bucket")
+
+
+@orders
+def test_a_bucket_restocked_after_the_snapshot_is_not_a_503(
+    client: Client, shop_dsn: str, admin: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review B1: buckets (1, 0), an order of 2. Its plan (from its snapshot) takes both units from
+    bucket 0 (the rotation puts it last); bucket 1 is restocked after the snapshot. The bucket's CHECK
+    fires, yet the total covers the order: a re-run on a newer snapshot sells it (201, never 503),
+    counted as a conflict retry."""
+    monkeypatch.setattr(repository, "_start", lambda: 1)  # rotation: bucket 1 first, bucket 0 last
+    product = client.new_product(1, buckets=2)
+    assert buckets(admin, product) == (0, [1, 0])
+    buyer = Client(shop_dsn)
+    with psycopg.connect(shop_dsn, autocommit=True) as locker, paused_bucket_updates(admin, product):
+        locker.execute("SELECT pg_advisory_lock(%s)", (PAUSE_KEY,))
+        with ThreadPoolExecutor(1) as pool:
+            placed = pool.submit(buyer.order, [(product, 2)])
+            _wait_until_blocked(admin, locker.info.backend_pid)  # the order has its snapshot
+            admin.execute(  # what a cancel's restock into bucket 1 writes
+                "UPDATE product_stock_buckets SET quantity = quantity + 5 "
+                "WHERE product_id = %s AND bucket = 1",
+                (product,),
+            )
+            locker.execute("SELECT pg_advisory_unlock(%s)", (PAUSE_KEY,))
+            reply = placed.result(timeout=30)
+    try:
+        assert reply.status == 201, reply.body
+        assert stock(admin, product) == 4
+        assert buyer.handlers["orders"].database.stats.conflicts == 1
+    finally:
+        buyer.close()
+
+
+@orders
+def test_still_out_of_stock_when_the_total_cannot_cover(
+    client: Client, admin: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The re-run of B1 happens only when units remain: buckets (1, 0), an order of 2 is 409."""
+    monkeypatch.setattr(repository, "_start", lambda: 1)
+    product = client.new_product(1, buckets=2)
+    short = client.order([(product, 2)])
+    assert (short.status, short.problem_type) == (409, "insufficient-stock")
+    assert client.handlers["orders"].database.stats.conflicts == 0
+
+
+@orders
+def test_a_sharded_product_without_bucket_rows_is_not_sold_for_nothing(
+    client: Client, admin: psycopg.Connection
+) -> None:
+    """Review S1: a restore or backfill that kept stock_buckets but lost the bucket rows. The plan
+    then takes nothing; the order must fail like other rejections, not succeed taking no stock."""
+    product = client.new_product(4, buckets=2)
+    admin.execute("DELETE FROM product_stock_buckets WHERE product_id = %s", (product,))
+    reply = client.order([(product, 1)])
+    assert (reply.status, reply.problem_type) == (409, "insufficient-stock"), reply.body
+    assert sold(admin, product) == 0
+    plain = client.new_product(3)  # a one-bucket line in the same order does not hide it
+    mixed = client.order([(plain, 1), (product, 1)])
+    assert mixed.status == 409
+    assert stock(admin, plain) == 3
+
+
+def test_the_bucket_migration_on_a_populated_database_moves_no_unit(fresh_dsn: str) -> None:
+    """Review S3: 0001..0005 with data (the sample catalog and orders placed by the code of then),
+    then 0007: every product's stock is what it was; sharding one with the API keeps its total."""
+    from ecommerce_dev.guarded import guarded_connector
+    from handlers.db.migrate import apply_migrations, load_migrations
+
+    def connect() -> psycopg.Connection:
+        return psycopg.connect(fresh_dsn, autocommit=True)
+
+    before = [m for m in load_migrations() if m.version < "0007"]
+    assert before and [m.version for m in load_migrations()][-1] == "0007"
+    migrate = guarded_connector(fresh_dsn)  # as the runner migrates: DSQL's dialect, the guard on
+    apply_migrations(migrate, migrations=before, include_sample_data=True, poll_interval=0.01)
+    with connect() as conn:
+        product = str(
+            conn.execute("SELECT product_id FROM products ORDER BY product_id LIMIT 1").fetchone()[0]
+        )  # type: ignore[index]
+        conn.execute("UPDATE products SET stock_quantity = 37 WHERE product_id = %s", (product,))
+        stocked = dict(conn.execute("SELECT product_id, stock_quantity FROM products").fetchall())
+    result = apply_migrations(migrate, poll_interval=0.01)
+    assert result.applied == ("0007",)
+    with connect() as conn:
+        after = dict(conn.execute("SELECT product_id, stock_quantity FROM products").fetchall())
+        assert conn.execute("SELECT count(*) FROM product_stock_buckets").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM products WHERE stock_buckets IS NOT NULL").fetchone() == (
+            0,
+        )
+    assert after == stocked
+    api = Client(fresh_dsn)
+    try:
+        sharded = api.request("PATCH", f"/products/{product}", {"stock_buckets": 4}, who=OPERATOR)
+        assert (sharded.status, sharded.body["stock_quantity"]) == (200, 37), sharded.body
+        with connect() as conn:
+            assert buckets(conn, product) == (0, [10, 9, 9, 9])
+        assert api.order([(product, 5)]).status == 201
+        assert api.get(f"/products/{product}").body["stock_quantity"] == 32
+    finally:
+        api.close()

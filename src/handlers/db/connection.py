@@ -297,6 +297,22 @@ class Database:
             attempt, deadline, max_attempts, replay_after_commit=idempotent, retry_conflicts=idempotent
         )
 
+    def retry_as_conflict(self, attempts: int, *, deadline: float | None = None) -> bool:
+        """The caller's unit failed on something only a newer snapshot resolves, like a conflict
+        (40001) would: count it as a conflict retry and back off. False (nothing counted) when
+        ``attempts`` units already ran or the next could not start before ``deadline``; the caller
+        then answers as for exhausted conflicts."""
+        if attempts >= self.max_attempts:
+            return False
+        delay = self.backoff.delay(attempts)
+        if deadline is not None and self._clock() + delay >= deadline:
+            return False
+        self.stats.conflicts += 1
+        self.stats.retries += 1
+        self.stats.backoff_seconds += delay
+        self._sleep(delay)
+        return True
+
     # -- internals ----------------------------------------------------------------------------------
 
     def _run(

@@ -104,10 +104,13 @@ SELECT r.request_hash, r.response_body, r.order_id,
 # their row and are decremented there). Buckets that can cover the line come first, in a rotation
 # that starts at a random bucket per line and attempt (`start`), so concurrent buyers spread over the
 # buckets; one bucket then takes the whole line. When no single bucket covers it, the line takes
-# greedily from the fullest-first rotation of the others until it is covered: a multi-bucket take
-# in the same statement (more rows written, so more chance of a conflict; only near sell-out). The
-# last bucket in the rotation takes whatever is still missing, so a line the total cannot cover
-# drives it below zero and the CHECK (quantity >= 0) aborts the order: "out of stock" is exact.
+# greedily from the buckets in the same rotation order (not by size; empty ones are skipped) until
+# it is covered: a multi-bucket take in the same statement (more rows written, so more chance of a
+# conflict; only near sell-out). The last bucket in the rotation takes whatever is still missing, so
+# a line the total cannot cover drives it below zero and the CHECK (quantity >= 0) aborts the order:
+# "out of stock" is exact. (A bucket restocked after the snapshot is not in the plan: place_order
+# then re-runs the order, docs/data-layer.md "Stock buckets".)
+BUCKET_QUANTITY_CHECK = "product_stock_buckets_quantity_check"  # migration 0007
 BUCKET_PLAN = """
 SELECT ranked.product_id, ranked.bucket,
        CASE WHEN ranked.last OR ranked.quantity >= ranked.wanted THEN ranked.wanted
@@ -123,6 +126,12 @@ SELECT ranked.product_id, ranked.bucket,
                before_it AS (turn ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)) AS ranked
  WHERE ranked.wanted > 0 AND (ranked.last OR ranked.quantity > 0)
 """
+
+# A sharded product's line is covered by BUCKET_PLAN exactly when the product has bucket rows (the
+# last one takes whatever is still missing). Without any (a restore or backfill that wrote the row's
+# stock_buckets but not the buckets) the plan takes nothing: the line's unit_price is then NULL and
+# the order aborts on its NOT NULL, like a line of an unknown product, instead of selling for free.
+HAS_BUCKETS = "EXISTS (SELECT 1 FROM product_stock_buckets AS c WHERE c.product_id = {product})"
 
 # One statement places an order: the lines (none when the key already holds an order: FRESH), priced
 # from the products they name (active, in the shop's currency); the stock of one-bucket products
@@ -173,7 +182,10 @@ new_order AS (
 ),
 items AS (
     INSERT INTO order_items (order_id, product_id, quantity, unit_price)
-    SELECT %(order_id)s, req.product_id, req.quantity, d.price
+    SELECT %(order_id)s, req.product_id, req.quantity,
+           CASE WHEN d.buckets = 1 OR """
+    + HAS_BUCKETS.format(product="d.product_id")
+    + """ THEN d.price END
       FROM req LEFT JOIN priced AS d ON d.product_id = req.product_id
 ),
 idempotency AS (
@@ -273,7 +285,10 @@ INSERT_ITEMS = (
 INSERT INTO order_items (order_id, product_id, quantity, unit_price)
 SELECT %(order_id)s, req.product_id, req.quantity,
        (SELECT p.price FROM products AS p
-         WHERE p.product_id = req.product_id AND p.active AND p.currency = %(currency)s)
+         WHERE p.product_id = req.product_id AND p.active AND p.currency = %(currency)s
+           AND (coalesce(p.stock_buckets, 1) = 1 OR """
+    + HAS_BUCKETS.format(product="p.product_id")
+    + """))
   FROM (VALUES {values}) AS req (product_id, quantity, start)
  WHERE """
     + FRESH
@@ -353,6 +368,23 @@ UPDATE products SET stock_quantity = 0
  WHERE product_id = %(product_id)s AND active AND stock_buckets > 1
 """
 _LAYOUT = (GATHER_STOCK, DROP_BUCKETS, SPREAD_STOCK, EMPTY_ROW)
+LIST_PRODUCTS = (
+    "SELECT {columns} FROM products AS p WHERE {where} ORDER BY p.created_at DESC, p.product_id DESC LIMIT %s"
+)
+INSERT_PRODUCT = """
+INSERT INTO products (product_id, name, description, price, currency, stock_quantity, category, stock_buckets)
+VALUES (%(product_id)s, %(name)s, %(description)s, %(price)s, %(currency)s, %(total)s, %(category)s,
+        %(buckets)s)
+"""
+# Why an order aborted on a constraint: one read of the products' totals, the caller's profile and
+# the key (_explain_rejection).
+EXPLAIN_REJECTION = (
+    f"SELECT 'product', p.product_id, {STOCK_TOTAL} FROM products AS p "
+    "WHERE p.product_id IN ({placeholders}) AND p.active AND p.currency = %s "
+    "UNION ALL SELECT 'customer', customer_id, NULL FROM customers WHERE identity_subject = %s "
+    "UNION ALL SELECT 'key', NULL, NULL FROM idempotency_records "
+    "WHERE scope = %s AND idempotency_key = %s"
+)
 READ_PRODUCT = f"SELECT {PRODUCT_COLUMNS} FROM products AS p WHERE p.product_id = %(product_id)s AND p.active"
 
 ORDER_WITH_ITEMS = f"""
@@ -427,10 +459,9 @@ class ShopRepository:
         if after is not None:
             conditions.append(sql.SQL("(p.created_at, p.product_id) < (%s, %s)"))
             params.extend(after)
-        query = sql.SQL(
-            "SELECT {columns} FROM products AS p WHERE {where} "
-            "ORDER BY p.created_at DESC, p.product_id DESC LIMIT %s"
-        ).format(columns=sql.SQL(PRODUCT_COLUMNS), where=sql.SQL(" AND ").join(conditions))
+        query = sql.SQL(LIST_PRODUCTS).format(
+            columns=sql.SQL(PRODUCT_COLUMNS), where=sql.SQL(" AND ").join(conditions)
+        )
         params.append(limit + 1)
         # Never prepared: a generic plan cannot see the cursor values and may abandon the keyset
         # index scan (measured: deep pages 6x slower once psycopg auto-prepared the query).
@@ -467,11 +498,6 @@ class ShopRepository:
     ) -> Product:
         """One round trip: the row, its stock layout when it has buckets, and the product as read back."""
         product_id = uuid.uuid4()
-        insert = (
-            "INSERT INTO products (product_id, name, description, price, currency, stock_quantity, "
-            "category, stock_buckets) VALUES (%(product_id)s, %(name)s, %(description)s, %(price)s, "
-            "%(currency)s, %(total)s, %(category)s, %(buckets)s)"
-        )
         params = {
             "product_id": product_id,
             "name": name,
@@ -482,7 +508,7 @@ class ShopRepository:
             "category": category,
             "buckets": stock_buckets,
         }
-        statements = [insert, *(_LAYOUT if stock_buckets > 1 else ()), READ_PRODUCT]
+        statements = [INSERT_PRODUCT, *(_LAYOUT if stock_buckets > 1 else ()), READ_PRODUCT]
         row = self._statements(statements, params)
         assert row is not None
         return Product(*row)
@@ -645,28 +671,42 @@ class ShopRepository:
             attempt = {**params, **{f"r{i}": _start() for i in range(len(lines))}}
             return [conn.cursor().execute(statement, attempt, prepare=prepare) for statement in statements]
 
-        try:
-            # Safe to re-run even if the connection broke after COMMIT left: the idempotency key makes
-            # a second attempt either create the order or find the first one's record and replay it.
-            cursors = self._transaction(work, pipeline=True, idempotent=True)
-        except psycopg.errors.UniqueViolation:
-            return self._replay(idempotency_key, request)
-        except psycopg.errors.NumericValueOutOfRange:
-            raise InvalidOrder(
-                "the order total would exceed 99,999,999.99; split the order", field="items"
-            ) from None
-        except (
-            psycopg.errors.CheckViolation,
-            psycopg.errors.NotNullViolation,
-            psycopg.errors.ForeignKeyViolation,
-        ):
-            # The key may already hold a committed order (a retry, or a concurrent duplicate that
-            # lost): then the stock that order took is why this attempt failed, and the answer is
-            # the replay, not "insufficient stock".
-            outcome = self._explain_rejection(request, idempotency_key)
-            if isinstance(outcome, PlacedOrder):
-                return outcome
-            raise outcome from None
+        rounds = 0
+        while True:
+            rounds += 1
+            try:
+                # Safe to re-run even if the connection broke after COMMIT left: the idempotency key
+                # makes a second attempt either create the order or find the first one's record and
+                # replay it.
+                cursors = self._transaction(work, pipeline=True, idempotent=True)
+            except psycopg.errors.UniqueViolation:
+                return self._replay(idempotency_key, request)
+            except psycopg.errors.NumericValueOutOfRange:
+                raise InvalidOrder(
+                    "the order total would exceed 99,999,999.99; split the order", field="items"
+                ) from None
+            except (
+                psycopg.errors.CheckViolation,
+                psycopg.errors.NotNullViolation,
+                psycopg.errors.ForeignKeyViolation,
+            ) as exc:
+                # The key may already hold a committed order (a retry, or a concurrent duplicate that
+                # lost): then the stock that order took is why this attempt failed, and the answer is
+                # the replay, not "insufficient stock".
+                outcome = self._explain_rejection(request, idempotency_key)
+                if isinstance(outcome, PlacedOrder):
+                    return outcome
+                # A bucket went below zero although the total covers the order: the plan came from
+                # the snapshot, and a bucket it did not touch was restocked since (a cancel). A newer
+                # snapshot plans with it: re-run like a conflict, within the deadline.
+                if (
+                    isinstance(outcome, Busy)
+                    and _constraint(exc) == BUCKET_QUANTITY_CHECK
+                    and self.db.retry_as_conflict(rounds, deadline=self.deadline)
+                ):
+                    continue
+                raise outcome from None
+            break
         earlier = cursors[0].fetchall()
         if earlier:
             return self._replayed(earlier, idempotency_key, request)
@@ -752,11 +792,7 @@ class ShopRepository:
         placeholders = ", ".join(["%s"] * len(ids))
         rows = self._read(
             lambda conn: conn.execute(
-                f"SELECT 'product', p.product_id, {STOCK_TOTAL} FROM products AS p "
-                f"WHERE p.product_id IN ({placeholders}) AND p.active AND p.currency = %s "
-                "UNION ALL SELECT 'customer', customer_id, NULL FROM customers WHERE identity_subject = %s "
-                "UNION ALL SELECT 'key', NULL, NULL FROM idempotency_records "
-                "WHERE scope = %s AND idempotency_key = %s",
+                EXPLAIN_REJECTION.format(placeholders=placeholders),
                 (*ids, CURRENCY, request.subject, ORDER_SCOPE.format(subject=request.subject), key),
             ).fetchall()
         )
@@ -798,6 +834,10 @@ class ShopRepository:
         """INSERT/UPDATE … RETURNING as BEGIN + statement + COMMIT in one round trip."""
         cursor = self._transaction(lambda conn: conn.cursor().execute(query, params), pipeline=True)
         return cursor.fetchone()
+
+
+def _constraint(exc: psycopg.Error) -> str | None:
+    return exc.diag.constraint_name
 
 
 def _who(caller: Caller) -> dict[str, Any]:
@@ -845,6 +885,10 @@ def statements_for_lint() -> dict[str, str]:
         "%(product_id)s": "'a1000000-0000-4000-8000-000000000001'",
         "%(total)s": "NULL",
         "%(buckets)s": "4",
+        "%(name)s": "'P'",
+        "%(description)s": "''",
+        "%(price)s": "10.00",
+        "%(category)s": "'Test'",
         "%s": "'a1000000-0000-4000-8000-000000000001'",
     }
 
@@ -861,6 +905,14 @@ def statements_for_lint() -> dict[str, str]:
         "cancel_order": render(CANCEL_ORDER),
         "order_with_items": render(ORDER_WITH_ITEMS),
         "read_product": render(READ_PRODUCT),
+        "list_products": render(
+            LIST_PRODUCTS.format(
+                columns=PRODUCT_COLUMNS,
+                where="p.active AND p.category = %s AND (p.created_at, p.product_id) < (now(), %s)",
+            ).replace("LIMIT %s", "LIMIT 21")
+        ),
+        "create_product/insert": render(INSERT_PRODUCT),
+        "explain_rejection": render(EXPLAIN_REJECTION.format(placeholders="%s, %s")),
         "layout/gather_stock": render(GATHER_STOCK),
         "layout/drop_buckets": render(DROP_BUCKETS),
         "layout/spread_stock": render(SPREAD_STOCK),
