@@ -623,16 +623,17 @@ def test_the_local_edge_health_checker_runs_against_the_regions(dev: Dev) -> Non
     from handlers.infra import edge_state
 
     store = dev.data_dir / "edge" / "kvs.json"
-    deadline = time.monotonic() + 60  # generous: a loaded CI machine runs the probes late
-    while time.monotonic() < deadline:
+    # Generous: on a loaded CI machine a probe can time out, and a run that sees no region healthy
+    # records no vote (the counts start over), so healthy runs are collected over the window.
+    deadline = time.monotonic() + 60
+    healthy: set[str] = set()
+    while time.monotonic() < deadline and len(healthy) < 2:
         items = read_local(store)
-        seen = {
-            region: edge_state.Observation.decode(items.get(edge_state.health_key(region, "local")))
-            for region in ("us-east-1", "us-east-2")
-        }
-        if all(o is not None and o.ok >= 2 for o in seen.values()):
-            break
+        for region in ("us-east-1", "us-east-2"):
+            seen = edge_state.Observation.decode(items.get(edge_state.health_key(region, "local")))
+            if seen is not None and seen.ok >= 1:
+                healthy.add(region)
         time.sleep(0.1)
-    else:
-        pytest.fail(f"the checker recorded no healthy runs: {read_local(store)}")
+    if len(healthy) < 2:
+        pytest.fail(f"the checker recorded no healthy run for some region: {read_local(store)}")
     assert not any(key.startswith("drained:") for key in items)
