@@ -479,6 +479,11 @@ def _database_errors_reported() -> Iterator[None]:
     "--operator-password-env", metavar="VAR", default="ECOMMERCE_OPERATOR_PASSWORD", show_default=True,
     help="Environment variable holding --operator-username's password.",
 )  # fmt: skip
+@click.option(
+    "--operator-totp", metavar="CODE", envvar="ECOMMERCE_OPERATOR_TOTP",
+    help="The current code of --operator-username's authenticator app (the operators' pool requires "
+    "a second factor). Env: ECOMMERCE_OPERATOR_TOTP.",
+)  # fmt: skip
 @click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds per request.")
 def smoke_command(
     base_url: str | None,
@@ -490,6 +495,7 @@ def smoke_command(
     password_env: str,
     operator_username: str | None,
     operator_password_env: str,
+    operator_totp: str | None,
     timeout: float,
 ) -> None:
     """Run the shop's flow against a deployment, as an anonymous visitor, a customer (--token or
@@ -509,7 +515,9 @@ def smoke_command(
         if username:
             token = _sign_in(deployment, username, password_env)
         if operator_username:
-            operator_token = _sign_in(deployment, operator_username, operator_password_env)
+            operator_token = _sign_in(
+                deployment, operator_username, operator_password_env, operator=True, totp=operator_totp
+            )
     second_headers: dict[str, str] = {}
     if deployed and second_url is not None:
         # The second region is reached directly (the edge picks the nearest one itself), past
@@ -528,7 +536,11 @@ def smoke_command(
     raise SystemExit(0 if ok else 1)
 
 
-def _sign_in(deployment: Any, username: str, password_env: str) -> str:
+def _sign_in(
+    deployment: Any, username: str, password_env: str, *, operator: bool = False, totp: str | None = None
+) -> str:
+    """An ID token from the customers' pool, or with ``operator`` the operators' pool (the APIs
+    know operators by that pool's issuer, so a customer-pool token would never be one)."""
     import os
 
     from ecommerce_dev.signin import SignInError, id_token
@@ -536,11 +548,12 @@ def _sign_in(deployment: Any, username: str, password_env: str) -> str:
     password = os.environ.get(password_env)
     if not password:
         raise click.UsageError(f"set {password_env} to {username}'s password")
-    region, pool, client_id = deployment.identity()
+    region, pool, client_id = deployment.operator_identity() if operator else deployment.identity()
     try:
         return id_token(
-            region=region, user_pool_id=pool, client_id=client_id, username=username, password=password
-        )
+            region=region, user_pool_id=pool, client_id=client_id, username=username,
+            password=password, totp_code=totp,
+        )  # fmt: skip
     except SignInError as exc:
         raise click.ClickException(str(exc)) from None
 

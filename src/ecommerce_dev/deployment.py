@@ -39,6 +39,12 @@ class Deployment:
         pool = self.output(stack, "UserPoolId")
         return pool.split("_", 1)[0], pool, self.output(stack, "ToolsClientId")
 
+    def operator_identity(self) -> tuple[str, str, str]:
+        """(region, user pool id, app client id) of the operators' pool (the primary stack's)."""
+        stack = self.config.stack_name(self.config.primary)
+        pool = self.output(stack, "OperatorPoolId")
+        return pool.split("_", 1)[0], pool, self.output(stack, "OperatorClientId")
+
     def origin_headers(self, client: Callable[[str], Any] | None = None) -> dict[str, str]:
         """The header CloudFront adds to origin requests, for calling a regional API directly
         (operators' tools only; read from Secrets Manager, never printed)."""
