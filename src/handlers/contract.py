@@ -96,7 +96,8 @@ class Env:
     TRACE_DISABLED: Final = "POWERTOOLS_TRACE_DISABLED"
     ORDER_STRATEGY: Final = "ORDER_STRATEGY"
     #: The ``iss`` claim of the operators' user pool: a token from that pool is an operator's
-    #: (``https://cognito-idp.<region>.amazonaws.com/<pool id>``) [``LOCAL_OPERATOR_ISSUER``].
+    #: (``https://cognito-idp.<region>.amazonaws.com/<pool id>``) [``LOCAL_OPERATOR_ISSUER`` locally;
+    #: none in Lambda or with ``DSQL_ENDPOINT`` unless ``LOCAL_DSN`` is set].
     OPERATOR_ISSUER: Final = "OPERATOR_ISSUER"
     # Not set by the constructs: local runs, tools and tests.
     #: PEM file of the roots the functions verify their own TLS connections against (DSQL's
