@@ -471,7 +471,7 @@ def test_without_the_edge_the_api_is_the_entry_point_and_has_no_guard() -> None:
 def test_the_operators_tools_and_the_templates_agree_on_names() -> None:
     """ecommerce_dev (no CDK import) spells the same header, JSON key, rule and outputs."""
     from ecommerce_constructs import origin_guard, origin_secret
-    from ecommerce_dev import origin_secret as tools
+    from ecommerce_ops import origin_secret as tools
 
     assert tools.ORIGIN_HEADER == origin_secret.HEADER_NAME
     assert tools.SECRET_JSON_KEY == origin_secret.JSON_KEY

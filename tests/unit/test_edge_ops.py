@@ -1,5 +1,5 @@
 """Edge operations: the drain-state protocol (handlers.infra.edge_state), the scheduled health checker
-(handlers.infra.edge_health) and the `ecommerce edge` commands (ecommerce_dev.edge).
+(handlers.infra.edge_health) and the `ecommerce edge` commands (ecommerce_ops.edge).
 
 KVS traffic goes through real boto3 clients answered by tests/fakes/keyvaluestore.py. No test sleeps:
 retries, probe spacing and the clock are injected.
@@ -29,7 +29,7 @@ from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
 from click.testing import CliRunner, Result
 
-from ecommerce_dev import edge as cli
+from ecommerce_ops import edge as cli
 from fakes.keyvaluestore import FakeKeyValueStore
 from handlers.infra import edge_health, edge_state
 from handlers.infra.edge_health import Checker, HttpAnswer, OriginSecret, Settings, Target

@@ -26,9 +26,9 @@ from botocore.awsrequest import AWSResponse
 from click.testing import CliRunner
 
 from ecommerce_constructs.config import EcommerceConfig
-from ecommerce_dev import origin_secret
-from ecommerce_dev.deployment import Deployment
-from ecommerce_dev.origin_secret import (
+from ecommerce_ops import origin_secret
+from ecommerce_ops.deployment import Deployment
+from ecommerce_ops.origin_secret import (
     RotationIncomplete,
     RotationRefused,
     check_origin_protection,

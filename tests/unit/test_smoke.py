@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from ecommerce_dev.cli import main
-from ecommerce_dev.smoke import run_smoke
+from ecommerce_ops.cli import main
+from ecommerce_ops.smoke import run_smoke
 
 
 def closed_port() -> int:
@@ -98,7 +98,7 @@ def cognito() -> Any:
 def test_sign_in_uses_the_admin_password_flow_of_the_tools_client() -> None:
     from botocore.stub import Stubber
 
-    from ecommerce_dev.signin import id_token
+    from ecommerce_ops.signin import id_token
 
     client = cognito()
     with Stubber(client) as stub:
@@ -130,7 +130,7 @@ def test_sign_in_uses_the_admin_password_flow_of_the_tools_client() -> None:
 def test_sign_in_challenges_are_explained(reply: dict[str, Any], message: str) -> None:
     from botocore.stub import Stubber
 
-    from ecommerce_dev.signin import SignInError, id_token
+    from ecommerce_ops.signin import SignInError, id_token
 
     client = cognito()
     with Stubber(client) as stub:
@@ -149,7 +149,7 @@ def test_sign_in_challenges_are_explained(reply: dict[str, Any], message: str) -
 def test_wrong_password_is_one_line() -> None:
     from botocore.stub import Stubber
 
-    from ecommerce_dev.signin import SignInError, id_token
+    from ecommerce_ops.signin import SignInError, id_token
 
     client = cognito()
     with Stubber(client) as stub:
@@ -175,7 +175,7 @@ def test_credentials_need_a_deployment_and_a_password_variable() -> None:
 def test_the_token_email_is_read_for_the_profile() -> None:
     import base64
 
-    from ecommerce_dev.smoke import token_email
+    from ecommerce_ops.smoke import token_email
 
     payload = base64.urlsafe_b64encode(json.dumps({"email": "a@b.io"}).encode()).decode().rstrip("=")
     assert token_email(f"h.{payload}.s") == "a@b.io"
@@ -190,7 +190,7 @@ OPERATOR_POOL = "us-east-1_Operators9"
 def test_operator_sign_in_answers_the_totp_challenge() -> None:
     from botocore.stub import Stubber
 
-    from ecommerce_dev.signin import id_token
+    from ecommerce_ops.signin import id_token
 
     client = cognito()
     session = "s" * 20
@@ -227,11 +227,11 @@ def test_operator_sign_in_answers_the_totp_challenge() -> None:
 def test_operator_username_signs_in_to_the_operators_pool(monkeypatch: pytest.MonkeyPatch) -> None:
     """`smoke --deployed --operator-username` must use OperatorPoolId/OperatorClientId: the APIs
     know operators by that pool's issuer, so a customers'-pool token would never be an operator."""
-    import ecommerce_dev.cli as cli
-    import ecommerce_dev.signin as signin
-    import ecommerce_dev.smoke as smoke
+    import ecommerce_ops.cli as cli
+    import ecommerce_ops.signin as signin
+    import ecommerce_ops.smoke as smoke
     from ecommerce_constructs.config import load_config
-    from ecommerce_dev.deployment import Deployment
+    from ecommerce_ops.deployment import Deployment
 
     config = load_config()
     primary = config.stack_name(config.primary)

@@ -34,7 +34,10 @@ from typing import Any
 import click
 
 from ecommerce_constructs.edge_routing import REGION_COORDINATES  # what router.js is given
-from handlers.infra import edge_state
+from ecommerce_ops._handlers import use_handlers
+
+use_handlers()  # the Lambda code's edge_state, by path (ecommerce_ops._handlers)
+from handlers.infra import edge_state  # noqa: E402
 
 #: Output of the edge stack that names its KeyValueStore.
 KVS_OUTPUT = "EdgeDrainStoreArn"
@@ -321,7 +324,7 @@ def _edge_stack_output(config: Any, key: str) -> str:
     import botocore.exceptions
 
     from ecommerce_constructs.regions import EDGE_REGION
-    from ecommerce_dev.deployment import Deployment, DeploymentError
+    from ecommerce_ops.deployment import Deployment, DeploymentError
 
     make = cloudformation_client_factory or _cloudformation
 
@@ -429,7 +432,7 @@ def _state_lines(target: Target, drained: Mapping[str, bool]) -> list[str]:
 def _reported() -> Iterator[None]:
     """Every expected failure becomes one line and exit status 1, never a traceback."""
     from ecommerce_constructs.config import ConfigError
-    from ecommerce_dev.deployment import DeploymentError
+    from ecommerce_ops.deployment import DeploymentError
 
     try:
         yield

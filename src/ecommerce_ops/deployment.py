@@ -54,7 +54,7 @@ class Deployment:
 
         import boto3
 
-        from ecommerce_dev.origin_secret import ORIGIN_HEADER, OUTPUT_SECRET_ARN, SECRET_JSON_KEY
+        from ecommerce_ops.origin_secret import ORIGIN_HEADER, OUTPUT_SECRET_ARN, SECRET_JSON_KEY
 
         arn = self.output(self.config.stack_name(self.config.primary), OUTPUT_SECRET_ARN)
         region = arn.split(":")[3]

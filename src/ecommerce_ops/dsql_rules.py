@@ -1,6 +1,6 @@
 """Aurora DSQL's SQL rules as one pure rule engine.
 
-The guarded local connection (`ecommerce_dev.guarded`) and the linter (`ecommerce_dev.lint`) both
+The guarded local connection (`ecommerce_dev.guarded`) and the linter (`ecommerce_ops.lint`) both
 call `analyze`, so a statement is judged the same way whether it is linted or executed.
 Classification works on pglast's parse tree (PostgreSQL's own parser). The DSQL-only syntaxes
 PostgreSQL cannot parse - ``CREATE [UNIQUE] INDEX ASYNC``, ``ALTER TABLE ASYNC`` and ``AWS IAM

@@ -52,10 +52,10 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import click
 
-from ecommerce_dev.smoke import Client, StepFailed, describe_unexpected
+from ecommerce_ops.smoke import Client, StepFailed, describe_unexpected
 
 if TYPE_CHECKING:
-    from ecommerce_dev.deployment import Deployment
+    from ecommerce_ops.deployment import Deployment
 
 # Facts the templates must match (the CDK side builds them; see the module docstring).
 ORIGIN_HEADER = "X-Origin-Verify"
@@ -249,7 +249,7 @@ def _web_acl(arn: str) -> _WebAcl:
 
 def _targets(deployment: Deployment) -> _Targets:
     from ecommerce_constructs.regions import EDGE_REGION
-    from ecommerce_dev.deployment import DeploymentError
+    from ecommerce_ops.deployment import DeploymentError
 
     config = deployment.config
     if not config.edge.enabled:
@@ -844,7 +844,7 @@ def rotation_status(
     """Whether a rotation is in progress, from the secret's labels only (DescribeSecret: no value is
     read): ``staged`` when a version other than AWSCURRENT holds AWSPENDING (steps 1-6: do not deploy
     the regional stacks), ``promoted`` when AWSCURRENT also holds AWSPENDING (steps 7-10), ``none``."""
-    from ecommerce_dev.deployment import DeploymentError
+    from ecommerce_ops.deployment import DeploymentError
 
     config = deployment.config
     if not config.edge.enabled:
@@ -940,7 +940,7 @@ def check_origin_protection(
 
 def _load_deployment() -> Deployment:
     from ecommerce_constructs.config import ConfigError, load_config
-    from ecommerce_dev.deployment import DeploymentError, read_deployment
+    from ecommerce_ops.deployment import DeploymentError, read_deployment
 
     try:
         return read_deployment(load_config())
