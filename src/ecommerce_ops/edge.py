@@ -37,10 +37,9 @@ from ecommerce_constructs.edge_routing import REGION_COORDINATES  # what router.
 from ecommerce_ops._handlers import use_handlers
 
 use_handlers()  # the Lambda code's edge_state, by path (ecommerce_ops._handlers)
+from handlers.contract import Output  # noqa: E402
 from handlers.infra import edge_state  # noqa: E402
 
-#: Output of the edge stack that names its KeyValueStore.
-KVS_OUTPUT = "EdgeDrainStoreArn"
 CACHE_ENV = "ECOMMERCE_CACHE_DIR"
 #: The regions `make dev` simulates (the first is the primary).
 LOCAL_REGIONS = ("us-east-1", "us-east-2")
@@ -356,7 +355,7 @@ def deployed_arn(config: Any, kvs_arn: str | None = None) -> tuple[str, bool]:
 
 
 def _lookup_arn(config: Any, account: str | None) -> str:
-    arn = _edge_stack_output(config, KVS_OUTPUT)
+    arn = _edge_stack_output(config, Output.EDGE_DRAIN_STORE_ARN)
     found = edge_state.KVS_ARN.fullmatch(arn)
     owner = account or (found.group(1) if found else None)
     if owner:

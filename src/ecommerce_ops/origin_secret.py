@@ -52,19 +52,17 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import click
 
+from ecommerce_ops._handlers import use_handlers
 from ecommerce_ops.smoke import Client, StepFailed, describe_unexpected
+
+use_handlers()  # the names shared with the constructs and the Lambda code (ecommerce_ops._handlers)
+from handlers.contract import ORIGIN_HEADER, ORIGIN_WAF_RULE, Output  # noqa: E402
+from handlers.contract import ORIGIN_SECRET_JSON_KEY as SECRET_JSON_KEY  # noqa: E402
 
 if TYPE_CHECKING:
     from ecommerce_ops.deployment import Deployment
 
 # Facts the templates must match (the CDK side builds them; see the module docstring).
-ORIGIN_HEADER = "X-Origin-Verify"
-SECRET_JSON_KEY = "HEADERVALUE"  # noqa: S105 - a key name, not a secret
-WAF_RULE_NAME = "AllowFromEdge"
-OUTPUT_SECRET_ARN = "OriginSecretArn"  # noqa: S105 - primary regional stack
-OUTPUT_WEB_ACL_ARN = "OriginWebAclArn"  # every regional stack
-OUTPUT_API_ENDPOINT = "EcommerceApiEndpoint"  # every regional stack
-OUTPUT_DISTRIBUTION_ID = "DistributionId"  # edge stack
 CLOUDFRONT_REGION = "us-east-1"
 
 WAF_RETRIES = 5
@@ -257,13 +255,13 @@ def _targets(deployment: Deployment) -> _Targets:
             "the edge is disabled in the configuration: there is no origin secret to rotate"
         )
     try:
-        secret_arn = deployment.output(config.stack_name(config.primary), OUTPUT_SECRET_ARN)
+        secret_arn = deployment.output(config.stack_name(config.primary), Output.ORIGIN_SECRET_ARN)
         web_acls = tuple(
-            _web_acl(deployment.output(config.stack_name(region), OUTPUT_WEB_ACL_ARN))
+            _web_acl(deployment.output(config.stack_name(region), Output.ORIGIN_WEB_ACL_ARN))
             for region in config.regions
         )
         apis = {region: deployment.api_url(region) for region in config.regions}
-        distribution_id = deployment.output(config.edge_stack_name, OUTPUT_DISTRIBUTION_ID)
+        distribution_id = deployment.output(config.edge_stack_name, Output.DISTRIBUTION_ID)
     except DeploymentError as exc:
         raise RotationRefused(str(exc)) from None
     secret_region = _region_of(secret_arn)
@@ -292,9 +290,9 @@ def _header_value(secret_string: str | None, where: str) -> tuple[dict[str, Any]
 
 def _origin_statements(web_acl: dict[str, Any], name: str) -> list[dict[str, Any]]:
     """The two ByteMatchStatements of rule AllowFromEdge (mutable views into ``web_acl``)."""
-    rule = next((r for r in web_acl.get("Rules", []) if r.get("Name") == WAF_RULE_NAME), None)
+    rule = next((r for r in web_acl.get("Rules", []) if r.get("Name") == ORIGIN_WAF_RULE), None)
     if rule is None:
-        raise _StepError(f"web ACL {name} has no rule {WAF_RULE_NAME}: deploy the regional stack first")
+        raise _StepError(f"web ACL {name} has no rule {ORIGIN_WAF_RULE}: deploy the regional stack first")
     statements = rule.get("Statement", {}).get("OrStatement", {}).get("Statements", [])
     matches = [s.get("ByteMatchStatement") for s in statements]
     header = ORIGIN_HEADER.lower()
@@ -303,7 +301,7 @@ def _origin_statements(web_acl: dict[str, Any], name: str) -> list[dict[str, Any
         for m in matches
     ):
         raise _StepError(
-            f"rule {WAF_RULE_NAME} of web ACL {name} is not OR(two ByteMatch on {header}); "
+            f"rule {ORIGIN_WAF_RULE} of web ACL {name} is not OR(two ByteMatch on {header}); "
             "deploy the regional stack of this version"
         )
     return [m for m in matches if m]
@@ -593,7 +591,7 @@ def rotate_origin_secret(
             got = run.client("wafv2", acl.region).get_web_acl(Name=acl.name, Scope="REGIONAL", Id=acl.id)
             statements = _origin_statements(got["WebACL"], acl.name)
             out.protect(*(_search_string(s) for s in statements))
-            return f"{acl.name}: rule {WAF_RULE_NAME} found"
+            return f"{acl.name}: rule {ORIGIN_WAF_RULE} found"
 
         return action
 
@@ -850,7 +848,7 @@ def rotation_status(
     if not config.edge.enabled:
         raise RotationRefused("the edge is disabled in the configuration: there is no origin secret")
     try:
-        secret_arn = deployment.output(config.stack_name(config.primary), OUTPUT_SECRET_ARN)
+        secret_arn = deployment.output(config.stack_name(config.primary), Output.ORIGIN_SECRET_ARN)
     except DeploymentError as exc:
         raise RotationRefused(str(exc)) from None
     factory = clients or _boto3()
