@@ -1,6 +1,6 @@
 """What the database commands share: the target options, the connection factory, error reporting.
 
-Commands that run our handler code call :func:`ecommerce_ops._handlers.use_handlers` first.
+The handler code they run is importable because ``ecommerce_ops`` loads it by path on import.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
-
-from ecommerce_ops._handlers import use_handlers
 
 Connect = Callable[[], Any]
 
@@ -47,7 +45,6 @@ def target_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def connector(*, dsn: str | None, guard: bool, endpoint: str | None, region: str | None) -> Connect:
     """A connection factory for the chosen target: --dsn (guarded by default) or DSQL as ``admin``."""
-    use_handlers()
     from handlers.contract import region_of_endpoint
     from handlers.db import make_connector
     from handlers.settings import Settings
@@ -80,7 +77,6 @@ def connector(*, dsn: str | None, guard: bool, endpoint: str | None, region: str
 @contextlib.contextmanager
 def database_errors_reported() -> Iterator[None]:
     """Turn credential, connection and migration failures into one clear line and exit status 1."""
-    use_handlers()
     import psycopg
 
     from handlers.db import ConfigurationError, DataLayerError

@@ -2,9 +2,8 @@
 
 Inside its Lambda asset the code is the top-level package ``handlers``; the wheel ships it as data
 under ``ecommerce_constructs/_lambda/`` so that installing us never adds a top-level ``handlers``
-to a user's environment (where that name is often their own). Operator commands that run it (the
-migration runner, the stock and edge-state code) put that directory first on ``sys.path`` in
-their own process only.
+to a user's environment (where that name is often their own). Importing ``ecommerce_ops`` puts that
+directory first on ``sys.path`` of the operator's process (the ``ecommerce`` command's own).
 """
 
 from __future__ import annotations

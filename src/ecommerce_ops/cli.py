@@ -8,7 +8,6 @@ from typing import Any
 import click
 
 from ecommerce_ops._database import connector, database_errors_reported, target_options
-from ecommerce_ops._handlers import use_handlers
 
 
 def _development_commands() -> dict[str, click.Command]:
@@ -106,7 +105,6 @@ def migrate_command(
     roles: tuple[str, ...],
 ) -> None:
     """Apply pending schema migrations to --dsn or to a DSQL cluster (--endpoint, as admin)."""
-    use_handlers()
     from handlers.db.migrate import apply_migrations
     from handlers.db.roles import function_roles, setup_roles
 
@@ -139,7 +137,6 @@ def stock_buckets_command(
     (docs/data-layer.md, "Stock buckets"). The change is one transaction that conflicts with any
     order taking a unit meanwhile (one of them retries), so no unit is lost or invented. 1 puts the
     stock back on the product's row. The same as PATCH /products/{id} {"stock_buckets": COUNT}."""
-    use_handlers()
     from handlers.db import Database
     from handlers.shop.domain import ProductChanges
     from handlers.shop.repository import ShopRepository

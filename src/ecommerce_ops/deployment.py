@@ -9,10 +9,7 @@ from typing import Any
 
 from ecommerce_constructs.config import EcommerceConfig
 from ecommerce_constructs.regions import EDGE_REGION
-from ecommerce_ops._handlers import use_handlers
-
-use_handlers()  # the output keys and header names shared with the constructs (handlers.contract)
-from handlers.contract import Output  # noqa: E402
+from handlers.contract import Output
 
 
 class DeploymentError(Exception):
