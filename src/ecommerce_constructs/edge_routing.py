@@ -40,8 +40,6 @@ REGION_COORDINATES: dict[str, tuple[float, float]] = {
 }
 assert set(REGION_COORDINATES) >= DSQL_REGIONS, "every DSQL region needs coordinates for edge routing"
 
-#: Key of the KeyValueStore entry that drains a region (value "true"); router.js reads the same.
-DRAIN_KEY_PREFIX = "drained:"
 #: CloudFront Functions' code size limit (bytes of the function code).
 FUNCTION_SIZE_LIMIT = 10_240
 #: What the rendered router may use of it: room left for more regions and later changes.

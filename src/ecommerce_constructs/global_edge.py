@@ -67,7 +67,8 @@ DEFAULT_COUNTED_RULES = ("AWSManagedRulesCommonRuleSet:SizeRestrictions_BODY",)
 @dataclass(frozen=True)
 class EdgeOrigin:
     """A regional API as CloudFront sees it: its region (also the origin's id, which the routing
-    function selects), host name and the stage path to prepend."""
+    function selects), host name and the stage path to prepend [``origin_path``: ``/prod``, the
+    stage ``EcommerceApi`` deploys]."""
 
     region: str
     domain_name: str

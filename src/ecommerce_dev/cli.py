@@ -190,7 +190,7 @@ def dev_token(
     "--no-guard; otherwise batches of at most 1,000 rows per transaction (DSQL allows 3,000).",
 )
 def seed_command(
-    dsn: str | None, guard: bool, endpoint: str | None, region: str | None, products: int
+    dsn: str | None, guard: bool | None, endpoint: str | None, region: str | None, products: int
 ) -> None:
     """Load the sample data (3 customers, 5 products; fixed ids, idempotent) and, with --products N,
     a large generated catalog."""

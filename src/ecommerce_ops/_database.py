@@ -1,6 +1,6 @@
 """What the database commands share: the target options, the connection factory, error reporting.
 
-The handler code they run is importable because ``ecommerce_ops`` loads it by path on import.
+The handler code they run is importable because the ``ecommerce`` command loads it by path.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ def target_options(command: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--guard/--no-guard",
-            default=True,
-            show_default=True,
-            help="With --dsn: connect through the DSQL guard (rejects what DSQL would).",
+            default=None,
+            help="With --dsn: connect through the DSQL guard (rejects what DSQL would) [default: "
+            "guard in a development checkout, which has it; no guard in an operator's install].",
         ),
         click.option(
             "--endpoint",
@@ -43,7 +43,7 @@ def target_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-def connector(*, dsn: str | None, guard: bool, endpoint: str | None, region: str | None) -> Connect:
+def connector(*, dsn: str | None, guard: bool | None, endpoint: str | None, region: str | None) -> Connect:
     """A connection factory for the chosen target: --dsn (guarded by default) or DSQL as ``admin``."""
     from handlers.contract import region_of_endpoint
     from handlers.db import make_connector
@@ -52,15 +52,17 @@ def connector(*, dsn: str | None, guard: bool, endpoint: str | None, region: str
     if bool(dsn) == bool(endpoint):
         raise click.UsageError("give exactly one target: --dsn DSN, or --endpoint HOST [--region R]")
     if dsn:
-        if guard:
+        if guard is not False:
             try:
                 from ecommerce_dev.guarded import guarded_connector
             except ImportError:
-                raise click.UsageError(
-                    "the DSQL guard belongs to the development checkout (make dev), not the "
-                    "installed tools: add --no-guard to target this PostgreSQL directly"
-                ) from None
-            return guarded_connector(dsn, application_name="ecommerce-migrate")
+                if guard:
+                    raise click.UsageError(
+                        "the DSQL guard belongs to the development checkout (make dev), not the "
+                        "installed tools: leave out --guard to target this PostgreSQL directly"
+                    ) from None
+            else:
+                return guarded_connector(dsn, application_name="ecommerce-migrate")
         import psycopg
 
         return lambda: psycopg.connect(dsn, autocommit=True, connect_timeout=10)

@@ -31,5 +31,8 @@ def use_handlers() -> None:
             )
         return
     parent = str(source.parent)
-    if parent not in sys.path:
-        sys.path.insert(0, parent)
+    # First on the path, even when already on it (a checkout's src/): the working directory, which
+    # comes earlier, may hold the user's own package of that name.
+    if parent in sys.path:
+        sys.path.remove(parent)
+    sys.path.insert(0, parent)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,13 +11,15 @@ import click
 from ecommerce_ops._database import connector, database_errors_reported, target_options
 
 
-def _development_commands() -> dict[str, click.Command]:
-    """``dev`` and ``seed`` when the laptop runtime is importable (a development checkout)."""
+def _lazy_commands() -> dict[str, Callable[[], click.Command]]:
+    """Commands built on first use: ``edge`` (whose modules load the Lambda code on import), and
+    ``dev`` and ``seed`` when the laptop runtime is importable (a development checkout)."""
+    commands: dict[str, Callable[[], click.Command]] = {"edge": _edge_group}
     try:
         from ecommerce_dev.cli import COMMANDS
     except ImportError:  # an operator's install: the wheel has no laptop runtime
-        return {}
-    return COMMANDS
+        return commands
+    return commands | {name: (lambda c=command: c) for name, command in COMMANDS.items()}
 
 
 class _Group(click.Group):
@@ -24,10 +27,14 @@ class _Group(click.Group):
     Development commands are looked up lazily, so operators' commands never import them."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *_development_commands()})
+        return sorted({*super().list_commands(ctx), *_lazy_commands()})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        return super().get_command(ctx, cmd_name) or _development_commands().get(cmd_name)
+        found = super().get_command(ctx, cmd_name)
+        if found is None and cmd_name in (lazy := _lazy_commands()):
+            found = lazy[cmd_name]()
+            self.add_command(found, cmd_name)
+        return found
 
     def invoke(self, ctx: click.Context) -> Any:
         from ecommerce_constructs.config import ConfigError
@@ -43,6 +50,9 @@ class _Group(click.Group):
 def main() -> None:
     """Operator tools for the e-commerce backend on Aurora DSQL (and, in a development checkout,
     the laptop runtime: ``ecommerce dev``)."""
+    from ecommerce_ops._handlers import use_handlers
+
+    use_handlers()  # commands run the Lambda code (migrations, the shop's repository), by path
 
 
 @main.command("config")
@@ -98,7 +108,7 @@ def dsql_lint(ctx: click.Context, files: tuple[Path, ...]) -> None:
 )
 def migrate_command(
     dsn: str | None,
-    guard: bool,
+    guard: bool | None,
     endpoint: str | None,
     region: str | None,
     sample_data: bool,
@@ -129,7 +139,12 @@ def migrate_command(
 @click.argument("product_id", type=click.UUID)
 @click.argument("count", type=click.IntRange(min=1, max=16), required=False)
 def stock_buckets_command(
-    dsn: str | None, guard: bool, endpoint: str | None, region: str | None, product_id: Any, count: int | None
+    dsn: str | None,
+    guard: bool | None,
+    endpoint: str | None,
+    region: str | None,
+    product_id: Any,
+    count: int | None,
 ) -> None:
     """Show PRODUCT_ID's stock buckets, or spread its stock over COUNT (1-16) while the shop runs.
 
@@ -283,6 +298,45 @@ def _sign_in(
         raise click.ClickException(str(exc)) from None
 
 
+@main.command("operator-enroll")
+@click.option("--username", required=True, help="The operator's email (created with admin-create-user).")
+@click.option(
+    "--temporary-password-env", metavar="VAR", default="ECOMMERCE_TEMPORARY_PASSWORD", show_default=True,
+    help="Environment variable holding the temporary password Cognito sent.",
+)  # fmt: skip
+@click.option(
+    "--password-env", metavar="VAR", default="ECOMMERCE_OPERATOR_PASSWORD", show_default=True,
+    help="Environment variable holding the password to set.",
+)  # fmt: skip
+def operator_enroll_command(username: str, temporary_password_env: str, password_env: str) -> None:
+    """An operator's first sign-in: set their password and enroll a TOTP authenticator app (the
+    operators' pool requires one and has no hosted sign-in page). Prints the authenticator's secret
+    once, then asks for its first code."""
+    import os
+
+    from ecommerce_ops.signin import SignInError, enroll_operator
+
+    passwords = {var: os.environ.get(var) for var in (temporary_password_env, password_env)}
+    missing = [var for var, value in passwords.items() if not value]
+    if missing:
+        raise click.UsageError(f"set {' and '.join(missing)} (passwords never go on the command line)")
+    region, pool, client_id = _deployment().operator_identity()
+
+    def show(secret: str, uri: str) -> None:
+        click.echo(f"add this key to the authenticator app: {secret}\n(or as a URI: {uri})")
+
+    try:
+        enroll_operator(
+            region=region, user_pool_id=pool, client_id=client_id, username=username,
+            temporary_password=str(passwords[temporary_password_env]),
+            new_password=str(passwords[password_env]),
+            show_secret=show, read_code=lambda: click.prompt("the app's current code").strip(),
+        )  # fmt: skip
+    except SignInError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{username} is an operator: later sign-ins ask for the app's code (--operator-totp)")
+
+
 @main.command("outputs")
 def outputs_command() -> None:
     """Print the outputs of every deployed stack of the configured app (AWS credentials needed)."""
@@ -306,15 +360,16 @@ def _deployment() -> Any:
 
 
 def _edge_group() -> click.Group:
+    """``ecommerce edge``, built when asked for: its modules run the Lambda code on import."""
+    from ecommerce_ops._handlers import use_handlers
+
+    use_handlers()
     from ecommerce_ops.edge import edge
     from ecommerce_ops.origin_secret import check_origin_command, rotate_origin_secret_command
 
     edge.add_command(rotate_origin_secret_command)
     edge.add_command(check_origin_command)
     return edge
-
-
-main.add_command(_edge_group())
 
 
 if __name__ == "__main__":

@@ -9,7 +9,11 @@ from typing import Any
 
 from ecommerce_constructs.config import EcommerceConfig
 from ecommerce_constructs.regions import EDGE_REGION
-from handlers.contract import Output
+from ecommerce_ops._handlers import use_handlers
+
+use_handlers()  # the Lambda code, by path (ecommerce_ops._handlers)
+
+from handlers.contract import Output  # noqa: E402
 
 
 class DeploymentError(Exception):

@@ -34,8 +34,12 @@ from typing import Any
 import click
 
 from ecommerce_constructs.edge_routing import REGION_COORDINATES  # what router.js is given
-from handlers.contract import Output
-from handlers.infra import edge_state
+from ecommerce_ops._handlers import use_handlers
+
+use_handlers()  # the Lambda code, by path (ecommerce_ops._handlers)
+
+from handlers.contract import Output  # noqa: E402
+from handlers.infra import edge_state  # noqa: E402
 
 CACHE_ENV = "ECOMMERCE_CACHE_DIR"
 #: The regions `make dev` simulates (the first is the primary).

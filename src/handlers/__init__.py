@@ -1,4 +1,4 @@
-"""Lambda handlers, database layer and developer tools for the e-commerce backend.
+"""Lambda handlers and the database layer of the e-commerce backend (what each Lambda asset runs).
 
 Nothing in this package imports aws_cdk: it is bundled into the Lambda asset as is.
 """

@@ -121,6 +121,25 @@ class Output:
     EDGE_DRAIN_STORE_ARN: Final = "EdgeDrainStoreArn"  # edge stack
 
 
+class EdgeKey:
+    """Keys of the edge's drain state (CloudFront KeyValueStore): written by ``ecommerce edge`` and
+    the health checkers (``handlers.infra.edge_state``), read by the router (``edge/router.js``,
+    which spells the two it reads: tests/integration/test_edge_function.py compares)."""
+
+    #: ``drained:<region>`` = ``true`` (trimmed, any case): the router skips the region.
+    DRAIN_PREFIX: Final = "drained:"
+    DRAINED_VALUE: Final = "true"
+    #: Marks a drain the health checker made: it restores only its own drains, so an operator's
+    #: maintenance drain holds until an operator restores it.
+    AUTO_PREFIX: Final = "auto-drained:"
+    #: Per-(region, checker) health observations: ``health:<region>:<checker>``.
+    HEALTH_PREFIX: Final = "health:"
+    #: The router's switch: ``off`` = no per-request origin groups.
+    FAILOVER_GROUPS: Final = "failover-groups"
+    #: The checkers' switch: ``off`` = record and restore, never drain.
+    AUTO_DRAIN: Final = "auto-drain"
+
+
 #: The header CloudFront adds to every origin request; each region's web ACL lets only requests
 #: that carry the current (or, while rotating, the previous) secret value through.
 ORIGIN_HEADER: Final = "X-Origin-Verify"

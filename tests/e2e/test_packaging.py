@@ -145,3 +145,18 @@ def test_the_library_and_its_app_need_no_cdk_nag_from_the_first_import(tmp_path:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "pip install 'ecommerce-constructs[nag]'" in result.stderr
+
+
+def test_importing_the_operator_package_leaves_the_users_handlers_alone(tmp_path: Path) -> None:
+    """Only the `ecommerce` command (and the modules that run our Lambda code) load it by path;
+    a user's tests importing the pure parts keep their own `handlers` package."""
+    (tmp_path / "handlers").mkdir()
+    (tmp_path / "handlers" / "__init__.py").write_text("MINE = True\n")
+    code = (
+        "import ecommerce_ops, ecommerce_ops.dsql_rules, ecommerce_ops.lint, ecommerce_ops.smoke, "
+        "ecommerce_ops.cli, handlers; print(getattr(handlers, 'MINE', False))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    assert out == "True"

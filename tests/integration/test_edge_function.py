@@ -250,3 +250,14 @@ def test_status_predicts_what_router_js_does(tmp_path: Path) -> None:
         for p in points
     ]
     assert json.loads(done.stdout) == expected
+
+
+def test_the_router_spells_the_drain_keys_of_the_contract() -> None:
+    """router.js (JavaScript, so it cannot import the contract) reads two of the keys the
+    operators' tools and the health checkers write: its literals must be the contract's."""
+    from handlers.contract import EdgeKey
+
+    code = source()
+    assert f"const key = '{EdgeKey.DRAIN_PREFIX}' + region;" in code
+    assert code.count(f"'{EdgeKey.FAILOVER_GROUPS}'") == 2
+    assert f"=== '{EdgeKey.DRAINED_VALUE}'" in code

@@ -123,7 +123,7 @@ def test_sign_in_uses_the_admin_password_flow_of_the_tools_client() -> None:
 @pytest.mark.parametrize(
     ("reply", "message"),
     [
-        ({"ChallengeName": "NEW_PASSWORD_REQUIRED", "Session": "s" * 20}, "NEW_PASSWORD_REQUIRED challenge"),
+        ({"ChallengeName": "NEW_PASSWORD_REQUIRED", "Session": "s" * 20}, "operator-enroll"),
         ({"ChallengeName": "SOFTWARE_TOKEN_MFA", "Session": "s" * 20}, "an MFA code"),
     ],
 )
@@ -265,3 +265,82 @@ def test_operator_username_signs_in_to_the_operators_pool(monkeypatch: pytest.Mo
     assert [(c["user_pool_id"], c["client_id"], c["totp_code"]) for c in signed_in] == [
         (OPERATOR_POOL, "operatorclient", "654321")
     ]
+
+
+def test_operator_enrollment_sets_the_password_and_the_authenticator() -> None:
+    """The operators' pool has no hosted sign-in: the first sign-in answers NEW_PASSWORD_REQUIRED,
+    then MFA_SETUP through AssociateSoftwareToken and VerifySoftwareToken (request shapes checked
+    against botocore's cognito-idp model by the Stubber)."""
+    from botocore.stub import Stubber
+
+    from ecommerce_ops.signin import enroll_operator
+
+    client = cognito()
+    sessions = [c * 20 for c in "abcde"]
+    user_id = "2f1e0b5c-0000-4000-8000-000000000001"
+    with Stubber(client) as stub:
+        stub.add_response(
+            "admin_initiate_auth",
+            {
+                "ChallengeName": "NEW_PASSWORD_REQUIRED",
+                "Session": sessions[0],
+                "ChallengeParameters": {"USER_ID_FOR_SRP": user_id},
+            },
+            {
+                "UserPoolId": OPERATOR_POOL, "ClientId": "operatorclient",
+                "AuthFlow": "ADMIN_USER_PASSWORD_AUTH",
+                "AuthParameters": {"USERNAME": "ops@example.com", "PASSWORD": "temporary"},
+            },
+        )  # fmt: skip
+        stub.add_response(
+            "admin_respond_to_auth_challenge",
+            {"ChallengeName": "MFA_SETUP", "Session": sessions[1]},
+            {
+                "UserPoolId": OPERATOR_POOL, "ClientId": "operatorclient",
+                "ChallengeName": "NEW_PASSWORD_REQUIRED", "Session": sessions[0],
+                "ChallengeResponses": {"USERNAME": user_id, "NEW_PASSWORD": "new-password"},
+            },
+        )  # fmt: skip
+        stub.add_response(
+            "associate_software_token",
+            {"SecretCode": "JBSWY3DPEHPK3PXP" * 2, "Session": sessions[2]},
+            {"Session": sessions[1]},
+        )
+        stub.add_response(
+            "verify_software_token",
+            {"Status": "SUCCESS", "Session": sessions[3]},
+            {"Session": sessions[2], "UserCode": "123456", "FriendlyDeviceName": "authenticator"},
+        )
+        stub.add_response(
+            "admin_respond_to_auth_challenge",
+            {"AuthenticationResult": {"IdToken": "enrolled.id.token", "AccessToken": "a", "ExpiresIn": 3600}},
+            {
+                "UserPoolId": OPERATOR_POOL, "ClientId": "operatorclient",
+                "ChallengeName": "MFA_SETUP", "Session": sessions[3],
+                "ChallengeResponses": {"USERNAME": user_id},
+            },
+        )  # fmt: skip
+        shown: list[str] = []
+        token = enroll_operator(
+            region="us-east-1", user_pool_id=OPERATOR_POOL, client_id="operatorclient",
+            username="ops@example.com", temporary_password="temporary", new_password="new-password",
+            show_secret=lambda secret, uri: shown.append(uri), read_code=lambda: "123456", client=client,
+        )  # fmt: skip
+        stub.assert_no_pending_responses()
+    assert token == "enrolled.id.token"
+    assert shown[0].startswith("otpauth://totp/") and "secret=JBSWY3DPEHPK3PXP" in shown[0]
+
+
+def test_an_unenrolled_operator_is_told_to_enroll() -> None:
+    from botocore.stub import Stubber
+
+    from ecommerce_ops.signin import SignInError, id_token
+
+    client = cognito()
+    with Stubber(client) as stub:
+        stub.add_response("admin_initiate_auth", {"ChallengeName": "MFA_SETUP", "Session": "s" * 20})
+        with pytest.raises(SignInError, match="ecommerce operator-enroll"):
+            id_token(
+                region="us-east-1", user_pool_id=OPERATOR_POOL, client_id="c",
+                username="u", password="p", client=client,
+            )  # fmt: skip

@@ -40,20 +40,17 @@ Secret values are never printed, logged or put into exception messages (every li
 
 from __future__ import annotations
 
-from ._errors import OriginSecretError as OriginSecretError
-from ._errors import RotationIncomplete as RotationIncomplete
-from ._errors import RotationRefused as RotationRefused
-from ._rotation import (
-    RotationReport as RotationReport,
-)
-from ._rotation import (
-    check_origin_protection as check_origin_protection,
-)
-from ._rotation import (
-    rotate_origin_secret as rotate_origin_secret,
-)
-from ._rotation import (
-    rotation_status as rotation_status,
-)
-from .commands import check_origin_command as check_origin_command
-from .commands import rotate_origin_secret_command as rotate_origin_secret_command
+from ecommerce_ops._handlers import use_handlers
+
+# The modules below import handlers.contract (the Lambda code, by path: ecommerce_ops._handlers).
+use_handlers()
+
+from ._errors import OriginSecretError as OriginSecretError  # noqa: E402
+from ._errors import RotationIncomplete as RotationIncomplete  # noqa: E402
+from ._errors import RotationRefused as RotationRefused  # noqa: E402
+from ._rotation import RotationReport as RotationReport  # noqa: E402
+from ._rotation import check_origin_protection as check_origin_protection  # noqa: E402
+from ._rotation import rotate_origin_secret as rotate_origin_secret  # noqa: E402
+from ._rotation import rotation_status as rotation_status  # noqa: E402
+from .commands import check_origin_command as check_origin_command  # noqa: E402
+from .commands import rotate_origin_secret_command as rotate_origin_secret_command  # noqa: E402

@@ -217,9 +217,9 @@ class Database:
     ) -> None:
         if connector is None:
             if settings is None:
-                from handlers.settings import Settings
-
-                settings = Settings.from_env().database()
+                # No fallback to the environment here: handlers.settings builds DatabaseSettings,
+                # and this module must not import it back.
+                raise TypeError("Database needs settings (Settings.from_env().database()) or a connector")
             connector = make_connector(settings)
         self.settings = settings
         self._connector = connector

@@ -43,17 +43,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-DRAIN_PREFIX: Final = "drained:"
-DRAINED_VALUE: Final = "true"
-#: Marks a drain the health checker made (the router ignores it): the checker restores only its own
-#: drains, so an operator's maintenance drain holds until an operator restores it.
-AUTO_PREFIX: Final = "auto-drained:"
-#: Per-(region, checker) health observations: ``health:<region>:<checker>``.
-HEALTH_PREFIX: Final = "health:"
-#: The router's switch: ``off`` = no per-request origin groups (selectRequestOriginById only).
-FAILOVER_GROUPS_KEY: Final = "failover-groups"
-#: The checkers' switch: ``off`` = record and restore, never drain.
-AUTO_DRAIN_KEY: Final = "auto-drain"
+from handlers.contract import EdgeKey
+
+# The keys' names live in handlers.contract (the router reads two of them: a test compares).
+DRAIN_PREFIX: Final = EdgeKey.DRAIN_PREFIX
+DRAINED_VALUE: Final = EdgeKey.DRAINED_VALUE
+AUTO_PREFIX: Final = EdgeKey.AUTO_PREFIX
+HEALTH_PREFIX: Final = EdgeKey.HEALTH_PREFIX
+FAILOVER_GROUPS_KEY: Final = EdgeKey.FAILOVER_GROUPS
+AUTO_DRAIN_KEY: Final = EdgeKey.AUTO_DRAIN
 #: The KVS control plane and its IAM resources are global; the client still needs a region to exist.
 CLIENT_REGION: Final = "us-east-1"
 KVS_ARN: Final = re.compile(r"arn:aws[a-z-]*:cloudfront::(\d{12}):key-value-store/[A-Za-z0-9-]+")

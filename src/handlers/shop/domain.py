@@ -264,6 +264,14 @@ def refusal(access: str, caller: Caller) -> ShopError | None:
     return None
 
 
+def claimed_profile_refusal(claimed: UUID | None, own: UUID) -> Forbidden | None:
+    """An order is placed for the caller's own profile: a body naming another customer is refused.
+    (The repository learns ``own`` in the order's single statement; the rule is decided here.)"""
+    if claimed is not None and claimed != own:
+        return Forbidden("customer_id must be your own profile's (or omitted)", field="customer_id")
+    return None
+
+
 def require(access: str, caller: Caller) -> str:
     """The caller's subject, or the refusal raised."""
     refused = refusal(access, caller)

@@ -32,7 +32,6 @@ from .domain import (
     Caller,
     Customer,
     DuplicateEmail,
-    Forbidden,
     IdempotencyKeyReused,
     InsufficientStock,
     InvalidOrder,
@@ -51,6 +50,7 @@ from .domain import (
     Unavailable,
     UnknownCustomer,
     UnknownProducts,
+    claimed_profile_refusal,
     encode_cursor,
 )
 
@@ -802,8 +802,9 @@ class ShopRepository:
         own = [row[1] for row in rows if row[0] == "customer"]
         if not own:
             return UnknownCustomer()
-        if request.claimed_customer_id is not None and request.claimed_customer_id != own[0]:
-            return Forbidden("customer_id must be your own profile's (or omitted)", field="customer_id")
+        refused = claimed_profile_refusal(request.claimed_customer_id, own[0])
+        if refused is not None:
+            return refused
         unknown = [product_id for product_id in ids if product_id not in stock]
         if unknown:
             return UnknownProducts(unknown)
