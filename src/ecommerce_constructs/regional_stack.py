@@ -22,6 +22,7 @@ from .monitoring import ShopMonitoring, graph
 from .origin_guard import OriginGuard
 from .origin_secret import OriginSecret
 from .regions import EDGE_REGION
+from .shop_backup import CopyTarget, ShopBackup, VaultLock
 
 #: OCC conflicts in 5 minutes that page someone: sustained contention, not the odd retried
 #: transaction (docs/operations.md says what to look at).
@@ -83,6 +84,7 @@ class RegionalStack(Stack):
             )
         self._log_retention_days = config.monitoring.log_retention_days
         self._architecture = architecture_of(config)
+        self.backup = self._backup(config) if config.backup.enabled else None
         self.identity = self._identity(config, identity)
         fn = config.lambda_
         timeout = Duration.seconds(fn.timeout_seconds)
@@ -179,6 +181,39 @@ class RegionalStack(Stack):
             CfnOutput(
                 self, f"{name}RoleArn", value=function.role.role_arn, description=f"{name} function role"
             )
+
+    def _backup(self, config: EcommerceConfig) -> ShopBackup:
+        """``Backup``: the cluster's vault, daily plan and copy to the peer region's vault."""
+        settings = config.backup
+        target = config.backup_copy_region(self.region)
+        lock = settings.vault_lock
+        shop_backup = ShopBackup(
+            self,
+            "Backup",
+            cluster=self.database,
+            vault_name=config.backup_vault_name(self.region),
+            retention=Duration.days(settings.retention_days),
+            schedule=settings.schedule,
+            copy_to=CopyTarget(target, config.backup_vault_name(target)) if target else None,
+            vault_lock=VaultLock(
+                min_retention_days=lock.min_retention_days,
+                max_retention_days=lock.max_retention_days,
+                changeable_for_days=lock.changeable_for_days,
+            )
+            if lock is not None
+            else None,
+            opt_in=settings.opt_in,
+            log_retention=_retention(config.monitoring.log_retention_days),
+            architecture=architecture_of(config),
+        )
+        CfnOutput(self, "BackupVaultName", value=shop_backup.vault_name, description="AWS Backup vault")
+        CfnOutput(
+            self,
+            "BackupRestoreRoleArn",
+            value=shop_backup.restore_role.role_arn,
+            description="Role AWS Backup restores with (ecommerce backup restore)",
+        )
+        return shop_backup
 
     def _monitoring(self, config: EcommerceConfig) -> ShopMonitoring:
         monitoring = monitoring_for(self, config)

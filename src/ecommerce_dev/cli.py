@@ -579,5 +579,15 @@ def _edge_group() -> click.Group:
 main.add_command(_edge_group())
 
 
+def _backup_group() -> click.Group:
+    from ecommerce_dev.backup import _commands
+
+    group: click.Group = _commands()
+    return group
+
+
+main.add_command(_backup_group())
+
+
 if __name__ == "__main__":
     main()
