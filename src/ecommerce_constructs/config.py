@@ -493,8 +493,10 @@ class EcommerceConfig(_Model):
         return self.backup.copy_region
 
     def backup_vault_name(self, region: str) -> str:
-        """The vault of ``region``, named so the peer region's plan can copy into it by name."""
-        return f"{self.app_name}-{region}-dsql"
+        """The vault of ``region``, named so the peer region's plan can copy into it by name (AWS
+        Backup vault names hold at most 50 characters: the app name is shortened to fit)."""
+        suffix = f"-{region}-dsql"
+        return self.app_name[: 50 - len(suffix)] + suffix
 
     @property
     def primary(self) -> str:

@@ -109,6 +109,8 @@ class FakeBackup:
     account: str = "123456789012"
     #: Region -> ResourceTypeOptInPreference.
     opt_in: dict[str, dict[str, bool]] = field(default_factory=dict)
+    #: (region, name) of every vault (the stacks create them; ``back_up`` adds its vaults).
+    vaults: set[tuple[str, str]] = field(default_factory=set)
     points: list[RecoveryPoint] = field(default_factory=list)
     jobs: dict[str, RestoreJob] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
@@ -149,6 +151,9 @@ class FakeBackup:
         """A completed backup of ``cluster`` into ``vault`` (and its identical copy, as the plan's
         copy action makes it, into ``copy_to`` = (region, vault))."""
         created = at or datetime.now(UTC).replace(microsecond=0)
+        self.vaults.add((cluster.region, vault))
+        if copy_to is not None:
+            self.vaults.add(copy_to)
         point = RecoveryPoint(
             arn=self._point_arn(cluster.region),
             region=cluster.region,
@@ -280,7 +285,7 @@ class FakeBackup:
     def _list_recovery_points(self, region: str, p: dict[str, Any]) -> dict[str, Any]:
         vault = p["BackupVaultName"]
         points = sorted(self._vault_points(region, vault), key=lambda rp: rp.created, reverse=True)
-        if not points and vault not in {rp.vault for rp in self.points}:
+        if (region, vault) not in self.vaults:
             raise _ApiError("ResourceNotFoundException", f"Backup vault {vault} does not exist", 404)
         start = int(p.get("NextToken") or 0)
         size = p.get("MaxResults", 1000)
