@@ -444,6 +444,20 @@ class BackupConfig(_Model):
         return self
 
 
+class PruneConfig(_Model):
+    """The pruning job (docs/operations.md, "Pruning"): expired idempotency records and outbox rows
+    older than ``outbox_retention_days`` [14; more than the week DSQL keeps undelivered change-stream
+    records] are deleted in the region that runs the database setup, every hour (``schedule``, an
+    EventBridge ``rate(...)`` or ``cron(...)``), in transactions of ``batch_size`` rows [500; DSQL
+    allows 3,000], for at most ``budget_seconds`` per run [60]. Default: on."""
+
+    enabled: bool = True
+    schedule: str = Field("rate(1 hour)", pattern=r"^(rate|cron)\([^()]+\)$")
+    batch_size: int = Field(500, ge=1, le=2_000)
+    budget_seconds: int = Field(60, ge=10, le=840)
+    outbox_retention_days: int = Field(14, ge=8, le=3_650)
+
+
 class EcommerceConfig(_Model):
     """Everything a deployment needs. Defaults describe the reference deployment: two peered
     regions (us-east-1 primary, us-east-2) with witness us-west-2, plus the CloudFront edge."""
@@ -460,6 +474,7 @@ class EcommerceConfig(_Model):
     lambda_: LambdaConfig = Field(LambdaConfig(), alias="lambda")
     monitoring: MonitoringConfig = MonitoringConfig()
     backup: BackupConfig = BackupConfig()
+    prune: PruneConfig = PruneConfig()
     tags: dict[str, str] = Field(default_factory=lambda: {"Project": "ecommerce"})
 
     @field_validator("tags")

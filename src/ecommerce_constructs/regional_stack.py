@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_cdk import Acknowledgment, CfnOutput, Duration, RemovalPolicy, Stack, Tags, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_events as events
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -22,6 +23,7 @@ from .monitoring import ShopMonitoring, graph
 from .origin_guard import OriginGuard
 from .origin_secret import OriginSecret
 from .regions import EDGE_REGION
+from .prune_job import PruneJob
 from .shop_backup import CopyTarget, ShopBackup, VaultLock
 
 #: OCC conflicts in 5 minutes that page someone: sustained contention, not the odd retried
@@ -85,6 +87,9 @@ class RegionalStack(Stack):
         self._log_retention_days = config.monitoring.log_retention_days
         self._architecture = architecture_of(config)
         self.backup = self._backup(config) if config.backup.enabled else None
+        self._prune_settings = config.prune
+        self._lambda_code = lambda_code
+        self.prune_job: PruneJob | None = None
         self.identity = self._identity(config, identity)
         fn = config.lambda_
         timeout = Duration.seconds(fn.timeout_seconds)
@@ -297,6 +302,23 @@ class RegionalStack(Stack):
             for name, function in api.functions.items():
                 assert function.role is not None
                 roles.setdefault(name.lower(), []).append(function.role.role_arn)
+        prune = self._prune_settings
+        if prune.enabled:
+            # One region is enough (one logical database): the one that runs the setup.
+            self.prune_job = PruneJob(
+                self,
+                "Prune",
+                cluster=self.database,
+                database_role=f"{self.api.database_role_prefix}_prune",
+                schedule=events.Schedule.expression(prune.schedule),
+                batch_size=prune.batch_size,
+                budget=Duration.seconds(prune.budget_seconds),
+                outbox_retention_days=prune.outbox_retention_days,
+                code=self._lambda_code,
+                architecture=self._architecture,
+                log_retention=_retention(self._log_retention_days),
+            )
+            roles["prune"] = [self.prune_job.role_arn]
         self.database_setup = DatabaseSetup(
             self,
             "DatabaseSetup",

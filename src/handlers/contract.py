@@ -125,6 +125,8 @@ FUNCTIONS: Final = {
     "catalog": "handlers.api.catalog.handler",
     "orders": "handlers.api.orders.handler",
 }
+#: Scheduled jobs with a database role of their own (``handlers.db.roles.JOB_PRIVILEGES``).
+JOBS: Final = {"prune": "handlers.maintenance.prune.handler"}
 
 
 #: The only request body media type the API accepts (parameters such as charset are allowed).
