@@ -142,3 +142,41 @@ def test_ecommerce_dev_prune_runs_the_job(pruned_dsn: str) -> None:
     assert result.exit_code == 0, result.output
     assert f"idempotency_records: removed {DUE:,} in 7 transaction(s) (largest 2,000 rows), still due 0" in result.output
     assert "outbox: skipped (table does not exist yet)" in result.output
+
+
+def test_a_key_replays_until_its_expired_record_is_pruned_then_it_is_a_new_order(
+    local_engine: LocalEngine,
+) -> None:
+    """docs/api.md, Idempotency-Key, "Expiry"."""
+    import secrets
+    from uuid import uuid4
+
+    from api_support import JOHN, Client
+
+    dsn = migrated_database(local_engine, f"expiry_{secrets.token_hex(4)}")
+    client = Client(dsn)
+    try:
+        product = client.new_product(5)
+        body = {"customer_id": JOHN, "items": [{"product_id": product, "quantity": 1}]}
+        key = str(uuid4())
+        first = client.post("/orders", body, headers={"Idempotency-Key": key})
+        with psycopg.connect(dsn, autocommit=True) as admin:  # 25 hours pass
+            admin.execute(
+                "UPDATE idempotency_records SET created_at = created_at - interval '25 hours', "
+                "expires_at = expires_at - interval '25 hours'"
+            )
+        due = client.post("/orders", body, headers={"Idempotency-Key": key})
+        assert due.headers.get("Idempotent-Replayed") == "true" and due.body == first.body
+        report = run_prune_once(dsn)
+        assert report.targets[0].removed == 1
+        again = client.post("/orders", body, headers={"Idempotency-Key": key})
+        assert again.status == 201 and again.headers.get("Idempotent-Replayed") is None
+        assert again.body["order_id"] != first.body["order_id"]
+    finally:
+        client.close()
+
+
+def run_prune_once(dsn: str) -> Any:
+    from ecommerce_dev.prune import run_prune
+
+    return run_prune(guarded_connector(dsn), batch_size=500, budget_seconds=60)
