@@ -41,8 +41,10 @@ from .provider import HandlerProvider
 #: Daily at 05:00 UTC, AWS Backup's own default time for a daily rule.
 DEFAULT_SCHEDULE = "cron(0 5 * * ? *)"
 RESOURCE_TYPE = "Custom::BackupOptIn"
-#: A compliance-mode lock becomes immutable after its grace time; AWS Backup requires at least
-#: 3 days of it ("ChangeableForDays", https://docs.aws.amazon.com/aws-backup/latest/devguide/vault-lock.html).
+#: A compliance-mode lock becomes immutable after its grace time: "Backup enforces a 72-hour
+#: cooling-off period before Vault Lock takes effect and becomes immutable. Therefore, you must set
+#: ChangeableForDays to 3 or greater" (AWS Backup API reference, PutBackupVaultLockConfiguration,
+#: https://docs.aws.amazon.com/aws-backup/latest/devguide/API_PutBackupVaultLockConfiguration.html).
 MIN_CHANGEABLE_DAYS = 3
 
 

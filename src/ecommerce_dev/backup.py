@@ -251,6 +251,26 @@ def adoption_instructions(config: EcommerceConfig, restored: Restored, config_pa
 # ---- the command line (wired into ``ecommerce`` by cli.py) ---------------------------------------
 
 
+def _aws_errors(click: Any) -> Any:
+    """AWS failures as one line (exit 1), as the other operator commands report them."""
+    import contextlib
+
+    import botocore.exceptions
+
+    @contextlib.contextmanager
+    def reported() -> Any:
+        try:
+            yield
+        except botocore.exceptions.ClientError as exc:
+            raise click.ClickException(f"AWS Backup: {exc.response['Error'].get('Message', exc)}") from None
+        except (botocore.exceptions.BotoCoreError, OSError) as exc:
+            raise click.ClickException(
+                f"{exc}; configure AWS credentials for the account the app is deployed to"
+            ) from None
+
+    return reported()
+
+
 def _commands() -> Any:
     import click
 
@@ -267,7 +287,8 @@ def _commands() -> Any:
         from ecommerce_constructs.config import load_config
 
         config = load_config()
-        points = list_points(config, lambda r: boto3.client("backup", region_name=r))
+        with _aws_errors(click):
+            points = list_points(config, lambda r: boto3.client("backup", region_name=r))
         for line in format_points(points):
             click.echo(line)
 
@@ -283,12 +304,17 @@ def _commands() -> Any:
         """Restore RECOVERY_POINT (an ARN from `ecommerce backup list`) into new clusters, wait for
         it, and print the configuration change and deploy that point the shop at them. The source
         clusters are never changed."""
-        import boto3
-
         from ecommerce_constructs.config import load_config, resolve_config_path
-        from ecommerce_dev.deployment import DeploymentError, read_deployment
 
         config = load_config()
+        with _aws_errors(click):
+            _restore_command(config, recovery_point, single_region, poll, resolve_config_path())
+
+    def _restore_command(config: Any, recovery_point: str, single_region: bool, poll: float, path: Any) -> None:
+        import boto3
+
+        from ecommerce_dev.deployment import DeploymentError, read_deployment
+
         try:
             region = region_of_arn(recovery_point)
             deployment = read_deployment(config)
@@ -305,7 +331,7 @@ def _commands() -> Any:
             )
         except (BackupError, DeploymentError) as exc:
             raise click.ClickException(str(exc)) from None
-        for line in adoption_instructions(config, restored, str(resolve_config_path())):
+        for line in adoption_instructions(config, restored, str(path)):
             click.echo(line)
 
     return backup

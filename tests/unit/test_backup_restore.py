@@ -224,3 +224,20 @@ def test_the_opt_in_resource_changes_nothing_on_delete(fake: FakeBackup, monkeyp
     assert fake.calls == []
     created = backup_opt_in.on_event({**event, "RequestType": "Create"})
     assert created["Data"] == {"Outcome": "enabled"}
+
+
+def test_the_commands_fail_in_one_line_without_aws_credentials(monkeypatch: Any, tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from ecommerce_dev.cli import main
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    result = CliRunner().invoke(main, ["backup", "list"])
+    assert result.exit_code == 1 and "configure AWS credentials" in result.output
+    assert "Traceback" not in result.output
+    bad = CliRunner().invoke(main, ["backup", "restore", "not-an-arn"])
+    assert bad.exit_code == 1 and "not a recovery point ARN" in bad.output
