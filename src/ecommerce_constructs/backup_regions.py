@@ -47,7 +47,8 @@ COPY_GROUPS: tuple[CopyGroup, ...] = (
     CopyGroup(
         "Europe (AWS Backup restore page)",
         frozenset({"eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1"}),
-        f"{RESTORE_PAGE}: 'Europe (Ireland); Europe (London); Europe (Paris); Europe (Frankfurt)' (read 2026-12)",
+        f"{RESTORE_PAGE}: 'Europe (Ireland); Europe (London); Europe (Paris); Europe (Frankfurt)' "
+        "(read 2026-12)",
     ),
     CopyGroup(
         "Europe (AWS Backup, continent groups)",

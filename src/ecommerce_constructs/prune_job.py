@@ -67,7 +67,8 @@ class PruneJob(Construct):
         super().__init__(scope, construct_id)
         if not 1 <= batch_size <= 2_000:
             raise ValueError(
-                f"PruneJob: batch_size must be 1-2000 (DSQL allows 3,000 modified rows per transaction), not {batch_size}"
+                "PruneJob: batch_size must be 1-2000 (DSQL allows 3,000 modified rows per transaction), "
+                f"not {batch_size}"
             )
         if outbox_retention_days < 8:
             raise ValueError(
@@ -133,7 +134,9 @@ class PruneJob(Construct):
             {"statistic": "Sum", "period": Duration.hours(1), **options},
         )
 
-    def metric_rows_removed(self, table: str = "idempotency_records", **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+    def metric_rows_removed(
+        self, table: str = "idempotency_records", **options: Unpack[MetricOptions]
+    ) -> cloudwatch.Metric:
         """Rows the job deleted from ``table`` [Sum over 1 hour]."""
         return self._metric("PrunedRows", table, **options)
 

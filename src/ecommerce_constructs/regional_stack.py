@@ -22,8 +22,8 @@ from .identity import IShopIdentity, ShopIdentity
 from .monitoring import ShopMonitoring, graph
 from .origin_guard import OriginGuard
 from .origin_secret import OriginSecret
-from .regions import EDGE_REGION
 from .prune_job import PruneJob
+from .regions import EDGE_REGION
 from .shop_backup import CopyTarget, ShopBackup, VaultLock
 
 #: OCC conflicts in 5 minutes that page someone: sustained contention, not the odd retried

@@ -122,9 +122,12 @@ class ShopBackup(Construct):
         region = cluster_region_of(cluster)
         if opt_in not in ("check", "enable"):
             raise ValueError(f"ShopBackup: opt_in must be 'check' or 'enable', not {opt_in!r}")
-        if copy_to is not None and not Token.is_unresolved(region):
-            if refusal := copy_refusal(region, copy_to.region):
-                raise ValueError(f"ShopBackup {self.node.path}: copy_to: {refusal}")
+        if (
+            copy_to is not None
+            and not Token.is_unresolved(region)
+            and (refusal := copy_refusal(region, copy_to.region))
+        ):
+            raise ValueError(f"ShopBackup {self.node.path}: copy_to: {refusal}")
         days = retention.to_days()
         if vault_lock is not None:
             _check_lock(vault_lock, days, self.node.path)
@@ -235,7 +238,7 @@ class ShopBackup(Construct):
         iam.Grant.add_to_principal(
             grantee=grantee, actions=["backup:DescribeRestoreJob"], resource_arns=["*"]
         )
-        self.restore_role.grant_pass_role(grantee)
+        self.restore_role.grant_pass_role(grantee.grant_principal)
         return grant
 
     def _opt_in(

@@ -68,7 +68,12 @@ class Restored:
 
 def region_of_arn(arn: str) -> str:
     parts = arn.split(":")
-    if len(parts) < 6 or parts[0] != "arn" or parts[2] != "backup" or not parts[5].startswith("recovery-point"):
+    if (
+        len(parts) < 6
+        or parts[0] != "arn"
+        or parts[2] != "backup"
+        or not parts[5].startswith("recovery-point")
+    ):
         raise BackupError(
             f"{arn!r} is not a recovery point ARN (arn:aws:backup:<region>:<account>:recovery-point:<id>); "
             "`ecommerce backup list` prints them"
@@ -115,7 +120,9 @@ def format_points(points: list[Point]) -> list[str]:
         return ["no recovery points yet (the plan runs daily; see docs/operations.md, Backup and restore)"]
     lines = []
     for p in points:
-        lines.append(f"{p.created.isoformat()}  {p.region}  {p.status:<9}  cluster {p.cluster_identifier}  {p.arn}")
+        lines.append(
+            f"{p.created.isoformat()}  {p.region}  {p.status:<9}  cluster {p.cluster_identifier}  {p.arn}"
+        )
         for c in p.copies:
             lines.append(f"    copy in {c.region}  {c.status:<9}  {c.arn}")
         if not p.copies:
@@ -161,7 +168,9 @@ def restore(
     """Start the restore, report its progress, and return the new clusters' identifiers."""
     region = region_of_arn(recovery_point_arn)
     if region not in config.regions:
-        raise BackupError(f"{recovery_point_arn} is in {region}, not one of the configured regions {list(config.regions)}")
+        raise BackupError(
+            f"{recovery_point_arn} is in {region}, not one of the configured regions {list(config.regions)}"
+        )
     multi = config.multi_region and not single_region
     client = backup_client(region)
     point = client.describe_recovery_point(
@@ -189,7 +198,11 @@ def restore(
         ResourceType="DSQL",
         IdempotencyToken=str(uuid.uuid4()),
     )["RestoreJobId"]
-    kind = "multi-region (" + ", ".join(config.regions) + f", witness {config.witness_region})" if multi else region
+    kind = (
+        "multi-region (" + ", ".join(config.regions) + f", witness {config.witness_region})"
+        if multi
+        else region
+    )
     echo(f"restore job {job_id} started in {region}: {kind}; new clusters, the source is not touched")
     started = clock()
     last = ""
@@ -210,8 +223,8 @@ def restore(
         sleep(poll_seconds)
     if status != "COMPLETED":
         raise BackupError(
-            f"restore job {job_id} {status}: {job.get('StatusMessage', 'no reason given')}; the source clusters "
-            "are unchanged"
+            f"restore job {job_id} {status}: {job.get('StatusMessage', 'no reason given')}; "
+            "the source clusters are unchanged"
         )
     created = job["CreatedResourceArn"]
     clusters = {region: created.rsplit("/", 1)[-1]}
@@ -299,7 +312,9 @@ def _commands() -> Any:
         is_flag=True,
         help="Restore only the recovery point's region (a two-region shop restores both by default).",
     )
-    @click.option("--poll", type=float, default=30.0, show_default=True, help="Seconds between progress checks.")
+    @click.option(
+        "--poll", type=float, default=30.0, show_default=True, help="Seconds between progress checks."
+    )
     def restore_command(recovery_point: str, single_region: bool, poll: float) -> None:
         """Restore RECOVERY_POINT (an ARN from `ecommerce backup list`) into new clusters, wait for
         it, and print the configuration change and deploy that point the shop at them. The source
@@ -310,7 +325,9 @@ def _commands() -> Any:
         with _aws_errors(click):
             _restore_command(config, recovery_point, single_region, poll, resolve_config_path())
 
-    def _restore_command(config: Any, recovery_point: str, single_region: bool, poll: float, path: Any) -> None:
+    def _restore_command(
+        config: Any, recovery_point: str, single_region: bool, poll: float, path: Any
+    ) -> None:
         import boto3
 
         from ecommerce_dev.deployment import DeploymentError, read_deployment

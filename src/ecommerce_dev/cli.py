@@ -249,7 +249,9 @@ def dev_prune(dsn: str, batch_size: int, budget: float) -> None:
 
     with _database_errors_reported():
         report = run_prune(
-            guarded_connector(dsn, application_name="ecommerce-prune"), batch_size=batch_size, budget_seconds=budget
+            guarded_connector(dsn, application_name="ecommerce-prune"),
+            batch_size=batch_size,
+            budget_seconds=budget,
         )
     for line in format_report(report):
         click.echo(line)

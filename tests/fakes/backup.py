@@ -146,7 +146,12 @@ class FakeBackup:
         return f"arn:aws:backup:{region}:{self.account}:backup-vault:{vault}"
 
     def back_up(
-        self, cluster: FakeCluster, vault: str, *, copy_to: tuple[str, str] | None = None, at: datetime | None = None
+        self,
+        cluster: FakeCluster,
+        vault: str,
+        *,
+        copy_to: tuple[str, str] | None = None,
+        at: datetime | None = None,
     ) -> RecoveryPoint:
         """A completed backup of ``cluster`` into ``vault`` (and its identical copy, as the plan's
         copy action makes it, into ``copy_to`` = (region, vault))."""
@@ -197,7 +202,9 @@ class FakeBackup:
             )
             assert route is not None, f"{FAKE} does not answer {request.method} {url.path} ({sent})"
             op_name, path_params = route
-            assert op_name == sent, f"{FAKE} routed {request.method} {url.path} to {op_name}, botocore sent {sent}"
+            assert op_name == sent, (
+                f"{FAKE} routed {request.method} {url.path} to {op_name}, botocore sent {sent}"
+            )
             op = self._model.operation_model(op_name)
             try:
                 params = self._parse(op, path_params, url.query, request.body)
@@ -319,7 +326,9 @@ class FakeBackup:
     def _describe_recovery_point(self, region: str, p: dict[str, Any]) -> dict[str, Any]:
         rp = self._point(region, p["RecoveryPointArn"])
         if rp.vault != p["BackupVaultName"]:
-            raise _ApiError("ResourceNotFoundException", f"{rp.arn} is not in vault {p['BackupVaultName']}", 404)
+            raise _ApiError(
+                "ResourceNotFoundException", f"{rp.arn} is not in vault {p['BackupVaultName']}", 404
+            )
         return self._describe(rp)
 
     def _start_restore_job(self, region: str, p: dict[str, Any]) -> dict[str, Any]:
@@ -333,19 +342,26 @@ class FakeBackup:
             raise _ApiError("InvalidParameterValueException", f"regionalConfig is not JSON: {err}") from err
         if not isinstance(regional, list) or not all(isinstance(c, dict) and "region" in c for c in regional):
             raise _ApiError(
-                "InvalidParameterValueException", "regionalConfig must be a JSON list of objects with a region"
+                "InvalidParameterValueException",
+                "regionalConfig must be a JSON list of objects with a region",
             )
         for entry in regional:
             flag = entry.get("isDeletionProtectionEnabled", True)
             if not isinstance(flag, bool):
-                raise _ApiError("InvalidParameterValueException", "isDeletionProtectionEnabled must be a boolean")
+                raise _ApiError(
+                    "InvalidParameterValueException", "isDeletionProtectionEnabled must be a boolean"
+                )
         multi = meta.get("useMultiRegionOrchestration")
         if multi not in (None, "true", "false"):
-            raise _ApiError("InvalidParameterValueException", "useMultiRegionOrchestration must be 'true' or 'false'")
+            raise _ApiError(
+                "InvalidParameterValueException", "useMultiRegionOrchestration must be 'true' or 'false'"
+            )
         if multi == "true":
             self._check_multi_region(region, rp, meta, regional)
         elif regional and [c["region"] for c in regional] != [region]:
-            raise _ApiError("InvalidParameterValueException", f"a single-region restore configures {region} only")
+            raise _ApiError(
+                "InvalidParameterValueException", f"a single-region restore configures {region} only"
+            )
         job = RestoreJob(
             job_id=str(uuid.uuid4()).upper(),
             region=region,
@@ -370,7 +386,10 @@ class FakeBackup:
         except ValueError as err:
             raise _ApiError("InvalidParameterValueException", f"peerRegion is not JSON: {err}") from err
         if not (isinstance(peers, list) and len(peers) == 1 and isinstance(peers[0], str)):
-            raise _ApiError("InvalidParameterValueException", 'peerRegion must be a JSON list of one region: ["us-east-2"]')
+            raise _ApiError(
+                "InvalidParameterValueException",
+                'peerRegion must be a JSON list of one region: ["us-east-2"]',
+            )
         peer, witness = peers[0], meta["witnessRegion"]
         group = region_set(region)
         if group is None or peer not in group or witness not in group or len({region, peer, witness}) != 3:
@@ -379,7 +398,9 @@ class FakeBackup:
                 f"{region}, peer {peer} and witness {witness} must be three regions of one DSQL region set",
             )
         if sorted(c["region"] for c in regional) not in ([], sorted([region, peer])):
-            raise _ApiError("InvalidParameterValueException", "regionalConfig must name the region and its peer")
+            raise _ApiError(
+                "InvalidParameterValueException", "regionalConfig must name the region and its peer"
+            )
         identical = [
             c for c in self.points
             if c.region == peer and c.resource_arn == rp.resource_arn and c.created == rp.created

@@ -16,14 +16,20 @@ from ecommerce_constructs.config import ConfigError, validate_config
 from ecommerce_constructs.shop_backup import CopyTarget, ShopBackup, VaultLock
 
 REGIONS = {"us-east-1": "us-east-2", "us-east-2": "us-east-1"}
+LOCK = {"min_retention_days": 7, "max_retention_days": 365}
 
 
 @pytest.mark.parametrize(("region", "peer"), REGIONS.items())
-def test_each_regional_stack_backs_up_its_cluster_and_copies_to_the_peer_vault(region: str, peer: str) -> None:
+def test_each_regional_stack_backs_up_its_cluster_and_copies_to_the_peer_vault(
+    region: str, peer: str
+) -> None:
     template = default_template(f"ecommerce-{region}")
     template.has_resource(
         "AWS::Backup::BackupVault",
-        {"DeletionPolicy": "Retain", "Properties": Match.object_like({"BackupVaultName": f"ecommerce-{region}-dsql"})},
+        {
+            "DeletionPolicy": "Retain",
+            "Properties": Match.object_like({"BackupVaultName": f"ecommerce-{region}-dsql"}),
+        },
     )
     plans = template.find_resources("AWS::Backup::BackupPlan")
     assert len(plans) == 1
@@ -32,7 +38,10 @@ def test_each_regional_stack_backs_up_its_cluster_and_copies_to_the_peer_vault(r
     assert rule["Lifecycle"] == {"DeleteAfterDays": 35}
     (copy,) = rule["CopyActions"]
     # The peer vault's ARN from its name, not a reference to the other stack.
-    assert copy["DestinationBackupVaultArn"] == f"arn:aws:backup:{peer}:{ACCOUNT}:backup-vault:ecommerce-{peer}-dsql"
+    assert (
+        copy["DestinationBackupVaultArn"]
+        == f"arn:aws:backup:{peer}:{ACCOUNT}:backup-vault:ecommerce-{peer}-dsql"
+    )
     assert copy["Lifecycle"] == {"DeleteAfterDays": 35}
     (selection,) = template.find_resources("AWS::Backup::BackupSelection").values()
     cluster = next(iter(template.find_resources("Custom::DsqlCluster")))
@@ -85,7 +94,9 @@ def _cluster_stack(region: str = "us-east-1") -> tuple[Stack, DsqlCluster]:
 def test_a_copy_target_no_page_allows_fails_at_synth(target: str) -> None:
     stack, cluster = _cluster_stack()
     with pytest.raises(ValueError, match="copy_to") as failure:
-        ShopBackup(stack, "Backup", cluster=cluster, vault_name="shop-vault", copy_to=CopyTarget(target, "peer"))
+        ShopBackup(
+            stack, "Backup", cluster=cluster, vault_name="shop-vault", copy_to=CopyTarget(target, "peer")
+        )
     assert copy_refusal("us-east-1", target) in str(failure.value)
 
 
@@ -97,11 +108,11 @@ def test_every_group_cites_its_page_and_oregon_and_n_california_are_both_accepte
 
 
 def test_the_configuration_refuses_a_copy_region_no_group_allows() -> None:
-    with pytest.raises(ConfigError, match="backup.copy_region.*no DSQL copy from eu-west-1 to us-east-1"):
-        validate_config(
-            {"regions": ["eu-west-1"], "backup": {"enabled": True, "copy_region": "us-east-1"}}
-        )
-    single = validate_config({"regions": ["eu-west-1"], "backup": {"enabled": True, "copy_region": "eu-west-2"}})
+    with pytest.raises(ConfigError, match=r"backup\.copy_region.*no DSQL copy from eu-west-1 to us-east-1"):
+        validate_config({"regions": ["eu-west-1"], "backup": {"enabled": True, "copy_region": "us-east-1"}})
+    single = validate_config(
+        {"regions": ["eu-west-1"], "backup": {"enabled": True, "copy_region": "eu-west-2"}}
+    )
     assert single.backup_copy_region("eu-west-1") == "eu-west-2"
 
 
@@ -124,8 +135,7 @@ def test_a_vault_lock_is_compliance_mode_and_the_retention_must_fit_it() -> None
             vault_lock=VaultLock(min_retention_days=7),
         )  # fmt: skip
     with pytest.raises(ConfigError, match="backup: retention_days"):
-        validate_config({"backup": {"enabled": True, "retention_days": 400,
-                                    "vault_lock": {"min_retention_days": 7, "max_retention_days": 365}}})  # fmt: skip
+        validate_config({"backup": {"enabled": True, "retention_days": 400, "vault_lock": LOCK}})
 
 
 def test_without_a_lock_the_vault_has_none_and_opt_in_enable_may_update_settings() -> None:

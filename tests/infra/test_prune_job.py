@@ -7,7 +7,7 @@ import json
 
 import pytest
 from aws_cdk import App, Environment, Stack
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Match
 
 from cdk_support import ACCOUNT, default_template
 from ecommerce_constructs import DsqlCluster
@@ -35,12 +35,22 @@ def test_one_region_runs_the_job_hourly_as_the_prune_role() -> None:
 
 def test_the_job_may_only_connect_as_a_custom_role() -> None:
     template = default_template("ecommerce-us-east-2")
-    policies = json.dumps(template.find_resources("AWS::IAM::Policy", {"Properties": {"PolicyName": Match.string_like_regexp("PruneRole")}}))
+    policies = json.dumps(
+        template.find_resources(
+            "AWS::IAM::Policy", {"Properties": {"PolicyName": Match.string_like_regexp("PruneRole")}}
+        )
+    )
     assert "dsql:DbConnect" in policies and "dsql:DbConnectAdmin" not in policies
 
 
-@pytest.mark.parametrize(("props", "message"), [({"batch_size": 3000}, "batch_size"), ({"outbox_retention_days": 7}, "week")])
+@pytest.mark.parametrize(
+    ("props", "message"), [({"batch_size": 3000}, "batch_size"), ({"outbox_retention_days": 7}, "week")]
+)
 def test_limits_are_refused_at_synth(props: dict[str, int], message: str) -> None:
-    stack = Stack(App(context={"aws:cdk:bundling-stacks": []}), "S", env=Environment(account=ACCOUNT, region="us-east-1"))
+    stack = Stack(
+        App(context={"aws:cdk:bundling-stacks": []}),
+        "S",
+        env=Environment(account=ACCOUNT, region="us-east-1"),
+    )
     with pytest.raises(ValueError, match=message):
         PruneJob(stack, "Prune", cluster=DsqlCluster(stack, "Db"), **props)  # type: ignore[arg-type]

@@ -74,11 +74,17 @@ def _live(dsn: str) -> list[tuple[Any, ...]]:
         ).fetchall()
 
 
-def test_more_than_10000_due_rows_go_in_small_transactions_and_no_live_row_is_touched(pruned_dsn: str) -> None:
+def test_more_than_10000_due_rows_go_in_small_transactions_and_no_live_row_is_touched(
+    pruned_dsn: str,
+) -> None:
     live_before = _live(pruned_dsn)
     assert len(live_before) == LIVE
     CountingConnection.deleted = []
-    db = Database(connector=lambda: CountingConnection.connect(_role_dsn(pruned_dsn, "ecommerce_prune"), autocommit=True))
+    db = Database(
+        connector=lambda: CountingConnection.connect(
+            _role_dsn(pruned_dsn, "ecommerce_prune"), autocommit=True
+        )
+    )
     try:
         report = prune(PruneRepositorySql(db), default_targets(), batch_size=500, budget_seconds=300)
     finally:
@@ -99,7 +105,9 @@ def test_the_guard_would_refuse_a_batch_over_dsqls_limit(pruned_dsn: str) -> Non
     db = Database(connector=guarded_connector(pruned_dsn))
     try:
         with pytest.raises(DsqlLimitError):
-            PruneRepositorySql(db).delete_batch(IDEMPOTENCY_RECORDS, 3_001, deadline=__import__('time').monotonic() + 60)
+            PruneRepositorySql(db).delete_batch(
+                IDEMPOTENCY_RECORDS, 3_001, deadline=__import__("time").monotonic() + 60
+            )
     finally:
         db.close()
 
@@ -132,15 +140,21 @@ def test_a_spent_budget_stops_between_batches_and_counts_what_is_still_due(prune
     ],
 )
 def test_the_prune_role_can_only_read_and_delete_what_it_prunes(pruned_dsn: str, statement: str) -> None:
-    with GuardedConnection.connect(_role_dsn(pruned_dsn, "ecommerce_prune"), autocommit=True) as conn:
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            conn.execute(statement)
+    role = _role_dsn(pruned_dsn, "ecommerce_prune")
+    with (
+        GuardedConnection.connect(role, autocommit=True) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege),
+    ):
+        conn.execute(statement)
 
 
 def test_ecommerce_dev_prune_runs_the_job(pruned_dsn: str) -> None:
     result = CliRunner().invoke(main, ["dev", "prune", "--dsn", pruned_dsn, "--batch-size", "2000"])
     assert result.exit_code == 0, result.output
-    assert f"idempotency_records: removed {DUE:,} in 7 transaction(s) (largest 2,000 rows), still due 0" in result.output
+    assert (
+        f"idempotency_records: removed {DUE:,} in 7 transaction(s) (largest 2,000 rows), still due 0"
+        in result.output
+    )
     assert "outbox: skipped (table does not exist yet)" in result.output
 
 

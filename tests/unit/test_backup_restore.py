@@ -146,7 +146,9 @@ def test_without_a_copy_in_the_peer_region_a_multi_region_restore_is_refused_bef
     assert not fake.jobs
     restored, _ = _restore(fake, point.arn, single_region=True)
     assert list(restored.clusters) == ["us-east-1"]
-    assert "note: no restored cluster for us-east-2" in ops.adoption_instructions(CONFIG, restored, "c.yaml")[-1]
+    assert (
+        "note: no restored cluster for us-east-2" in ops.adoption_instructions(CONFIG, restored, "c.yaml")[-1]
+    )
 
 
 def test_the_fake_refuses_a_multi_region_restore_without_an_identical_copy(fake: FakeBackup) -> None:
@@ -167,7 +169,9 @@ def test_the_fake_refuses_a_multi_region_restore_without_an_identical_copy(fake:
         ({"useMultiRegionOrchestration": "true", "peerRegion": '["us-east-2"]'}, "needs witnessRegion"),
     ],
 )  # fmt: skip
-def test_the_fake_checks_the_multi_region_metadata(fake: FakeBackup, metadata: dict[str, str], error: str) -> None:
+def test_the_fake_checks_the_multi_region_metadata(
+    fake: FakeBackup, metadata: dict[str, str], error: str
+) -> None:
     point = _backups(fake)[0]
     with pytest.raises(ClientError, match=error):
         fake.client("us-east-1").start_restore_job(RecoveryPointArn=point.arn, Metadata=metadata)
@@ -184,7 +188,7 @@ def test_metadata_values_must_be_strings_as_the_model_says(fake: FakeBackup) -> 
 def test_a_failed_restore_job_says_why_and_that_the_sources_are_unchanged(fake: FakeBackup) -> None:
     point = _backups(fake)[0]
     fake.fail_next_restore = ("FAILED", "Access denied: the restore role cannot call dsql:CreateCluster")
-    with pytest.raises(ops.BackupError, match="FAILED: Access denied.*source clusters are unchanged"):
+    with pytest.raises(ops.BackupError, match=r"FAILED: Access denied.*source clusters are unchanged"):
         _restore(fake, point.arn)
 
 

@@ -51,7 +51,7 @@ def test_an_exact_multiple_ends_with_an_empty_batch_not_an_endless_loop() -> Non
 
 @pytest.mark.parametrize("size", [0, 2_001, 3_000])
 def test_batch_sizes_near_dsqls_limit_are_refused(size: int) -> None:
-    with pytest.raises(ValueError, match="3000 rows per transaction|3,000 rows per transaction"):
+    with pytest.raises(ValueError, match=r"DSQL: 3000 rows per transaction"):
         prune(Rows({}, set()), (), batch_size=size)
 
 

@@ -92,7 +92,9 @@ def prune(
     """Delete due rows target by target until none is left or the budget is spent, then count
     (up to ``DUE_COUNT_CAP``) what is still due."""
     if not 1 <= batch_size <= MAX_BATCH_SIZE:
-        raise ValueError(f"batch_size must be 1-{MAX_BATCH_SIZE} (DSQL: {DSQL_MAX_MODIFIED_ROWS} rows per transaction)")
+        raise ValueError(
+            f"batch_size must be 1-{MAX_BATCH_SIZE} (DSQL: {DSQL_MAX_MODIFIED_ROWS} rows per transaction)"
+        )
     deadline = clock() + budget_seconds
     report = PruneReport([])  # deadline: on the clock the repository's Database uses (monotonic)
     for target in targets:

@@ -16,7 +16,9 @@ from .domain import PruneTarget
 def _due(target: PruneTarget) -> sql.Composed:
     column = sql.Identifier(target.time_column)
     if target.retention_days:
-        return sql.SQL("{} < now() - make_interval(days => {})").format(column, sql.Literal(target.retention_days))
+        return sql.SQL("{} < now() - make_interval(days => {})").format(
+            column, sql.Literal(target.retention_days)
+        )
     return sql.SQL("{} < now()").format(column)
 
 
@@ -57,9 +59,9 @@ class PruneRepositorySql:
         return self.db.run_transaction(work, deadline=deadline, idempotent=True)
 
     def count_due(self, target: PruneTarget, cap: int) -> int:
-        statement = sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {due} LIMIT %s) AS due").format(
-            table=sql.Identifier(target.table), due=_due(target)
-        )
+        statement = sql.SQL(
+            "SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {due} LIMIT %s) AS due"
+        ).format(table=sql.Identifier(target.table), due=_due(target))
 
         def work(conn: psycopg.Connection[Any]) -> int:
             row = conn.execute(statement, (cap,)).fetchone()
