@@ -337,7 +337,8 @@ def test_origin_response_timeout_is_capped_at_cloudfronts_maximum(tmp_path: Path
         ({"backup": {"enabled": True, "copy_region": "us-west-2"}}, "backup.copy_region",
          "two peered regions copy their backups to each other"),
         ({"prune": {"batch_size": 3000}}, "prune.batch_size", "less than or equal to 2000"),
-        ({"prune": {"outbox_retention_days": 7}}, "prune.outbox_retention_days", "greater than or equal to 8"),
+        ({"prune": {"outbox_retention_days": 7}}, "prune.outbox_retention_days",
+         "greater than or equal to 8"),
     ],
 )  # fmt: skip
 def test_backup_and_prune_settings_are_checked_with_file_and_key(
