@@ -145,3 +145,16 @@ def test_without_a_lock_the_vault_has_none_and_opt_in_enable_may_update_settings
     (vault,) = template.find_resources("AWS::Backup::BackupVault").values()
     assert "LockConfiguration" not in vault["Properties"]
     assert "backup:UpdateRegionSettings" in json.dumps(template.find_resources("AWS::IAM::Policy"))
+
+
+def test_grant_restore_gives_an_operator_what_the_restore_command_calls() -> None:
+    from aws_cdk import aws_iam as iam
+
+    stack, cluster = _cluster_stack()
+    shop_backup = ShopBackup(stack, "Backup", cluster=cluster, vault_name="shop-vault")
+    operator = iam.Role(stack, "Operator", assumed_by=iam.AccountRootPrincipal())
+    shop_backup.grant_restore(operator)
+    policies = json.dumps(Template.from_stack(stack).find_resources("AWS::IAM::Policy"))
+    for action in ("backup:StartRestoreJob", "backup:ListRecoveryPointsByBackupVault",
+                   "backup:DescribeRestoreJob", "iam:PassRole"):  # fmt: skip
+        assert action in policies
