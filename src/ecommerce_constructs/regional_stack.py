@@ -223,6 +223,8 @@ class RegionalStack(Stack):
     def _monitoring(self, config: EcommerceConfig) -> ShopMonitoring:
         monitoring = monitoring_for(self, config)
         monitoring.add_alarms(self.api.alarms)
+        if self.backup is not None:
+            self.backup.notify_failures(monitoring.topic)
         occ = cloudwatch.Alarm(
             monitoring,
             "OccConflictsAlarm",
@@ -319,6 +321,20 @@ class RegionalStack(Stack):
                 log_retention=_retention(self._log_retention_days),
             )
             roles["prune"] = [self.prune_job.role_arn]
+            if self.monitoring is not None:
+                self.monitoring.add_alarm(
+                    cloudwatch.Alarm(
+                        self.monitoring,
+                        "PruneBacklogAlarm",
+                        metric=self.prune_job.metric_rows_still_due(),
+                        threshold=10_000,
+                        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                        evaluation_periods=3,
+                        alarm_description="The pruning job leaves 10,000 or more expired idempotency "
+                        "records behind three runs in a row (runbook: docs/operations.md, Pruning)",
+                        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                    )
+                )
         self.database_setup = DatabaseSetup(
             self,
             "DatabaseSetup",

@@ -26,10 +26,12 @@ from aws_cdk import (
 )
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ._lambda_parts import nag_form
@@ -222,6 +224,27 @@ class ShopBackup(Construct):
     @property
     def vault_arn(self) -> str:
         return self.vault.backup_vault_arn
+
+    def notify_failures(self, topic: sns.ITopic) -> events.Rule:
+        """Backup and copy jobs of this region that fail, abort or expire notify ``topic``.
+
+        AWS Backup sends "Backup Job State Change" and "Copy Job State Change" events to
+        EventBridge, best effort (https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-backup.html);
+        "some events report status: COMPLETED whereas other events report state: COMPLETED"
+        (https://docs.aws.amazon.com/aws-backup/latest/devguide/eventbridge.html), so both fields
+        are matched. Every plan of the region is watched, not only this one."""
+        bad = ["FAILED", "ABORTED", "EXPIRED"]
+        return events.Rule(
+            self,
+            "FailureEvents",
+            description="AWS Backup: a backup or copy job failed (runbook: docs/operations.md)",
+            event_pattern=events.EventPattern(
+                source=["aws.backup"],
+                detail_type=["Backup Job State Change", "Copy Job State Change"],
+                detail={"$or": [{"state": bad}, {"status": bad}]},
+            ),
+            targets=[targets.SnsTopic(topic)],
+        )
 
     def grant_restore(self, grantee: iam.IGrantable) -> iam.Grant:
         """What ``ecommerce backup list|restore`` calls: read the vault's recovery points, start

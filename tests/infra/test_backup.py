@@ -158,3 +158,18 @@ def test_grant_restore_gives_an_operator_what_the_restore_command_calls() -> Non
     for action in ("backup:StartRestoreJob", "backup:ListRecoveryPointsByBackupVault",
                    "backup:DescribeRestoreJob", "iam:PassRole"):  # fmt: skip
         assert action in policies
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_failed_backup_and_copy_jobs_notify_the_alarm_topic(region: str) -> None:
+    template = default_template(f"ecommerce-{region}")
+    (rule,) = template.find_resources(
+        "AWS::Events::Rule", {"Properties": {"EventPattern": Match.object_like({"source": ["aws.backup"]})}}
+    ).values()
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["detail-type"] == ["Backup Job State Change", "Copy Job State Change"]
+    bad = ["FAILED", "ABORTED", "EXPIRED"]
+    assert pattern["detail"] == {"$or": [{"state": bad}, {"status": bad}]}
+    (target,) = rule["Properties"]["Targets"]
+    topic = next(iter(template.find_resources("AWS::SNS::Topic")))
+    assert target["Arn"] == {"Ref": topic}

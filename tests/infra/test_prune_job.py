@@ -54,3 +54,17 @@ def test_limits_are_refused_at_synth(props: dict[str, int], message: str) -> Non
     )
     with pytest.raises(ValueError, match=message):
         PruneJob(stack, "Prune", cluster=DsqlCluster(stack, "Db"), **props)  # type: ignore[arg-type]
+
+
+def test_a_backlog_the_job_cannot_clear_raises_an_alarm() -> None:
+    template = default_template("ecommerce-us-east-2")
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "MetricName": "PruneRowsStillDue",
+            "Namespace": "Ecommerce",
+            "Threshold": 10_000,
+            "EvaluationPeriods": 3,
+            "Dimensions": Match.array_with([{"Name": "Table", "Value": "idempotency_records"}]),
+        },
+    )
