@@ -194,3 +194,41 @@ def run_prune_once(dsn: str) -> Any:
     from ecommerce_dev.prune import run_prune
 
     return run_prune(guarded_connector(dsn), batch_size=500, budget_seconds=60)
+
+
+def test_a_batch_that_conflicts_is_retried_as_a_whole(pruned_dsn: str) -> None:
+    """Another transaction deletes a due row first: the batch's transaction fails with 40001
+    (REPEATABLE READ, as DSQL at commit) and is run again, deleting a full batch of other rows."""
+    import threading
+    import time
+
+    db = Database(connector=guarded_connector(pruned_dsn))
+    repository = PruneRepositorySql(db)
+    result: list[int] = []
+    with psycopg.connect(pruned_dsn, autocommit=True) as other:
+        other.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        other.execute(
+            "DELETE FROM idempotency_records WHERE idempotency_key = "
+            "(SELECT idempotency_key FROM idempotency_records ORDER BY expires_at LIMIT 1)"
+        )
+        worker = threading.Thread(
+            target=lambda: result.append(
+                repository.delete_batch(IDEMPOTENCY_RECORDS, 500, deadline=time.monotonic() + 60)
+            )
+        )
+        worker.start()
+        with psycopg.connect(pruned_dsn, autocommit=True) as watcher:
+            for _ in range(200):  # until the batch waits for the other transaction's row lock
+                waiting = watcher.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                ).fetchone()
+                if waiting and waiting[0]:
+                    break
+                time.sleep(0.05)
+            else:
+                pytest.fail("the batch never waited for the other transaction")
+        other.execute("COMMIT")
+        worker.join(30)
+    db.close()
+    assert result == [500]
+    assert db.stats.conflicts == 1
