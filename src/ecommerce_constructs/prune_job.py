@@ -46,7 +46,11 @@ class PruneJob(Construct):
 
     Attributes: ``function``, ``rule``, ``role_arn`` (for the database setup's IAM mapping).
     Metrics: ``metric_rows_removed()``, ``metric_rows_still_due()`` (bounded count per table).
-    Costs: one short Lambda invocation per schedule tick and the DSQL DPUs of the deletes.
+    Creates: the function, its role (which may write only its own log group and connect to the
+    cluster as a custom database role) and log group, and the EventBridge schedule.
+
+    Costs while kept: one short Lambda invocation per schedule tick and the DSQL DPUs of the reads
+    and deletes.
     """
 
     def __init__(

@@ -98,9 +98,14 @@ class ShopBackup(Construct):
     up), ``restore_role`` (what ``ecommerce backup restore`` passes to StartRestoreJob),
     ``copy_target`` (or None), ``opt_in`` (the ``Custom::BackupOptIn`` resource).
 
-    Costs: AWS Backup bills the stored backup per GB-month in each region holding a copy, and
-    cross-region data transfer for the copies (https://aws.amazon.com/backup/pricing/); the check
-    bills only when CloudFormation calls it.
+    Creates: the vault (retained when the stack is deleted, with its recovery points), the plan and
+    its selection, the backup and restore roles, the ``Custom::BackupOptIn`` resource and, once per
+    stack, its provider (one function, its role and log groups); ``notify_failures`` adds an
+    EventBridge rule.
+
+    Costs while kept: AWS Backup bills the stored backups per GB-month in each region holding a copy,
+    and cross-region data transfer for the copies (https://aws.amazon.com/backup/pricing/); the
+    check bills only when CloudFormation calls it.
     """
 
     def __init__(
