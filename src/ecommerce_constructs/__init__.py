@@ -8,7 +8,9 @@ The root holds the constructs, their interfaces and their props, nothing else:
   (``IShopIdentity``), the user pool the APIs trust;
 - ``GlobalEdge`` (``EdgeOrigin``) with ``OriginSecret`` and ``OriginGuard``, which let only
   CloudFront call the regional APIs, and ``EdgeHealthChecker``, which drains a failing region;
-- ``ShopMonitoring``, alarms and a dashboard; ``MetricOptions``, what every ``metric_*()`` takes.
+- ``ShopMonitoring``, alarms and a dashboard; ``MetricOptions``, what every ``metric_*()`` takes;
+- ``ShopBackup`` (``CopyTarget``, ``VaultLock``), AWS Backup of a cluster, and ``PruneJob``, which
+  keeps the idempotency records (and the outbox) from growing forever.
 
 The ready-made app lives in ``ecommerce_constructs.app``: ``build()``, ``RegionalStack``,
 ``EdgeStack`` and the configuration model (``EcommerceConfig``, ``load_config``, ``ConfigError``).
@@ -37,6 +39,10 @@ _EXPORTS = {
     "OriginGuard": ".origin_guard",
     "EdgeHealthChecker": ".edge_health",
     "ShopMonitoring": ".monitoring",
+    "ShopBackup": ".shop_backup",
+    "CopyTarget": ".shop_backup",
+    "VaultLock": ".shop_backup",
+    "PruneJob": ".prune_job",
     "MetricOptions": "._metrics",
 }
 

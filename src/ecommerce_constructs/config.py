@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .backup_regions import copy_refusal
 from .dsql_limits import CLUSTER_IDENTIFIER, tag_problems
 from .regions import DSQL_REGIONS, REGION_SETS, describe_region_sets, region_set_of
 
@@ -398,6 +399,65 @@ class MonitoringConfig(_Model):
         return value
 
 
+class VaultLockConfig(_Model):
+    """AWS Backup Vault Lock in compliance mode (``ShopBackup``'s ``VaultLock``): recovery points can
+    be deleted by nobody before ``min_retention_days``, and kept no longer than
+    ``max_retention_days`` [None: no maximum]; the lock is removable for ``changeable_for_days``
+    [3, the least AWS Backup accepts], immutable afterwards."""
+
+    min_retention_days: int = Field(ge=1, le=36_500)
+    max_retention_days: int | None = Field(None, ge=1, le=36_500)
+    changeable_for_days: int = Field(3, ge=3, le=36_500)
+
+
+class BackupConfig(_Model):
+    """AWS Backup of the clusters (docs/operations.md, "Backup and restore"). Defaults: off
+    (``config/regions.yaml`` turns it on for the ready-made app); when on, a vault per region, a
+    daily backup at 05:00 UTC (``schedule``, an AWS Backup cron expression), recovery points kept 35
+    days (``retention_days``) in the region and as a copy in the peer region's vault, no vault lock
+    (``vault_lock``: compliance mode with ``min_retention_days``), the region's opt-in to AWS Backup
+    for DSQL checked at deploy time (``opt_in: enable`` lets the deploy set this account setting).
+    ``copy_region``: where a single-region deployment copies to [None: no copy]; a two-region
+    deployment always copies to the other region."""
+
+    enabled: bool = False
+    retention_days: int = Field(35, ge=1, le=36_500)
+    schedule: str = Field("cron(0 5 * * ? *)", pattern=r"^cron\([^()]+\)$")
+    vault_lock: VaultLockConfig | None = None
+    opt_in: Literal["check", "enable"] = "check"
+    copy_region: str | None = None
+
+    @model_validator(mode="after")
+    def _retention_within_lock(self) -> BackupConfig:
+        lock = self.vault_lock
+        if lock is None:
+            return self
+        if lock.max_retention_days is not None and lock.max_retention_days < lock.min_retention_days:
+            raise ValueError("vault_lock.max_retention_days must not be below vault_lock.min_retention_days")
+        if self.retention_days < lock.min_retention_days or (
+            lock.max_retention_days is not None and self.retention_days > lock.max_retention_days
+        ):
+            raise ValueError(
+                f"retention_days ({self.retention_days}) must lie within the vault lock's retention "
+                "bounds, or AWS Backup refuses every backup"
+            )
+        return self
+
+
+class PruneConfig(_Model):
+    """The pruning job (docs/operations.md, "Pruning"): expired idempotency records and outbox rows
+    older than ``outbox_retention_days`` [14; more than the week DSQL keeps undelivered change-stream
+    records] are deleted in the region that runs the database setup, every hour (``schedule``, an
+    EventBridge ``rate(...)`` or ``cron(...)``), in transactions of ``batch_size`` rows [500; DSQL
+    allows 3,000], for at most ``budget_seconds`` per run [60]. Default: on."""
+
+    enabled: bool = True
+    schedule: str = Field("rate(1 hour)", pattern=r"^(rate|cron)\([^()]+\)$")
+    batch_size: int = Field(500, ge=1, le=2_000)
+    budget_seconds: int = Field(60, ge=10, le=840)
+    outbox_retention_days: int = Field(14, ge=8, le=3_650)
+
+
 class EcommerceConfig(_Model):
     """Everything a deployment needs. Defaults describe the reference deployment: two peered
     regions (us-east-1 primary, us-east-2) with witness us-west-2, plus the CloudFront edge."""
@@ -413,6 +473,8 @@ class EcommerceConfig(_Model):
     identity: IdentityConfig = IdentityConfig()
     lambda_: LambdaConfig = Field(LambdaConfig(), alias="lambda")
     monitoring: MonitoringConfig = MonitoringConfig()
+    backup: BackupConfig = BackupConfig()
+    prune: PruneConfig = PruneConfig()
     tags: dict[str, str] = Field(default_factory=lambda: {"Project": "ecommerce"})
 
     @field_validator("tags")
@@ -437,6 +499,19 @@ class EcommerceConfig(_Model):
     def _topology(self) -> EcommerceConfig:
         _check_topology(self)
         return self
+
+    def backup_copy_region(self, region: str) -> str | None:
+        """Where ``region``'s recovery points are copied: the other region of a pair, else
+        ``backup.copy_region``."""
+        if self.multi_region:
+            return next(r for r in self.regions if r != region)
+        return self.backup.copy_region
+
+    def backup_vault_name(self, region: str) -> str:
+        """The vault of ``region``, named so the peer region's plan can copy into it by name (AWS
+        Backup vault names hold at most 50 characters: the app name is shortened to fit)."""
+        suffix = f"-{region}-dsql"
+        return self.app_name[: 50 - len(suffix)] + suffix
 
     @property
     def primary(self) -> str:
@@ -485,6 +560,8 @@ def _check_topology(config: EcommerceConfig) -> None:
     for region in (*config.database.existing_cluster_identifiers, *config.database.kms_key_arns):
         if region not in regions:
             raise _TopologyError("database", f"{region} is not one of the configured regions {list(regions)}")
+    if config.backup.enabled:
+        _check_backup_copies(config)
     if len(regions) == 1:
         if config.witness_region is not None:
             raise _TopologyError(
@@ -516,6 +593,19 @@ def _check_topology(config: EcommerceConfig) -> None:
             f"{witness} cannot witness {first} + {second}: the witness must differ from both regions and "
             f"be in the same region set ({set_name}: {', '.join(sorted(REGION_SETS[set_name]))})",
         )
+
+
+def _check_backup_copies(config: EcommerceConfig) -> None:
+    if config.multi_region and config.backup.copy_region is not None:
+        raise _TopologyError(
+            "backup.copy_region",
+            "two peered regions copy their backups to each other; remove copy_region",
+        )
+    for region in config.regions:
+        target = config.backup_copy_region(region)
+        if target is not None and (refusal := copy_refusal(region, target)):
+            key = "backup.copy_region" if not config.multi_region else "regions"
+            raise _TopologyError(key, refusal)
 
 
 # --------------------------------------------------------------------------------------------

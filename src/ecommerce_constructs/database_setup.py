@@ -82,7 +82,7 @@ class DatabaseSetup(Construct):
         restrict_admin: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
-        known = sorted(contract().FUNCTIONS)
+        known = sorted({*contract().FUNCTIONS, *contract().JOBS})
         if unknown := sorted(set(function_roles) - set(known)):
             raise ValueError(
                 f"DatabaseSetup {self.node.path}: no database role is declared for {unknown}; "

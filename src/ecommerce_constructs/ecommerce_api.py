@@ -101,7 +101,8 @@ class EcommerceApi(Construct):
       no reserved concurrency: a reservation fails the deploy of an account whose concurrency
       quota is low (new accounts can have 10), so it is opt-in, with a synth-time warning].
     - ``architecture``: ``lambda_.Architecture`` [ARM_64].
-    - ``code``: Lambda code [this distribution's Lambda code (``_lambda/handlers`` in the wheel), bundled locally with pip].
+    - ``code``: Lambda code [this distribution's Lambda code (``_lambda/handlers`` in the wheel),
+      bundled locally with pip].
     - ``throttle_rate_limit`` / ``throttle_burst_limit``: per-method throttling of the stage, which
       is what anonymous routes get [25 / 50: tighter than the routes that need a token, so a flood
       of anonymous reads (which CloudFront caches anyway) cannot take the account's Lambda

@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_cdk import Acknowledgment, CfnOutput, Duration, RemovalPolicy, Stack, Tags, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_events as events
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -22,7 +23,9 @@ from .identity import IShopIdentity, ShopIdentity
 from .monitoring import ShopMonitoring, graph
 from .origin_guard import OriginGuard
 from .origin_secret import OriginSecret
+from .prune_job import PruneJob
 from .regions import EDGE_REGION
+from .shop_backup import CopyTarget, ShopBackup, VaultLock
 
 #: OCC conflicts in 5 minutes that page someone: sustained contention, not the odd retried
 #: transaction (docs/operations.md says what to look at).
@@ -84,6 +87,10 @@ class RegionalStack(Stack):
             )
         self._log_retention_days = config.monitoring.log_retention_days
         self._architecture = architecture_of(config)
+        self.backup = self._backup(config) if config.backup.enabled else None
+        self._prune_settings = config.prune
+        self._lambda_code = lambda_code
+        self.prune_job: PruneJob | None = None
         self.identity = self._identity(config, identity)
         fn = config.lambda_
         timeout = Duration.seconds(fn.timeout_seconds)
@@ -186,9 +193,47 @@ class RegionalStack(Stack):
                 self, f"{name}RoleArn", value=function.role.role_arn, description=f"{name} function role"
             )
 
+    def _backup(self, config: EcommerceConfig) -> ShopBackup:
+        """``Backup``: the cluster's vault, daily plan and copy to the peer region's vault."""
+        settings = config.backup
+        target = config.backup_copy_region(self.region)
+        lock = settings.vault_lock
+        shop_backup = ShopBackup(
+            self,
+            "Backup",
+            cluster=self.database,
+            vault_name=config.backup_vault_name(self.region),
+            retention=Duration.days(settings.retention_days),
+            schedule=settings.schedule,
+            copy_to=CopyTarget(target, config.backup_vault_name(target)) if target else None,
+            vault_lock=VaultLock(
+                min_retention_days=lock.min_retention_days,
+                max_retention_days=lock.max_retention_days,
+                changeable_for_days=lock.changeable_for_days,
+            )
+            if lock is not None
+            else None,
+            opt_in=settings.opt_in,
+            log_retention=_retention(config.monitoring.log_retention_days),
+            architecture=architecture_of(config),
+        )
+        output = contract().Output
+        CfnOutput(
+            self, output.BACKUP_VAULT_NAME, value=shop_backup.vault_name, description="AWS Backup vault"
+        )
+        CfnOutput(
+            self,
+            output.BACKUP_RESTORE_ROLE_ARN,
+            value=shop_backup.restore_role.role_arn,
+            description="Role AWS Backup restores with (ecommerce backup restore)",
+        )
+        return shop_backup
+
     def _monitoring(self, config: EcommerceConfig) -> ShopMonitoring:
         monitoring = monitoring_for(self, config)
         monitoring.add_alarms(self.api.alarms)
+        if self.backup is not None:
+            self.backup.notify_failures(monitoring.topic)
         occ = cloudwatch.Alarm(
             monitoring,
             "OccConflictsAlarm",
@@ -281,6 +326,37 @@ class RegionalStack(Stack):
             for name, function in api.functions.items():
                 assert function.role is not None
                 roles.setdefault(name.lower(), []).append(function.role.role_arn)
+        prune = self._prune_settings
+        if prune.enabled:
+            # One region is enough (one logical database): the one that runs the setup.
+            self.prune_job = PruneJob(
+                self,
+                "Prune",
+                cluster=self.database,
+                database_role=f"{self.api.database_role_prefix}_prune",
+                schedule=events.Schedule.expression(prune.schedule),
+                batch_size=prune.batch_size,
+                budget=Duration.seconds(prune.budget_seconds),
+                outbox_retention_days=prune.outbox_retention_days,
+                code=self._lambda_code,
+                architecture=self._architecture,
+                log_retention=_retention(self._log_retention_days),
+            )
+            roles["prune"] = [self.prune_job.role_arn]
+            if self.monitoring is not None:
+                self.monitoring.add_alarm(
+                    cloudwatch.Alarm(
+                        self.monitoring,
+                        "PruneBacklogAlarm",
+                        metric=self.prune_job.metric_rows_still_due(),
+                        threshold=10_000,
+                        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                        evaluation_periods=3,
+                        alarm_description="The pruning job leaves 10,000 or more expired idempotency "
+                        "records behind three runs in a row (runbook: docs/operations.md, Pruning)",
+                        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                    )
+                )
         self.database_setup = DatabaseSetup(
             self,
             "DatabaseSetup",

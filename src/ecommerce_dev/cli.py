@@ -178,6 +178,32 @@ def dev_token(
     click.echo(token)
 
 
+@dev.command("prune")
+@click.option(
+    "--dsn",
+    required=True,
+    envvar="ECOMMERCE_LOCAL_DSN",
+    help="The local database (the dev server's banner prints it). Env: ECOMMERCE_LOCAL_DSN.",
+)
+@click.option("--batch-size", type=click.IntRange(1, 2000), default=500, show_default=True,
+              help="Rows per transaction (DSQL allows 3,000 modified rows).")  # fmt: skip
+@click.option("--budget", type=click.FloatRange(min=1), default=60.0, show_default=True, help="Seconds.")
+def dev_prune(dsn: str, batch_size: int, budget: float) -> None:
+    """Run the scheduled pruning job once: expired idempotency records (and old outbox rows) go, in
+    transactions of at most --batch-size rows, through the DSQL guard."""
+    from ecommerce_dev.guarded import guarded_connector
+    from ecommerce_dev.prune import format_report, run_prune
+
+    with database_errors_reported():
+        report = run_prune(
+            guarded_connector(dsn, application_name="ecommerce-prune"),
+            batch_size=batch_size,
+            budget_seconds=budget,
+        )
+    for line in format_report(report):
+        click.echo(line)
+
+
 @click.command("seed")
 @target_options
 @click.option(

@@ -12,9 +12,10 @@ from ecommerce_ops._database import connector, database_errors_reported, target_
 
 
 def _lazy_commands() -> dict[str, Callable[[], click.Command]]:
-    """Commands built on first use: ``edge`` (whose modules load the Lambda code on import), and
+    """Commands built on first use: ``edge`` (whose modules load the Lambda code on import),
+    ``backup``, and
     ``dev`` and ``seed`` when the laptop runtime is importable (a development checkout)."""
-    commands: dict[str, Callable[[], click.Command]] = {"edge": _edge_group}
+    commands: dict[str, Callable[[], click.Command]] = {"edge": _edge_group, "backup": _backup_group}
     try:
         from ecommerce_dev.cli import COMMANDS
     except ImportError:  # an operator's install: the wheel has no laptop runtime
@@ -357,6 +358,14 @@ def _deployment() -> Any:
 
 
 # ---- the edge: drain state, origin secret ---------------------------------------------------------
+
+
+def _backup_group() -> click.Group:
+    """``ecommerce backup list|restore`` (AWS Backup of the clusters)."""
+    from ecommerce_ops.backup import _commands
+
+    group: click.Group = _commands()
+    return group
 
 
 def _edge_group() -> click.Group:

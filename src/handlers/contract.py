@@ -119,6 +119,8 @@ class Output:
     DISTRIBUTION_ID: Final = "DistributionId"  # edge stack
     DISTRIBUTION_DOMAIN_NAME: Final = "EcommerceDistributionDomainName"  # edge stack
     EDGE_DRAIN_STORE_ARN: Final = "EdgeDrainStoreArn"  # edge stack
+    BACKUP_VAULT_NAME: Final = "BackupVaultName"  # every regional stack, with backups
+    BACKUP_RESTORE_ROLE_ARN: Final = "BackupRestoreRoleArn"  # every regional stack, with backups
 
 
 class EdgeKey:
@@ -204,6 +206,8 @@ FUNCTIONS: Final = {
     "catalog": "handlers.api.catalog.handler",
     "orders": "handlers.api.orders.handler",
 }
+#: Scheduled jobs with a database role of their own (``handlers.db.roles.JOB_PRIVILEGES``).
+JOBS: Final = {"prune": "handlers.maintenance.prune.handler"}
 
 
 #: The only request body media type the API accepts (parameters such as charset are allowed).

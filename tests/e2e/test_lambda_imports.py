@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_lambda_modules_import_nothing_from_cdk_or_dev_tooling() -> None:
     code = (
         "import sys; import handlers.infra.edge_health, handlers.infra.edge_state;"
+        "import handlers.infra.backup_opt_in, handlers.maintenance.prune;"
         "bad = sorted(m for m in sys.modules"
         " if m.split('.')[0] in ('aws_cdk', 'ecommerce_constructs', 'ecommerce_dev'));"
         "print(bad); sys.exit(1 if bad else 0)"

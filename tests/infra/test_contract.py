@@ -49,7 +49,11 @@ def test_handler_entry_points_match_the_functions_of_the_template() -> None:
     assert set(contract.FUNCTIONS.values()) <= handlers
     # The rest are custom-resource handlers (ours, from the same bundle) and CDK's framework.
     ours = {h for h in handlers if h.startswith("handlers.")} - set(contract.FUNCTIONS.values())
-    assert ours == {"handlers.infra.dsql_cluster.on_event", "handlers.infra.dsql_cluster.is_complete"}
+    assert ours == {
+        "handlers.infra.dsql_cluster.on_event",
+        "handlers.infra.dsql_cluster.is_complete",
+        "handlers.infra.backup_opt_in.on_event",  # the AWS Backup opt-in check (backup.enabled)
+    }
 
 
 @pytest.mark.parametrize("module", [catalog, orders], ids=["catalog", "orders"])

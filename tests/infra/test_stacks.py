@@ -38,7 +38,8 @@ def test_regional_stack_resources(region: str) -> None:
     template.resource_count_is("Custom::DsqlCluster", 1)
     template.resource_count_is("AWS::ApiGateway::RestApi", 1)
     template.resource_count_is("AWS::ApiGateway::Stage", 1)
-    template.resource_count_is("AWS::CloudWatch::Alarm", 8)  # API 5xx, per function errors/throttles, OCC
+    # API 5xx, per function errors/throttles, OCC; plus the pruning backlog where the job runs.
+    template.resource_count_is("AWS::CloudWatch::Alarm", 9 if region == "us-east-2" else 8)
     template.has_resource(
         "Custom::DsqlCluster",
         {
@@ -129,8 +130,11 @@ def test_the_setup_runs_once_in_the_stack_that_completes_the_pair() -> None:
     second = default_template("ecommerce-us-east-2")
     (setup,) = second.find_resources("Custom::DatabaseSetup").values()
     props = setup["Properties"]
-    assert set(props["FunctionRoleArns"]) == {"browse", "catalog", "orders"}
-    assert all(len(arns) == 2 for arns in props["FunctionRoleArns"].values())  # both regions' functions
+    # The API's functions, and the pruning job that runs in this stack only.
+    assert set(props["FunctionRoleArns"]) == {"browse", "catalog", "orders", "prune"}
+    arns = props["FunctionRoleArns"]
+    assert all(len(arns[f]) == 2 for f in ("browse", "catalog", "orders"))  # both regions' functions
+    assert len(arns["prune"]) == 1
     assert len(props["Fingerprint"]) == 64
     assert len(props["PeerEndpoints"]) == 1
 
@@ -181,6 +185,8 @@ def test_no_star_actions_and_admin_only_for_the_setup(region: str) -> None:
                     "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
                     "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies",
                     "logs:DescribeLogGroups", "logs:CreateLogStream", "logs:PutLogEvents",
+                    # The opt-in check reads an account setting (no resource type exists for it).
+                    "backup:DescribeRegionSettings",
                 }, (logical_id, statement)  # fmt: skip
     admin = "dsql:DbConnectAdmin" in json.dumps(template.to_json())
     assert admin == (region == "us-east-2")  # only the stack that runs the setup

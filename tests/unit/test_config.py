@@ -39,9 +39,12 @@ def error_for(tmp_path: Path, data: Any, **kwargs: Any) -> ConfigError:
 def test_shipped_file_matches_model_defaults() -> None:
     config = load_config(CONFIG)
     # The file spells out every default (primary_region explicitly), so docs and code agree; it
-    # chooses Cognito's Plus plan, which the model (what library users get) leaves off.
-    assert config == EcommerceConfig(primary_region="us-east-1", identity={"threat_protection": True})
+    # chooses Cognito's Plus plan and backups, which the model (what library users get) leaves off.
+    assert config == EcommerceConfig(
+        primary_region="us-east-1", identity={"threat_protection": True}, backup={"enabled": True}
+    )
     assert EcommerceConfig().identity.threat_protection is False
+    assert EcommerceConfig().backup.enabled is False
     assert config.regions == ("us-east-1", "us-east-2")
     assert config.witness_region == "us-west-2"
     assert config.primary == "us-east-1"
@@ -321,3 +324,31 @@ def test_origin_response_timeout_is_capped_at_cloudfronts_maximum(tmp_path: Path
     )
     error = error_for(tmp_path, {"edge": {"origin_response_timeout_seconds": 121}})
     assert "origin_response_timeout_seconds" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("data", "key", "reason"),
+    [
+        ({"backup": {"schedule": "rate(1 day)"}}, "backup.schedule", "String should match pattern"),
+        ({"backup": {"vault_lock": {"min_retention_days": 7, "changeable_for_days": 2}}},
+         "backup.vault_lock.changeable_for_days", "greater than or equal to 3"),
+        ({"backup": {"enabled": True, "retention_days": 5, "vault_lock": {"min_retention_days": 7}}},
+         "backup", "within the vault lock's retention bounds"),
+        ({"backup": {"enabled": True, "copy_region": "us-west-2"}}, "backup.copy_region",
+         "two peered regions copy their backups to each other"),
+        ({"prune": {"batch_size": 3000}}, "prune.batch_size", "less than or equal to 2000"),
+        ({"prune": {"outbox_retention_days": 7}}, "prune.outbox_retention_days",
+         "greater than or equal to 8"),
+    ],
+)  # fmt: skip
+def test_backup_and_prune_settings_are_checked_with_file_and_key(
+    tmp_path: Path, data: dict[str, Any], key: str, reason: str
+) -> None:
+    error = error_for(tmp_path, data)
+    assert error.key == key and reason in error.reason
+
+
+def test_a_long_app_name_still_fits_aws_backups_vault_name_limit() -> None:
+    config = EcommerceConfig(app_name="a" * 31)
+    name = config.backup_vault_name("ap-northeast-1")
+    assert len(name) == 50 and name.endswith("-ap-northeast-1-dsql")

@@ -52,7 +52,9 @@ IdempotencyKey = Annotated[
         alias="Idempotency-Key",
         # Visible ASCII only: a blank or invisible key would collide between unrelated clients.
         pattern=r"^[\x21-\x7e]{1,255}$",
-        description="A UUID per intended order; retries with the same key and body replay the response.",
+        description="A UUID per intended order; retries with the same key and body replay the response "
+        "for at least 24 hours. After that the record expires and the hourly pruning job deletes it: "
+        "a request with the same key is then a new order (docs/api.md, Idempotency-Key).",
     ),
 ]
 

@@ -52,6 +52,15 @@ FUNCTION_PRIVILEGES: dict[str, dict[str, tuple[str, ...]]] = {
         "idempotency_records": ("SELECT", "INSERT"),
     },
 }
+#: Scheduled jobs' roles, beside the API functions' (handlers/maintenance). The pruning job reads
+#: and deletes the rows it prunes, nothing else: it cannot insert, update or read another table.
+JOB_PRIVILEGES: dict[str, dict[str, tuple[str, ...]]] = {
+    "prune": {
+        "idempotency_records": ("SELECT", "DELETE"),
+        # Enable with the outbox migration (0008): the job skips the table until it exists.
+        # "outbox": ("SELECT", "DELETE"),
+    },
+}
 _IAM_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
 
 
@@ -78,13 +87,12 @@ def function_roles(
     iam_role_arns: Mapping[str, Sequence[str]], *, prefix: str | None = None
 ) -> dict[str, RoleSpec]:
     """Role specs for the shop's functions: function name -> the IAM role ARNs of its copies."""
-    unknown = set(iam_role_arns) - set(FUNCTION_PRIVILEGES)
+    declared = {**FUNCTION_PRIVILEGES, **JOB_PRIVILEGES}
+    unknown = set(iam_role_arns) - set(declared)
     if unknown:
         raise ValueError(f"no privileges declared for functions {sorted(unknown)}")
     return {
-        db_role(function, prefix) if prefix else db_role(function): RoleSpec(
-            FUNCTION_PRIVILEGES[function], arns
-        )
+        db_role(function, prefix) if prefix else db_role(function): RoleSpec(declared[function], arns)
         for function, arns in iam_role_arns.items()
     }
 
