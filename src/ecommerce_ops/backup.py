@@ -66,16 +66,18 @@ class Restored:
 
 
 def region_of_arn(arn: str) -> str:
+    """The region of a recovery point. AWS Backup's own ARNs (``arn:aws:backup:R:A:recovery-point:ID``)
+    and the service form its DSQL restore example shows (``arn:aws:dsql:R:A:cluster/C/backup/B``,
+    https://docs.aws.amazon.com/aws-backup/latest/devguide/restore-auroradsql.html) are both
+    accepted: whichever ``ecommerce backup list`` prints is passed on as it is."""
     parts = arn.split(":")
-    if (
-        len(parts) < 6
-        or parts[0] != "arn"
-        or parts[2] != "backup"
-        or not parts[5].startswith("recovery-point")
-    ):
+    backup_form = len(parts) >= 7 and parts[2] == "backup" and parts[5] == "recovery-point"
+    service_form = len(parts) >= 6 and parts[2] == "dsql" and "/backup/" in parts[5]
+    if parts[0] != "arn" or not (backup_form or service_form) or not parts[3]:
         raise BackupError(
-            f"{arn!r} is not a recovery point ARN (arn:aws:backup:<region>:<account>:recovery-point:<id>); "
-            "`ecommerce backup list` prints them"
+            f"{arn!r} is not a recovery point ARN (arn:aws:backup:<region>:<account>:recovery-point:<id>,"
+            " or arn:aws:dsql:<region>:<account>:cluster/<id>/backup/<id>); `ecommerce backup list` "
+            "prints them"
         )
     return parts[3]
 
@@ -99,8 +101,9 @@ def list_points(config: EcommerceConfig, backup_client: Client) -> list[Point]:
     resource and creation time: AWS Backup's definition of an identical copy)."""
     originals: list[Point] = []
     copies: list[tuple[str, dict[str, Any]]] = []
+    UNREACHABLE.clear()
     for region in config.regions:
-        for rp in _vault_points(backup_client(region), config.backup_vault_name(region)):
+        for rp in _region_points(backup_client, config, region):
             if rp.get("SourceBackupVaultArn"):
                 copies.append((region, rp))
             else:
@@ -108,10 +111,40 @@ def list_points(config: EcommerceConfig, backup_client: Client) -> list[Point]:
                     Point(region, rp["RecoveryPointArn"], rp["CreationDate"], rp["Status"], rp["ResourceArn"])
                 )
     for region, rp in copies:
-        for point in originals:
-            if point.resource_arn == rp["ResourceArn"] and point.created == rp["CreationDate"]:
-                point.copies.append(Copy(region, rp["RecoveryPointArn"], rp["Status"]))
+        matches = [
+            point
+            for point in originals
+            if point.resource_arn == rp["ResourceArn"] and point.created == rp["CreationDate"]
+        ]
+        for point in matches:
+            point.copies.append(Copy(region, rp["RecoveryPointArn"], rp["Status"]))
+        if not matches:
+            # Its original expired, or its region did not answer: the copy is still restorable.
+            originals.append(
+                Point(region, rp["RecoveryPointArn"], rp["CreationDate"], rp["Status"], rp["ResourceArn"])
+            )
     return sorted(originals, key=lambda p: p.created, reverse=True)
+
+
+#: Regions whose vault could not be read during the last ``list_points`` (region -> reason).
+UNREACHABLE: dict[str, str] = {}
+
+
+def _region_points(backup_client: Client, config: EcommerceConfig, region: str) -> list[dict[str, Any]]:
+    """One region's recovery points; a region that does not answer (an outage: when a restore is
+    most likely) is reported and skipped, so the other region's copies still show."""
+    import botocore.exceptions
+
+    try:
+        return _vault_points(backup_client(region), config.backup_vault_name(region))
+    except (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError) as exc:
+        UNREACHABLE[region] = str(exc)
+        return []
+    except botocore.exceptions.ClientError as exc:
+        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) < 500:
+            raise  # a missing vault, missing rights: the operator must see and fix it
+        UNREACHABLE[region] = str(exc)
+        return []
 
 
 def format_points(points: list[Point]) -> list[str]:
@@ -238,7 +271,19 @@ def restore(
 
 def adoption_instructions(config: EcommerceConfig, restored: Restored, config_path: str) -> list[str]:
     """The configuration change and the deploy that point the shop at the restored clusters."""
+    context = "" if config_path.endswith("config/regions.yaml") else f" -c config={config_path}"
+    warning = (
+        [
+            "FIRST set database.removal_policy: retain and deploy: with destroy, the deploy below "
+            "removes the old clusters from the stacks and deletes them (deletion protection is off), "
+            "and they are the copy to compare against",
+            "",
+        ]
+        if config.database.removal_policy == "destroy"
+        else []
+    )
     lines = [
+        *warning,
         f"restored: {', '.join(f'{r} {c}' for r, c in restored.clusters.items())}",
         f"point the shop at them: in {config_path} set",
         "",
@@ -246,7 +291,7 @@ def adoption_instructions(config: EcommerceConfig, restored: Restored, config_pa
         "  existing_cluster_identifiers:",
         *(f"    {r}: {c}" for r, c in sorted(restored.clusters.items())),
         "",
-        "then deploy: npx cdk deploy --all",
+        f"then deploy: npx cdk deploy --all{context}",
         "and re-run what lives outside the data (docs/operations.md, After a restore): the deploy-time "
         "setup maps the functions' IAM roles in the new clusters; change streams and endpoints are "
         "not restored.",
@@ -303,6 +348,8 @@ def _commands() -> Any:
             points = list_points(config, lambda r: boto3.client("backup", region_name=r))
         for line in format_points(points):
             click.echo(line)
+        for region, reason in sorted(UNREACHABLE.items()):
+            click.echo(f"warning: {region} did not answer ({reason}); its points are not listed", err=True)
 
     @backup.command("restore")
     @click.argument("recovery_point")

@@ -245,3 +245,37 @@ def test_the_commands_fail_in_one_line_without_aws_credentials(monkeypatch: Any,
     assert "Traceback" not in result.output
     bad = CliRunner().invoke(main, ["backup", "restore", "not-an-arn"])
     assert bad.exit_code == 1 and "not a recovery point ARN" in bad.output
+
+
+def test_the_service_form_of_a_dsql_recovery_point_arn_is_accepted() -> None:
+    """AWS Backup's DSQL restore example uses arn:aws:dsql:...:cluster/C/backup/B
+    (restore-auroradsql.html)."""
+    arn = "arn:aws:dsql:us-east-2:123456789012:cluster/abcdefghijklmnopqrstuvwxyz/backup/example-backup"
+    assert ops.region_of_arn(arn) == "us-east-2"
+
+
+def test_a_destroy_policy_is_made_safe_before_the_switch_deploy() -> None:
+    config = CONFIG.model_copy(
+        update={"database": CONFIG.database.model_copy(update={"removal_policy": "destroy"})}
+    )
+    lines = ops.adoption_instructions(config, ops.Restored("job", {"us-east-1": "a" * 26}), "other.yaml")
+    assert lines[0].startswith("FIRST set database.removal_policy: retain")
+    assert "npx cdk deploy --all -c config=other.yaml" in "\n".join(lines)
+
+
+def test_a_region_that_does_not_answer_still_lists_the_other_regions_copies(fake: FakeBackup) -> None:
+    """During a regional outage (when a restore is likeliest) the healthy region's points, copies of
+    the unreachable region's included, still show; the unreachable region is named."""
+    from botocore.exceptions import EndpointConnectionError
+
+    _backups(fake)
+
+    def client(region: str) -> Any:
+        if region == "us-east-1":
+            raise EndpointConnectionError(endpoint_url="https://backup.us-east-1.amazonaws.com/")
+        return fake.client(region)
+
+    points = ops.list_points(CONFIG, client)
+    assert {p.region for p in points} == {"us-east-2"}
+    assert len(points) == 4  # its own two, and the two copies of us-east-1's points
+    assert set(ops.UNREACHABLE) == {"us-east-1"}
