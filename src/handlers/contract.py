@@ -71,6 +71,17 @@ class DsqlClusterProperty:
     ADMIN_ROLE_ARNS: Final = "AdminRoleArns"
 
 
+class DsqlStreamProperty:
+    """Properties of ``Custom::DsqlStream`` (the DsqlChangeStream construct writes them, the handler
+    handlers/infra/dsql_stream.py reads them)."""
+
+    REGION: Final = "Region"
+    CLUSTER_IDENTIFIER: Final = "ClusterIdentifier"
+    KINESIS_STREAM_ARN: Final = "KinesisStreamArn"
+    ROLE_ARN: Final = "RoleArn"
+    TAGS: Final = "Tags"
+
+
 def dsql_endpoint(cluster_identifier: str, region: str) -> str:
     """``<cluster-id>.dsql.<region>.on.aws`` (works with CDK tokens as well as plain strings)."""
     return f"{cluster_identifier}.dsql.{region}.{DSQL_ENDPOINT_SUFFIX}"
