@@ -60,6 +60,10 @@ class DsqlChangeStream(Construct):
     Attributes: ``kinesis_stream``, ``role`` (the role DSQL assumes to write to it), ``resource``
     (the CustomResource), ``provider``, ``stream_arn``, ``stream_identifier``.
 
+    Creates: the DSQL stream (``Custom::DsqlStream``; deleted with the resource), the Kinesis stream
+    unless one is given, the role DSQL assumes, and once per stack the stream provider (two
+    functions, their roles and log groups).
+
     Costs while kept: DSQL bills Stream DPUs by bytes streamed (billing-metering.html), Kinesis
     on-demand bills per stream-hour plus data (an idle on-demand stream still bills its hours):
     docs/events.md, "Cost".
