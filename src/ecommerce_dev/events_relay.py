@@ -29,6 +29,8 @@ from handlers.events.publisher import LEASE_SECONDS, BusEvent, Publisher
 
 SLOT = "ecommerce_events"
 EVENTS_FILE = "events.jsonl"
+FAILURES_FILE = "events-failures.jsonl"
+POLL_SECONDS = 0.2
 LOCAL_ACCOUNT = "000000000000"
 
 
@@ -67,6 +69,18 @@ class MemoryFailures:
 
     def send(self, reason: str, record: dict[str, Any]) -> None:
         self.sent.append((reason, record))
+
+
+class FileFailures:
+    """The failure destination of ``make dev``: JSON lines of (reason, record)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def send(self, reason: str, record: dict[str, Any]) -> None:
+        with self._lock, self.path.open("a", encoding="utf-8") as out:
+            out.write(json.dumps({"reason": reason, "record": record}, separators=(",", ":")) + "\n")
 
 
 def eventbridge_shape(event: BusEvent, region: str) -> dict[str, Any]:
@@ -292,13 +306,21 @@ class Relay:
                 conn.execute("SELECT pg_create_logical_replication_slot(%s, 'test_decoding')", (SLOT,))
 
     def poll(self) -> int:
-        """One round: new changes (disordered) plus earlier failures, in batches; the number published."""
+        """One round: new changes (disordered) plus earlier failures, in batches; the number published.
+        Changes are peeked and the slot advanced only after their batches ran: a relay that dies in
+        between sees them again (at least once, like DSQL), and the dedupe keeps the bus clean."""
         with self.connect() as conn:
             rows = conn.execute(
-                "SELECT lsn::text, xid::text::bigint, data FROM pg_logical_slot_get_changes("
+                "SELECT lsn::text, xid::text::bigint, data FROM pg_logical_slot_peek_changes("
                 "%s, NULL, NULL, 'include-timestamp', 'on', 'include-xids', 'on')",
                 (SLOT,),
             ).fetchall()
+            published = self._publish(rows)
+            if rows:
+                conn.execute("SELECT pg_replication_slot_advance(%s, %s::pg_lsn)", (SLOT, rows[-1][0]))
+        return published
+
+    def _publish(self, rows: Sequence[tuple[str, int, str]]) -> int:
         records = [*self._retry]
         for change in self.disorder.apply(cdc_records(rows)):
             self._sequence += 1
@@ -313,3 +335,50 @@ class Relay:
             retry = set(failed)
             self._retry += [r for r in batch if r["kinesis"]["sequenceNumber"] in retry]
         return published
+
+
+class RelayThread:
+    """The relay of ``make dev``: polls every ``interval`` seconds on a daemon thread, publishing into
+    ``data_dir/events.jsonl`` (failures into ``events-failures.jsonl``), with DSQL's disorder."""
+
+    def __init__(
+        self,
+        dsn: str,
+        data_dir: Path,
+        *,
+        region: str,
+        interval: float = POLL_SECONDS,
+        disorder: Disorder | None = None,
+        on_error: Any = None,
+    ) -> None:
+        import psycopg
+
+        self.bus = LocalBus(data_dir / EVENTS_FILE, region)
+        self.failures = FileFailures(data_dir / FAILURES_FILE)
+        self.relay = Relay(
+            lambda: psycopg.connect(dsn, autocommit=True),
+            Publisher(self.bus, MemoryDedupe(), self.failures),
+            disorder=disorder or Disorder(),
+        )
+        self.interval = interval
+        self.on_error = on_error
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="events-relay", daemon=True)
+
+    def start(self) -> RelayThread:
+        self.relay.ensure_slot()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.relay.poll()
+            except Exception as exc:  # the database restarting, say: the next poll retries
+                if self.on_error is not None:
+                    self.on_error(f"events relay: {type(exc).__name__}: {exc}")
