@@ -3,8 +3,11 @@ and the publisher that puts them on the bus: one model per event type and versio
 docs/events/ are generated from these models (``python -m handlers.events.schemas``) and a test keeps them
 in step. Money is a decimal string ("12.50"), ids are UUID strings, times RFC 3339.
 
-A new field that consumers may ignore is a compatible change of the same version; anything else is a new
-version (a new model, ``EVENT_VERSION`` + 1) published next to the old one until consumers moved."""
+A new field is a compatible change of the same version: consumers ignore fields they do not know, and so
+does the publisher (models accept unknown fields), because during a deployment the API functions may
+write a row with the new field before the publisher is updated. Anything else (a field removed,
+renamed or retyped) is a new version (a new model, ``EVENT_VERSION`` + 1) published next to the old
+one until consumers moved."""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ Money = Annotated[str, Field(pattern=r"^-?[0-9]+\.[0-9]{2}$", description="A dec
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True)
 
 
 class OrderLine(_Model):
