@@ -151,7 +151,7 @@ class DsqlChangeStream(Construct):
             iam.PolicyStatement(actions=["dsql:GetStream", "dsql:DeleteStream"], resources=streams)
         )
         prop = contract().DsqlStreamProperty
-        properties = {
+        properties: dict[str, object] = {
             prop.REGION: cluster_region_of(cluster),
             prop.CLUSTER_IDENTIFIER: cluster.cluster_identifier,
             prop.KINESIS_STREAM_ARN: kinesis_stream.stream_arn,

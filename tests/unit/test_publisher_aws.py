@@ -12,8 +12,10 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
+from cdc_records import cdc, kinesis, outbox_row
+from fakes.json_services import JsonServices
 from handlers.events.aws import CLAIMABLE, DynamoDedupe, EventBridgeBus, SqsFailures
-from handlers.events.publisher import DEDUPE_TTL_SECONDS, LEASE_SECONDS, BusEvent
+from handlers.events.publisher import DEDUPE_TTL_SECONDS, LEASE_SECONDS, BusEvent, Publisher
 
 
 def client(service: str) -> Any:
@@ -149,3 +151,46 @@ def test_failures_carry_the_reason_and_where_the_record_was() -> None:
             },
         )
         failures.send("a chunked record", record)
+
+
+# ---- the whole publisher on real boto3 clients against model-validating fakes ---------------------
+
+
+def test_the_publisher_on_aws_clients_publishes_once_and_sends_poison_to_the_queue() -> None:
+
+    aws = JsonServices(buses={"shop-bus"}, tables={"dedupe": {}}, queues={"https://q": []})
+    publisher = Publisher(
+        EventBridgeBus(aws.client("events"), "shop-bus"),
+        DynamoDedupe(aws.client("dynamodb"), "dedupe"),
+        SqsFailures(aws.client("sqs"), "https://q"),
+    )
+    rows = [outbox_row() for _ in range(12)]
+    records = [kinesis(cdc(row), i) for i, row in enumerate(rows, 1)]
+    poison = kinesis({"type": "fragment", "chunk_id": "c", "index": 0, "data": "x"}, 99)
+    assert publisher.handle({"Records": [*records, records[0], poison]}) == {"batchItemFailures": []}
+    assert publisher.handle({"Records": records[:3]}) == {"batchItemFailures": []}  # a redelivery
+    assert sorted(json.loads(e["Detail"])["eventId"] for e in aws.events) == sorted(
+        r["event_id"] for r in rows
+    )
+    assert {item["state"]["S"] for item in aws.tables["dedupe"].values()} == {"published"}
+    [message] = aws.queues["https://q"]
+    assert "fragment record" in json.loads(message)["reason"]
+    # PutEvents takes at most 10 entries: 12 events were two puts.
+    assert [len(p["Entries"]) for s, op, p in aws.calls if op == "PutEvents"] == [10, 2]
+
+
+def test_a_bus_that_refuses_fails_those_records_and_releases_their_claims() -> None:
+
+    aws = JsonServices(buses=set(), tables={"dedupe": {}}, queues={"https://q": []})
+    publisher = Publisher(
+        EventBridgeBus(aws.client("events"), "missing-bus"),
+        DynamoDedupe(aws.client("dynamodb"), "dedupe"),
+        SqsFailures(aws.client("sqs"), "https://q"),
+    )
+    row = outbox_row()
+    reply = publisher.handle({"Records": [kinesis(cdc(row), 1)]})
+    assert reply == {"batchItemFailures": [{"itemIdentifier": f"{1:056d}"}]}
+    assert aws.tables["dedupe"] == {}  # released: the retry may claim it at once
+    aws.buses.add("missing-bus")
+    assert publisher.handle({"Records": [kinesis(cdc(row), 1)]}) == {"batchItemFailures": []}
+    assert len(aws.events) == 1
