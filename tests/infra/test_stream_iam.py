@@ -5,7 +5,6 @@ cluster's streams and another role stay out of reach."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -68,7 +67,7 @@ def policies(template: dict[str, Any]) -> dict[str, Policy]:
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDsql]:
+def fake(monkeypatch: pytest.MonkeyPatch) -> FakeDsql:
     control_plane = FakeDsql(ACCOUNT, ticks=1)
     monkeypatch.setattr(dsql_stream, "client_factory", control_plane.client)
     monkeypatch.setattr(dsql_stream.time, "sleep", lambda seconds: None)
