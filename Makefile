@@ -28,6 +28,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	# The repository's own packages that the wheel leaves out (handlers, ecommerce_dev): on the path
+	# of this virtualenv only, through a .pth file (pyproject.toml says why).
+	$(PY) -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'ecommerce-repository-src.pth').write_text(str(pathlib.Path('src').resolve()) + '\n')"
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -83,7 +86,7 @@ bench: install
 	$(PY) -m bench
 
 chaos: $(VENV)/.installed
-	$(PY) -m ecommerce_dev.chaos --large --json bench/results/chaos-latest.json
+	$(PY) -m bench.chaos --large --json bench/results/chaos-latest.json
 	$(PY) -m bench.report
 
 fuzz: $(VENV)/.installed

@@ -21,11 +21,11 @@ from typing import Any, TextIO
 
 import psycopg
 
+from bench.latency import ProxyProcess
 from ecommerce_dev.engine import LocalEngine
 from ecommerce_dev.identity import LocalIdentity
 from ecommerce_dev.invoker import claims_for
 from ecommerce_dev.invoker import quiet_handlers as quiet_handlers  # re-exported for the sections
-from ecommerce_dev.latency import ProxyProcess
 from handlers.db.migrate import apply_migrations
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -26,7 +26,7 @@ from ecommerce_dev.apigw import (
 from ecommerce_dev.guarded import guarded_database
 from ecommerce_dev.identity import LocalIdentity, Unauthorized
 from handlers.api import browse, catalog, orders
-from handlers.api.common import ApiHandler
+from handlers.api.handler import ApiHandler
 from handlers.db import Database
 from handlers.db.sample import JANE, JOHN, LAPTOP, MOUSE  # noqa: F401 - re-exported for the tests
 

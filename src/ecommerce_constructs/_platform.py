@@ -32,8 +32,12 @@ class HandlerSourceError(RuntimeError):
 
 
 def handlers_source_dir() -> Path:
-    """This distribution's ``handlers`` directory (beside ``ecommerce_constructs`` on disk)."""
-    candidate = Path(__file__).resolve().parent.parent / "handlers"
+    """This distribution's Lambda code: ``_lambda/handlers`` inside this package in the wheel (data,
+    never a top-level ``handlers`` in a user's environment), or ``src/handlers`` beside this package
+    in the repository."""
+    here = Path(__file__).resolve().parent
+    shipped = here / "_lambda" / "handlers"
+    candidate = shipped if shipped.is_dir() else here.parent / "handlers"
     contract = candidate / "contract.py"
     if not contract.is_file() or 'DISTRIBUTION: Final = "ecommerce-constructs"' not in contract.read_text(
         encoding="utf-8"

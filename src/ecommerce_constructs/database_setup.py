@@ -125,18 +125,20 @@ class DatabaseSetup(Construct):
                 if restrict is not None:  # a DsqlCluster of this library (imported ones: not ours)
                     stack = each.stack
                     restrict(*(_role_arn(stack, name) for name in self.admin_role_names))
+        prop = contract().DatabaseSetupProperty
         properties = {
-            "Endpoint": cluster.cluster_endpoint,
-            "Region": cluster_region_of(cluster),
-            "PeerEndpoints": [
-                {"Endpoint": p.cluster_endpoint, "Region": cluster_region_of(p)} for p in peers
+            prop.ENDPOINT: cluster.cluster_endpoint,
+            prop.REGION: cluster_region_of(cluster),
+            prop.PEER_ENDPOINTS: [
+                {prop.ENDPOINT: p.cluster_endpoint, prop.REGION: cluster_region_of(p)} for p in peers
             ],
-            "FunctionRoleArns": {name: list(arns) for name, arns in sorted(function_roles.items())},
+            prop.FUNCTION_ROLE_ARNS: {name: list(arns) for name, arns in sorted(function_roles.items())},
+            # Not read by the handler: a change of the setup code alone re-runs the setup.
             "Fingerprint": setup_fingerprint(),
-            "SchemaVersion": schema_version(),
+            prop.SCHEMA_VERSION: schema_version(),
         }
         if role_prefix:
-            properties["RolePrefix"] = role_prefix
+            properties[prop.ROLE_PREFIX] = role_prefix
         self.resource = CustomResource(
             self,
             "Resource",

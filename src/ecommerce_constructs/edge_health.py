@@ -30,8 +30,7 @@ from constructs import Construct
 from ._lambda_parts import acknowledge_runtime, logged_role
 from ._metrics import MetricOptions
 from ._references import produce_weakly
-from .bundling import CRT_REQUIREMENTS, LAMBDA_RUNTIME, handler_code
-from .origin_secret import HEADER_NAME
+from .bundling import CRT_REQUIREMENTS, LAMBDA_RUNTIME, contract, handler_code
 
 HANDLER = "handlers.infra.edge_health.handler"
 #: What ``edge_state.observe`` calls: read the ETag and the keys, write them in one UpdateKeys.
@@ -126,6 +125,7 @@ class EdgeHealthChecker(Construct):
         role.add_to_policy(
             iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=[secret_arn])
         )
+        env = contract().EdgeHealthEnv
         self.function = lambda_.Function(
             self,
             "Function",
@@ -146,20 +146,20 @@ class EdgeHealthChecker(Construct):
             log_group=log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             environment={
-                "KVS_ARN": key_value_store.key_value_store_arn,
-                "REGIONS": json.dumps([{"region": r, "health_url": url} for r, url in regions]),
-                "ORIGIN_SECRET_ARN": secret_name,
-                "ORIGIN_SECRET_HEADER": HEADER_NAME,
-                "CHECKER": name,
-                "CHECKERS": json.dumps(names),
-                "FAIL_THRESHOLD": str(fail_threshold),
-                "RESTORE_THRESHOLD": str(restore_threshold),
-                **({"QUORUM": str(quorum)} if quorum is not None else {}),
-                "OBSERVATION_TTL_SECONDS": str(int(observation_ttl.to_seconds())),
-                "PROBES": str(probes),
-                "PROBE_INTERVAL_SECONDS": str(int(probe_interval.to_seconds())),
-                "PROBE_TIMEOUT_SECONDS": str(int(probe_timeout.to_seconds())),
-                "POWERTOOLS_SERVICE_NAME": "ecommerce-edge-health",
+                env.KVS_ARN: key_value_store.key_value_store_arn,
+                env.REGIONS: json.dumps([{"region": r, "health_url": url} for r, url in regions]),
+                env.ORIGIN_SECRET_ARN: secret_name,
+                env.ORIGIN_SECRET_HEADER: contract().ORIGIN_HEADER,
+                env.CHECKER: name,
+                env.CHECKERS: json.dumps(names),
+                env.FAIL_THRESHOLD: str(fail_threshold),
+                env.RESTORE_THRESHOLD: str(restore_threshold),
+                **({env.QUORUM: str(quorum)} if quorum is not None else {}),
+                env.OBSERVATION_TTL_SECONDS: str(int(observation_ttl.to_seconds())),
+                env.PROBES: str(probes),
+                env.PROBE_INTERVAL_SECONDS: str(int(probe_interval.to_seconds())),
+                env.PROBE_TIMEOUT_SECONDS: str(int(probe_timeout.to_seconds())),
+                contract().Env.SERVICE_NAME: "ecommerce-edge-health",
             },
             description="Drains a region at the edge when its /health fails; restores it when it recovers",
             # A run Lambda retries (after an error, or throttled and queued) or delivers late is not

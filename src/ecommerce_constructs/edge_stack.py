@@ -13,6 +13,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from ._references import consume_weakly
+from .bundling import contract
 from .config import EcommerceConfig
 from .ecommerce_api import EcommerceApi
 from .global_edge import EdgeOrigin, GlobalEdge
@@ -84,11 +85,12 @@ class EdgeStack(Stack):
             origin_response_timeout=Duration.seconds(edge.origin_response_timeout_seconds),
         )
         self.monitoring = self._monitoring(config) if config.monitoring.enabled else None
+        output = contract().Output
         for key, value, description in (
-            ("EcommerceDistributionDomainName", self.edge.distribution_domain_name, "CloudFront domain"),
-            ("DistributionId", self.edge.distribution.distribution_id, "CloudFront distribution"),
+            (output.DISTRIBUTION_DOMAIN_NAME, self.edge.distribution_domain_name, "CloudFront domain"),
+            (output.DISTRIBUTION_ID, self.edge.distribution.distribution_id, "CloudFront distribution"),
             (
-                "EdgeDrainStoreArn",
+                output.EDGE_DRAIN_STORE_ARN,
                 self.edge.key_value_store.key_value_store_arn,
                 "Drain state (ecommerce edge drain/restore/status)",
             ),

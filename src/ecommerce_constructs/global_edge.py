@@ -21,7 +21,7 @@ from ._metrics import MetricOptions, metric_of
 from ._references import produce_weakly
 from .bundling import contract
 from .edge_routing import render_router
-from .origin_secret import HEADER_NAME, secret_reference
+from .origin_secret import secret_reference
 
 #: The synth-time note of an edge without a custom domain (CloudFront developer guide,
 #: secure-connections-supported-viewer-protocols-ciphers.html: with the default *.cloudfront.net
@@ -62,7 +62,6 @@ RATE_RULE = "RatePerIp"
 DEFAULT_COUNTED_RULES = ("AWSManagedRulesCommonRuleSet:SizeRestrictions_BODY",)
 #: Request fields WAF logs never contain (``authorization``: bearer tokens; the origin header: the
 #: secret that admits requests to the regional APIs).
-REDACTED_HEADERS = ("authorization", HEADER_NAME.lower())
 
 
 @dataclass(frozen=True)
@@ -171,7 +170,7 @@ class GlobalEdge(Construct):
                 origin_path=origin.origin_path,
                 protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
                 origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
-                custom_headers={HEADER_NAME: header_value},
+                custom_headers={contract().ORIGIN_HEADER: header_value},
                 connection_attempts=origin_connection_attempts,
                 connection_timeout=origin_connection_timeout,
                 read_timeout=origin_response_timeout,
@@ -458,7 +457,7 @@ class GlobalEdge(Construct):
             log_destination_configs=[arn],
             redacted_fields=[
                 wafv2.CfnLoggingConfiguration.FieldToMatchProperty(single_header={"Name": header})
-                for header in REDACTED_HEADERS
+                for header in ("authorization", contract().ORIGIN_HEADER.lower())
             ],
         )
         logging.node.add_dependency(group)

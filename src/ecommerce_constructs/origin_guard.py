@@ -9,10 +9,8 @@ from constructs import Construct
 
 from ._references import produce_weakly
 from .bundling import contract
-from .origin_secret import HEADER_NAME, secret_reference
+from .origin_secret import secret_reference
 
-#: The rule that admits the edge; ``ecommerce edge rotate-origin-secret`` rewrites its two values.
-ALLOW_RULE = "AllowFromEdge"
 REFUSED_BODY = "refused-not-through-edge"
 
 
@@ -41,7 +39,7 @@ class OriginGuard(Construct):
             return wafv2.CfnWebACL.StatementProperty(
                 byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
                     field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(
-                        single_header={"Name": HEADER_NAME.lower()}
+                        single_header={"Name": contract().ORIGIN_HEADER.lower()}
                     ),
                     positional_constraint="EXACTLY",
                     search_string=value,
@@ -78,7 +76,8 @@ class OriginGuard(Construct):
             },
             rules=[
                 wafv2.CfnWebACL.RuleProperty(
-                    name=ALLOW_RULE,
+                    # ``ecommerce edge rotate-origin-secret`` rewrites this rule's two values.
+                    name=contract().ORIGIN_WAF_RULE,
                     priority=0,
                     action=wafv2.CfnWebACL.RuleActionProperty(allow={}),
                     statement=wafv2.CfnWebACL.StatementProperty(
@@ -86,7 +85,7 @@ class OriginGuard(Construct):
                             statements=[header_is(current), header_is(current)]
                         )
                     ),
-                    visibility_config=_visibility(f"{name}-{ALLOW_RULE}"),
+                    visibility_config=_visibility(f"{name}-{contract().ORIGIN_WAF_RULE}"),
                 )
             ],
             visibility_config=_visibility(name),

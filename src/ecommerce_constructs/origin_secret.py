@@ -10,17 +10,14 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from ._references import produce_weakly
-
-#: The request header CloudFront adds to origin requests (origin custom header).
-HEADER_NAME = "X-Origin-Verify"
-#: The secret's JSON key holding the header value.
-JSON_KEY = "HEADERVALUE"
+from .bundling import contract
 
 
 def secret_reference(secret_name: str, version_stage: str = "AWSCURRENT") -> str:
     """A CloudFormation dynamic reference to the header value: resolved by CloudFormation at
     deploy time, so the value appears in no template, cloud assembly or CDK output."""
-    return f"{{{{resolve:secretsmanager:{secret_name}:SecretString:{JSON_KEY}:{version_stage}}}}}"
+    key = contract().ORIGIN_SECRET_JSON_KEY
+    return f"{{{{resolve:secretsmanager:{secret_name}:SecretString:{key}:{version_stage}}}}}"
 
 
 class OriginSecret(Construct):
@@ -58,10 +55,11 @@ class OriginSecret(Construct):
             self,
             "Secret",
             secret_name=secret_name,
-            description=f"Value of the {HEADER_NAME} header CloudFront sends to the regional shop APIs",
+            description=f"Value of the {contract().ORIGIN_HEADER} header CloudFront sends to the "
+            "regional shop APIs",
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 secret_string_template="{}",  # noqa: S106 - an empty JSON object, not a password
-                generate_string_key=JSON_KEY,
+                generate_string_key=contract().ORIGIN_SECRET_JSON_KEY,
                 exclude_punctuation=True,  # a header value, and a WAF byte-match string
                 password_length=48,
             ),

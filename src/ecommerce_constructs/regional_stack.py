@@ -13,6 +13,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from ._references import consume_weakly
+from .bundling import contract
 from .config import EcommerceConfig
 from .database_setup import DatabaseSetup
 from .dsql_change_stream import DsqlChangeStream
@@ -143,9 +144,9 @@ class RegionalStack(Stack):
                 )
                 CfnOutput(
                     self,
-                    "OriginSecretArn",
+                    contract().Output.ORIGIN_SECRET_ARN,
                     value=self.origin_secret.secret_arn,
-                    description="Secret of the X-Origin-Verify header "
+                    description=f"Secret of the {contract().ORIGIN_HEADER} header "
                     "(rotate: ecommerce edge rotate-origin-secret)",
                 )
             self.origin_guard = OriginGuard(
@@ -155,7 +156,7 @@ class RegionalStack(Stack):
                 self.origin_guard.node.add_dependency(self.origin_secret)
             CfnOutput(
                 self,
-                "OriginWebAclArn",
+                contract().Output.ORIGIN_WEB_ACL_ARN,
                 value=self.origin_guard.web_acl_arn,
                 description="Web ACL that admits only CloudFront's requests",
             )
@@ -170,12 +171,17 @@ class RegionalStack(Stack):
         self.monitoring = self._monitoring(config) if config.monitoring.enabled else None
         CfnOutput(
             self,
-            "EcommerceApiEndpoint",
+            contract().Output.API_ENDPOINT,
             value=self.api.url,
             description="Regional API invoke URL: CloudFront's origin"
             + (" (refuses requests that do not come through the edge)" if config.edge.enabled else ""),
         )
-        CfnOutput(self, "ClusterEndpoint", value=self.database.cluster_endpoint, description="DSQL endpoint")
+        CfnOutput(
+            self,
+            contract().Output.CLUSTER_ENDPOINT,
+            value=self.database.cluster_endpoint,
+            description="DSQL endpoint",
+        )
         CfnOutput(self, "ClusterArn", value=self.database.cluster_arn, description="DSQL cluster ARN")
         for name, function in self.api.functions.items():
             assert function.role is not None
@@ -244,13 +250,26 @@ class RegionalStack(Stack):
             logout_urls=settings.logout_urls,
             token_validity=Duration.minutes(settings.token_validity_minutes),
         )
+        output = contract().Output
         for key, value, description in (
-            ("UserPoolId", created.user_pool.user_pool_id, "Cognito user pool of the shop"),
-            ("UserPoolArn", created.user_pool.user_pool_arn, "Cognito user pool ARN"),
-            ("StorefrontClientId", created.client.user_pool_client_id, "App client of the storefront"),
-            ("ToolsClientId", created.tools_client.user_pool_client_id, "App client of ecommerce smoke"),
-            ("OperatorPoolId", created.operator_pool.user_pool_id, "Cognito user pool of the operators"),
-            ("OperatorClientId", created.operator_client.user_pool_client_id, "App client of operators"),
+            (output.USER_POOL_ID, created.user_pool.user_pool_id, "Cognito user pool of the shop"),
+            (output.USER_POOL_ARN, created.user_pool.user_pool_arn, "Cognito user pool ARN"),
+            (output.STOREFRONT_CLIENT_ID, created.client.user_pool_client_id, "App client of the storefront"),
+            (
+                output.TOOLS_CLIENT_ID,
+                created.tools_client.user_pool_client_id,
+                "App client of ecommerce smoke",
+            ),
+            (
+                output.OPERATOR_POOL_ID,
+                created.operator_pool.user_pool_id,
+                "Cognito user pool of the operators",
+            ),
+            (
+                output.OPERATOR_CLIENT_ID,
+                created.operator_client.user_pool_client_id,
+                "App client of operators",
+            ),
         ):
             CfnOutput(self, key, value=value, description=description)
         return created

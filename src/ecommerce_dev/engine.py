@@ -20,8 +20,8 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from psycopg.rows import TupleRow
 
-from ecommerce_dev.guard import MAX_TRANSACTION_AGE
 from ecommerce_dev.guarded import GuardedConnection
+from ecommerce_ops.dsql_rules import MAX_TRANSACTION_AGE
 
 ADMIN_USER: Final = "postgres"
 DEFAULT_DATABASE: Final = "postgres"

@@ -83,7 +83,7 @@ def _start_dev(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
         ports = (_free_port(), _free_port())
         with log.open("wb") as sink:
             dev = subprocess.Popen(  # noqa: S603 - our own CLI
-                [sys.executable, "-m", "ecommerce_dev.cli", "dev", "--fast", "--data-dir", str(data_dir),
+                [sys.executable, "-m", "ecommerce_ops.cli", "dev", "--fast", "--data-dir", str(data_dir),
                  "--port", str(ports[0]), "--second-port", str(ports[1]), "--no-edge"],
                 stdout=sink, stderr=subprocess.STDOUT,
             )  # fmt: skip

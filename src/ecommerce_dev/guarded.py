@@ -1,6 +1,6 @@
 """A psycopg connection that rejects, before PostgreSQL runs it, what Aurora DSQL would reject.
 
-Statement rules come from `ecommerce_dev.guard`. This module adds the stateful part: DSQL's
+Statement rules come from `ecommerce_ops.dsql_rules`. This module adds the stateful part: DSQL's
 transaction rules (one DDL per transaction, no DDL/DML mix, 3,000 modified rows, 10 MiB written,
 5 minutes), limits the catalog decides (24 indexes and 5 extended statistics per table, 255 columns,
 primary keys that cannot lose columns, bigint identity columns), the REPEATABLE READ-only isolation,
@@ -30,7 +30,7 @@ from psycopg.copy import Copy, Writer
 from psycopg.pq.abc import PGresult
 from psycopg.rows import Row, RowFactory, tuple_row
 
-from ecommerce_dev.guard import (
+from ecommerce_ops.dsql_rules import (
     LIMIT,
     MAX_MODIFIED_ROWS,
     MAX_TRANSACTION_AGE,

@@ -82,6 +82,65 @@ class DsqlStreamProperty:
     TAGS: Final = "Tags"
 
 
+class DatabaseSetupProperty:
+    """Properties of ``Custom::DatabaseSetup`` (the construct writes them, the handler reads them)."""
+
+    ENDPOINT: Final = "Endpoint"
+    REGION: Final = "Region"
+    #: ``[{Endpoint, Region}]`` of the peer clusters the schema is verified on.
+    PEER_ENDPOINTS: Final = "PeerEndpoints"
+    FUNCTION_ROLE_ARNS: Final = "FunctionRoleArns"
+    ROLE_PREFIX: Final = "RolePrefix"
+    SCHEMA_VERSION: Final = "SchemaVersion"
+
+
+class EdgeHealthEnv:
+    """Environment of the edge health checker (``EdgeHealthChecker`` sets it, ``infra.edge_health``
+    reads it)."""
+
+    KVS_ARN: Final = "KVS_ARN"
+    #: JSON ``[{region, health_url}]``.
+    REGIONS: Final = "REGIONS"
+    ORIGIN_SECRET_ARN: Final = "ORIGIN_SECRET_ARN"  # noqa: S105 - a variable name
+    ORIGIN_SECRET_HEADER: Final = "ORIGIN_SECRET_HEADER"  # noqa: S105 - a variable name
+    CHECKER: Final = "CHECKER"
+    CHECKERS: Final = "CHECKERS"
+    FAIL_THRESHOLD: Final = "FAIL_THRESHOLD"
+    RESTORE_THRESHOLD: Final = "RESTORE_THRESHOLD"
+    QUORUM: Final = "QUORUM"
+    OBSERVATION_TTL_SECONDS: Final = "OBSERVATION_TTL_SECONDS"
+    PROBES: Final = "PROBES"
+    PROBE_INTERVAL_SECONDS: Final = "PROBE_INTERVAL_SECONDS"
+    PROBE_TIMEOUT_SECONDS: Final = "PROBE_TIMEOUT_SECONDS"
+
+
+class Output:
+    """Stack output keys the operator tools (``ecommerce_ops``) read from a deployment."""
+
+    API_ENDPOINT: Final = "EcommerceApiEndpoint"  # every regional stack
+    USER_POOL_ID: Final = "UserPoolId"  # the primary regional stack, and the next five
+    USER_POOL_ARN: Final = "UserPoolArn"
+    STOREFRONT_CLIENT_ID: Final = "StorefrontClientId"
+    TOOLS_CLIENT_ID: Final = "ToolsClientId"
+    OPERATOR_POOL_ID: Final = "OperatorPoolId"
+    OPERATOR_CLIENT_ID: Final = "OperatorClientId"
+    ORIGIN_SECRET_ARN: Final = "OriginSecretArn"  # noqa: S105 - primary regional stack
+    ORIGIN_WEB_ACL_ARN: Final = "OriginWebAclArn"  # every regional stack, with the edge
+    CLUSTER_ENDPOINT: Final = "ClusterEndpoint"  # every regional stack
+    DISTRIBUTION_ID: Final = "DistributionId"  # edge stack
+    DISTRIBUTION_DOMAIN_NAME: Final = "EcommerceDistributionDomainName"  # edge stack
+    EDGE_DRAIN_STORE_ARN: Final = "EdgeDrainStoreArn"  # edge stack
+
+
+#: The header CloudFront adds to every origin request; each region's web ACL lets only requests
+#: that carry the current (or, while rotating, the previous) secret value through.
+ORIGIN_HEADER: Final = "X-Origin-Verify"
+#: The key of the header's value in its Secrets Manager secret (a JSON document).
+ORIGIN_SECRET_JSON_KEY: Final = "HEADERVALUE"  # noqa: S105 - a key name, not a secret
+#: The web ACL rule that allows requests carrying the header.
+ORIGIN_WAF_RULE: Final = "AllowFromEdge"
+
+
 def dsql_endpoint(cluster_identifier: str, region: str) -> str:
     """``<cluster-id>.dsql.<region>.on.aws`` (works with CDK tokens as well as plain strings)."""
     return f"{cluster_identifier}.dsql.{region}.{DSQL_ENDPOINT_SUFFIX}"
@@ -107,7 +166,8 @@ class Env:
     TRACE_DISABLED: Final = "POWERTOOLS_TRACE_DISABLED"
     ORDER_STRATEGY: Final = "ORDER_STRATEGY"
     #: The ``iss`` claim of the operators' user pool: a token from that pool is an operator's
-    #: (``https://cognito-idp.<region>.amazonaws.com/<pool id>``) [``LOCAL_OPERATOR_ISSUER``].
+    #: (``https://cognito-idp.<region>.amazonaws.com/<pool id>``) [``LOCAL_OPERATOR_ISSUER`` locally;
+    #: none in Lambda or with ``DSQL_ENDPOINT`` unless ``LOCAL_DSN`` is set].
     OPERATOR_ISSUER: Final = "OPERATOR_ISSUER"
     # Not set by the constructs: local runs, tools and tests.
     #: PEM file of the roots the functions verify their own TLS connections against (DSQL's

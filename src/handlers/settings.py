@@ -60,7 +60,13 @@ class Settings(BaseModel):
         env = os.environ if env is None else env
         aliases = {field.alias for field in cls.model_fields.values()}
         # Empty means unset: CloudFormation cannot leave a variable out conditionally.
-        return cls.model_validate({key: value for key, value in env.items() if key in aliases and value})
+        given = {key: value for key, value in env.items() if key in aliases and value}
+        deployed = Env.DSQL_ENDPOINT in given or "AWS_LAMBDA_FUNCTION_NAME" in env
+        if deployed and Env.OPERATOR_ISSUER not in given and Env.LOCAL_DSN not in given:
+            # The local operators' issuer is a default for local runs only: a deployed function
+            # whose issuer variable went missing knows no operator at all (fail closed).
+            given[Env.OPERATOR_ISSUER] = ""
+        return cls.model_validate(given)
 
     @property
     def region(self) -> str | None:

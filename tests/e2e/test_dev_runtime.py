@@ -145,7 +145,7 @@ def free_port() -> int:
 
 def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "ecommerce_dev.cli", *args], capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "ecommerce_ops.cli", *args], capture_output=True, text=True, timeout=timeout
     )
 
 
@@ -189,7 +189,7 @@ def launch(data_dir: Path, output: Path, *extra: str) -> Dev:
         ports, edge_port = (free_port(), free_port()), free_port()
         with output.open("w") as sink:
             process = subprocess.Popen(
-                [sys.executable, "-m", "ecommerce_dev.cli", "dev", "--fast", "--data-dir", str(data_dir),
+                [sys.executable, "-m", "ecommerce_ops.cli", "dev", "--fast", "--data-dir", str(data_dir),
                  "--port", str(ports[0]), "--second-port", str(ports[1]), "--edge-port", str(edge_port),
                  *extra],
                 stdout=sink,
@@ -659,7 +659,7 @@ def test_the_local_edge_health_checker_runs_against_the_regions(dev: Dev) -> Non
     """The deployed checker's code probes both regions' /health on the schedule and records its runs
     in the local edge's store (draining and restoring: tests/e2e/test_local_edge.py)."""
     assert f"health checker every {CHECKER_INTERVAL:g} s" in dev.text()
-    from ecommerce_dev.edge import read_local
+    from ecommerce_ops.edge import read_local
     from handlers.infra import edge_state
 
     store = dev.data_dir / "edge" / "kvs.json"

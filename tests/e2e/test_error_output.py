@@ -38,14 +38,14 @@ def test_the_cli_prints_only_the_message(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(BAD)
     result = subprocess.run(
-        [sys.executable, "-m", "ecommerce_dev.cli", "config", "--file", str(bad)],
+        [sys.executable, "-m", "ecommerce_ops.cli", "config", "--file", str(bad)],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert result.returncode == 1
     assert result.stderr.startswith(f"{bad}: {EXPECTED}")
     assert "Traceback" not in result.stderr
     good = subprocess.run(
-        [sys.executable, "-m", "ecommerce_dev.cli", "config", "--file", str(CONFIG)],
+        [sys.executable, "-m", "ecommerce_ops.cli", "config", "--file", str(CONFIG)],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert '"witness_region": "us-west-2"' in good.stdout

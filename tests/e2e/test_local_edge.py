@@ -265,7 +265,7 @@ def test_ecommerce_edge_drain_local_is_what_the_edge_reads(
     regions: dict[str, FakeRegion], tmp_path: Path
 ) -> None:
     """`ecommerce edge drain/restore --local --data-dir D` writes D/edge/kvs.json; the edge obeys it."""
-    from ecommerce_dev.edge import local_target
+    from ecommerce_ops.edge import local_target
 
     target = local_target(tmp_path)
     with start_local_edge(
@@ -628,7 +628,7 @@ def actions(checker: LocalChecker, region: str) -> list[str]:
 
 
 def test_the_local_checker_drains_a_stopped_region_and_restores_it_with_hysteresis(tmp_path: Path) -> None:
-    from ecommerce_dev import edge as edge_cli
+    from ecommerce_ops import edge as edge_cli
 
     regions = {name: HealthRegion(name).start() for name in ("us-east-1", "us-east-2")}
     kvs = tmp_path / "kvs.json"
@@ -681,7 +681,7 @@ def test_the_local_checker_drains_a_stopped_region_and_restores_it_with_hysteres
 def test_an_operator_drain_holds_against_the_local_checker(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from ecommerce_dev import edge as edge_cli
+    from ecommerce_ops import edge as edge_cli
 
     regions = {name: HealthRegion(name).start() for name in ("us-east-1", "us-east-2")}
     data_dir = tmp_path
@@ -704,7 +704,7 @@ def test_an_operator_drain_holds_against_the_local_checker(tmp_path: Path) -> No
 
 def automatically_drained(tmp_path: Path) -> tuple[dict[str, HealthRegion], LocalChecker, Path]:
     """Two regions and a running local checker that has drained a stopped us-east-2."""
-    from ecommerce_dev import edge as edge_cli
+    from ecommerce_ops import edge as edge_cli
 
     regions = {name: HealthRegion(name).start() for name in ("us-east-1", "us-east-2")}
     kvs = tmp_path / KVS_FILE
@@ -719,7 +719,7 @@ def automatically_drained(tmp_path: Path) -> tuple[dict[str, HealthRegion], Loca
 def edge_local(data_dir: Path, *args: str) -> str:
     from click.testing import CliRunner
 
-    from ecommerce_dev import edge as edge_cli
+    from ecommerce_ops import edge as edge_cli
 
     result = CliRunner().invoke(edge_cli.edge, [*args, "--local", "--data-dir", str(data_dir)])
     assert result.exit_code == 0, result.output
@@ -729,7 +729,7 @@ def edge_local(data_dir: Path, *args: str) -> str:
 def test_a_local_operator_drain_takes_over_an_automatic_drain(tmp_path: Path) -> None:
     """docs/operations.md: draining a region the checker drained makes it the operator's; the
     checker no longer restores it when it recovers."""
-    from ecommerce_dev import edge as edge_cli
+    from ecommerce_ops import edge as edge_cli
 
     regions, checker, kvs = automatically_drained(tmp_path)
     try:
@@ -750,7 +750,7 @@ def test_a_local_operator_drain_takes_over_an_automatic_drain(tmp_path: Path) ->
 def test_a_local_restore_clears_the_automatic_marker(tmp_path: Path) -> None:
     """A restore removes auto-drained: too; left behind, it would make a later operator drain look
     like the checker's, and the checker would undo it."""
-    from ecommerce_dev import edge as edge_cli
+    from ecommerce_ops import edge as edge_cli
 
     regions, checker, kvs = automatically_drained(tmp_path)
     checker.stop()

@@ -43,10 +43,44 @@ def test_wheel_contents(wheel: zipfile.ZipFile) -> None:
     names = set(wheel.namelist())
     assert "ecommerce_constructs/__init__.py" in names
     assert "ecommerce_constructs/py.typed" in names
-    assert "handlers/__init__.py" in names
-    assert "handlers/requirements.txt" in names
+    assert "ecommerce_ops/cli.py" in names
+    # Every file of the Lambda code ships, as data under our namespace (bundling copies it).
+    source = ROOT / "src" / "handlers"
+    expected = {
+        "ecommerce_constructs/_lambda/handlers/" + path.relative_to(source).as_posix()
+        for path in source.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    assert expected <= names, sorted(expected - names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "ecommerce = ecommerce_dev.cli:main" in wheel.read(entry_points).decode()
+    assert "ecommerce = ecommerce_ops.cli:main" in wheel.read(entry_points).decode()
+
+
+def test_the_wheel_adds_only_our_namespaces(wheel: zipfile.ZipFile, tmp_path: Path) -> None:
+    """Installed into a fresh virtualenv, the wheel adds exactly ecommerce_constructs and
+    ecommerce_ops: no top-level `handlers` (a name users' own code often has) and no laptop runtime."""
+    venv = tmp_path / "venv"
+    # Nothing of ours on the path: pip would take the repository for an installed copy.
+    clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, env=clean)
+    python = venv / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True, env=clean,
+    ).stdout.strip()  # fmt: skip
+    before = set(os.listdir(purelib))
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel.filename)],
+        check=True, capture_output=True, env={**clean, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+    )  # fmt: skip
+    added = {name for name in set(os.listdir(purelib)) - before if not name.endswith(".dist-info")}
+    assert added == {"ecommerce_constructs", "ecommerce_ops"}
+    top_level = subprocess.run(
+        [str(python), "-I", "-c", "import importlib.util as u; print([m for m in ('handlers', "
+         "'ecommerce_dev', 'ecommerce_constructs', 'ecommerce_ops') if u.find_spec(m)])"],
+        check=True, capture_output=True, text=True, cwd=tmp_path, env=clean,
+    ).stdout.strip()  # fmt: skip
+    assert top_level == "['ecommerce_constructs', 'ecommerce_ops']"
 
 
 def _imports(path: Path) -> set[str]:

@@ -7,7 +7,8 @@ import pytest
 from cdk_support import default_template
 from handlers import contract
 from handlers.api import catalog, orders
-from handlers.api.common import STATUS_OF, ApiHandler
+from handlers.api.handler import ApiHandler
+from handlers.api.problems import STATUS_OF
 from handlers.settings import Settings
 from handlers.shop import domain
 
@@ -73,7 +74,7 @@ def test_every_domain_error_has_an_http_status() -> None:
     classes = _all_subclasses(domain.ShopError)
     assert classes, "no domain errors found"
     missing = sorted(cls.__name__ for cls in classes if cls.code not in STATUS_OF)
-    assert not missing, f"add these to handlers.api.common.STATUS_OF: {missing}"
+    assert not missing, f"add these to handlers.api.problems.STATUS_OF: {missing}"
     assert all(cls.title != domain.ShopError.title for cls in classes), "every error needs its own title"
 
 

@@ -14,8 +14,8 @@ from cdk_support import ACCOUNT, build_app, default_app, default_template
 from ecommerce_constructs.config import validate_config
 from ecommerce_constructs.edge_routing import REGION_COORDINATES, render_router
 from ecommerce_constructs.global_edge import FORWARDED_HEADERS
-from ecommerce_constructs.origin_guard import ALLOW_RULE
-from ecommerce_constructs.origin_secret import HEADER_NAME
+from handlers.contract import ORIGIN_HEADER as HEADER_NAME
+from handlers.contract import ORIGIN_WAF_RULE as ALLOW_RULE
 
 SECRET_REF = "{{resolve:secretsmanager:ecommerce-origin-verify:SecretString:HEADERVALUE:AWSCURRENT}}"
 REGIONS = ("us-east-1", "us-east-2")
@@ -468,14 +468,11 @@ def test_without_the_edge_the_api_is_the_entry_point_and_has_no_guard() -> None:
     template.resource_count_is("AWS::SecretsManager::Secret", 0)
 
 
-def test_the_operators_tools_and_the_templates_agree_on_names() -> None:
-    """ecommerce_dev (no CDK import) spells the same header, JSON key, rule and outputs."""
-    from ecommerce_constructs import origin_guard, origin_secret
-    from ecommerce_dev import origin_secret as tools
+def test_the_stacks_emit_every_output_the_operators_tools_read() -> None:
+    """The names live once, in handlers.contract; the stacks must still emit each one."""
+    from handlers.contract import Output
 
-    assert tools.ORIGIN_HEADER == origin_secret.HEADER_NAME
-    assert tools.SECRET_JSON_KEY == origin_secret.JSON_KEY
-    assert tools.WAF_RULE_NAME == origin_guard.ALLOW_RULE
-    outputs = default_template("ecommerce-us-east-1").to_json()["Outputs"]
-    assert {tools.OUTPUT_SECRET_ARN, tools.OUTPUT_WEB_ACL_ARN, tools.OUTPUT_API_ENDPOINT} <= set(outputs)
-    assert tools.OUTPUT_DISTRIBUTION_ID in default_template("ecommerce-edge").to_json()["Outputs"]
+    primary = set(default_template("ecommerce-us-east-1").to_json()["Outputs"])
+    edge = set(default_template("ecommerce-edge").to_json()["Outputs"])
+    wanted = {v for k, v in vars(Output).items() if k.isupper()}
+    assert wanted <= primary | edge, sorted(wanted - primary - edge)

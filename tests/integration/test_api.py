@@ -331,7 +331,7 @@ def test_orders_and_retries_are_measured(client: Client, capsys: pytest.CaptureF
 
 def test_repository_sql_passes_the_dsql_linter() -> None:
     """Everything the repository runs is DSQL-valid (the guard also enforces it at run time)."""
-    from ecommerce_dev.guard import check
+    from ecommerce_ops.dsql_rules import check
     from handlers.shop import repository
 
     for name, statement in repository.statements_for_lint().items():

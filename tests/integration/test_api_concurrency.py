@@ -17,10 +17,10 @@ from uuid import uuid4
 
 import psycopg
 import pytest
+from bench.roundtrips import RoundTripCounter
 
 from api_support import JOHN, OPERATOR, Client, Reply, stock
 from ecommerce_dev.guarded import guarded_database
-from ecommerce_dev.roundtrips import RoundTripCounter
 from handlers.db import Backoff, Database
 
 # Every order, cancel, idempotency and concurrency test runs with both order strategies.

@@ -101,7 +101,7 @@ def test_the_dev_token_cli_models_both_rules_at_the_local_gateway(client: Client
     through the local gateway; `--operator` writes the catalog."""
     from click.testing import CliRunner
 
-    from ecommerce_dev.cli import main
+    from ecommerce_ops.cli import main
 
     data_dir = str(client.identity.directory.parent)
 

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from ecommerce_dev.guard import check, check_transaction
-from ecommerce_dev.lint import (
+from ecommerce_ops.dsql_rules import check, check_transaction
+from ecommerce_ops.lint import (
     AWS_PARSE_ERROR,
     AwsDiagnostic,
     equivalent,

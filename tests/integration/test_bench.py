@@ -18,10 +18,10 @@ from typing import Any
 
 import psycopg
 import pytest
+from bench.latency import LatencyProxy, ProxyProcess, commit_offset
 
 from ecommerce_dev.engine import LocalEngine
 from ecommerce_dev.identity import LocalIdentity
-from ecommerce_dev.latency import LatencyProxy, ProxyProcess, commit_offset
 from handlers.db.sample import JOHN
 
 ROOT = Path(__file__).resolve().parents[2]

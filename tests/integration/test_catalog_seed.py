@@ -120,7 +120,7 @@ def test_catalog_order_is_known_without_reading_it(catalog_dsn: str) -> None:
 def test_the_seed_command_loads_products_through_the_guard_in_batches(catalog_dsn: str) -> None:
     from click.testing import CliRunner
 
-    from ecommerce_dev.cli import main
+    from ecommerce_ops.cli import main
 
     result = CliRunner().invoke(main, ["seed", "--dsn", catalog_dsn, "--products", "2500"])
     assert result.exit_code == 0, result.output

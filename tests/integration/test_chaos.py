@@ -18,10 +18,10 @@ from typing import Any
 
 import psycopg
 import pytest
+from bench import chaos
+from bench.latency import LatencyProxy
 
-from ecommerce_dev import chaos
 from ecommerce_dev.engine import LocalEngine
-from ecommerce_dev.latency import LatencyProxy
 from handlers.db.migrate import apply_migrations
 
 

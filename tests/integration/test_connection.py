@@ -382,7 +382,8 @@ def test_no_connect_is_started_that_cannot_finish_before_the_deadline() -> None:
 def test_a_database_that_stops_answering_is_cut_at_the_deadline(fresh_dsn: str) -> None:
     """Without the watchdog the read would wait for the stalled answer (Lambda would kill the
     function and API Gateway answer 504); with it, the unit ends at its deadline as a 503-able error."""
-    from ecommerce_dev.latency import LatencyProxy
+    from bench.latency import LatencyProxy
+
     from handlers.db import RetriesExhaustedError
 
     with LatencyProxy(fresh_dsn) as proxy:

@@ -17,7 +17,6 @@ from psycopg.conninfo import make_conninfo
 from psycopg.pq import TransactionStatus
 
 from ecommerce_dev.engine import LocalEngine
-from ecommerce_dev.guard import DSQL_LINT, RULES, USER_GUIDE, analyze, check, check_transaction
 from ecommerce_dev.guarded import (
     DsqlLimitError,
     DsqlTooManyColumnsError,
@@ -25,6 +24,7 @@ from ecommerce_dev.guarded import (
     GuardedConnection,
     GuardedCursor,
 )
+from ecommerce_ops.dsql_rules import DSQL_LINT, RULES, USER_GUIDE, analyze, check, check_transaction
 
 CORPUS: list[dict[str, Any]] = yaml.safe_load(
     (Path(__file__).parents[1] / "data" / "dsql_corpus.yaml").read_text(encoding="utf-8")

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ecommerce_dev import lint
-from ecommerce_dev.cli import main
-from ecommerce_dev.lint import find_aws_lint, lint_text
+from ecommerce_ops import lint
+from ecommerce_ops.cli import main
+from ecommerce_ops.lint import find_aws_lint, lint_text
 
 MIGRATION = """\
 -- 0001_init.sql
@@ -122,7 +122,7 @@ def test_command_line_subprocess(tmp_path: Path, how: str) -> None:
             pytest.skip("console script not installed")
         command = [str(script), "dsql-lint", str(path)]
     else:
-        command = [sys.executable, "-m", "ecommerce_dev.cli", "dsql-lint", str(path)]
+        command = [sys.executable, "-m", "ecommerce_ops.cli", "dsql-lint", str(path)]
     result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=60)
     assert result.returncode == 1
     assert result.stdout.startswith(f"{path}:2: dsql/truncate: ")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from ecommerce_constructs.edge_routing import REGION_COORDINATES, ROUTER_SIZE_BUDGET, render_router
-from ecommerce_dev import edge as cli
+from ecommerce_ops import edge as cli
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUTER = ROOT / "src" / "ecommerce_constructs" / "edge" / "router.js"

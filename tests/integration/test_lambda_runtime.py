@@ -11,7 +11,7 @@ import sys
 from api_support import Client, api_event
 from ecommerce_dev.apigw import LambdaContext
 from handlers.api import browse
-from handlers.api.common import logger
+from handlers.api.handler import logger
 from handlers.settings import Settings
 
 NOT_ON_THE_REQUEST_PATH = (

@@ -10,8 +10,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from ecommerce_dev import guard
 from ecommerce_dev.guarded import guarded_connector
+from ecommerce_ops import dsql_rules as guard
 from handlers.db import IndexBuildError, MigrationChecksumError, MigrationError
 from handlers.db.migrate import (
     StatementRunner,

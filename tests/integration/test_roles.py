@@ -10,9 +10,9 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from ecommerce_dev.cli import main
 from ecommerce_dev.engine import LocalEngine
 from ecommerce_dev.guarded import GuardedConnection, guarded_connector, guarded_database
+from ecommerce_ops.cli import main
 from handlers.db.roles import FUNCTION_PRIVILEGES, function_roles, setup_roles
 from handlers.infra import database_setup
 

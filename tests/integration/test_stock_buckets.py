@@ -163,7 +163,7 @@ def test_the_operator_command_shows_and_changes_the_bucket_count(
 ) -> None:
     from click.testing import CliRunner
 
-    from ecommerce_dev.cli import main
+    from ecommerce_ops.cli import main
 
     product = client.new_product(10)
     runner = CliRunner()

@@ -14,9 +14,9 @@ from typing import Any
 
 import psycopg
 import pytest
+from bench.roundtrips import RoundTripCounter
 
 from ecommerce_dev.guarded import guarded_connector, guarded_database
-from ecommerce_dev.roundtrips import RoundTripCounter
 from handlers.db import (
     Backoff,
     CommitOutcomeUnknownError,

@@ -1,5 +1,5 @@
 """Edge operations: the drain-state protocol (handlers.infra.edge_state), the scheduled health checker
-(handlers.infra.edge_health) and the `ecommerce edge` commands (ecommerce_dev.edge).
+(handlers.infra.edge_health) and the `ecommerce edge` commands (ecommerce_ops.edge).
 
 KVS traffic goes through real boto3 clients answered by tests/fakes/keyvaluestore.py. No test sleeps:
 retries, probe spacing and the clock are injected.
@@ -29,8 +29,9 @@ from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
 from click.testing import CliRunner, Result
 
-from ecommerce_dev import edge as cli
+from ecommerce_ops import edge as cli
 from fakes.keyvaluestore import FakeKeyValueStore
+from handlers.contract import Output
 from handlers.infra import edge_health, edge_state
 from handlers.infra.edge_health import Checker, HttpAnswer, OriginSecret, Settings, Target
 
@@ -1245,7 +1246,9 @@ def deployed(monkeypatch: pytest.MonkeyPatch, fake: FakeKeyValueStore, arn: str,
     monkeypatch.delenv("ECOMMERCE_EDGE_KVS_ARN", raising=False)
     monkeypatch.setattr(cli, "client_factory", fake.client)
     monkeypatch.setattr(
-        cli, "cloudformation_client_factory", FakeCloudFormation({"ecommerce-edge": {cli.KVS_OUTPUT: arn}})
+        cli,
+        "cloudformation_client_factory",
+        FakeCloudFormation({"ecommerce-edge": {Output.EDGE_DRAIN_STORE_ARN: arn}}),
     )
     monkeypatch.setattr(cli, "caller_account_factory", lambda: fake.account)
     return config
@@ -1278,7 +1281,7 @@ def test_the_remembered_arn_is_per_account(
     other_arn = other.create_store()
     monkeypatch.setattr(cli, "client_factory", other.client)
     monkeypatch.setattr(cli, "caller_account_factory", lambda: other.account)
-    cloudformation.outputs = {"ecommerce-edge": {cli.KVS_OUTPUT: other_arn}}
+    cloudformation.outputs = {"ecommerce-edge": {Output.EDGE_DRAIN_STORE_ARN: other_arn}}
     assert invoke("drain", E2).exit_code == 0
     assert cloudformation.asked == [("us-east-1", "ecommerce-edge")] * 2
     assert drained(other, other_arn)[E2] and not drained(fake, arn)[E2]
@@ -1304,7 +1307,7 @@ def test_a_remembered_store_that_is_gone_is_looked_up_again_once(
     assert json.loads(cached.read_text()) == {"kvs_arn": arn}
     # The stack's output names a store that is gone too: one lookup, then the error.
     cached.write_text(json.dumps({"kvs_arn": gone}))
-    cloudformation.outputs = {"ecommerce-edge": {cli.KVS_OUTPUT: gone}}
+    cloudformation.outputs = {"ecommerce-edge": {Output.EDGE_DRAIN_STORE_ARN: gone}}
     assert_clean_failure(invoke("restore", E2), "no CloudFront KeyValueStore")
     assert len(cloudformation.asked) == 2
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from ecommerce_dev.cli import main
+from ecommerce_ops.cli import main
 from ecommerce_dev.events_relay import Change, Disorder, LocalBus, cdc_records, parse_columns
 from handlers.events.publisher import BusEvent, decode, parse
 

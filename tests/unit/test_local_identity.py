@@ -27,7 +27,7 @@ from ecommerce_dev.identity import (
     claims_for_api_gateway,
     subject_for,
 )
-from handlers.api.common import caller_of
+from handlers.api.caller import caller_of
 
 NOW = 1544112503.0  # Thu Dec 06 16:08:23 UTC 2018, the captured event in the research notes
 JAVA_DATE = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} \d{2} \d{2}:\d{2}:\d{2} UTC \d{4}$")

@@ -26,18 +26,20 @@ from botocore.awsrequest import AWSResponse
 from click.testing import CliRunner
 
 from ecommerce_constructs.config import EcommerceConfig
-from ecommerce_dev import origin_secret
-from ecommerce_dev.deployment import Deployment
-from ecommerce_dev.origin_secret import (
+from ecommerce_ops import origin_secret
+from ecommerce_ops.deployment import Deployment
+from ecommerce_ops.origin_secret import (  # noqa: F401 - the modules tests patch
     RotationIncomplete,
     RotationRefused,
+    _rotation,
     check_origin_protection,
+    commands,
     rotate_origin_secret,
 )
 from fakes.secretsmanager import FakeSecretsManager
 from fakes.wire import botocore_session, check_emitted, constraint_problems
 
-GENERATE = origin_secret._new_header_value  # the real generator (tests replace it)
+GENERATE = origin_secret._rotation._new_header_value  # the real generator (tests replace it)
 
 ACCOUNT = "123456789012"
 PRIMARY = "us-east-2"
@@ -512,7 +514,7 @@ def generated(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         made.append((NEW, OTHER)[min(len(made), 1)])
         return made[-1]
 
-    monkeypatch.setattr(origin_secret, "_new_header_value", generate)
+    monkeypatch.setattr(origin_secret._rotation, "_new_header_value", generate)
     return made
 
 
@@ -875,8 +877,8 @@ def fake_rotation(
         calls.append(kwargs)
         return behaviour()
 
-    monkeypatch.setattr(origin_secret, "_load_deployment", lambda: deployment(ARN))
-    monkeypatch.setattr(origin_secret, "rotate_origin_secret", fake)
+    monkeypatch.setattr(origin_secret.commands, "_load_deployment", lambda: deployment(ARN))
+    monkeypatch.setattr(origin_secret.commands, "rotate_origin_secret", fake)
     return calls
 
 
@@ -908,8 +910,8 @@ def test_command_prints_the_one_line_reason_and_exits_1(monkeypatch: pytest.Monk
 
 
 def test_check_command_exit_status(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(origin_secret, "_load_deployment", lambda: deployment(ARN))
-    monkeypatch.setattr(origin_secret, "check_origin_protection", lambda *a, **k: False)
+    monkeypatch.setattr(origin_secret.commands, "_load_deployment", lambda: deployment(ARN))
+    monkeypatch.setattr(origin_secret.commands, "check_origin_protection", lambda *a, **k: False)
 
     assert CliRunner().invoke(origin_secret.check_origin_command, []).exit_code == 1
 
@@ -947,8 +949,8 @@ def test_status_tells_whether_a_rotation_is_in_progress() -> None:
 def test_status_option_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     world = World()
     calls = fake_rotation(monkeypatch, lambda: origin_secret.RotationReport(DISTRIBUTION, ok=True))
-    monkeypatch.setattr(origin_secret, "_load_deployment", lambda: deployment(world.arn))
-    monkeypatch.setattr(origin_secret, "_boto3", lambda: world)
+    monkeypatch.setattr(origin_secret.commands, "_load_deployment", lambda: deployment(world.arn))
+    monkeypatch.setattr(origin_secret._rotation, "_boto3", lambda: world)
 
     result = CliRunner().invoke(origin_secret.rotate_origin_secret_command, ["--status"])
 

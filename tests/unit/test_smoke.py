@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from ecommerce_dev.cli import main
-from ecommerce_dev.smoke import run_smoke
+from ecommerce_ops.cli import main
+from ecommerce_ops.smoke import run_smoke
 
 
 def closed_port() -> int:
@@ -98,7 +98,7 @@ def cognito() -> Any:
 def test_sign_in_uses_the_admin_password_flow_of_the_tools_client() -> None:
     from botocore.stub import Stubber
 
-    from ecommerce_dev.signin import id_token
+    from ecommerce_ops.signin import id_token
 
     client = cognito()
     with Stubber(client) as stub:
@@ -130,7 +130,7 @@ def test_sign_in_uses_the_admin_password_flow_of_the_tools_client() -> None:
 def test_sign_in_challenges_are_explained(reply: dict[str, Any], message: str) -> None:
     from botocore.stub import Stubber
 
-    from ecommerce_dev.signin import SignInError, id_token
+    from ecommerce_ops.signin import SignInError, id_token
 
     client = cognito()
     with Stubber(client) as stub:
@@ -149,7 +149,7 @@ def test_sign_in_challenges_are_explained(reply: dict[str, Any], message: str) -
 def test_wrong_password_is_one_line() -> None:
     from botocore.stub import Stubber
 
-    from ecommerce_dev.signin import SignInError, id_token
+    from ecommerce_ops.signin import SignInError, id_token
 
     client = cognito()
     with Stubber(client) as stub:
@@ -175,8 +175,93 @@ def test_credentials_need_a_deployment_and_a_password_variable() -> None:
 def test_the_token_email_is_read_for_the_profile() -> None:
     import base64
 
-    from ecommerce_dev.smoke import token_email
+    from ecommerce_ops.smoke import token_email
 
     payload = base64.urlsafe_b64encode(json.dumps({"email": "a@b.io"}).encode()).decode().rstrip("=")
     assert token_email(f"h.{payload}.s") == "a@b.io"
     assert token_email("garbage") is None
+
+
+# ---- operators: their own pool, and a TOTP second factor ---------------------------------------
+
+OPERATOR_POOL = "us-east-1_Operators9"
+
+
+def test_operator_sign_in_answers_the_totp_challenge() -> None:
+    from botocore.stub import Stubber
+
+    from ecommerce_ops.signin import id_token
+
+    client = cognito()
+    session = "s" * 20
+    with Stubber(client) as stub:
+        stub.add_response(
+            "admin_initiate_auth",
+            {"ChallengeName": "SOFTWARE_TOKEN_MFA", "Session": session},
+            {
+                "UserPoolId": OPERATOR_POOL,
+                "ClientId": "operatorclient",
+                "AuthFlow": "ADMIN_USER_PASSWORD_AUTH",
+                "AuthParameters": {"USERNAME": "ops@example.com", "PASSWORD": "pw"},
+            },
+        )
+        stub.add_response(
+            "admin_respond_to_auth_challenge",
+            {"AuthenticationResult": {"IdToken": "operator.id.token", "AccessToken": "a", "ExpiresIn": 3600}},
+            {
+                "UserPoolId": OPERATOR_POOL,
+                "ClientId": "operatorclient",
+                "ChallengeName": "SOFTWARE_TOKEN_MFA",
+                "ChallengeResponses": {"USERNAME": "ops@example.com", "SOFTWARE_TOKEN_MFA_CODE": "123456"},
+                "Session": session,
+            },
+        )
+        token = id_token(
+            region="us-east-1", user_pool_id=OPERATOR_POOL, client_id="operatorclient",
+            username="ops@example.com", password="pw", totp_code="123456", client=client,
+        )  # fmt: skip
+        stub.assert_no_pending_responses()
+    assert token == "operator.id.token"
+
+
+def test_operator_username_signs_in_to_the_operators_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`smoke --deployed --operator-username` must use OperatorPoolId/OperatorClientId: the APIs
+    know operators by that pool's issuer, so a customers'-pool token would never be an operator."""
+    import ecommerce_ops.cli as cli
+    import ecommerce_ops.signin as signin
+    import ecommerce_ops.smoke as smoke
+    from ecommerce_constructs.config import load_config
+    from ecommerce_ops.deployment import Deployment
+
+    config = load_config()
+    primary = config.stack_name(config.primary)
+    outputs = {
+        name: {"EcommerceApiEndpoint": f"https://{name}.example/prod/"}
+        for name in (config.stack_name(r) for r in config.regions)
+    }
+    outputs[primary] |= {
+        "UserPoolId": "us-east-1_Customers1",
+        "ToolsClientId": "toolsclient",
+        "OperatorPoolId": OPERATOR_POOL,
+        "OperatorClientId": "operatorclient",
+    }
+    deployment = Deployment(config, outputs)
+    signed_in: list[dict[str, Any]] = []
+
+    def fake_id_token(**kwargs: Any) -> str:
+        signed_in.append(kwargs)
+        return "tok"
+
+    monkeypatch.setattr(cli, "_deployment", lambda: deployment)
+    monkeypatch.setattr(signin, "id_token", fake_id_token)
+    monkeypatch.setattr(Deployment, "public_url", lambda self: "https://shop.example")
+    monkeypatch.setattr(Deployment, "origin_headers", lambda self: {})
+    monkeypatch.setattr(smoke, "run_smoke", lambda *a, **k: True)
+    monkeypatch.setenv("ECOMMERCE_OPERATOR_PASSWORD", "pw")
+    result = CliRunner().invoke(
+        main, ["smoke", "--deployed", "--operator-username", "ops@example.com", "--operator-totp", "654321"]
+    )
+    assert result.exit_code == 0, result.output
+    assert [(c["user_pool_id"], c["client_id"], c["totp_code"]) for c in signed_in] == [
+        (OPERATOR_POOL, "operatorclient", "654321")
+    ]

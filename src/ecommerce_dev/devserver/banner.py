@@ -32,7 +32,7 @@ def executable() -> str:
     script = Path(sys.executable).with_name("ecommerce")
     if script.exists():
         return shlex.quote(_relative(script))
-    return f"{shlex.quote(sys.executable)} -m ecommerce_dev.cli"
+    return f"{shlex.quote(sys.executable)} -m ecommerce_ops.cli"
 
 
 def cli_command(data_dir: Path) -> str:

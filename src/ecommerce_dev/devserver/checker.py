@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ecommerce_dev.edge import LOCAL_KVS_ARN, LocalKvsClient
+from ecommerce_ops.edge import LOCAL_KVS_ARN, LocalKvsClient
 from handlers.infra import edge_health
 
 if TYPE_CHECKING:

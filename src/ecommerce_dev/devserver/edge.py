@@ -30,7 +30,7 @@ from ecommerce_constructs.edge_routing import REGION_COORDINATES  # what the dep
 
 HOST = "127.0.0.1"
 DEFAULT_EDGE_PORT = 8090
-KVS_FILE = Path("edge") / "kvs.json"  # under the data dir (ecommerce_dev.edge.LOCAL_STORE writes it)
+KVS_FILE = Path("edge") / "kvs.json"  # under the data dir (ecommerce_ops.edge.LOCAL_STORE writes it)
 READY_MARKER = "edge listening on "  # server.mjs prints this line once it accepts connections
 STARTUP_TIMEOUT_SECONDS = 10.0
 STOP_TIMEOUT_SECONDS = 5.0

@@ -17,7 +17,7 @@ from .options import WORKERS_PER_REGION
 
 if TYPE_CHECKING:
     from ecommerce_dev.identity import LocalIdentity
-    from handlers.api.common import ApiHandler
+    from handlers.api.handler import ApiHandler
 
 
 class RegionRuntime:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import ApiHandler
+from .handler import ApiHandler
 from .routes import register_browse
 
 

@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from handlers import __version__, contract
 
-from .common import ApiHandler
+from .handler import ApiHandler
 from .routes import register_browse, register_catalog, register_orders
 
 DESCRIPTION = (

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from handlers.shop.domain import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, OrderRequest, ProductChanges
 
-from .common import PROBLEM_RESPONSE, ApiHandler, health_body, json_response
+from .handler import ApiHandler, health_body
 from .models import (
     CustomerCreate,
     CustomerOut,
@@ -27,6 +27,7 @@ from .models import (
     ProductPatch,
     Uuid,
 )
+from .problems import PROBLEM_RESPONSE, json_response
 
 # Query strings are text: "5" is a page size, "5.0", "05" or " 5" is not (the pattern is 1..100).
 Limit = Annotated[

@@ -29,6 +29,7 @@ from typing import Any
 
 import psycopg
 
+from handlers.contract import DatabaseSetupProperty as Prop
 from handlers.db import make_connector
 from handlers.db.migrate import PendingIndex, finish_migrations, start_migrations
 from handlers.db.roles import RoleSpec, function_roles, setup_roles
@@ -82,25 +83,28 @@ def _roles(
 
 
 def _connect(props: Mapping[str, Any]) -> Connect:
-    return connector_factory(str(props["Endpoint"]), str(props["Region"]))
+    return connector_factory(str(props[Prop.ENDPOINT]), str(props[Prop.REGION]))
 
 
 def _setup(props: Mapping[str, Any]) -> tuple[dict[str, str], tuple[PendingIndex, ...]]:
     roles = function_roles(
-        {function: list(arns) for function, arns in props["FunctionRoleArns"].items()},
-        prefix=props.get("RolePrefix") or None,
+        {function: list(arns) for function, arns in props[Prop.FUNCTION_ROLE_ARNS].items()},
+        prefix=props.get(Prop.ROLE_PREFIX) or None,
     )
-    verify = [connector_factory(str(p["Endpoint"]), str(p["Region"])) for p in props.get("PeerEndpoints", [])]
+    verify = [
+        connector_factory(str(p[Prop.ENDPOINT]), str(p[Prop.REGION]))
+        for p in props.get(Prop.PEER_ENDPOINTS, [])
+    ]
     # The schema the template asks for: a rollback's Update asks for the previous one, and this
     # code (CloudFormation rolls the custom resource back before the function's code) must not
     # apply its newer migrations then, least of all one whose index build just failed.
-    return run_setup(_connect(props), roles, verify=verify, up_to=props.get("SchemaVersion") or None)
+    return run_setup(_connect(props), roles, verify=verify, up_to=props.get(Prop.SCHEMA_VERSION) or None)
 
 
 def on_event(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
     kind = event["RequestType"]
     props = event["ResourceProperties"]
-    physical = str(event.get("PhysicalResourceId") or f"database-setup-{props['Endpoint']}")
+    physical = str(event.get("PhysicalResourceId") or f"database-setup-{props[Prop.ENDPOINT]}")
     if kind == "Delete":
         # The schema and the data stay with the cluster (its own removal policy decides).
         return {"PhysicalResourceId": physical}
@@ -108,7 +112,7 @@ def on_event(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
     logger.info("setup: %d index build(s) pending: %s", len(pending), data)
     return {
         "PhysicalResourceId": physical,
-        "Data": {**data, "SchemaVersion": str(props.get("SchemaVersion") or "latest")},
+        "Data": {**data, Prop.SCHEMA_VERSION: str(props.get(Prop.SCHEMA_VERSION) or "latest")},
         "PendingIndexes": [p.as_dict() for p in pending],
         "StartedAt": time.time(),
     }

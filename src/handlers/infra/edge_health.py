@@ -44,7 +44,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from handlers.contract import Env, default_trust_file
+from handlers.contract import ORIGIN_SECRET_JSON_KEY, EdgeHealthEnv, Env, default_trust_file
 from handlers.infra import edge_state
 
 logger = logging.getLogger(__name__)
@@ -105,35 +105,35 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
-        kvs_arn = env.get("KVS_ARN", "").strip()
+        kvs_arn = env.get(EdgeHealthEnv.KVS_ARN, "").strip()
         if not edge_state.KVS_ARN.fullmatch(kvs_arn):
             raise ConfigurationError(f"KVS_ARN must be the edge's KeyValueStore ARN, got {kvs_arn!r}")
-        secret_arn = env.get("ORIGIN_SECRET_ARN", "").strip() or None
-        secret_header = env.get("ORIGIN_SECRET_HEADER", "").strip() or None
+        secret_arn = env.get(EdgeHealthEnv.ORIGIN_SECRET_ARN, "").strip() or None
+        secret_header = env.get(EdgeHealthEnv.ORIGIN_SECRET_HEADER, "").strip() or None
         if (secret_arn is None) != (secret_header is None):
             raise ConfigurationError("set ORIGIN_SECRET_ARN and ORIGIN_SECRET_HEADER together, or neither")
-        checker = env.get("CHECKER", "").strip() or env.get("AWS_REGION", "").strip()
+        checker = env.get(EdgeHealthEnv.CHECKER, "").strip() or env.get("AWS_REGION", "").strip()
         if not checker:
             raise ConfigurationError("CHECKER must name this checker (default: AWS_REGION)")
-        checkers = _checkers(env.get("CHECKERS", ""), checker)
-        quorum_raw = env.get("QUORUM", "").strip()
-        quorum = int(_number(env, "QUORUM", 1, minimum=1)) if quorum_raw else None
+        checkers = _checkers(env.get(EdgeHealthEnv.CHECKERS, ""), checker)
+        quorum_raw = env.get(EdgeHealthEnv.QUORUM, "").strip()
+        quorum = int(_number(env, EdgeHealthEnv.QUORUM, 1, minimum=1)) if quorum_raw else None
         if quorum is not None and quorum > len(checkers):
             raise ConfigurationError(f"QUORUM must be at most the number of CHECKERS ({len(checkers)})")
         return cls(
             kvs_arn=kvs_arn,
-            targets=_targets(env.get("REGIONS", "")),
+            targets=_targets(env.get(EdgeHealthEnv.REGIONS, "")),
             secret_arn=secret_arn,
             secret_header=secret_header,
-            probes=int(_number(env, "PROBES", 3, minimum=1)),
-            interval_seconds=_number(env, "PROBE_INTERVAL_SECONDS", 10, minimum=0),
-            timeout_seconds=_number(env, "PROBE_TIMEOUT_SECONDS", 3, minimum=0.1),
+            probes=int(_number(env, EdgeHealthEnv.PROBES, 3, minimum=1)),
+            interval_seconds=_number(env, EdgeHealthEnv.PROBE_INTERVAL_SECONDS, 10, minimum=0),
+            timeout_seconds=_number(env, EdgeHealthEnv.PROBE_TIMEOUT_SECONDS, 3, minimum=0.1),
             checker=checker,
             checkers=checkers,
-            fail_threshold=int(_number(env, "FAIL_THRESHOLD", 2, minimum=1)),
-            restore_threshold=int(_number(env, "RESTORE_THRESHOLD", 3, minimum=1)),
+            fail_threshold=int(_number(env, EdgeHealthEnv.FAIL_THRESHOLD, 2, minimum=1)),
+            restore_threshold=int(_number(env, EdgeHealthEnv.RESTORE_THRESHOLD, 3, minimum=1)),
             quorum=quorum,
-            ttl_seconds=_number(env, "OBSERVATION_TTL_SECONDS", 150, minimum=1),
+            ttl_seconds=_number(env, EdgeHealthEnv.OBSERVATION_TTL_SECONDS, 150, minimum=1),
         )
 
 
@@ -169,7 +169,14 @@ def _targets(raw: str) -> tuple[Target, ...]:
     return targets
 
 
-_INTEGERS: Final = frozenset({"PROBES", "FAIL_THRESHOLD", "RESTORE_THRESHOLD", "QUORUM"})
+_INTEGERS: Final = frozenset(
+    {
+        EdgeHealthEnv.PROBES,
+        EdgeHealthEnv.FAIL_THRESHOLD,
+        EdgeHealthEnv.RESTORE_THRESHOLD,
+        EdgeHealthEnv.QUORUM,
+    }
+)
 
 
 def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
@@ -277,7 +284,7 @@ class OriginSecret:
         for stage in self.STAGES:
             try:
                 raw = client.get_secret_value(SecretId=self.arn, VersionStage=stage)["SecretString"]
-                value = json.loads(raw)["HEADERVALUE"]
+                value = json.loads(raw)[ORIGIN_SECRET_JSON_KEY]
             except (ValueError, KeyError, TypeError) as exc:
                 raise SecretError(
                     f"secret {self.arn} ({stage}) must be JSON with a string HEADERVALUE "

@@ -3,7 +3,7 @@ injects network faults (a benchmarking and chaos-testing aid; never shipped to L
 
 Every chunk of bytes is delivered ``one_way_delay`` seconds after it arrived, in both directions and in
 order, so a round trip costs ``2 * one_way_delay`` (the RTT) on top of loopback, whatever the number of
-protocol messages in it. Round trips are counted as in :mod:`ecommerce_dev.roundtrips`: one each time
+protocol messages in it. Round trips are counted as in :mod:`bench.roundtrips`: one each time
 the server answers after the client spoke, counted before the answer is forwarded.
 
 A new connection on AWS also pays handshakes that the local unix socket does not have (TCP, TLS,

@@ -1,42 +1,4 @@
-"""``ecommerce edge rotate-origin-secret`` and ``ecommerce edge check-origin``: the secret header that
-proves a request came through CloudFront, and its zero-downtime rotation.
-
-CloudFront adds ``X-Origin-Verify: <secret>`` to every origin request; each region's web ACL blocks
-requests without it. The templates carry only ``{{resolve:secretsmanager:...:AWSCURRENT}}``
-references, which CloudFormation resolves only when it updates the resource, so rotation writes the
-live resources itself. The new value becomes ``AWSCURRENT`` only after every web ACL accepts it and
-CloudFront sends it, so neither a deploy (which resolves ``AWSCURRENT``) nor an edge health checker
-(which tries ``AWSCURRENT``, then ``AWSPREVIOUS``) ever uses a value a web ACL refuses:
-
-1. stage a new value as ``AWSPENDING`` on the primary secret (``PutSecretValue`` with
-   ``VersionStages=["AWSPENDING"]`` and a ``ClientRequestToken``, which attaches only that label:
-   https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_PutSecretValue.html);
-2. report which replicas (the other serving regions, the witness, us-east-1) already show it —
-   advisory only: nothing reads ``AWSPENDING`` from a replica, and that replicas carry labels
-   other than ``AWSCURRENT`` is not documented, so nothing waits or fails on it;
-3. every web ACL accepts [new, current];
-4. wait for WAF propagation;
-5. CloudFront sends new;
-6. wait until the distribution is Deployed (no edge location sends the current value any more);
-7. promote: ``UpdateSecretVersionStage`` moves ``AWSCURRENT`` to the new version, and Secrets Manager
-   moves ``AWSPREVIOUS`` to the old one
-   (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_UpdateSecretVersionStage.html);
-8. wait until every replica serves the new value as ``AWSCURRENT`` (a checker there reads it);
-9. read the distribution again: an edge-stack deploy after step 5 that resolved ``AWSCURRENT``
-   before step 7 put CloudFront back on the old value; unless every origin carrying the header
-   sends the new value and the distribution is Deployed, redo steps 5-6; then every web ACL accepts
-   only the new value (what a deploy of the templates now gives);
-10. remove ``AWSPENDING`` from the new version (the rotation is over);
-11. probe each regional API with the new header.
-
-A run that stops midway is continued by running the command again: an ``AWSPENDING`` version that
-is not ``AWSCURRENT`` is a staged rotation (continued from step 2 with the same value, each step
-skipping what the live state shows done), an ``AWSPENDING`` label on ``AWSCURRENT`` a promoted one
-(continued from the first step not done). Between steps 1 and 10 do not deploy the regional stacks: a
-deploy writes ``[AWSCURRENT, AWSCURRENT]`` into the web ACL (the command can be re-run afterwards).
-
-Secret values are never printed, logged or put into exception messages (every line is redacted).
-"""
+"""The rotation itself (the algorithm in the package docstring), its status and the check."""
 
 from __future__ import annotations
 
@@ -46,54 +8,51 @@ import string
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn
 
-import click
+from ecommerce_ops.smoke import Client, StepFailed, describe_unexpected
+from handlers.contract import ORIGIN_HEADER, ORIGIN_WAF_RULE, Output
+from handlers.contract import ORIGIN_SECRET_JSON_KEY as SECRET_JSON_KEY
 
-from ecommerce_dev.smoke import Client, StepFailed, describe_unexpected
+from ._aws import (
+    CLOUDFRONT_REGION,
+    ClientFactory,
+    _aws_error,
+    _aws_errors,
+    _boto3,
+    _error_code,
+    _header_value,
+    _in_region,
+    _origin_headers,
+    _origin_statements,
+    _region_of,
+    _search_string,
+    _Targets,
+    _targets,
+    _update_request,
+    _WebAcl,
+)
+from ._errors import OriginSecretError, RotationIncomplete, RotationRefused, _StepError
 
 if TYPE_CHECKING:
-    from ecommerce_dev.deployment import Deployment
+    from ecommerce_ops.deployment import Deployment
 
-# Facts the templates must match (the CDK side builds them; see the module docstring).
-ORIGIN_HEADER = "X-Origin-Verify"
-SECRET_JSON_KEY = "HEADERVALUE"  # noqa: S105 - a key name, not a secret
-WAF_RULE_NAME = "AllowFromEdge"
-OUTPUT_SECRET_ARN = "OriginSecretArn"  # noqa: S105 - primary regional stack
-OUTPUT_WEB_ACL_ARN = "OriginWebAclArn"  # every regional stack
-OUTPUT_API_ENDPOINT = "EcommerceApiEndpoint"  # every regional stack
-OUTPUT_DISTRIBUTION_ID = "DistributionId"  # edge stack
-CLOUDFRONT_REGION = "us-east-1"
 
 WAF_RETRIES = 5
+
+
 CLOUDFRONT_RETRIES = 5
+
+
 REPLICA_POLL_SECONDS = 5.0
+
+
 DEPLOYED_POLL_SECONDS = 20.0
+
+
 NAME_WIDTH = 38
-
-
-class ClientFactory(Protocol):
-    """What the code needs of ``boto3``: ``client(service, region_name=...)``."""
-
-    def client(self, service_name: str, region_name: str) -> Any: ...
-
-
-class OriginSecretError(Exception):
-    """A one-line, secret-free message that says what happened and what to do."""
-
-
-class RotationRefused(OriginSecretError):
-    """The rotation did not start; nothing was changed."""
-
-
-class RotationIncomplete(OriginSecretError):
-    """The rotation stopped after changing something; the message says how to finish it."""
-
-    def __init__(self, step: str, message: str) -> None:
-        super().__init__(message)
-        self.step = step
 
 
 @dataclass
@@ -109,29 +68,6 @@ class RotationReport:
     probes: dict[str, int] = field(default_factory=dict)
     ok: bool = False
     finished: bool = False
-
-
-@dataclass(frozen=True)
-class _WebAcl:
-    arn: str
-    region: str
-    name: str
-    id: str
-
-
-@dataclass(frozen=True)
-class _Targets:
-    secret_arn: str
-    secret_region: str
-    replica_regions: tuple[str, ...]
-    web_acls: tuple[_WebAcl, ...]
-    apis: dict[str, str]
-    distribution_id: str
-    origin_ids: frozenset[str]
-
-
-class _StepError(Exception):
-    """A step failed; the text is the report line's detail (already free of secrets)."""
 
 
 # Where a run stopped decides how to recover; each phase says why re-running is (or is not) needed.
@@ -187,174 +123,6 @@ def _new_header_value() -> str:
     # 48 letters and digits (~286 bits), like the value the stack generates: safe in an HTTP header
     # and far below WAF's 200-byte SearchString limit.
     return "".join(secrets.choice(_ALPHABET) for _ in range(48))
-
-
-def _boto3() -> ClientFactory:
-    import boto3
-
-    factory: ClientFactory = boto3
-    return factory
-
-
-def _aws_error(exc: BaseException) -> str:
-    import botocore.exceptions
-
-    if isinstance(exc, botocore.exceptions.ClientError):
-        error = exc.response.get("Error", {})
-        return f"{error.get('Code', 'Error')}: {error.get('Message', '')}".rstrip(": ")
-    if isinstance(exc, botocore.exceptions.NoCredentialsError):
-        return f"{exc}; configure AWS credentials for the account the app is deployed to"
-    return str(exc)
-
-
-def _error_code(exc: BaseException) -> str | None:
-    import botocore.exceptions
-
-    if isinstance(exc, botocore.exceptions.ClientError):
-        code = exc.response.get("Error", {}).get("Code")
-        return str(code) if code else None
-    return None
-
-
-def _aws_errors() -> tuple[type[BaseException], ...]:
-    import botocore.exceptions
-
-    return (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)
-
-
-# ---- reading the deployment ------------------------------------------------------------------------
-
-
-def _region_of(arn: str) -> str:
-    parts = arn.split(":", 5)
-    if len(parts) != 6 or not parts[3]:
-        raise RotationRefused(f"{arn!r} is not a regional ARN")
-    return parts[3]
-
-
-def _in_region(arn: str, region: str) -> str:
-    """A replica has the primary's ARN with its own region."""
-    parts = arn.split(":", 5)
-    parts[3] = region
-    return ":".join(parts)
-
-
-def _web_acl(arn: str) -> _WebAcl:
-    # arn:aws:wafv2:<region>:<account>:regional/webacl/<name>/<id>
-    resource = arn.split(":", 5)[-1].split("/")
-    if len(resource) != 4 or resource[:2] != ["regional", "webacl"]:
-        raise RotationRefused(f"{arn!r} is not a regional WAFv2 web ACL ARN")
-    return _WebAcl(arn, _region_of(arn), resource[2], resource[3])
-
-
-def _targets(deployment: Deployment) -> _Targets:
-    from ecommerce_constructs.regions import EDGE_REGION
-    from ecommerce_dev.deployment import DeploymentError
-
-    config = deployment.config
-    if not config.edge.enabled:
-        raise RotationRefused(
-            "the edge is disabled in the configuration: there is no origin secret to rotate"
-        )
-    try:
-        secret_arn = deployment.output(config.stack_name(config.primary), OUTPUT_SECRET_ARN)
-        web_acls = tuple(
-            _web_acl(deployment.output(config.stack_name(region), OUTPUT_WEB_ACL_ARN))
-            for region in config.regions
-        )
-        apis = {region: deployment.api_url(region) for region in config.regions}
-        distribution_id = deployment.output(config.edge_stack_name, OUTPUT_DISTRIBUTION_ID)
-    except DeploymentError as exc:
-        raise RotationRefused(str(exc)) from None
-    secret_region = _region_of(secret_arn)
-    # Every region that reads the secret locally: the other API regions, CloudFront's, and the
-    # witness region (its edge health checker).
-    witness = [config.witness_region] if config.multi_region and config.witness_region else []
-    replicas = sorted({*config.regions, EDGE_REGION, *witness} - {secret_region})
-    return _Targets(
-        secret_arn, secret_region, tuple(replicas), web_acls, apis, distribution_id, frozenset(config.regions)
-    )
-
-
-def _header_value(secret_string: str | None, where: str) -> tuple[dict[str, Any], str]:
-    try:
-        document = json.loads(secret_string or "")
-        value = document[SECRET_JSON_KEY]
-    except (ValueError, KeyError, TypeError):
-        raise _StepError(f"{where} is not JSON with a {SECRET_JSON_KEY} key") from None
-    if not isinstance(value, str) or not value:
-        raise _StepError(f"{where}: {SECRET_JSON_KEY} is not a non-empty string")
-    return document, value
-
-
-# ---- web ACL rule --------------------------------------------------------------------------------
-
-
-def _origin_statements(web_acl: dict[str, Any], name: str) -> list[dict[str, Any]]:
-    """The two ByteMatchStatements of rule AllowFromEdge (mutable views into ``web_acl``)."""
-    rule = next((r for r in web_acl.get("Rules", []) if r.get("Name") == WAF_RULE_NAME), None)
-    if rule is None:
-        raise _StepError(f"web ACL {name} has no rule {WAF_RULE_NAME}: deploy the regional stack first")
-    statements = rule.get("Statement", {}).get("OrStatement", {}).get("Statements", [])
-    matches = [s.get("ByteMatchStatement") for s in statements]
-    header = ORIGIN_HEADER.lower()
-    if len(matches) != 2 or not all(
-        m and m.get("FieldToMatch", {}).get("SingleHeader", {}).get("Name", "").lower() == header
-        for m in matches
-    ):
-        raise _StepError(
-            f"rule {WAF_RULE_NAME} of web ACL {name} is not OR(two ByteMatch on {header}); "
-            "deploy the regional stack of this version"
-        )
-    return [m for m in matches if m]
-
-
-def _search_string(statement: dict[str, Any]) -> str:
-    # SearchString is a blob: boto3 returns bytes.
-    value = statement.get("SearchString", b"")
-    return value.decode("utf-8", "replace") if isinstance(value, bytes | bytearray) else str(value)
-
-
-def _update_request(client: Any, web_acl: dict[str, Any], acl: _WebAcl, lock_token: str) -> dict[str, Any]:
-    """UpdateWebACL replaces the whole ACL: copy every field it accepts, so nothing else is reset."""
-    accepted = client.meta.service_model.operation_model("UpdateWebACL").input_shape.members
-    request = {key: value for key, value in web_acl.items() if key in accepted}
-    request.update(Name=acl.name, Id=acl.id, Scope="REGIONAL", LockToken=lock_token)
-    return request
-
-
-# ---- CloudFront origins --------------------------------------------------------------------------
-
-
-def _origin_headers(
-    distribution_config: dict[str, Any], origin_ids: Iterable[str]
-) -> dict[str, dict[str, Any]]:
-    """Origin id -> its X-Origin-Verify custom header item (a mutable view), for every origin that
-    carries the header: the region origins (``origin_ids``, which must exist and carry it) and any
-    other, such as the primary's ``<region>-health`` twin in the /health origin group."""
-    origins = {o["Id"]: o for o in distribution_config.get("Origins", {}).get("Items", [])}
-
-    def header_of(origin: dict[str, Any]) -> dict[str, Any] | None:
-        items = origin.get("CustomHeaders", {}).get("Items", [])
-        return next((h for h in items if h.get("HeaderName", "").lower() == ORIGIN_HEADER.lower()), None)
-
-    found: dict[str, dict[str, Any]] = {}
-    for origin_id in sorted(origin_ids):
-        origin = origins.get(origin_id)
-        if origin is None:
-            raise _StepError(f"the distribution has no origin {origin_id!r}: deploy the edge stack first")
-        if header_of(origin) is None:
-            raise _StepError(
-                f"origin {origin_id} adds no {ORIGIN_HEADER} header: deploy the edge stack first"
-            )
-    for origin_id in sorted(origins):
-        header = header_of(origins[origin_id])
-        if header is not None:
-            found[origin_id] = header
-    return found
-
-
-# ---- the rotation --------------------------------------------------------------------------------
 
 
 @dataclass
@@ -593,7 +361,7 @@ def rotate_origin_secret(
             got = run.client("wafv2", acl.region).get_web_acl(Name=acl.name, Scope="REGIONAL", Id=acl.id)
             statements = _origin_statements(got["WebACL"], acl.name)
             out.protect(*(_search_string(s) for s in statements))
-            return f"{acl.name}: rule {WAF_RULE_NAME} found"
+            return f"{acl.name}: rule {ORIGIN_WAF_RULE} found"
 
         return action
 
@@ -835,22 +603,19 @@ def rotate_origin_secret(
     return report
 
 
-# ---- status ----------------------------------------------------------------------------------------
-
-
 def rotation_status(
     deployment: Deployment, *, clients: ClientFactory | None = None, echo: Callable[[str], None] = print
 ) -> str:
     """Whether a rotation is in progress, from the secret's labels only (DescribeSecret: no value is
     read): ``staged`` when a version other than AWSCURRENT holds AWSPENDING (steps 1-6: do not deploy
     the regional stacks), ``promoted`` when AWSCURRENT also holds AWSPENDING (steps 7-10), ``none``."""
-    from ecommerce_dev.deployment import DeploymentError
+    from ecommerce_ops.deployment import DeploymentError
 
     config = deployment.config
     if not config.edge.enabled:
         raise RotationRefused("the edge is disabled in the configuration: there is no origin secret")
     try:
-        secret_arn = deployment.output(config.stack_name(config.primary), OUTPUT_SECRET_ARN)
+        secret_arn = deployment.output(config.stack_name(config.primary), Output.ORIGIN_SECRET_ARN)
     except DeploymentError as exc:
         raise RotationRefused(str(exc)) from None
     factory = clients or _boto3()
@@ -878,9 +643,6 @@ def rotation_status(
         "rotate-origin-secret`"
     )
     return "promoted"
-
-
-# ---- check -----------------------------------------------------------------------------------------
 
 
 def check_origin_protection(
@@ -933,80 +695,3 @@ def check_origin_protection(
     probe("through CloudFront", deployment.public_url(), {}, 200)
     out.echo("origin protection holds" if ok else "origin protection check FAILED")
     return ok
-
-
-# ---- commands (registered on the ``edge`` group by the CLI) ----------------------------------------
-
-
-def _load_deployment() -> Deployment:
-    from ecommerce_constructs.config import ConfigError, load_config
-    from ecommerce_dev.deployment import DeploymentError, read_deployment
-
-    try:
-        return read_deployment(load_config())
-    except (ConfigError, DeploymentError) as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-@click.command("rotate-origin-secret")
-@click.option(
-    "--no-wait-deployed",
-    is_flag=True,
-    help=(
-        "Stop after changing CloudFront's origin header instead of waiting for Deployed; "
-        "run the command again later to promote the new value and drop the old one."
-    ),
-)
-@click.option(
-    "--propagation-wait",
-    type=click.FloatRange(min=0),
-    default=75.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="Seconds between updating the web ACLs and CloudFront (WAF propagation).",
-)
-@click.option(
-    "--force",
-    is_flag=True,
-    help="Rotate even if the distribution is not Deployed or sends an unknown value (may block traffic).",
-)
-@click.option(
-    "--status",
-    "show_status",
-    is_flag=True,
-    help="Change nothing: say whether a rotation is in progress (a version other than AWSCURRENT "
-    "holds AWSPENDING: do not deploy the regional stacks).",
-)
-def rotate_origin_secret_command(
-    no_wait_deployed: bool, propagation_wait: float, force: bool, show_status: bool
-) -> None:
-    """Rotate the X-Origin-Verify secret without downtime: stage a new value (AWSPENDING), web ACLs
-    accept new and current, CloudFront sends new, then promote it and drop the old one; report each
-    step, exit 1 if any fails. Run it again to continue an interrupted rotation."""
-    deployment = _load_deployment()
-    if show_status:
-        try:
-            rotation_status(deployment, echo=click.echo)
-        except OriginSecretError as exc:
-            raise click.ClickException(str(exc)) from None
-        return
-    try:
-        report = rotate_origin_secret(
-            deployment,
-            propagation_wait=propagation_wait,
-            wait_deployed=not no_wait_deployed,
-            force=force,
-            echo=click.echo,
-        )
-    except OriginSecretError as exc:
-        raise click.ClickException(str(exc)) from None
-    raise SystemExit(0 if report.ok else 1)
-
-
-@click.command("check-origin")
-@click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds per request.")
-def check_origin_command(timeout: float) -> None:
-    """Check that each regional API refuses requests without the origin header (403) and answers
-    with it (200), and that CloudFront reaches them; exit 1 otherwise."""
-    ok = check_origin_protection(_load_deployment(), timeout=timeout, echo=click.echo)
-    raise SystemExit(0 if ok else 1)

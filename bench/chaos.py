@@ -27,7 +27,7 @@ Bounded in requests and in time; randomness is seeded (the verdict is determinis
 counts of faults are not: they depend on thread timing). ``ChaosConfig.small()`` runs in
 ``make test`` (tests/integration/test_chaos.py), ``ChaosConfig.large()`` under ``make chaos``.
 
-Usage: python -m ecommerce_dev.chaos [--large] [--seed N] [--json PATH]
+Usage: python -m bench.chaos [--large] [--seed N] [--json PATH]
 """
 
 from __future__ import annotations
@@ -52,11 +52,11 @@ from typing import Any
 
 import psycopg
 
+from bench.latency import ProxyProcess
 from ecommerce_dev.engine import LocalEngine
 from ecommerce_dev.events_relay import Disorder, LocalBus, MemoryDedupe, MemoryFailures, Relay
 from ecommerce_dev.identity import LocalIdentity, subject_for
 from ecommerce_dev.invoker import Environment, Reply, claims_for, order_body, plain_connector, quiet_handlers
-from ecommerce_dev.latency import ProxyProcess
 from handlers.db.migrate import apply_migrations
 from handlers.events.publisher import Publisher
 
@@ -1024,7 +1024,7 @@ def main(argv: list[str] | None = None) -> int:
     with _stderr_progress() as say:
         report = run_chaos(config, progress=say)
     data = report.as_dict()
-    data["command"] = "make chaos" if args.large else "python -m ecommerce_dev.chaos"
+    data["command"] = "make chaos" if args.large else "python -m bench.chaos"
     data["generated_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     text = json.dumps(data, indent=2) + "\n"
     if args.json:

@@ -34,10 +34,9 @@ from typing import Any
 import click
 
 from ecommerce_constructs.edge_routing import REGION_COORDINATES  # what router.js is given
+from handlers.contract import Output
 from handlers.infra import edge_state
 
-#: Output of the edge stack that names its KeyValueStore.
-KVS_OUTPUT = "EdgeDrainStoreArn"
 CACHE_ENV = "ECOMMERCE_CACHE_DIR"
 #: The regions `make dev` simulates (the first is the primary).
 LOCAL_REGIONS = ("us-east-1", "us-east-2")
@@ -321,7 +320,7 @@ def _edge_stack_output(config: Any, key: str) -> str:
     import botocore.exceptions
 
     from ecommerce_constructs.regions import EDGE_REGION
-    from ecommerce_dev.deployment import Deployment, DeploymentError
+    from ecommerce_ops.deployment import Deployment, DeploymentError
 
     make = cloudformation_client_factory or _cloudformation
 
@@ -353,7 +352,7 @@ def deployed_arn(config: Any, kvs_arn: str | None = None) -> tuple[str, bool]:
 
 
 def _lookup_arn(config: Any, account: str | None) -> str:
-    arn = _edge_stack_output(config, KVS_OUTPUT)
+    arn = _edge_stack_output(config, Output.EDGE_DRAIN_STORE_ARN)
     found = edge_state.KVS_ARN.fullmatch(arn)
     owner = account or (found.group(1) if found else None)
     if owner:
@@ -429,7 +428,7 @@ def _state_lines(target: Target, drained: Mapping[str, bool]) -> list[str]:
 def _reported() -> Iterator[None]:
     """Every expected failure becomes one line and exit status 1, never a traceback."""
     from ecommerce_constructs.config import ConfigError
-    from ecommerce_dev.deployment import DeploymentError
+    from ecommerce_ops.deployment import DeploymentError
 
     try:
         yield

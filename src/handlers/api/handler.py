@@ -1,4 +1,5 @@
-"""What both Lambda entry points share: the resolver, problem+json errors, logging and tracing.
+"""What every Lambda entry point shares: the resolver wiring, logging, tracing and metrics
+(problem documents: ``problems``; the caller and route authorization: ``caller``).
 
 One :class:`ApiHandler` is one Lambda execution environment: its own Powertools resolver (which
 keeps per-request state) and its own database connection. Lambda runs one per environment; tests
@@ -11,7 +12,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger
@@ -21,61 +22,25 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
-from pydantic import BaseModel
 
 from handlers import __version__, contract
 from handlers.contract import CUSTOMER
 from handlers.db import Database
 from handlers.settings import Settings
-from handlers.shop.domain import Caller, ShopError, Unauthenticated, Unavailable, refusal, require
+from handlers.shop.domain import Caller, ShopError, Unauthenticated, Unavailable, require
 from handlers.shop.repository import ShopRepository
 from handlers.shop.services import Shop
 
-from .models import FieldError, Problem
+from .caller import caller_of, denied
+from .models import FieldError
+from .problems import PROBLEM_RESPONSE, field_name, problem, shop_problem
 from .requests import check_body
 
-PROBLEM_JSON = contract.PROBLEM_MEDIA_TYPE
-#: An OpenAPI error response: a problem document.
-PROBLEM_RESPONSE: dict[str, Any] = {
-    "description": "Problem details (RFC 9457)",
-    "content": {PROBLEM_JSON: {"model": Problem}},
-}
 REGION_HEADER = contract.REGION_HEADER
-PROBLEM_BASE = contract.PROBLEM_TYPE_BASE
 MAX_BODY_BYTES = 256 * 1024
 # Leave time to answer before API Gateway's 29 s limit or the function timeout.
 DEADLINE_MARGIN_SECONDS = 1.0
 
-# HTTP status of every domain error code: the API layer's only knowledge of the domain's errors
-# (tests/integration/test_api.py checks that every ShopError subclass is listed).
-STATUS_OF: dict[str, int] = {
-    "unauthenticated": 401,
-    "forbidden": 403,
-    "profile-exists": 409,
-    "not-found": 404,
-    "invalid-order": 422,
-    "invalid-cursor": 400,
-    "invalid-value": 422,
-    "unknown-customer": 422,
-    "unknown-products": 422,
-    "insufficient-stock": 409,
-    "duplicate-email": 409,
-    "invalid-status-transition": 409,
-    "idempotency-key-reused": 422,
-    "database-unavailable": 503,
-    "busy": 503,
-}
-# Problems the HTTP layer itself raises.
-TITLES: dict[str, str] = {
-    "idempotency-key-missing": "Idempotency-Key header required",
-    "validation-error": "Request validation failed",
-    "malformed-json": "Malformed JSON body",
-    "malformed-body": "Malformed request body",
-    "unsupported-media-type": "Unsupported media type",
-    "payload-too-large": "Request body too large",
-    "route-not-found": "No such route",
-    "internal-error": "Internal error",
-}
 
 logger = Logger(service=contract.SERVICE_NAME)
 logging.getLogger("psycopg").setLevel(logging.ERROR)
@@ -91,75 +56,6 @@ T = TypeVar("T")
 _POWERTOOLS_LOCK = threading.Lock()
 
 
-def problem(
-    code: str,
-    status: int,
-    detail: str,
-    *,
-    title: str | None = None,
-    errors: list[FieldError] | None = None,
-    headers: Mapping[str, str] = {},
-) -> Response[str]:
-    body = Problem(
-        type=PROBLEM_BASE + code, title=title or TITLES[code], status=status, detail=detail, errors=errors
-    )
-    return Response(
-        status_code=status,
-        content_type=PROBLEM_JSON,
-        body=body.model_dump_json(exclude_none=True),
-        headers=dict(headers),
-    )
-
-
-def shop_problem(error: ShopError) -> Response[str]:
-    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, Unavailable) else {}
-    errors = [FieldError(field=error.field, message=error.detail)] if error.field else None
-    return problem(
-        error.code, STATUS_OF[error.code], error.detail, title=error.title, errors=errors, headers=headers
-    )
-
-
-def json_response(status: int, model: BaseModel | None, headers: Mapping[str, str] = {}) -> Response[str]:
-    return Response(
-        status_code=status,
-        content_type="application/json",
-        body=model.model_dump_json() if model is not None else "",
-        headers=dict(headers),
-    )
-
-
-def _field_name(location: tuple[Any, ...]) -> str:
-    # Powertools prefixes where the value came from ("body", "query", "path", "header").
-    parts = [str(part) for part in location]
-    if parts and parts[0] in {"body", "query", "path", "header"}:
-        parts = parts[1:]
-    return ".".join(parts) or "body"
-
-
-def caller_of(event: Mapping[str, Any], operator_issuer: str) -> Caller:
-    """The identity API Gateway's Cognito authorizer verified, from the claims it passes on in
-    ``requestContext.authorizer.claims`` (never from the body). No claims: anonymous.
-
-    The authorizer trusts two pools (customers', operators'); it has checked the token's signature
-    against the issuing pool's keys, so ``iss`` names the pool that signed it. A caller is an
-    operator only when that is the operators' pool (MFA required there): a group name, which a
-    customer pool's admin could also hand out, grants nothing. API Gateway REST passes every claim
-    as a string, so ``email_verified`` is ``"true"`` or ``"false"``.
-    """
-    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
-    claims = authorizer.get("claims") or {}
-    subject = claims.get("sub") or None
-    if subject is None:
-        return Caller()
-    verified = claims.get("email_verified")
-    return Caller(
-        subject=str(subject),
-        email=claims.get("email") or None,
-        operator=bool(operator_issuer) and claims.get("iss") == operator_issuer,
-        email_verified=verified is True or verified == "true",
-    )
-
-
 def _result(response: Response[str]) -> dict[str, Any]:
     """A proxy result for an answer given before the resolver runs."""
     return {
@@ -168,12 +64,6 @@ def _result(response: Response[str]) -> dict[str, Any]:
         "body": response.body,
         "isBase64Encoded": False,
     }
-
-
-def _denied(route: contract.Route | None, caller: Caller) -> ShopError | None:
-    """The route's access rule before the body is read (API Gateway already refused calls without a
-    valid token): the domain's one decision, :func:`handlers.shop.domain.refusal`."""
-    return None if route is None else refusal(route.access, caller)
 
 
 def _powertools_rule(path: str) -> str:
@@ -294,10 +184,10 @@ class ApiHandler:
         self.caller = caller_of(event, self.settings.operator_issuer)
         body = event.get("body") or ""
         rejection = None
-        denied = _denied(route, self.caller)
-        if denied is not None:
-            result = _result(shop_problem(denied))
-            if isinstance(denied, Unauthenticated):
+        refused = denied(route, self.caller)
+        if refused is not None:
+            result = _result(shop_problem(refused))
+            if isinstance(refused, Unauthenticated):
                 result["headers"]["WWW-Authenticate"] = "Bearer"
         elif len(body.encode() if isinstance(body, str) else body) > MAX_BODY_BYTES:
             result = _result(
@@ -354,7 +244,7 @@ class ApiHandler:
                     "double-order",
                 )
             fields = [
-                FieldError(field=_field_name(tuple(e.get("loc", ()))), message=str(e.get("msg")))
+                FieldError(field=field_name(tuple(e.get("loc", ()))), message=str(e.get("msg")))
                 for e in errors
             ]
             listed = ", ".join(sorted({f.field for f in fields}))

@@ -1,7 +1,7 @@
 """``ecommerce dsql-lint``: DSQL violations in SQL files, from two linters merged into one report.
 
 AWS's own linter (``dsql-lint``, awslabs/aurora-dsql-tools) judges the grammar; its findings are
-reported as ``aws/<rule_id>``. The guard's rules (`ecommerce_dev.guard`, the same ones the local
+reported as ``aws/<rule_id>``. The guard's rules (`ecommerce_ops.dsql_rules`, the same ones the local
 database enforces) add what a grammar check cannot see: transactions (one DDL per transaction, no
 DDL/DML mix inside BEGIN ... COMMIT), row and size limits where the SQL shows them (INSERT ... VALUES),
 isolation settings, and the documented rules dsql-lint lacks. When both report the same problem on the
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
 
-from ecommerce_dev.guard import Control, Statement, analyze, check_script
+from ecommerce_ops.dsql_rules import Control, Statement, analyze, check_script
 
 SYNTAX: Final = "syntax"
 ERROR: Final = "error"

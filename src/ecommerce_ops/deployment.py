@@ -9,6 +9,7 @@ from typing import Any
 
 from ecommerce_constructs.config import EcommerceConfig
 from ecommerce_constructs.regions import EDGE_REGION
+from handlers.contract import Output
 
 
 class DeploymentError(Exception):
@@ -31,13 +32,19 @@ class Deployment:
             ) from None
 
     def api_url(self, region: str) -> str:
-        return self.output(self.config.stack_name(region), "EcommerceApiEndpoint")
+        return self.output(self.config.stack_name(region), Output.API_ENDPOINT)
 
     def identity(self) -> tuple[str, str, str]:
         """(region, user pool id, Tools client id) of the pool the APIs trust (the primary stack's)."""
         stack = self.config.stack_name(self.config.primary)
-        pool = self.output(stack, "UserPoolId")
-        return pool.split("_", 1)[0], pool, self.output(stack, "ToolsClientId")
+        pool = self.output(stack, Output.USER_POOL_ID)
+        return pool.split("_", 1)[0], pool, self.output(stack, Output.TOOLS_CLIENT_ID)
+
+    def operator_identity(self) -> tuple[str, str, str]:
+        """(region, user pool id, app client id) of the operators' pool (the primary stack's)."""
+        stack = self.config.stack_name(self.config.primary)
+        pool = self.output(stack, Output.OPERATOR_POOL_ID)
+        return pool.split("_", 1)[0], pool, self.output(stack, Output.OPERATOR_CLIENT_ID)
 
     def origin_headers(self, client: Callable[[str], Any] | None = None) -> dict[str, str]:
         """The header CloudFront adds to origin requests, for calling a regional API directly
@@ -48,18 +55,20 @@ class Deployment:
 
         import boto3
 
-        from ecommerce_dev.origin_secret import ORIGIN_HEADER, OUTPUT_SECRET_ARN, SECRET_JSON_KEY
+        from handlers.contract import ORIGIN_HEADER, ORIGIN_SECRET_JSON_KEY
 
-        arn = self.output(self.config.stack_name(self.config.primary), OUTPUT_SECRET_ARN)
+        arn = self.output(self.config.stack_name(self.config.primary), Output.ORIGIN_SECRET_ARN)
         region = arn.split(":")[3]
         make = client or (lambda r: boto3.client("secretsmanager", region_name=r))
-        value = json.loads(make(region).get_secret_value(SecretId=arn)["SecretString"])[SECRET_JSON_KEY]
+        value = json.loads(make(region).get_secret_value(SecretId=arn)["SecretString"])[
+            ORIGIN_SECRET_JSON_KEY
+        ]
         return {ORIGIN_HEADER: str(value)}
 
     def public_url(self) -> str:
         """The shop's entry point: the CloudFront domain, or the primary API without the edge."""
         if self.config.edge.enabled:
-            return "https://" + self.output(self.config.edge_stack_name, "EcommerceDistributionDomainName")
+            return "https://" + self.output(self.config.edge_stack_name, Output.DISTRIBUTION_DOMAIN_NAME)
         return self.api_url(self.config.primary)
 
 
