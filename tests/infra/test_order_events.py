@@ -205,3 +205,28 @@ def test_cfn_lint_accepts_the_template() -> None:
         if m.rule.id != "W3005"
     ]
     assert findings == []
+
+
+def test_the_docs_example_rule_synthesizes_as_printed() -> None:
+    """docs/events.md's rule to an SQS queue, run as printed against an OrderEvents of a test stack."""
+    import re
+    from pathlib import Path
+
+    from aws_cdk import App, Environment, Stack
+
+    from ecommerce_constructs import DsqlChangeStream, DsqlCluster, OrderEvents
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "events.md").read_text(encoding="utf-8")
+    [code] = re.findall(r"```python\n(.*?)```", text, re.DOTALL)
+    app = App(context={"aws:cdk:bundling-stacks": []})
+    stack = Stack(app, "consumer", env=Environment(account="123456789012", region="us-east-1"))
+    cluster = DsqlCluster.from_cluster_identifier(stack, "Db", "abcdefghijklmnopqrstuvwxyz")
+    order_events = OrderEvents(
+        stack, "Events", change_stream=DsqlChangeStream(stack, "Stream", cluster=cluster)
+    )
+    exec(compile(code, "docs/events.md", "exec"), {"stack": stack, "order_events": order_events})
+    template = Template.from_stack(stack)
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {"EventPattern": {"source": ["ecommerce.shop"], "detail-type": ["OrderCancelled"]}},
+    )
