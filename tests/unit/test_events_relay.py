@@ -10,8 +10,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from ecommerce_ops.cli import main
 from ecommerce_dev.events_relay import Change, Disorder, LocalBus, cdc_records, parse_columns
+from ecommerce_ops.cli import main
 from handlers.events.publisher import BusEvent, decode, parse
 
 EVENT_ID = "0b7c3c44-4a55-4d0e-9d4c-2f0b1c1f9b11"
