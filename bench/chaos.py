@@ -54,9 +54,11 @@ import psycopg
 
 from bench.latency import ProxyProcess
 from ecommerce_dev.engine import LocalEngine
+from ecommerce_dev.events_relay import Disorder, LocalBus, MemoryDedupe, MemoryFailures, Relay
 from ecommerce_dev.identity import LocalIdentity, subject_for
 from ecommerce_dev.invoker import Environment, Reply, claims_for, order_body, plain_connector, quiet_handlers
 from handlers.db.migrate import apply_migrations
+from handlers.events.publisher import Publisher
 
 REGIONS = ("us-east-1", "us-east-2")
 APP_PREFIX = "chaos-"
@@ -296,11 +298,20 @@ class _Run:
         self.config = config
         self.directory = directory
         self.rng = random.Random(config.seed)  # noqa: S311 - a fault schedule, not a secret
-        self.engine = LocalEngine.start(directory / "engine", durable=False)
+        # wal_level = logical: the events relay reads the outbox as make dev's does (check_events).
+        self.engine = LocalEngine.start(directory / "engine", durable=False, logical=True)
         self.dsn = self.engine.create_database("chaos")
         apply_migrations(lambda: self.engine.connect(dsn=self.dsn, autocommit=True), poll_interval=0.01)
         with psycopg.connect(self.dsn, autocommit=True) as conn:
             conn.execute(FAULT_SCHEMA.encode())
+        self.bus = LocalBus()
+        self.event_failures = MemoryFailures()
+        self.relay = Relay(
+            lambda: psycopg.connect(self.dsn, autocommit=True),  # the current dsn, also after a restart
+            Publisher(self.bus, MemoryDedupe(), self.event_failures),
+            disorder=Disorder(duplicate=0.3, shuffle=1.0, rng=random.Random(config.seed)),  # noqa: S311
+        )
+        self.relay.ensure_slot()
         self.identity = LocalIdentity.open(directory)
         self.proxies = {region: ProxyProcess(self.dsn) for region in REGIONS}
         for proxy in self.proxies.values():
@@ -438,12 +449,25 @@ class _Run:
             started = time.monotonic()
             self.engine.stop()
             time.sleep(0.3)
-            self.engine = LocalEngine.start(self.directory / "engine", durable=False)
+            self.engine = LocalEngine.start(self.directory / "engine", durable=False, logical=True)
             self.dsn = self.engine.dsn_for("chaos")
             for proxy in self.proxies.values():
                 proxy.set_target(self.dsn)
             self.faults["restart"] += 1
             self.restart_seconds.append(round(time.monotonic() - started, 2))
+
+    def drain_events(self, timeout: float = 20.0) -> list[dict[str, Any]]:
+        """Relay every committed outbox row to the local bus (with DSQL's duplicates and reordering),
+        until the bus holds as many events as the outbox has rows, or ``timeout`` passed."""
+        deadline = time.monotonic() + timeout
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            row = conn.execute("SELECT count(*) FROM outbox").fetchone()
+        expected = int(row[0]) if row else 0
+        while True:
+            self.relay.poll()
+            if len(self.bus.events) >= expected or time.monotonic() > deadline:
+                return list(self.bus.events)
+            time.sleep(0.1)
 
     def fault_plan(self) -> list[tuple[int, str]]:
         """(request count, fault) pairs: when the load has issued that many requests, inject it."""
@@ -707,6 +731,52 @@ def check_database(conn: psycopg.Connection[Any]) -> list[Invariant]:
     return results
 
 
+def check_events(
+    conn: psycopg.Connection[Any], events: list[dict[str, Any]], failures: list[tuple[str, dict[str, Any]]]
+) -> list[Invariant]:
+    """The events the local bus received (docs/events.md): every committed order exactly one
+    OrderPlaced, every cancelled one exactly one OrderCancelled, nothing for rolled-back work, and
+    the bus saw each outbox row once."""
+    orders = dict(conn.execute("SELECT order_id::text, status FROM orders").fetchall())
+    outbox = {str(r[0]) for r in conn.execute("SELECT event_id FROM outbox").fetchall()}
+    counts = Counter((e["detail"]["entityId"], e["detail-type"]) for e in events)
+    placed_wrong = [o for o in orders if counts[(o, "OrderPlaced")] != 1]
+    cancelled_wrong = [
+        o
+        for o, status in orders.items()
+        if counts[(o, "OrderCancelled")] != (1 if status == "cancelled" else 0)
+    ]
+    phantom = sorted(
+        {e["detail"]["entityId"] for e in events if e["detail-type"].startswith("Order")} - set(orders)
+    )
+    ids = [e["detail"]["eventId"] for e in events]
+    duplicated = [i for i, n in Counter(ids).items() if n > 1]
+    mismatched = sorted(outbox ^ set(ids))
+    return [
+        Invariant(
+            "events: every committed order exactly one OrderPlaced",
+            not placed_wrong,
+            f"{len(placed_wrong)} violation(s): {placed_wrong[:5]}",
+        ),
+        Invariant(
+            "events: every cancelled order exactly one OrderCancelled, other orders none",
+            not cancelled_wrong,
+            f"{len(cancelled_wrong)} violation(s): {cancelled_wrong[:5]}",
+        ),
+        Invariant(
+            "events: nothing for rolled-back work",
+            not phantom,
+            f"{len(phantom)} event(s) of orders that do not exist: {phantom[:5]}",
+        ),
+        Invariant(
+            "events: the bus saw every outbox row once and nothing else",
+            not duplicated and not mismatched and not failures,
+            f"{len(duplicated)} duplicated, {len(mismatched)} missing or extra, {len(failures)} failed: "
+            f"{(duplicated + mismatched)[:5]} {[reason for reason, _ in failures[:3]]}",
+        ),
+    ]
+
+
 def check_outcomes(conn: psycopg.Connection[Any], run: _Run) -> list[Invariant]:
     """Every answer a client saw agrees with the database."""
     records = {
@@ -851,9 +921,11 @@ def run_chaos(config: ChaosConfig, *, progress: Callable[[str], None] | None = N
             faults = _fault_counts(run)
             run.resolve()
             run.quiesce()
+            events = run.drain_events()
             with psycopg.connect(run.dsn, autocommit=True) as conn:
                 invariants = check_database(conn)
                 invariants += check_outcomes(conn, run)
+                invariants += check_events(conn, events, run.event_failures.sent)
                 database = _database_counts(conn)
             deadline_invariant, deadline_details = check_deadlines(run)
             invariants.append(deadline_invariant)

@@ -3,7 +3,8 @@
 The root holds the constructs, their interfaces and their props, nothing else:
 
 - ``DsqlCluster`` (``IDsqlCluster``; ``IClusterAttributes`` accepts an ``aws_dsql_alpha.ICluster``)
-  and ``DatabaseSetup``, the schema and database roles;
+  and ``DatabaseSetup``, the schema and database roles; ``DsqlChangeStream`` (DSQL change data
+  capture into Kinesis) and ``OrderEvents``, the outbox's events on an EventBridge bus;
 - ``EcommerceApi`` (``FunctionSettings``, ``OrderStrategy``) and ``ShopIdentity``
   (``IShopIdentity``), the user pool the APIs trust;
 - ``GlobalEdge`` (``EdgeOrigin``) with ``OriginSecret`` and ``OriginGuard``, which let only
@@ -28,6 +29,8 @@ _EXPORTS = {
     "IDsqlCluster": ".dsql_cluster",
     "IClusterAttributes": ".dsql_cluster",
     "DatabaseSetup": ".database_setup",
+    "DsqlChangeStream": ".dsql_change_stream",
+    "OrderEvents": ".order_events",
     "ShopIdentity": ".identity",
     "IShopIdentity": ".identity",
     "EcommerceApi": ".ecommerce_api",

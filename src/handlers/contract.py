@@ -71,6 +71,17 @@ class DsqlClusterProperty:
     ADMIN_ROLE_ARNS: Final = "AdminRoleArns"
 
 
+class DsqlStreamProperty:
+    """Properties of ``Custom::DsqlStream`` (the DsqlChangeStream construct writes them, the handler
+    handlers/infra/dsql_stream.py reads them)."""
+
+    REGION: Final = "Region"
+    CLUSTER_IDENTIFIER: Final = "ClusterIdentifier"
+    KINESIS_STREAM_ARN: Final = "KinesisStreamArn"
+    ROLE_ARN: Final = "RoleArn"
+    TAGS: Final = "Tags"
+
+
 class DatabaseSetupProperty:
     """Properties of ``Custom::DatabaseSetup`` (the construct writes them, the handler reads them)."""
 

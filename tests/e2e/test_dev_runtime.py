@@ -295,6 +295,46 @@ def test_printed_curl_commands_work_as_printed(dev: Dev) -> None:
     assert outputs[5].lower().strip() == "x-edge-region: us-east-2"  # Chicago is nearer Ohio
 
 
+def test_the_banners_events_command_shows_a_catalog_change_within_2_seconds(dev: Dev) -> None:
+    """make dev's relay: the banner's `ecommerce dev events` command, as printed, prints the event of a
+    product created through the API (EventBridge's shape), with and without --follow."""
+    [line] = [line for line in dev.text().splitlines() if line.strip().startswith("events ")]
+    command = line.strip().removeprefix("events").split("   (", 1)[0].strip()
+    assert command.endswith(" events --follow")
+    token = LocalIdentity.open(dev.data_dir).issue(email="operator@example.com", operator=True)
+    body = json.dumps({"name": "Relayed", "price": "1.00", "stock_quantity": 1, "category": "Events"})
+    request = urllib.request.Request(
+        f"{dev.url(1)}/products",
+        data=body.encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        product = json.loads(response.read())["product_id"]
+    once = command.removesuffix(" --follow")
+    deadline = time.monotonic() + 2.0
+    while True:
+        printed = subprocess.run(["bash", "-c", once], capture_output=True, text=True, timeout=30)
+        assert printed.returncode == 0, printed.stderr
+        mine = [json.loads(out) for out in printed.stdout.splitlines() if product in out]
+        if mine or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert [(e["source"], e["detail-type"], e["detail"]["entityId"]) for e in mine] == [
+        ("ecommerce.shop", "ProductCreated", product)
+    ]
+    assert mine[0]["detail"]["region"] == "us-east-2" and {"id", "time", "detail"} <= set(mine[0])
+    follow = subprocess.Popen(["bash", "-c", f"exec {command}"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert follow.stdout is not None
+        first = follow.stdout.readline()
+        assert json.loads(first)["source"] == "ecommerce.shop"
+        assert follow.poll() is None  # still following
+    finally:
+        follow.send_signal(signal.SIGINT)
+        follow.wait(10)
+
+
 def raw_http(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
     """Send these bytes as they are (no client library to tidy them up) and read the answer."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:

@@ -50,7 +50,8 @@ MAX_ZIPPED = 15 * 2**20
 
 
 def bundles(assembly: Path) -> tuple[Path, Path]:
-    """(the API's bundle, the edge health checker's: the same handlers plus boto3 and the CRT)."""
+    """(the API's bundle, the edge health checker's: the same handlers plus boto3 and the CRT). The
+    events publisher's bundle (the same handlers with other botocore models) is events_bundle's."""
     # Only the assets this synth's manifests name: a developer's cdk.out keeps older ones.
     current = {
         source["source"]["path"]
@@ -58,9 +59,28 @@ def bundles(assembly: Path) -> tuple[Path, Path]:
         for source in json.loads(manifest.read_text())["files"].values()
     }
     found = [assembly / name for name in sorted(current) if (assembly / name / "handlers").is_dir()]
-    (api,) = [path for path in found if not (path / "awscrt").exists()]
+    (api,) = [p for p in found if not (p / "awscrt").exists() and (p / "botocore/data/dsql").is_dir()]
     (crt,) = [path for path in found if (path / "awscrt").exists()]
     return api, crt
+
+
+def events_bundle(assembly: Path) -> Path:
+    current = {
+        source["source"]["path"]
+        for manifest in assembly.glob("*.assets.json")
+        for source in json.loads(manifest.read_text())["files"].values()
+    }
+    found = [assembly / name for name in sorted(current) if (assembly / name / "handlers").is_dir()]
+    (publisher,) = [p for p in found if (p / "botocore/data/events").is_dir()]
+    return publisher
+
+
+def test_the_events_publisher_bundle_keeps_only_the_models_it_calls(assembly: Path) -> None:
+    bundle = events_bundle(assembly)
+    models = sorted(p.name for p in (bundle / "botocore" / "data").iterdir() if p.is_dir())
+    assert models == ["dynamodb", "events", "sqs"]
+    assert (bundle / "handlers" / "events" / "aws.py").is_file()
+    assert not (bundle / "ecommerce_dev").exists() and not (bundle / "awscrt").exists()
 
 
 def test_the_health_checker_bundle_carries_the_crt_for_sigv4a(assembly: Path) -> None:
@@ -91,7 +111,7 @@ def test_lambda_bundle_is_trimmed_and_within_budget(assembly: Path, tmp_path: Pa
     assert not [p for p in files if p.name in ("RECORD", "INSTALLER") or p.suffix == ".pyi"]
     assert not (bundle / "bin").exists()
     if bundling.bytecode_interpreter() is not None:
-        assert (bundle / "handlers" / "api" / "__pycache__" / "common.cpython-313.pyc").is_file()
+        assert (bundle / "handlers" / "api" / "__pycache__" / "handler.cpython-313.pyc").is_file()
     unzipped = sum(p.stat().st_size for p in files)
     archive = Path(shutil.make_archive(str(tmp_path / "bundle"), "zip", bundle))
     assert unzipped <= MAX_UNZIPPED, f"{unzipped / 2**20:.1f} MiB unzipped"

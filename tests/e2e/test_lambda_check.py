@@ -7,6 +7,7 @@ TLS endpoint in front of the embedded PostgreSQL and fakes of the AWS APIs it ca
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import platform
@@ -28,6 +29,7 @@ from cryptography.hazmat.primitives import hashes
 
 from api_support import JOHN_EMAIL, api_event
 from api_support import test_identity as local_user_pool
+from cdc_records import cdc, kinesis, outbox_row
 from cdk_support import ACCOUNT, CDK_JSON, CONFIG
 from ecommerce_constructs import bundling
 from ecommerce_constructs.app import build
@@ -36,6 +38,7 @@ from ecommerce_constructs.database_setup import schema_version
 from ecommerce_constructs.testing import cdk_json_context
 from ecommerce_dev.engine import LocalEngine
 from fakes.dsql_control_plane import FakeDsql, _route
+from fakes.json_services import JsonServices
 from fakes.keyvaluestore import _ROUTES as KVS_ROUTES
 from fakes.keyvaluestore import FakeKeyValueStore
 from fakes.secretsmanager import FakeSecretsManager
@@ -69,6 +72,11 @@ EXERCISED = {
     "handlers.infra.dsql_cluster.on_event",
     "handlers.infra.dsql_cluster.is_complete",
     "handlers.infra.edge_health.handler",
+    "handlers.infra.dsql_stream.on_event",
+    "handlers.infra.dsql_stream.is_complete",
+    "handlers.events.aws.handler",
+    "handlers.infra.backup_opt_in.on_event",
+    "handlers.maintenance.prune.handler",
 }
 
 
@@ -196,7 +204,10 @@ def set_up(
     process = processes[0]
     try:
         assert all(p.init["init"]["ok"] for p in processes), [p.init for p in processes]
-        roles = {name: [f"arn:aws:iam::{ACCOUNT}:role/{name}-fn"] for name in ("browse", "catalog", "orders")}
+        roles = {
+            name: [f"arn:aws:iam::{ACCOUNT}:role/{name}-fn"]
+            for name in ("browse", "catalog", "orders", "prune")
+        }
         event = custom_resource_event(
             "Create",
             "Custom::DatabaseSetup",
@@ -304,8 +315,15 @@ def test_each_function_trusts_the_amazon_roots_inside_its_asset(
     functions: dict[str, LambdaFunction], interpreter: str, log_dir: Path
 ) -> None:
     for handler, function in functions.items():
-        if handler.startswith("handlers.infra.dsql_cluster"):
-            continue  # control plane only: botocore's own TLS, no database connection
+        if handler.startswith(
+            (
+                "handlers.infra.dsql_cluster",
+                "handlers.infra.dsql_stream",
+                "handlers.events",
+                "handlers.infra.backup_opt_in",
+            )
+        ):
+            continue  # AWS APIs only: botocore's own TLS, no database connection
         stand_ins = {"DSQL_ENDPOINT": endpoint(function.region), "KVS_ARN": "x", "REGIONS": "[]"}
         process = LambdaProcess(
             function,
@@ -431,6 +449,99 @@ def test_dsql_only_statements_are_translated() -> None:
     assert translate("SELECT 1") == "SELECT 1"
 
 
+def test_the_pruning_job_deletes_due_rows_as_its_own_role_over_tls(
+    set_up: dict[str, Any],
+    functions: dict[str, LambdaFunction],
+    interpreter: str,
+    database: str,
+    proxy: TlsPostgresProxy,
+    test_ca: CertificateAuthority,
+    log_dir: Path,
+) -> None:
+    """The scheduled job's asset, as EventBridge invokes it: expired idempotency records and old
+    outbox rows go, logged in as the pruning role the deploy-time setup created."""
+    with psycopg.connect(database, autocommit=True) as admin:
+        admin.execute(
+            "INSERT INTO idempotency_records (scope, idempotency_key, request_hash, status, "
+            "response_status, response_body, created_at, expires_at) "
+            "SELECT 'lambda-check', 'due-' || i, 'h', "
+            "'completed', 201, '{}', now() - interval '2 days', now() - interval '1 hour' "
+            "FROM generate_series(1, 30) AS i"
+        )
+    function = functions["handlers.maintenance.prune.handler"]
+    process = LambdaProcess(
+        function,
+        interpreter,
+        environment=resolved(function, {"DSQL_ENDPOINT": endpoint(function.region)}),
+        extra=database_reach(proxy, test_ca),
+        log=log_dir / "prune.log",
+    )
+    try:
+        scheduled = {"version": "0", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+        answer = process.invoke(scheduled)
+        assert answer.ok, answer.error
+        assert answer.result["tables"]["idempotency_records"] >= 30 and answer.result["still_due"] == 0
+        assert not answer.writes_refused and not answer.host_reads, answer
+    finally:
+        process.close()
+    assert "ecommerce_prune" in proxy.seen.users
+
+
+def test_the_backup_opt_in_check_and_enable_through_the_backup_api(
+    functions: dict[str, LambdaFunction], interpreter: str, log_dir: Path
+) -> None:
+    """Custom::BackupOptIn's asset against a botocore-model-validated AWS Backup: `check` fails the
+    deploy naming the fixing command, `enable` opts the region in, keeping other resource types."""
+    import re
+
+    from fakes.backup import _ROUTES as BACKUP_ROUTES
+    from fakes.backup import FakeBackup
+
+    fake = FakeBackup(account=ACCOUNT)
+    fake.opt_in[REGION] = {"Aurora": True}
+
+    def answer(region: str, request: Any) -> Any:
+        path = urlsplit(request.url).path
+        name = next(
+            (
+                op
+                for method, pattern, op in BACKUP_ROUTES
+                if method == request.method and re.fullmatch(pattern, path)
+            ),
+            "Unknown",
+        )
+        return fake._on_send(region, request, event_name=f"before-send.backup.{name}")
+
+    front = AwsFront("backup.{region}.amazonaws.com", answer)
+    function = functions["handlers.infra.backup_opt_in.on_event"]
+    process = LambdaProcess(
+        function,
+        interpreter,
+        environment=resolved(function, {}),
+        extra={"AWS_ENDPOINT_URL_BACKUP": front.url},
+        log=log_dir / "backup-opt-in.log",
+    )
+
+    def create(mode: str) -> Any:
+        return process.invoke(
+            custom_resource_event("Create", "Custom::BackupOptIn", {"Region": REGION, "Mode": mode})
+        )
+
+    try:
+        refused = create("check")
+        assert not refused.ok and "update-region-settings" in json.dumps(refused.error), refused
+        enabled = create("enable")
+        assert enabled.ok and enabled.result["Data"]["Outcome"] == "enabled", enabled.error
+        again = create("check")
+        assert again.ok and again.result["Data"]["Outcome"] == "opted-in", again.error
+        assert not again.writes_refused and not again.host_reads, again
+    finally:
+        process.close()
+        front.close()
+    assert not front.errors, front.errors
+    assert fake.opt_in[REGION] == {"Aurora": True, "DSQL": True}
+
+
 # ------------------------------------------------------------------------- the cluster custom resource
 @pytest.fixture(scope="module")
 def dsql_front() -> Iterator[tuple[FakeDsql, AwsFront]]:
@@ -496,6 +607,101 @@ def test_the_cluster_handler_creates_and_completes_through_the_control_plane(
     assert not front.errors, front.errors
     assert [c.identifier for c in fake.find(REGION)] == [created.result["PhysicalResourceId"]]
     assert polled.result["Data"]["Endpoint"].endswith(f".dsql.{REGION}.on.aws")
+
+
+def test_the_stream_handler_creates_completes_and_deletes_through_the_control_plane(
+    functions: dict[str, LambdaFunction],
+    interpreter: str,
+    dsql_front: tuple[FakeDsql, AwsFront],
+    log_dir: Path,
+) -> None:
+    fake, front = dsql_front
+    cluster = fake.client(REGION).create_cluster(deletionProtectionEnabled=False)["identifier"]
+    fake.settle()
+    reach = {"AWS_ENDPOINT_URL_DSQL": front.url}
+    processes = [
+        LambdaProcess(f, interpreter, environment=resolved(f, {}), extra=reach, log=log_dir / "stream.log")
+        for f in (
+            functions["handlers.infra.dsql_stream.on_event"],
+            functions["handlers.infra.dsql_stream.is_complete"],
+        )
+    ]
+    properties = {
+        "Region": REGION,
+        "ClusterIdentifier": cluster,
+        "KinesisStreamArn": f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/lambda-check",
+        "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/lambda-check-stream",
+    }
+    physical = ""
+    try:
+        for kind in ("Create", "Delete"):
+            event = custom_resource_event(kind, "Custom::DsqlStream", properties)
+            if kind == "Delete":
+                event["PhysicalResourceId"] = physical
+            started = processes[0].invoke(event)
+            assert started.ok, started.error
+            physical = started.result["PhysicalResourceId"]
+            event |= started.result
+            for _ in range(20):
+                polled = processes[1].invoke(event)
+                assert polled.ok, polled.error
+                if polled.result["IsComplete"]:
+                    break
+            else:
+                pytest.fail(f"the stream's {kind} never completed")
+            assert not polled.writes_refused and not polled.host_reads, polled
+            if kind == "Create":
+                assert polled.result["Data"]["Arn"] == physical
+                assert [s.status for s in fake.streams.values()] == ["ACTIVE"]
+    finally:
+        for process in processes:
+            process.close()
+    assert not front.errors, front.errors
+    assert fake.streams == {}
+
+
+# --------------------------------------------------------------------------------- the events publisher
+def test_the_publisher_puts_events_claims_ids_and_sends_poison_through_the_aws_apis(
+    functions: dict[str, LambdaFunction], interpreter: str, log_dir: Path
+) -> None:
+    queue = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/failures"
+    aws = JsonServices(buses={"lambda-check-bus"}, tables={"dedupe": {}}, queues={queue: []})
+    hosts = {"events": "events.{region}.amazonaws.com", "dynamodb": "dynamodb.{region}.amazonaws.com",
+             "sqs": "sqs.{region}.amazonaws.com"}  # fmt: skip
+    fronts = {
+        service: AwsFront(host, functools.partial(aws.answer, service)) for service, host in hosts.items()
+    }
+    function = functions["handlers.events.aws.handler"]
+    environment = resolved(
+        function, {"EVENT_BUS_NAME": "lambda-check-bus", "DEDUPE_TABLE": "dedupe", "FAILURE_QUEUE_URL": queue}
+    )
+    # botocore's service-specific endpoint variables are named by service id (EventBridge's is
+    # "EventBridge", not its endpoint prefix).
+    ids = {"events": "EVENTBRIDGE", "dynamodb": "DYNAMODB", "sqs": "SQS"}
+    reach = {f"AWS_ENDPOINT_URL_{ids[service]}": front.url for service, front in fronts.items()}
+    process = LambdaProcess(
+        function, interpreter, environment=environment, extra=reach, log=log_dir / "events.log"
+    )
+    rows = [outbox_row() for _ in range(3)]
+    records = [kinesis(cdc(row), i) for i, row in enumerate(rows, 1)]
+    poison = kinesis({"type": "chunked", "op": "c", "before": None, "after": None, "source": {}}, 9)
+    try:
+        answer = process.invoke({"Records": [*records, records[0], poison]})
+        assert answer.ok, answer.error
+        assert answer.result == {"batchItemFailures": []}
+        again = process.invoke({"Records": records})  # a redelivery
+        assert again.ok and again.result == {"batchItemFailures": []}, again.error
+        assert not answer.writes_refused and not answer.host_reads, answer
+    finally:
+        process.close()
+        for front in fronts.values():
+            front.close()
+    for front in fronts.values():
+        assert not front.errors, front.errors
+    assert sorted(json.loads(e["Detail"])["eventId"] for e in aws.events) == sorted(
+        r["event_id"] for r in rows
+    )
+    assert len(aws.queues[queue]) == 1
 
 
 # ------------------------------------------------------------------------------- the edge health checker

@@ -74,6 +74,10 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         ("POST", r"/tags/(?P<resourceArn>[^/]+)", "TagResource"),
         ("DELETE", r"/tags/(?P<resourceArn>[^/]+)", "UntagResource"),
         ("GET", r"/tags/(?P<resourceArn>[^/]+)", "ListTagsForResource"),
+        ("POST", r"/stream/(?P<clusterIdentifier>[^/]+)", "CreateStream"),
+        ("GET", r"/stream/(?P<clusterIdentifier>[^/]+)", "ListStreams"),
+        ("GET", r"/stream/(?P<clusterIdentifier>[^/]+)/(?P<streamIdentifier>[^/]+)", "GetStream"),
+        ("DELETE", r"/stream/(?P<clusterIdentifier>[^/]+)/(?P<streamIdentifier>[^/]+)", "DeleteStream"),
     )
 )
 
@@ -101,6 +105,31 @@ class FakeCluster:
     @property
     def endpoint(self) -> str:
         return f"{self.identifier}.dsql.{self.region}.on.aws"
+
+
+@dataclass
+class FakeStream:
+    """A CDC stream (user guide, cdc-streams.html, cdc-monitoring.html): CREATING for `ticks` GetStream
+    polls, then ACTIVE, or FAILED with a statusReason when its target was marked failing
+    (``FakeDsql.failing_targets``); DELETING for `ticks` polls, then gone."""
+
+    region: str
+    cluster: str
+    identifier: str
+    arn: str
+    status: str
+    target: dict[str, Any]
+    tags: dict[str, str]
+    created_at: float
+    seq: int
+    polls_left: int = 0
+    reason: str | None = None
+    reason_at: float = 0.0
+
+
+#: At most 5 streams per cluster (user guide, "Cluster quotas and database limits", CHAP_quotas.html).
+MAX_STREAMS_PER_CLUSTER = 5
+STREAM_LIVE = frozenset({"CREATING", "ACTIVE", "IMPAIRED", "FAILED"})
 
 
 @dataclass(frozen=True)
@@ -238,7 +267,16 @@ class FakeDsql:
             "PutClusterPolicy": self._put_cluster_policy,
             "GetClusterPolicy": self._get_cluster_policy,
             "DeleteClusterPolicy": self._delete_cluster_policy,
+            "CreateStream": self._create_stream,
+            "GetStream": self._get_stream,
+            "ListStreams": self._list_streams,
+            "DeleteStream": self._delete_stream,
         }
+        self.streams: dict[tuple[str, str, str], FakeStream] = {}
+        #: Kinesis stream ARN -> the StreamFailureErrorCode a stream writing to it ends its creation
+        #: with (FAILED), e.g. ROLE_ACCESS_DENIED or KINESIS_STREAM_NOT_FOUND.
+        self.failing_targets: dict[str, str] = {}
+        self._stream_tokens: dict[tuple[str, str], tuple[dict[str, Any], str]] = {}
 
     # ----------------------------------------------------------------------------------- public API
     def client(self, region: str) -> Any:
@@ -286,10 +324,13 @@ class FakeDsql:
         with self._lock:
             for _ in range(max_rounds):
                 moving = [c for c in self.clusters.values() if c.status in TRANSITIONAL]
-                if not moving:
+                streams = [s for s in self.streams.values() if s.status in ("CREATING", "DELETING")]
+                if not moving and not streams:
                     return
                 for cluster in moving:
                     self._advance(cluster)
+                for stream in streams:
+                    self._advance_stream(stream)
             raise AssertionError(f"fake DSQL did not settle within {max_rounds} rounds")
 
     def cluster(self, region: str, identifier: str) -> FakeCluster:
@@ -439,7 +480,12 @@ class FakeDsql:
         for inj in self._injections:
             if inj.operation == op_name and inj.remaining > 0 and inj.region in (None, region):
                 inj.remaining -= 1
-                resource = params.get("identifier") or params.get("resourceArn") or "cluster"
+                resource = (
+                    params.get("identifier")
+                    or params.get("resourceArn")
+                    or params.get("clusterIdentifier")
+                    or "cluster"
+                )
                 fields: dict[str, dict[str, Any]] = {
                     "ThrottlingException": {
                         "serviceCode": "dsql",
@@ -834,3 +880,152 @@ class FakeDsql:
 
     def _list_tags_for_resource(self, region: str, p: dict[str, Any]) -> dict[str, Any]:
         return {"tags": dict(self._tagged(region, p["resourceArn"]).tags)}
+
+    # ------------------------------------------------------------------------------------ streams
+    def _stream(self, region: str, cluster: str, identifier: str) -> FakeStream:
+        stream = self.streams.get((region, cluster, identifier))
+        if stream is None:
+            raise _ApiError(
+                "ResourceNotFoundException",
+                f"Stream not found: {identifier}",
+                resourceId=identifier,
+                resourceType="stream",
+            )
+        return stream
+
+    def _advance_stream(self, stream: FakeStream) -> None:
+        if stream.status not in ("CREATING", "DELETING"):
+            return
+        stream.polls_left -= 1
+        if stream.polls_left > 0:
+            return
+        if stream.status == "DELETING":
+            del self.streams[(stream.region, stream.cluster, stream.identifier)]
+            return
+        failure = self.failing_targets.get(stream.target["kinesis"]["streamArn"])
+        stream.status = "FAILED" if failure else "ACTIVE"
+        if failure:
+            stream.reason, stream.reason_at = failure, time.time()
+
+    def _describe_stream(self, stream: FakeStream, *, full: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "clusterIdentifier": stream.cluster,
+            "streamIdentifier": stream.identifier,
+            "arn": stream.arn,
+            "status": stream.status,
+            "creationTime": datetime.fromtimestamp(stream.created_at, UTC),
+            "ordering": "UNORDERED",
+            "format": "JSON",
+        }
+        if full:
+            out["targetDefinition"] = stream.target
+            out["tags"] = dict(stream.tags)
+            if stream.reason is not None and stream.status in ("FAILED", "IMPAIRED"):
+                out["statusReason"] = {
+                    "error": stream.reason,
+                    "updatedAt": datetime.fromtimestamp(stream.reason_at, UTC),
+                }
+        return out
+
+    def _create_stream(self, region: str, p: dict[str, Any]) -> dict[str, Any]:
+        cluster = self._get(region, p["clusterIdentifier"])
+        token = p.get("clientToken")
+        request = {k: v for k, v in p.items() if k != "clientToken"}
+        if token is not None and (region, token) in self._stream_tokens:
+            earlier, identifier = self._stream_tokens[(region, token)]
+            if earlier != request:
+                raise _ApiError(
+                    "ConflictException",
+                    "A stream was already created with this client token and different parameters.",
+                    resourceId=identifier,
+                    resourceType="stream",
+                )
+            return self._describe_stream(self._stream(region, cluster.identifier, identifier), full=False)
+        # "CreateStream returns a validation error if the cluster isn't in ACTIVE status" (cdc-setup.html).
+        if cluster.status != "ACTIVE":
+            raise _ApiError(
+                "ValidationException",
+                f"Cluster {cluster.identifier} is {cluster.status}, not ACTIVE",
+                reason="other",
+            )
+        kinesis = p["targetDefinition"].get("kinesis")
+        if kinesis is None:
+            raise _invalid("targetDefinition", "kinesis is required")
+        # Same account and Region for the Kinesis stream and the role (cdc-setup.html).
+        stream_region, stream_account = kinesis["streamArn"].split(":")[3:5]
+        if (stream_region, stream_account) != (region, self.account):
+            raise _invalid(
+                "targetDefinition.kinesis.streamArn", "must be in the cluster's account and Region"
+            )
+        if kinesis["roleArn"].split(":")[4] != self.account:
+            raise _invalid("targetDefinition.kinesis.roleArn", "must be in the cluster's account")
+        live = [
+            s
+            for s in self.streams.values()
+            if (s.region, s.cluster) == (region, cluster.identifier) and s.status in STREAM_LIVE
+        ]
+        if len(live) >= MAX_STREAMS_PER_CLUSTER:
+            raise _ApiError(
+                "ServiceQuotaExceededException",
+                "You have reached the stream limit.",
+                resourceId=cluster.identifier,
+                resourceType="stream",
+                serviceCode="dsql",
+                quotaCode="fake-stream-limit",
+            )
+        identifier = _new_identifier()
+        stream = FakeStream(
+            region=region,
+            cluster=cluster.identifier,
+            identifier=identifier,
+            arn=f"{cluster.arn}/stream/{identifier}",
+            status="CREATING",
+            target={"kinesis": dict(kinesis)},
+            tags=dict(p.get("tags") or {}),
+            created_at=time.time(),
+            seq=next(self._seq),
+            polls_left=self.ticks,
+        )
+        self.streams[(region, cluster.identifier, identifier)] = stream
+        if token is not None:
+            self._stream_tokens[(region, token)] = (request, identifier)
+        return self._describe_stream(stream, full=False)
+
+    def _get_stream(self, region: str, p: dict[str, Any]) -> dict[str, Any]:
+        stream = self._stream(region, p["clusterIdentifier"], p["streamIdentifier"])
+        described = self._describe_stream(stream, full=True)
+        self._advance_stream(stream)  # the next poll sees the progress
+        return described
+
+    def _list_streams(self, region: str, p: dict[str, Any]) -> dict[str, Any]:
+        self._get(region, p["clusterIdentifier"])
+        streams = sorted(
+            (s for s in self.streams.values() if (s.region, s.cluster) == (region, p["clusterIdentifier"])),
+            key=lambda s: s.seq,
+        )
+        start = int(p.get("nextToken") or 0)
+        size = p.get("maxResults", 10)
+        page = streams[start : start + size]
+        out: dict[str, Any] = {
+            "streams": [
+                {
+                    k: v
+                    for k, v in self._describe_stream(s, full=False).items()
+                    if k not in ("ordering", "format")
+                }
+                for s in page
+            ]
+        }
+        if start + size < len(streams):
+            out["nextToken"] = str(start + size)
+        return out
+
+    def _delete_stream(self, region: str, p: dict[str, Any]) -> dict[str, Any]:
+        stream = self._stream(region, p["clusterIdentifier"], p["streamIdentifier"])
+        if stream.status != "DELETING":
+            stream.status, stream.polls_left = "DELETING", self.ticks
+        return {
+            k: v
+            for k, v in self._describe_stream(stream, full=False).items()
+            if k not in ("ordering", "format")
+        }

@@ -608,4 +608,19 @@ def dsql_requests(
         return [on("UntagResource", params["resourceArn"], {"aws:TagKeys": tuple(params["tagKeys"])})]
     if operation == "ListTagsForResource":
         return [on("ListTagsForResource", params["resourceArn"])]
+    # Streams (CDC; user guide cdc-iam.html: the caller needs dsql:*Stream* on the cluster and on
+    # its cluster/<id>/stream/* ARNs, and iam:PassRole of the role DSQL assumes). Which of the two
+    # ARNs each call is checked on is not documented: the fake checks Create/List on the cluster and
+    # Get/Delete on the stream (the construct grants both, so either answer passes).
+    if operation == "CreateStream":
+        role = params["targetDefinition"]["kinesis"]["roleArn"]
+        return [
+            on("CreateStream", arn(params["clusterIdentifier"]), request_tags(params.get("tags") or {})),
+            AuthRequest("iam:PassRole", role, {"iam:PassedToService": "dsql.amazonaws.com"}),
+        ]
+    if operation == "ListStreams":
+        return [on("ListStreams", arn(params["clusterIdentifier"]))]
+    if operation in ("GetStream", "DeleteStream"):
+        stream = f"{arn(params['clusterIdentifier'])}/stream/{params['streamIdentifier']}"
+        return [on(operation, stream)]
     raise ValueError(f"no authorization model for DSQL operation {operation!r}")

@@ -38,8 +38,10 @@ def test_regional_stack_resources(region: str) -> None:
     template.resource_count_is("Custom::DsqlCluster", 1)
     template.resource_count_is("AWS::ApiGateway::RestApi", 1)
     template.resource_count_is("AWS::ApiGateway::Stage", 1)
-    # API 5xx, per function errors/throttles, OCC; plus the pruning backlog where the job runs.
-    template.resource_count_is("AWS::CloudWatch::Alarm", 9 if region == "us-east-2" else 8)
+    # API 5xx, per function errors/throttles, OCC; the stack that completes the pair also runs the
+    # pruning job (its backlog) and watches the order events pipeline (5 alarms:
+    # tests/infra/test_order_events.py).
+    template.resource_count_is("AWS::CloudWatch::Alarm", 8 + (1 + 5 if region == "us-east-2" else 0))
     template.has_resource(
         "Custom::DsqlCluster",
         {
@@ -600,7 +602,7 @@ def test_every_taggable_resource_carries_config_tags() -> None:
             tags = resource.get("Properties", {}).get("Tags")
             if tags is None:
                 continue
-            if resource["Type"] == "Custom::DsqlCluster":  # a map, handed to DSQL by the handler
+            if resource["Type"] in ("Custom::DsqlCluster", "Custom::DsqlStream"):  # maps, for DSQL
                 assert tags["Project"] == "ecommerce", logical_id
                 continue
             assert {"Key": "Project", "Value": "ecommerce"} in tags, logical_id

@@ -34,7 +34,7 @@ def test_every_invariant_holds_under_faults(small_run: chaos.ChaosReport) -> Non
     failed = [f"{i.name}: {i.detail}" for i in small_run.invariants if not i.holds]
     assert not failed, failed
     names = {i.name for i in small_run.invariants}
-    assert len(names) == 8
+    assert len(names) == 12  # 8 of the database and the outcomes, 4 of the events
     assert small_run.ok
 
 
@@ -227,3 +227,46 @@ def _wait_for_a_waiter(holder: psycopg.Connection[Any], dsn: str) -> None:
                 return
             time.sleep(0.01)
     raise AssertionError("nothing waited on the held row")
+
+
+def test_the_events_checks_catch_missing_duplicated_phantom_and_failed_events(chaos_dsn: str) -> None:
+    client_orders = []
+    with psycopg.connect(chaos_dsn, autocommit=True) as conn:
+        for status in ("confirmed", "cancelled"):
+            order_id = str(uuid.uuid4())
+            conn.execute(
+                "INSERT INTO orders (order_id, customer_id, status, total_amount) "
+                "SELECT %s, customer_id, %s, 0 FROM customers LIMIT 1",
+                (order_id, status),
+            )
+            client_orders.append(order_id)
+        placed, cancelled = client_orders
+
+        def event(entity: str, kind: str) -> dict[str, Any]:
+            event_id = str(uuid.uuid4())
+            conn.execute(
+                "INSERT INTO outbox (event_id, event_type, event_version, entity_id, payload, region) "
+                "VALUES (%s, %s, 1, %s, '{}', 'x')",
+                (event_id, kind, entity),
+            )
+            return {"detail-type": kind, "detail": {"entityId": entity, "eventId": event_id}}
+
+        good = [
+            event(placed, "OrderPlaced"),
+            event(cancelled, "OrderPlaced"),
+            event(cancelled, "OrderCancelled"),
+        ]
+        assert all(i.holds for i in chaos.check_events(conn, good, []))
+        phantom = {"detail-type": "OrderPlaced", "detail": {"entityId": str(uuid.uuid4()), "eventId": "x"}}
+        broken = {
+            "missing": good[1:],
+            "duplicated": [*good, good[2]],
+            "phantom": [*good, phantom],
+        }
+        for name, events in broken.items():
+            failed = [i.name for i in chaos.check_events(conn, events, []) if not i.holds]
+            assert failed, name
+        failed = [i.name for i in chaos.check_events(conn, good, [("poison", {})]) if not i.holds]
+        assert failed == ["events: the bus saw every outbox row once and nothing else"]
+        conn.execute("DELETE FROM outbox WHERE entity_id = ANY(%s::uuid[])", (client_orders,))
+        conn.execute("DELETE FROM orders WHERE order_id = ANY(%s::uuid[])", (client_orders,))

@@ -22,13 +22,22 @@ from handlers.db.migrate import (
     split_statements,
 )
 
-TABLES = {"customers", "products", "orders", "order_items", "idempotency_records", "schema_migrations"}
+TABLES = {
+    "customers",
+    "products",
+    "orders",
+    "order_items",
+    "idempotency_records",
+    "outbox",
+    "schema_migrations",
+}
 INDEXES = {
     "products_created_at_idx": ("products", ["created_at", "product_id"]),
     "products_category_created_at_idx": ("products", ["category", "created_at", "product_id"]),
     "orders_customer_created_at_idx": ("orders", ["customer_id", "created_at", "order_id"]),
     "idempotency_records_expires_at_idx": ("idempotency_records", ["expires_at"]),
     "customers_identity_subject_key": ("customers", ["identity_subject"]),
+    "outbox_created_at_idx": ("outbox", ["created_at"]),
 }
 FOREIGN_KEYS = {
     ("orders", "customers"),
@@ -66,7 +75,7 @@ def _copy_migrations(tmp_path: Path) -> Path:
 
 def test_packaged_migrations_are_numbered_and_load_in_order() -> None:
     migrations = load_migrations()
-    assert [m.version for m in migrations] == ["0001", "0002", "0003", "0004", "0005", "0007"]
+    assert [m.version for m in migrations] == ["0001", "0002", "0003", "0004", "0005", "0007", "0008"]
     assert all(len(m.checksum) == 64 for m in migrations)
 
 
@@ -120,7 +129,7 @@ def test_bad_file_names_and_duplicate_versions_are_refused(tmp_path: Path) -> No
 
 def test_fresh_apply_creates_the_schema(fresh_dsn: str) -> None:
     result = _apply(fresh_dsn)
-    assert result.applied == ("0001", "0002", "0003", "0004", "0005", "0007")
+    assert result.applied == ("0001", "0002", "0003", "0004", "0005", "0007", "0008")
     assert result.skipped == ()
     assert set(result.indexes_built) == set(INDEXES)
 
@@ -162,7 +171,7 @@ def test_reapply_is_a_no_op(fresh_dsn: str) -> None:
     before = _query(fresh_dsn, "SELECT version, applied_at FROM schema_migrations ORDER BY version")
     again = _apply(fresh_dsn)
     assert again.applied == ()
-    assert again.skipped == ("0001", "0002", "0003", "0004", "0005", "0007")
+    assert again.skipped == ("0001", "0002", "0003", "0004", "0005", "0007", "0008")
     assert _query(fresh_dsn, "SELECT version, applied_at FROM schema_migrations ORDER BY version") == before
     assert _query(fresh_dsn, "SELECT count(*) FROM sys.jobs") == [(len(INDEXES),)]  # no new index jobs
 
@@ -172,7 +181,7 @@ def test_a_runner_that_died_before_recording_resumes(fresh_dsn: str) -> None:
     with _connect(fresh_dsn)() as conn:
         conn.execute("DELETE FROM schema_migrations WHERE version >= '0002'")
     result = _apply(fresh_dsn)  # every statement re-runs as a no-op
-    assert result.applied == ("0002", "0003", "0004", "0005", "0007")
+    assert result.applied == ("0002", "0003", "0004", "0005", "0007", "0008")
 
 
 def test_edited_migration_is_refused_with_both_checksums(fresh_dsn: str, tmp_path: Path) -> None:
@@ -222,7 +231,7 @@ def test_two_concurrent_runners_converge(fresh_dsn: str) -> None:
     for t in threads:
         t.join()
     assert not errors, errors
-    versions = ["0001", "0002", "0003", "0004", "0005", "0007"]
+    versions = ["0001", "0002", "0003", "0004", "0005", "0007", "0008"]
     assert sorted(results[0].applied + results[1].applied) == versions  # each recorded by exactly one
     assert _query(
         fresh_dsn, "SELECT version, count(*) FROM schema_migrations GROUP BY version ORDER BY 1"
@@ -414,4 +423,5 @@ def test_migrations_directory_is_shipped_as_package_data() -> None:
         "0004_idempotency_records.sql",
         "0005_customer_identity.sql",
         "0007_stock_buckets.sql",
+        "0008_outbox.sql",
     ]

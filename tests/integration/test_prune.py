@@ -21,6 +21,7 @@ from integration.conftest import migrated_database
 
 PRUNE_ARN = "arn:aws:iam::123456789012:role/shop-us-east-1-Prune"
 DUE, LIVE = 12_345, 700
+OUTBOX_DUE, OUTBOX_LIVE = 1_234, 56
 
 
 def _role_dsn(dsn: str, role: str) -> str:
@@ -63,6 +64,14 @@ def pruned_dsn(local_engine: LocalEngine) -> str:
             "now() + interval '1 hour' + make_interval(secs => i) FROM generate_series(1, %s) AS i",
             (LIVE,),
         )
+        admin.execute(
+            "INSERT INTO outbox (event_id, event_type, event_version, entity_id, payload, region, "
+            "created_at) "
+            "SELECT gen_random_uuid(), 'OrderPlaced', 1, gen_random_uuid(), '{}', 'us-east-1', "
+            "now() - CASE WHEN i <= %s THEN interval '15 days' ELSE interval '1 day' END "
+            "FROM generate_series(1, %s) AS i",
+            (OUTBOX_DUE, OUTBOX_DUE + OUTBOX_LIVE),
+        )
     setup_roles(guarded_connector(dsn), function_roles({"prune": [PRUNE_ARN]}), log=lambda _: None)
     return dsn
 
@@ -91,13 +100,14 @@ def test_more_than_10000_due_rows_go_in_small_transactions_and_no_live_row_is_to
         db.close()
     records, outbox = report.targets
     assert records.removed == DUE and records.still_due == 0
-    assert outbox.skipped == "table does not exist yet"  # until the outbox migration ships
+    assert outbox.removed == OUTBOX_DUE and outbox.skipped is None
     # Every transaction the guard let through, counted on the wire: none above the batch size.
-    assert sum(CountingConnection.deleted) == DUE
+    assert sum(CountingConnection.deleted) == DUE + OUTBOX_DUE
     assert max(CountingConnection.deleted) == 500 and len(records.batches) == -(-DUE // 500)
     assert _live(pruned_dsn) == live_before
     with psycopg.connect(pruned_dsn, autocommit=True) as admin:
         assert admin.execute("SELECT count(*) FROM idempotency_records").fetchone() == (LIVE,)
+        assert admin.execute("SELECT count(*) FROM outbox").fetchone() == (OUTBOX_LIVE,)
 
 
 def test_the_guard_would_refuse_a_batch_over_dsqls_limit(pruned_dsn: str) -> None:
@@ -155,7 +165,7 @@ def test_ecommerce_dev_prune_runs_the_job(pruned_dsn: str) -> None:
         f"idempotency_records: removed {DUE:,} in 7 transaction(s) (largest 2,000 rows), still due 0"
         in result.output
     )
-    assert "outbox: skipped (table does not exist yet)" in result.output
+    assert f"outbox: removed {OUTBOX_DUE:,} in 1 transaction(s)" in result.output
 
 
 def test_a_key_replays_until_its_expired_record_is_pruned_then_it_is_a_new_order(

@@ -117,15 +117,19 @@ PROBES = {
     "write idempotency": "INSERT INTO idempotency_records SELECT * FROM idempotency_records WHERE false",
     "delete products": "DELETE FROM products WHERE false",
     "read migrations": "SELECT count(*) FROM schema_migrations",
+    "write outbox": "INSERT INTO outbox (event_id, event_type, event_version, entity_id, payload, region) "
+    "SELECT gen_random_uuid(), 't', 1, gen_random_uuid(), '{}', 'r' WHERE false",
+    "read outbox": "SELECT count(*) FROM outbox",
     "run DDL": "CREATE TABLE sneaky (id int PRIMARY KEY)",
 }
 ALLOWED = {
     # Anonymous catalog reads: the catalog, nothing else (no customer, no order).
     "ecommerce_browse": {"read products"},
     "ecommerce_catalog": {"read products", "create product", "write stock", "create customer",
-                          "read customers", "read orders"},
+                          "read customers", "read orders", "write outbox"},
     "ecommerce_orders": {"read products", "write stock", "read customers", "read orders", "write orders",
-                         "insert order items", "read order items", "write idempotency", "read idempotency"},
+                         "insert order items", "read order items", "write idempotency", "read idempotency",
+                         "write outbox"},
 }  # fmt: skip
 
 
@@ -200,3 +204,38 @@ def test_the_browse_role_serves_every_anonymous_route_and_nothing_else(
     claims = {"sub": "s", "iss": contract.LOCAL_OPERATOR_ISSUER, "email": "o@example.com"}
     event = api_event("GET", "/customers/c1000000-0000-4000-8000-000000000001", claims=claims)
     assert reply_of(wrong(event, LambdaContext(function_name="catalog"))).status == 500
+
+
+def test_the_function_roles_write_their_events_through_the_real_statements(
+    local_engine: LocalEngine, roles_dsn: str
+) -> None:
+    """Each function's own role runs the statements that write outbox rows (an order, a cancel, a
+    product's whole life): the privilege table covers the events, not only the probes."""
+    from api_support import OPERATOR, Client
+
+    catalog = Client(roles_dsn, database=guarded_database(role_dsn(roles_dsn, "ecommerce_catalog")))
+    orders = Client(roles_dsn, database=guarded_database(role_dsn(roles_dsn, "ecommerce_orders")))
+    with GuardedConnection.connect(roles_dsn, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO customers (email, first_name, last_name, identity_subject) "
+            "SELECT 'roles@example.com', 'R', 'S', %s",
+            ((orders.claims("roles@example.com") or {})["sub"],),
+        )
+    product = catalog.new_product(5)
+    assert catalog.request("PATCH", f"/products/{product}", {"price": "11.00"}, who=OPERATOR).status == 200
+    placed = orders.as_("roles@example.com").order([(product, 1)])
+    assert placed.status == 201, placed.body
+    cancelled = orders.as_("roles@example.com").post(f"/orders/{placed.body['order_id']}/cancel")
+    assert cancelled.status == 200, cancelled.body
+    assert catalog.request("DELETE", f"/products/{product}", who=OPERATOR).status == 204
+    with GuardedConnection.connect(roles_dsn, autocommit=True) as conn:
+        types = [
+            r[0]
+            for r in conn.execute(
+                "SELECT event_type FROM outbox WHERE entity_id IN (%s, %s) ORDER BY created_at, event_type",
+                (product, placed.body["order_id"]),
+            ).fetchall()
+        ]
+    assert sorted(types) == sorted(
+        ["ProductCreated", "ProductChanged", "OrderPlaced", "OrderCancelled", "ProductRetired"]
+    )

@@ -289,7 +289,7 @@ def test_the_bucket_migration_on_a_populated_database_moves_no_unit(fresh_dsn: s
         return psycopg.connect(fresh_dsn, autocommit=True)
 
     before = [m for m in load_migrations() if m.version < "0007"]
-    assert before and [m.version for m in load_migrations()][-1] == "0007"
+    assert before and "0007" in [m.version for m in load_migrations()]
     migrate = guarded_connector(fresh_dsn)  # as the runner migrates: DSQL's dialect, the guard on
     apply_migrations(migrate, migrations=before, include_sample_data=True, poll_interval=0.01)
     with connect() as conn:
@@ -298,7 +298,8 @@ def test_the_bucket_migration_on_a_populated_database_moves_no_unit(fresh_dsn: s
         )  # type: ignore[index]
         conn.execute("UPDATE products SET stock_quantity = 37 WHERE product_id = %s", (product,))
         stocked = dict(conn.execute("SELECT product_id, stock_quantity FROM products").fetchall())
-    result = apply_migrations(migrate, poll_interval=0.01)
+    upto_0007 = [m for m in load_migrations() if m.version <= "0007"]
+    result = apply_migrations(migrate, migrations=upto_0007, poll_interval=0.01)
     assert result.applied == ("0007",)
     with connect() as conn:
         after = dict(conn.execute("SELECT product_id, stock_quantity FROM products").fetchall())
@@ -307,6 +308,7 @@ def test_the_bucket_migration_on_a_populated_database_moves_no_unit(fresh_dsn: s
             0,
         )
     assert after == stocked
+    apply_migrations(migrate, poll_interval=0.01)  # the later ones (0008: the outbox the API writes)
     api = Client(fresh_dsn)
     try:
         sharded = api.request("PATCH", f"/products/{product}", {"stock_buckets": 4}, who=OPERATOR)

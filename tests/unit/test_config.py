@@ -39,12 +39,17 @@ def error_for(tmp_path: Path, data: Any, **kwargs: Any) -> ConfigError:
 def test_shipped_file_matches_model_defaults() -> None:
     config = load_config(CONFIG)
     # The file spells out every default (primary_region explicitly), so docs and code agree; it
-    # chooses Cognito's Plus plan and backups, which the model (what library users get) leaves off.
+    # chooses Cognito's Plus plan, backups and order events, which the model (what library users get)
+    # leaves off (the events' stream bills while idle).
     assert config == EcommerceConfig(
-        primary_region="us-east-1", identity={"threat_protection": True}, backup={"enabled": True}
+        primary_region="us-east-1",
+        identity={"threat_protection": True},
+        backup={"enabled": True},
+        events={"enabled": True},
     )
     assert EcommerceConfig().identity.threat_protection is False
     assert EcommerceConfig().backup.enabled is False
+    assert EcommerceConfig().events.enabled is False
     assert config.regions == ("us-east-1", "us-east-2")
     assert config.witness_region == "us-west-2"
     assert config.primary == "us-east-1"

@@ -336,7 +336,7 @@ def test_injected_throttling_and_other_errors(fake: FakeDsql) -> None:
     with pytest.raises(ValueError, match="not a modeled error"):
         fake.inject("GetCluster", "ConflictException")
     with pytest.raises(ValueError, match="unknown or unimplemented"):
-        fake.inject("CreateStream", "ThrottlingException")
+        fake.inject("StartBackupJob", "ThrottlingException")
 
 
 def test_list_clusters_pagination(fake: FakeDsql) -> None:
@@ -373,7 +373,14 @@ def test_tags(fake: FakeDsql) -> None:
 
 
 def test_unknown_operation(fake: FakeDsql) -> None:
+    """A request for a path the fake does not route (every dsql operation of botocore's model is
+    implemented, so the request is redirected to an unknown path before it is signed)."""
     east1 = fake.client(EAST1)
+
+    def elsewhere(request: Any, **_: Any) -> None:
+        request.url = request.url.replace("/stream/", "/no-such-api/")
+
+    east1.meta.events.register_first("before-sign.dsql.ListStreams", elsewhere)
     response = error_of(east1.list_streams, clusterIdentifier="a" * 26)
     assert code(response) == "ValidationException"
     assert response["reason"] == "unknownOperation"

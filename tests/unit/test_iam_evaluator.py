@@ -525,8 +525,22 @@ def test_each_operation_is_authorized_as_its_action(
 
 
 def test_an_operation_without_a_model_is_refused() -> None:
-    with pytest.raises(ValueError, match="CreateStream"):
-        requests("CreateStream", {})
+    with pytest.raises(ValueError, match="StartBackupJob"):
+        requests("StartBackupJob", {})
+
+
+def test_stream_operations_check_the_cluster_or_the_stream_and_pass_the_role_to_dsql() -> None:
+    cluster = "abcdefghijklmnopqrstuvwxyz"
+    role = "arn:aws:iam::123456789012:role/stream"
+    created = requests(
+        "CreateStream",
+        {"clusterIdentifier": cluster, "targetDefinition": {"kinesis": {"streamArn": "s", "roleArn": role}}},
+    )
+    arn = f"arn:aws:dsql:us-east-1:123456789012:cluster/{cluster}"
+    assert [(r.action, r.resource) for r in created] == [("dsql:CreateStream", arn), ("iam:PassRole", role)]
+    assert created[1].context == {"iam:PassedToService": "dsql.amazonaws.com"}
+    got = requests("GetStream", {"clusterIdentifier": cluster, "streamIdentifier": "s" * 26})
+    assert [(r.action, r.resource) for r in got] == [("dsql:GetStream", f"{arn}/stream/{'s' * 26}")]
 
 
 # ----------------------------------------------------------------------- the fake, enforcing

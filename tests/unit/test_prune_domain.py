@@ -30,12 +30,18 @@ class Rows:
         return min(cap, self.due[target.table])
 
 
-def test_batches_until_nothing_is_due_and_an_optional_missing_table_is_skipped() -> None:
-    rows = Rows({"idempotency_records": 1_234}, {"idempotency_records"})
+def test_batches_until_nothing_is_due_in_every_table() -> None:
+    rows = Rows({"idempotency_records": 1_234, "outbox": 600}, {"idempotency_records", "outbox"})
     report = prune(rows, default_targets(), batch_size=500)
     records, outbox = report.targets
     assert records.batches == [500, 500, 234] and records.still_due == 0
-    assert outbox.skipped and report.removed == 1_234
+    assert outbox.batches == [500, 100] and outbox.skipped is None and report.removed == 1_834
+
+
+def test_an_optional_missing_table_is_skipped() -> None:
+    optional = PruneTarget("later", "created_at", ("id",), 14, optional=True)
+    rows = Rows({"idempotency_records": 0}, {"idempotency_records"})
+    assert prune(rows, (IDEMPOTENCY_RECORDS, optional)).targets[1].skipped
 
 
 def test_a_required_table_is_never_skipped() -> None:
@@ -56,8 +62,9 @@ def test_batch_sizes_near_dsqls_limit_are_refused(size: int) -> None:
 
 
 def test_the_metrics_line_is_embedded_metric_format_per_table() -> None:
-    rows = Rows({"idempotency_records": 42}, {"idempotency_records"})
-    line = json.loads(emf(prune(rows, default_targets()), "Ecommerce", "ecommerce"))
+    rows = Rows({"idempotency_records": 42, "outbox": 7}, {"idempotency_records", "outbox"})
+    line, outbox = map(json.loads, emf(prune(rows, default_targets()), "Ecommerce", "ecommerce").splitlines())
     assert line["Table"] == "idempotency_records" and line[METRIC_REMOVED] == 42 and line[METRIC_DUE] == 0
+    assert outbox["Table"] == "outbox" and outbox[METRIC_REMOVED] == 7
     (directive,) = line["_aws"]["CloudWatchMetrics"]
     assert directive["Namespace"] == "Ecommerce" and directive["Dimensions"] == [["service", "Table"]]

@@ -115,6 +115,8 @@ def banner(
         f"  database   {dsn}",
         f'             psql "{dsn}"   (admin, unguarded; the API connects through the DSQL guard)',
         f"  logs       {data_dir / LOG_FILE} (requests), {engine_log} (PostgreSQL)",
+        f"  events     {cli_command(data_dir)} events --follow   (every order, cancel and catalog change, "
+        "as EventBridge delivers it)",
     ]
     if edge_url is not None:
         lines += [

@@ -84,6 +84,7 @@ def run(options: DevOptions, echo: Callable[[str], None] = print) -> int:
         engine = _start_engine(data_dir, options.durable)
         stack.callback(_stop_engine, engine, echo)
         migrate(engine.dsn, sample_data=options.sample_data, echo=echo)
+        _start_events_relay(engine.dsn, data_dir, options.regions[0], stack, echo)
         identity = LocalIdentity.open(data_dir)
         runtimes = [
             RegionRuntime(region, port, engine.dsn, identity)
@@ -150,7 +151,19 @@ def _start_edge(
 def _start_engine(data_dir: Path, durable: bool) -> LocalEngine:
     from ecommerce_dev.engine import LocalEngine
 
-    return LocalEngine.start(data_dir, durable=durable)
+    # wal_level = logical: the events relay reads the outbox's inserts by logical decoding.
+    return LocalEngine.start(data_dir, durable=durable, logical=True)
+
+
+def _start_events_relay(
+    dsn: str, data_dir: Path, region: str, stack: contextlib.ExitStack, echo: Callable[[str], None]
+) -> None:
+    """Outbox inserts to the local bus (``ecommerce dev events``), as DSQL's stream and the
+    publisher do in AWS; stops before the database."""
+    from ecommerce_dev.events_relay import RelayThread
+
+    relay = RelayThread(dsn, data_dir, region=region, on_error=echo).start()
+    stack.callback(relay.stop)
 
 
 def _stop_engine(engine: LocalEngine, echo: Callable[[str], None]) -> None:

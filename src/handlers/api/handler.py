@@ -169,7 +169,10 @@ class ApiHandler:
         deadline = time.monotonic() + max(0.0, remaining - DEADLINE_MARGIN_SECONDS)
         self.shop = Shop(
             ShopRepository(
-                lambda: self.database, deadline=deadline, order_strategy=self.settings.order_strategy
+                lambda: self.database,
+                deadline=deadline,
+                order_strategy=self.settings.order_strategy,
+                region=self.region,
             )
         )
         retries_before = self._database.stats.retries if self._database is not None else 0

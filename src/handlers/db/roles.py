@@ -42,6 +42,7 @@ FUNCTION_PRIVILEGES: dict[str, dict[str, tuple[str, ...]]] = {
         "product_stock_buckets": ("SELECT", "INSERT", "DELETE"),
         "customers": ("SELECT", "INSERT"),
         "orders": ("SELECT",),  # a customer's orders
+        "outbox": ("INSERT",),  # the catalog's events (docs/events.md); never read back
     },
     "orders": {
         "products": ("SELECT", "UPDATE"),  # stock and the price at order time
@@ -50,6 +51,7 @@ FUNCTION_PRIVILEGES: dict[str, dict[str, tuple[str, ...]]] = {
         "orders": ("SELECT", "INSERT", "UPDATE"),
         "order_items": ("SELECT", "INSERT"),
         "idempotency_records": ("SELECT", "INSERT"),
+        "outbox": ("INSERT",),  # the orders' events (docs/events.md); never read back
     },
 }
 #: Scheduled jobs' roles, beside the API functions' (handlers/maintenance). The pruning job reads
@@ -57,8 +59,7 @@ FUNCTION_PRIVILEGES: dict[str, dict[str, tuple[str, ...]]] = {
 JOB_PRIVILEGES: dict[str, dict[str, tuple[str, ...]]] = {
     "prune": {
         "idempotency_records": ("SELECT", "DELETE"),
-        # Enable with the outbox migration (0008): the job skips the table until it exists.
-        # "outbox": ("SELECT", "DELETE"),
+        "outbox": ("SELECT", "DELETE"),
     },
 }
 _IAM_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")

@@ -43,9 +43,11 @@ IDEMPOTENCY_RECORDS = PruneTarget("idempotency_records", "expires_at", ("scope",
 
 
 def outbox_target(retention_days: int = DEFAULT_OUTBOX_RETENTION_DAYS) -> PruneTarget:
-    """Order events older than ``retention_days``. Optional until the outbox migration (0008)
-    ships with this code; then drop ``optional``."""
-    return PruneTarget("outbox", "created_at", ("event_id",), retention_days, optional=True)
+    """Order events older than ``retention_days`` (migration 0008). No row records that it was
+    published (the publisher reads the change stream, not the table): a row older than the week DSQL
+    keeps undelivered changes was delivered, or its stream failed and docs/events.md's replay from
+    the outbox is due well within ``retention_days``."""
+    return PruneTarget("outbox", "created_at", ("event_id",), retention_days)
 
 
 def default_targets(outbox_retention_days: int = DEFAULT_OUTBOX_RETENTION_DAYS) -> tuple[PruneTarget, ...]:

@@ -28,8 +28,9 @@ DEFAULT_PAGE_SIZE = 20
 IDEMPOTENCY_TTL_HOURS = 24
 # Stock buckets of a hot product (docs/data-layer.md, "Stock buckets"). 1 = the stock is on the
 # product's row, as for every product by default. At most 16: an order line that no single bucket
-# covers takes from several, and 100 lines x 16 buckets + 102 rows stays under DSQL's 3,000 modified
-# rows per transaction (migration 0007 cites the page).
+# covers takes from several, and 100 lines x 16 buckets + 102 rows, plus at most 101 outbox rows
+# (OrderPlaced and a StockDepleted per line: docs/events.md), 1,803, stays under DSQL's 3,000
+# modified rows per transaction (migration 0007 cites the page).
 DEFAULT_STOCK_BUCKETS = 1
 MAX_STOCK_BUCKETS = 16
 

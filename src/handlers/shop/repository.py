@@ -133,6 +133,27 @@ SELECT ranked.product_id, ranked.bucket,
 # the order aborts on its NOT NULL, like a line of an unknown product, instead of selling for free.
 HAS_BUCKETS = "EXISTS (SELECT 1 FROM product_stock_buckets AS c WHERE c.product_id = {product})"
 
+# The transactional outbox (migration 0008, docs/events.md): each statement that places or cancels an
+# order or changes the catalog also inserts one row per domain event, computed in the statement, in the
+# same transaction and round trip. The payloads are the models of handlers/events/models.py (money as
+# decimal text, ids as UUID strings); tests/integration/test_outbox.py validates every row against them.
+# json_build_object/json_agg are PostgreSQL built-ins evaluated at query time; the column is text.
+OUTBOX_INSERT = (
+    "INSERT INTO outbox (event_id, event_type, event_version, entity_id, payload, region, created_at)"
+)
+ORDER_EVENT = """json_build_object(
+           'orderId', {o}.order_id, 'customerId', {o}.customer_id, 'status', {status},
+           'currency', {o}.currency, 'total', {o}.total_amount::text,
+           'lines', (SELECT json_agg(json_build_object('productId', l.product_id, 'quantity', l.quantity,
+                                                       'unitPrice', l.{price}::text) ORDER BY l.product_id)
+                       FROM {lines} AS l {lines_where}),
+           'region', %(region)s::text)::text"""
+STOCK_DEPLETED = "json_build_object('productId', {product}, 'orderId', {order})::text"
+PRODUCT_CREATED = f"""json_build_object(
+           'productId', p.product_id, 'name', p.name, 'description', p.description,
+           'price', p.price::text, 'currency', p.currency, 'category', p.category,
+           'stockQuantity', {STOCK_TOTAL}, 'stockBuckets', coalesce(p.stock_buckets, 1))::text"""
+
 # One statement places an order: the lines (none when the key already holds an order: FRESH), priced
 # from the products they name (active, in the shop's currency); the stock of one-bucket products
 # decremented on their row and of sharded products in their buckets (BUCKET_PLAN) — conditional-free:
@@ -140,7 +161,7 @@ HAS_BUCKETS = "EXISTS (SELECT 1 FROM product_stock_buckets AS c WHERE c.product_
 # on NOT NULL), its items (NULL unit_price for an unknown/retired product aborts likewise) and the
 # idempotency record. Any failure aborts everything, so no half order can exist. Sent as BEGIN +
 # REPLAY_LOOKUP + this + COMMIT in one pipeline: one round trip. More writes of the same order (issue
-# 25's outbox) are further CTEs reading `priced` and `new_order`.
+# 25's outbox: `events`) are further CTEs reading `priced` and `new_order`.
 PLACE_ORDER = (
     """
 WITH req (product_id, quantity, start) AS (
@@ -150,7 +171,10 @@ WITH req (product_id, quantity, start) AS (
     + """
 ),
 priced AS (
-    SELECT req.product_id, req.quantity, req.start, p.price, coalesce(p.stock_buckets, 1) AS buckets
+    SELECT req.product_id, req.quantity, req.start, p.price, coalesce(p.stock_buckets, 1) AS buckets,
+           """
+    + STOCK_TOTAL
+    + """ AS stock
       FROM req JOIN products AS p ON p.product_id = req.product_id
      WHERE p.active AND p.currency = %(currency)s
 ),
@@ -178,7 +202,7 @@ new_order AS (
            (SELECT COALESCE(sum(d.price * d.quantity), 0) FROM priced AS d),
            %(currency)s
      WHERE EXISTS (SELECT 1 FROM req)
- RETURNING customer_id, created_at
+ RETURNING order_id, customer_id, status, total_amount, currency, created_at
 ),
 items AS (
     INSERT INTO order_items (order_id, product_id, quantity, unit_price)
@@ -195,6 +219,23 @@ idempotency AS (
     SELECT %(scope)s, %(key)s, %(request_hash)s, 'completed', 201, %(response_body)s,
            now() + make_interval(hours => %(ttl_hours)s), %(order_id)s
      WHERE EXISTS (SELECT 1 FROM req)
+),
+events AS (
+    """
+    + OUTBOX_INSERT
+    + """
+    SELECT gen_random_uuid(), 'OrderPlaced', 1, o.order_id, """
+    + ORDER_EVENT.format(o="o", status="o.status", price="price", lines="priced", lines_where="")
+    + """, %(region)s, now()
+      FROM new_order AS o
+    UNION ALL
+    -- The snapshot's total minus this line: the order took the last units (exact for a one-bucket
+    -- product, whose row every taker writes; docs/events.md on sharded products).
+    SELECT gen_random_uuid(), 'StockDepleted', 1, d.product_id, """
+    + STOCK_DEPLETED.format(product="d.product_id", order="o.order_id")
+    + """, %(region)s, now()
+      FROM priced AS d CROSS JOIN new_order AS o
+     WHERE d.stock = d.quantity
 )
 SELECT d.product_id, d.price, d.quantity, o.created_at, o.customer_id
   FROM priced AS d CROSS JOIN new_order AS o
@@ -224,6 +265,19 @@ restocked_buckets AS (
       JOIN products AS p ON p.product_id = i.product_id
      WHERE b.product_id = i.product_id AND coalesce(p.stock_buckets, 1) > 1
        AND b.bucket = mod(%(start)s, p.stock_buckets)
+),
+events AS (
+    {OUTBOX_INSERT}
+    SELECT gen_random_uuid(), 'OrderCancelled', 1, c.order_id, {
+    ORDER_EVENT.format(
+        o="c",
+        status="c.status",
+        price="unit_price",
+        lines="order_items",
+        lines_where="WHERE l.order_id = c.order_id",
+    )
+}, %(region)s, now()
+      FROM cancelled AS c
 )
 SELECT c.order_id, c.customer_id, c.status, c.total_amount, c.currency, c.created_at, c.updated_at,
        i.product_id, i.quantity, i.unit_price
@@ -306,6 +360,36 @@ SELECT %(scope)s, %(key)s, %(request_hash)s, 'completed', 201, %(response_body)s
     + FRESH
     + "\n"
 )
+# The order's events, after its order and items and before its idempotency record (FRESH then still
+# tells this transaction's order from one a previous attempt committed under the same key and id).
+# StockDepleted: the decrements above are visible, so a product of this order whose total is now 0.
+ORDER_EVENTS = (
+    OUTBOX_INSERT
+    + """
+SELECT gen_random_uuid(), 'OrderPlaced', 1, o.order_id, """
+    + ORDER_EVENT.format(
+        o="o",
+        status="o.status",
+        price="unit_price",
+        lines="order_items",
+        lines_where="WHERE l.order_id = o.order_id",
+    )
+    + """, %(region)s, now()
+  FROM orders AS o
+ WHERE o.order_id = %(order_id)s AND """
+    + FRESH
+    + """
+UNION ALL
+SELECT gen_random_uuid(), 'StockDepleted', 1, p.product_id, """
+    + STOCK_DEPLETED.format(product="p.product_id", order="i.order_id")
+    + """, %(region)s, now()
+  FROM order_items AS i JOIN products AS p ON p.product_id = i.product_id
+ WHERE i.order_id = %(order_id)s AND """
+    + STOCK_TOTAL
+    + """ = 0 AND """
+    + FRESH
+    + "\n"
+)
 # Cancel in the same snapshot: restock only while the order is still confirmed, then cancel it.
 # Two cancels both see 'confirmed' and both write the order row, so one of them conflicts and
 # retries, and then sees 'cancelled': the stock comes back exactly once.
@@ -325,6 +409,21 @@ UPDATE product_stock_buckets AS b
  WHERE i.order_id = %(order_id)s AND o.status = 'confirmed' AND b.product_id = i.product_id
    AND coalesce(p.stock_buckets, 1) > 1 AND b.bucket = mod(%(start)s, p.stock_buckets)
    AND {VISIBLE_ORDER.format(alias="o.")}
+"""
+# Before MARK_CANCELLED, under the same condition as the restock: only the transaction that cancels writes it.
+CANCEL_EVENT = f"""
+{OUTBOX_INSERT}
+SELECT gen_random_uuid(), 'OrderCancelled', 1, o.order_id, {
+    ORDER_EVENT.format(
+        o="o",
+        status="'cancelled'::text",
+        price="unit_price",
+        lines="order_items",
+        lines_where="WHERE l.order_id = o.order_id",
+    )
+}, %(region)s, now()
+  FROM orders AS o
+ WHERE o.order_id = %(order_id)s AND o.status = 'confirmed' AND {VISIBLE_ORDER.format(alias="o.")}
 """
 MARK_CANCELLED = f"""
 UPDATE orders SET status = 'cancelled', updated_at = now()
@@ -376,6 +475,57 @@ INSERT INTO products (product_id, name, description, price, currency, stock_quan
 VALUES (%(product_id)s, %(name)s, %(description)s, %(price)s, %(currency)s, %(total)s, %(category)s,
         %(buckets)s)
 """
+# Catalog events. ProductCreated after the row and its layout; ProductChanged and ProductRetired before
+# the UPDATE, so the statement still reads the old values (and a product that is gone writes nothing).
+PRODUCT_CREATED_EVENT = f"""
+{OUTBOX_INSERT}
+SELECT gen_random_uuid(), 'ProductCreated', 1, p.product_id, {PRODUCT_CREATED}, %(region)s, now()
+  FROM products AS p
+ WHERE p.product_id = %(product_id)s AND p.active
+"""
+PRODUCT_RETIRED_EVENT = f"""
+{OUTBOX_INSERT}
+SELECT gen_random_uuid(), 'ProductRetired', 1, p.product_id,
+       json_build_object('productId', p.product_id)::text, %(region)s, now()
+  FROM products AS p
+ WHERE p.product_id = %(product_id)s AND p.active
+"""
+RETIRE_PRODUCT = """
+UPDATE products SET active = false, updated_at = now() WHERE product_id = %(product_id)s AND active
+RETURNING product_id
+"""
+# ProductChanged: (event field, old value, new value) of each field a PATCH may change. Only the fields
+# the request names take part, and only those whose value differs make it into `changes`; a PATCH that
+# changes nothing writes no event.
+CHANGEABLE = {
+    "name": ("name", "p.name", "%(f_name)s::text"),
+    "description": ("description", "p.description", "%(f_description)s::text"),
+    "price": ("price", "p.price::text", "%(f_price)s::numeric(10,2)::text"),
+    "category": ("category", "p.category", "%(f_category)s::text"),
+    "stock_quantity": ("stockQuantity", STOCK_TOTAL, "%(total)s::int"),
+    "stock_buckets": ("stockBuckets", "coalesce(p.stock_buckets, 1)", "%(buckets)s::int"),
+}
+
+
+def product_changed_event(names: Sequence[str]) -> str:
+    """The ProductChanged insert for a PATCH naming ``names`` (keys of CHANGEABLE)."""
+    changes = ", ".join(
+        f"'{field}', CASE WHEN {old} IS DISTINCT FROM {new} "
+        f"THEN json_build_object('old', {old}, 'new', {new}) END"
+        for field, old, new in (CHANGEABLE[name] for name in names)
+    )
+    differs = " OR ".join(f"{old} IS DISTINCT FROM {new}" for _, old, new in (CHANGEABLE[n] for n in names))
+    return f"""
+{OUTBOX_INSERT}
+SELECT gen_random_uuid(), 'ProductChanged', 1, p.product_id,
+       json_build_object('productId', p.product_id,
+                         'changes', json_strip_nulls(json_build_object({changes})))::text,
+       %(region)s, now()
+  FROM products AS p
+ WHERE p.product_id = %(product_id)s AND p.active AND ({differs})
+"""
+
+
 # Why an order aborted on a constraint: one read of the products' totals, the caller's profile and
 # the key (_explain_rejection).
 EXPLAIN_REJECTION = (
@@ -425,7 +575,8 @@ class ShopRepository:
     """``database`` is the Database or a function returning it, so that the connection (and its
     settings) are needed only when a query actually runs. ``order_strategy`` chooses how orders
     are placed and cancelled: one data-modifying statement ("cte") or the same work as separate
-    statements ("pipelined"); both are one round trip with the same guarantees."""
+    statements ("pipelined"); both are one round trip with the same guarantees. ``region`` is written
+    on every outbox row (the region whose API made the change; default "local")."""
 
     def __init__(
         self,
@@ -433,12 +584,14 @@ class ShopRepository:
         *,
         deadline: float | None = None,
         order_strategy: str = DEFAULT_ORDER_STRATEGY,
+        region: str = "local",
     ) -> None:
         if order_strategy not in ORDER_STRATEGIES:
             raise ValueError(f"order_strategy must be one of {ORDER_STRATEGIES}, not {order_strategy!r}")
         self._database = database
         self.deadline = deadline
         self.order_strategy = order_strategy
+        self.region = region
 
     @property
     def db(self) -> Database:
@@ -507,8 +660,14 @@ class ShopRepository:
             "total": stock_quantity,
             "category": category,
             "buckets": stock_buckets,
+            "region": self.region,
         }
-        statements = [INSERT_PRODUCT, *(_LAYOUT if stock_buckets > 1 else ()), READ_PRODUCT]
+        statements = [
+            INSERT_PRODUCT,
+            *(_LAYOUT if stock_buckets > 1 else ()),
+            PRODUCT_CREATED_EVENT,
+            READ_PRODUCT,
+        ]
         row = self._statements(statements, params)
         assert row is not None
         return Product(*row)
@@ -517,7 +676,7 @@ class ShopRepository:
     def update_product(self, product_id: UUID, changes: ProductChanges) -> Product:
         """One round trip. A new stock total or bucket count re-lays the stock out (GATHER_STOCK)."""
         fields = {k: v for k, v in changes.as_dict().items() if k not in ("stock_quantity", "stock_buckets")}
-        statements: list[Any] = []
+        statements: list[Any] = [product_changed_event(list(changes.as_dict()))]
         if fields:
             assignments: list[sql.Composable] = [
                 sql.SQL("{} = {}").format(sql.Identifier(n), sql.Placeholder(f"f_{n}")) for n in fields
@@ -535,6 +694,7 @@ class ShopRepository:
             "product_id": product_id,
             "total": changes.stock_quantity,
             "buckets": changes.stock_buckets,
+            "region": self.region,
             **{f"f_{n}": v for n, v in fields.items()},
         }
         row = self._statements(statements, params)
@@ -545,10 +705,8 @@ class ShopRepository:
     @_domain_errors
     def retire_product(self, product_id: UUID) -> None:
         """Soft delete: orders keep referring to the row; it leaves the catalog and cannot be ordered."""
-        row = self._write_one(
-            "UPDATE products SET active = false, updated_at = now() WHERE product_id = %s AND active "
-            "RETURNING product_id",
-            (product_id,),
+        row = self._statements(
+            [PRODUCT_RETIRED_EVENT, RETIRE_PRODUCT], {"product_id": product_id, "region": self.region}
         )
         if row is None:
             raise NotFound("product", product_id)
@@ -648,6 +806,7 @@ class ShopRepository:
             "request_hash": request.request_hash,
             "response_body": response_body,
             "ttl_hours": IDEMPOTENCY_TTL_HOURS,
+            "region": self.region,
         }
         for i, (product_id, quantity) in enumerate(lines):
             params[f"p{i}"], params[f"q{i}"] = product_id, quantity
@@ -659,6 +818,7 @@ class ShopRepository:
                 *(s.format(values=values) for s in (TAKE_STOCK, TAKE_BUCKETS)),
                 INSERT_ORDER.format(values=values, caller_customer=CALLER_CUSTOMER),
                 INSERT_ITEMS.format(values=values),
+                ORDER_EVENTS,
                 INSERT_IDEMPOTENCY,
             ]
 
@@ -734,7 +894,7 @@ class ShopRepository:
     @_domain_errors
     def cancel_order(self, order_id: UUID, caller: Caller) -> Order | None:
         """One round trip; None when no confirmed order of the caller's matched (the caller explains why)."""
-        params = {"order_id": order_id, **_who(caller)}
+        params = {"order_id": order_id, "region": self.region, **_who(caller)}
         if self.order_strategy == "cte":
             cursor = self._transaction(
                 lambda conn: conn.cursor().execute(CANCEL_ORDER, {**params, "start": _start()}),
@@ -747,10 +907,10 @@ class ShopRepository:
             attempt = {**params, "start": _start()}
             return [
                 conn.cursor().execute(statement, attempt, prepare=False)  # see _statements
-                for statement in (RESTOCK, RESTOCK_BUCKETS, MARK_CANCELLED, ORDER_WITH_ITEMS)
+                for statement in (RESTOCK, RESTOCK_BUCKETS, CANCEL_EVENT, MARK_CANCELLED, ORDER_WITH_ITEMS)
             ]
 
-        _, _, cancelled, order = self._transaction(work, pipeline=True)
+        *_, cancelled, order = self._transaction(work, pipeline=True)
         return _order_from_rows(order.fetchall()) if cancelled.fetchall() else None
 
     @_domain_errors
@@ -890,6 +1050,11 @@ def statements_for_lint() -> dict[str, str]:
         "%(description)s": "''",
         "%(price)s": "10.00",
         "%(category)s": "'Test'",
+        "%(region)s": "'us-east-1'",
+        "%(f_name)s": "'P2'",
+        "%(f_description)s": "'d'",
+        "%(f_price)s": "11.00",
+        "%(f_category)s": "'Other'",
         "%s": "'a1000000-0000-4000-8000-000000000001'",
     }
 
@@ -913,6 +1078,10 @@ def statements_for_lint() -> dict[str, str]:
             ).replace("LIMIT %s", "LIMIT 21")
         ),
         "create_product/insert": render(INSERT_PRODUCT),
+        "create_product/event": render(PRODUCT_CREATED_EVENT),
+        "update_product/event": render(product_changed_event(list(CHANGEABLE))),
+        "retire_product/event": render(PRODUCT_RETIRED_EVENT),
+        "retire_product/update": render(RETIRE_PRODUCT),
         "explain_rejection": render(EXPLAIN_REJECTION.format(placeholders="%s, %s")),
         "layout/gather_stock": render(GATHER_STOCK),
         "layout/drop_buckets": render(DROP_BUCKETS),
@@ -923,6 +1092,8 @@ def statements_for_lint() -> dict[str, str]:
         "pipelined/insert_order": render(INSERT_ORDER.format(values=values, caller_customer=caller)),
         "pipelined/insert_items": render(INSERT_ITEMS.format(values=values)),
         "pipelined/insert_idempotency": render(INSERT_IDEMPOTENCY),
+        "pipelined/order_events": render(ORDER_EVENTS),
+        "pipelined/cancel_event": render(CANCEL_EVENT),
         "pipelined/restock": render(RESTOCK),
         "pipelined/restock_buckets": render(RESTOCK_BUCKETS),
         "pipelined/mark_cancelled": render(MARK_CANCELLED),
