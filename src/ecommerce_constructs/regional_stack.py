@@ -216,6 +216,7 @@ class RegionalStack(Stack):
             if lock is not None
             else None,
             opt_in=settings.opt_in,
+            restore_key_arns=[k for k in (config.database.kms_key_arns.get(self.region),) if k],
             log_retention=_retention(config.monitoring.log_retention_days),
             architecture=architecture_of(config),
         )
@@ -236,6 +237,7 @@ class RegionalStack(Stack):
         monitoring.add_alarms(self.api.alarms)
         if self.backup is not None:
             self.backup.notify_failures(monitoring.topic)
+            monitoring.add_alarm(self.backup.alarm_on_missing_backups())
         occ = cloudwatch.Alarm(
             monitoring,
             "OccConflictsAlarm",
@@ -356,6 +358,22 @@ class RegionalStack(Stack):
                         evaluation_periods=3,
                         alarm_description="The pruning job leaves 10,000 or more expired idempotency "
                         "records behind three runs in a row (runbook: docs/operations.md, Pruning)",
+                        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                    )
+                )
+                # A job that fails every run writes no metric at all: its errors page someone.
+                self.monitoring.add_alarm(
+                    cloudwatch.Alarm(
+                        self.monitoring,
+                        "PruneErrorsAlarm",
+                        metric=self.prune_job.function.metric_errors(
+                            period=Duration.hours(1), statistic="Sum"
+                        ),
+                        threshold=1,
+                        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                        evaluation_periods=3,
+                        alarm_description="The pruning job failed three hours in a row (runbook: "
+                        "docs/operations.md, Pruning)",
                         treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
                     )
                 )

@@ -12,7 +12,9 @@ cycle. docs/operations.md, "Backup and restore", is the runbook.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Unpack
 
 from aws_cdk import (
     Acknowledgment,
@@ -25,6 +27,8 @@ from aws_cdk import (
     Validations,
 )
 from aws_cdk import aws_backup as backup
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -35,6 +39,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ._lambda_parts import nag_form
+from ._metrics import MetricOptions, metric_of
 from .backup_regions import copy_refusal
 from .bundling import handler_code
 from .dsql_cluster import IClusterAttributes, cluster_region_of
@@ -92,6 +97,8 @@ class ShopBackup(Construct):
     - ``vault_lock``: a ``VaultLock`` [None: no lock]; ``retention`` must lie within its bounds.
     - ``opt_in``: ``"check"`` fails the deploy (naming the fixing command) when the region is not
       opted in to AWS Backup for DSQL; ``"enable"`` opts it in (an account setting) ["check"].
+    - ``restore_key_arns``: customer managed keys a restore encrypts the new clusters with (the
+      clusters' own ``database.kms_key_arns``): the restore role may use them [()].
     - ``log_retention`` / ``architecture``: of the opt-in check's functions [ONE_MONTH / ARM_64].
 
     Attributes: ``vault``, ``plan``, ``selection``, ``backup_role`` (AWS Backup assumes it to back
@@ -121,6 +128,7 @@ class ShopBackup(Construct):
         encryption_key: kms.IKey | None = None,
         vault_lock: VaultLock | None = None,
         opt_in: str = "check",
+        restore_key_arns: Sequence[str] = (),
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         architecture: lambda_.Architecture = lambda_.Architecture.ARM_64,
     ) -> None:
@@ -139,6 +147,7 @@ class ShopBackup(Construct):
         if vault_lock is not None:
             _check_lock(vault_lock, days, self.node.path)
         self.copy_target = copy_to
+        self._region = region
         self.vault = backup.BackupVault(
             self,
             "Vault",
@@ -210,6 +219,23 @@ class ShopBackup(Construct):
                 resources=peering_resources,
             )
         )
+        if restore_key_arns:
+            # The restored clusters are created with the key the regionalConfig names: AWS Backup
+            # uses it through the role it is passed (AWSBackupServiceRolePolicyForRestores grants
+            # kms:DescribeKey only; AWS Backup developer guide, "Encryption for backups in AWS
+            # Backup", and restore-auroradsql.html's kmsKeyId).
+            self.restore_role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=[
+                        "kms:Decrypt",
+                        "kms:Encrypt",
+                        "kms:GenerateDataKey*",
+                        "kms:CreateGrant",
+                        "kms:DescribeKey",
+                    ],
+                    resources=list(restore_key_arns),
+                )
+            )
         self.opt_in = self._opt_in(stack, region, opt_in, log_retention, architecture)
         self.selection = backup.BackupSelection(
             self,
@@ -251,9 +277,41 @@ class ShopBackup(Construct):
             targets=[targets.SnsTopic(topic)],
         )
 
+    def metric_backup_jobs_completed(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Backup jobs completed into this vault (AWS/Backup ``NumberOfBackupJobsCompleted`` by
+        ``BackupVaultName``, https://docs.aws.amazon.com/aws-backup/latest/devguide/cloudwatch.html)
+        [sum over one day]. Verify on a staging account that the metric appears under this
+        dimension after the first backup: AWS documents the dimensions per metric there."""
+        return metric_of(
+            "AWS/Backup",
+            "NumberOfBackupJobsCompleted",
+            {"BackupVaultName": self.vault_name},
+            {"period": Duration.days(1), "statistic": "Sum", **options},
+        )
+
+    def alarm_on_missing_backups(self, topic: sns.ITopic | None = None) -> cloudwatch.Alarm:
+        """Fires when no backup completed into the vault for two days in a row: a plan that runs and
+        backs up nothing (the region opted out after the deploy, the selection's role broken) raises
+        no failure event, only silence. Missing data counts as breaching."""
+        alarm = cloudwatch.Alarm(
+            self,
+            "NoBackupAlarm",
+            metric=self.metric_backup_jobs_completed(),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            evaluation_periods=2,
+            treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+            alarm_description="No DSQL backup completed into this vault for two days (runbook: "
+            "docs/operations.md, Backup and restore)",
+        )
+        if topic is not None:
+            alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+        return alarm
+
     def grant_restore(self, grantee: iam.IGrantable) -> iam.Grant:
         """What ``ecommerce backup list|restore`` calls: read the vault's recovery points, start
-        and watch restore jobs, and pass the restore role to AWS Backup."""
+        and watch restore jobs, read the restored cluster (its peers), and pass the restore role to
+        AWS Backup."""
         grant = iam.Grant.add_to_principal(
             grantee=grantee,
             actions=[
@@ -265,6 +323,15 @@ class ShopBackup(Construct):
         )
         iam.Grant.add_to_principal(
             grantee=grantee, actions=["backup:DescribeRestoreJob"], resource_arns=["*"]
+        )
+        stack = Stack.of(self)
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["dsql:GetCluster"],
+            resource_arns=[
+                _clusters(stack, self._region),
+                *([_clusters(stack, self.copy_target.region)] if self.copy_target else []),
+            ],
         )
         self.restore_role.grant_pass_role(grantee.grant_principal)
         return grant

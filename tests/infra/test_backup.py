@@ -156,8 +156,37 @@ def test_grant_restore_gives_an_operator_what_the_restore_command_calls() -> Non
     shop_backup.grant_restore(operator)
     policies = json.dumps(Template.from_stack(stack).find_resources("AWS::IAM::Policy"))
     for action in ("backup:StartRestoreJob", "backup:ListRecoveryPointsByBackupVault",
-                   "backup:DescribeRestoreJob", "iam:PassRole"):  # fmt: skip
+                   "backup:DescribeRestoreJob", "iam:PassRole", "dsql:GetCluster"):  # fmt: skip
         assert action in policies
+
+
+def test_a_restore_may_use_the_clusters_customer_managed_key() -> None:
+    key = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+    stack, cluster = _cluster_stack()
+    ShopBackup(stack, "Backup", cluster=cluster, vault_name="shop-vault", restore_key_arns=[key])
+    statements = [
+        st
+        for policy in Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()
+        for st in policy["Properties"]["PolicyDocument"]["Statement"]
+        if st.get("Resource") == key
+    ]
+    assert statements and "kms:CreateGrant" in statements[0]["Action"]
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_silence_pages_someone_when_no_backup_completes_for_two_days(region: str) -> None:
+    """A plan that backs up nothing raises no failure event: the missing metric is the signal."""
+    template = default_template(f"ecommerce-{region}")
+    (alarm,) = template.find_resources(
+        "AWS::CloudWatch::Alarm", {"Properties": {"MetricName": "NumberOfBackupJobsCompleted"}}
+    ).values()
+    props = alarm["Properties"]
+    assert (props["Namespace"], props["TreatMissingData"], props["EvaluationPeriods"]) == (
+        "AWS/Backup",
+        "breaching",
+        2,
+    )
+    assert props["Dimensions"][0]["Name"] == "BackupVaultName" and props["AlarmActions"]
 
 
 @pytest.mark.parametrize("region", REGIONS)

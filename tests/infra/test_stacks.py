@@ -38,10 +38,10 @@ def test_regional_stack_resources(region: str) -> None:
     template.resource_count_is("Custom::DsqlCluster", 1)
     template.resource_count_is("AWS::ApiGateway::RestApi", 1)
     template.resource_count_is("AWS::ApiGateway::Stage", 1)
-    # API 5xx, per function errors/throttles, OCC; the stack that completes the pair also runs the
-    # pruning job (its backlog) and watches the order events pipeline (5 alarms:
-    # tests/infra/test_order_events.py).
-    template.resource_count_is("AWS::CloudWatch::Alarm", 8 + (1 + 5 if region == "us-east-2" else 0))
+    # API 5xx, per function errors/throttles, OCC, no backup for two days; the stack that completes
+    # the pair also runs the pruning job (its backlog and errors) and watches the order events
+    # pipeline (5 alarms: tests/infra/test_order_events.py).
+    template.resource_count_is("AWS::CloudWatch::Alarm", 9 + (2 + 5 if region == "us-east-2" else 0))
     template.has_resource(
         "Custom::DsqlCluster",
         {
