@@ -469,7 +469,11 @@ class EventsConfig(_Model):
 
     enabled: bool = False
     archive_retention_days: int = Field(30, ge=0, le=3650)  # 0: keep forever
-    kinesis_retention_hours: int = Field(24, ge=24, le=8760)
+    #: 168: the publisher's retries reach only records Kinesis still holds (7 days, like DSQL's own
+    #: retention of undelivered changes); Kinesis bills the hours beyond 24.
+    kinesis_retention_hours: int = Field(168, ge=24, le=8760)
+    #: Raise by one to replace the change stream (a FAILED stream cannot recover: docs/events.md).
+    stream_generation: int = Field(1, ge=1)
 
 
 class EcommerceConfig(_Model):

@@ -23,14 +23,17 @@ from aws_cdk import (
     Validations,
 )
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from ._lambda_parts import acknowledge_runtime, logged_role
 from ._metrics import MetricOptions, metric_of
-from .bundling import contract, handler_code
+from .bundling import LAMBDA_RUNTIME, contract, handler_code
 from .dsql_cluster import METRIC_NAMESPACE, IClusterAttributes, cluster_region_of
 from .provider import HandlerProvider
 
@@ -50,15 +53,23 @@ class DsqlChangeStream(Construct):
       created (add a dependency on whatever wakes it, e.g. ``DatabaseSetup``) [required].
     - ``kinesis_stream``: the target [None: a new stream, on-demand, records up to 10,240 KiB,
       encrypted with the AWS managed key ``alias/aws/kinesis``, kept ``retention``].
-    - ``retention``: of the new Kinesis stream [24 hours, Kinesis' default].
+    - ``retention``: of the new Kinesis stream [7 days: the publisher's retries (up to
+      ``OrderEvents.max_record_age``) only reach records Kinesis still holds; Kinesis bills the
+      retention beyond 24 hours].
     - ``removal_policy``: of the new Kinesis stream [DESTROY: it holds only copies of committed rows;
       the outbox is the source to replay, docs/events.md].
-    - ``tags``: tags of the DSQL stream [{}].
+    - ``tags``: tags of the DSQL stream, applied when it is created [{}].
+    - ``generation``: raising it replaces the stream, the way to recreate a FAILED one [1].
+    - ``cluster_key_arn``: the cluster's customer managed KMS key, which CreateStream needs
+      ``kms:Decrypt`` on [None: AWS owned key].
+    - ``status_check_interval``: how often a function reads the stream's status into
+      ``metric_delivering()`` (a FAILED stream stops publishing its own metrics) [5 minutes].
     - ``log_retention`` / ``architecture``: of the stream handler's functions (one provider per
       stack: the first stream of a stack sets them) [ONE_MONTH / ARM_64].
 
     Attributes: ``kinesis_stream``, ``role`` (the role DSQL assumes to write to it), ``resource``
-    (the CustomResource), ``provider``, ``stream_arn``, ``stream_identifier``.
+    (the CustomResource), ``provider``, ``stream_arn``, ``stream_identifier``, ``status_function``
+    (the scheduled status check behind ``metric_delivering()`` and ``alarm_not_delivering()``).
 
     Creates: the DSQL stream (``Custom::DsqlStream``; deleted with the resource), the Kinesis stream
     unless one is given, the role DSQL assumes, and once per stack the stream provider (two
@@ -76,9 +87,12 @@ class DsqlChangeStream(Construct):
         *,
         cluster: IClusterAttributes,
         kinesis_stream: kinesis.IStream | None = None,
-        retention: Duration = Duration.hours(24),  # noqa: B008 - immutable value
+        retention: Duration = Duration.days(7),  # noqa: B008 - immutable value
         removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
         tags: Mapping[str, str] | None = None,
+        generation: int = 1,
+        cluster_key_arn: str | None = None,
+        status_check_interval: Duration = Duration.minutes(5),  # noqa: B008 - immutable value
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         architecture: lambda_.Architecture = lambda_.Architecture.ARM_64,
     ) -> None:
@@ -137,9 +151,16 @@ class DsqlChangeStream(Construct):
         assert complete is not None
         assert complete.role is not None
         streams = [cluster_arn, self._streams_arn]
-        on_event.role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["dsql:CreateStream", "dsql:DeleteStream"], resources=streams)
-        )
+        # CreateStream with tags also checks dsql:TagResource (Service Authorization Reference,
+        # "Actions defined by Amazon Aurora DSQL": CreateStream's dependent actions).
+        create_actions = ["dsql:CreateStream", "dsql:DeleteStream", *(["dsql:TagResource"] if tags else [])]
+        on_event.role.add_to_principal_policy(iam.PolicyStatement(actions=create_actions, resources=streams))
+        if cluster_key_arn:
+            # "kms:Decrypt … Required when the cluster uses a customer managed AWS KMS key"
+            # (CreateStream, Aurora DSQL API reference).
+            on_event.role.add_to_principal_policy(
+                iam.PolicyStatement(actions=["kms:Decrypt"], resources=[cluster_key_arn])
+            )
         on_event.role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["iam:PassRole"],
@@ -159,6 +180,8 @@ class DsqlChangeStream(Construct):
         }
         if tags:
             properties[prop.TAGS] = dict(tags)
+        if generation != 1:
+            properties[prop.GENERATION] = str(generation)
         self.resource = CustomResource(
             self,
             "Resource",
@@ -178,6 +201,7 @@ class DsqlChangeStream(Construct):
                 self.resource.node.add_dependency(role_policy)
         self.stream_arn = self.resource.get_att_string("Arn")
         self.stream_identifier = self.resource.get_att_string("StreamIdentifier")
+        self.status_function = self._status_check(stack, status_check_interval, log_retention, architecture)
         for where in (self, self.provider):  # the trust policy here, the handler's rights there
             Validations.of(where).acknowledge(self._streams_acknowledgment(stack, cluster_arn))
 
@@ -188,6 +212,68 @@ class DsqlChangeStream(Construct):
             reason="DSQL assigns stream identifiers at creation: the handler's and the trust "
             "policy's rights name this one cluster's streams (cluster/<id>/stream/*), as the DSQL "
             "user guide's CDC IAM page prescribes.",
+        )
+
+    def _status_check(
+        self,
+        stack: Stack,
+        interval: Duration,
+        log_retention: logs.RetentionDays,
+        architecture: lambda_.Architecture,
+    ) -> lambda_.Function:
+        code, _ = handler_code(architecture.name)
+        log_group = logs.LogGroup(
+            self, "StatusLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+        )
+        role = logged_role(self, "StatusRole", log_group, description="Reads the DSQL change stream's status")
+        function = lambda_.Function(
+            self,
+            "StatusCheck",
+            runtime=LAMBDA_RUNTIME,
+            architecture=architecture,
+            code=code,
+            handler="handlers.infra.dsql_stream.check_status",
+            memory_size=256,
+            timeout=Duration.seconds(30),
+            role=role,
+            log_group=log_group,
+            environment={"STREAM_ARN": self.stream_arn},
+            description="Publishes whether the DSQL change stream delivers (a FAILED one goes silent)",
+        )
+        acknowledge_runtime(function)
+        role.add_to_policy(iam.PolicyStatement(actions=["dsql:GetStream"], resources=[self.stream_arn]))
+        events.Rule(
+            self,
+            "StatusSchedule",
+            schedule=events.Schedule.rate(interval),
+            targets=[targets.LambdaFunction(function, retry_attempts=0)],
+        )
+        return function
+
+    def metric_delivering(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """1 while the stream is ACTIVE or IMPAIRED (it still delivers), 0 when FAILED or gone, from
+        the status check [Minimum over 15 minutes]."""
+        terms = contract()
+        return metric_of(
+            terms.METRICS_NAMESPACE,
+            terms.STREAM_DELIVERING_METRIC,
+            {"StreamId": self.stream_identifier},
+            {"statistic": "Minimum", "period": Duration.minutes(15), **options},
+        )
+
+    def alarm_not_delivering(self) -> cloudwatch.Alarm:
+        """Fires when the stream stops delivering (FAILED: it "can't recover", cdc-monitoring.html)
+        or its status check stops reporting: missing data counts as failing."""
+        return cloudwatch.Alarm(
+            self,
+            "NotDeliveringAlarm",
+            metric=self.metric_delivering(),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+            alarm_description="The DSQL change stream is not delivering order events (runbook: "
+            "docs/events.md, Recreating a failed stream)",
         )
 
     def metric(self, metric_name: str, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:

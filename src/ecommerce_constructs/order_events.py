@@ -160,11 +160,14 @@ class OrderEvents(Construct):
             batch_size=batch_size,
             max_batching_window=max_batching_window,
             # A failing record is retried alone (bisect), the ones before it are checkpointed
-            # (partial batch responses), and after the retries the batch's metadata goes to the
-            # failure queue: a poison record never blocks a shard.
+            # (partial batch responses). Poison records never come back as failures (the
+            # publisher sends them to the failure queue itself), so what is retried is transient:
+            # another invocation's lease on the event (up to LEASE_SECONDS), EventBridge
+            # throttling. Those are retried until ``max_record_age`` (no attempt limit: ten fast
+            # retries could end inside one lease and shed a live event), then go to the queue.
             bisect_batch_on_error=True,
             report_batch_item_failures=True,
-            retry_attempts=10,
+            retry_attempts=-1,
             max_record_age=max_record_age,
             parallelization_factor=1,
             on_failure=sources.SqsDlq(self.failure_queue),

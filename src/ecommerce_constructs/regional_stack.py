@@ -401,6 +401,8 @@ class RegionalStack(Stack):
             cluster=self.database,
             retention=Duration.hours(config.events.kinesis_retention_hours),
             tags=config.tags,
+            generation=config.events.stream_generation,
+            cluster_key_arn=config.database.kms_key_arns.get(self.region),
             log_retention=retention,
             architecture=self._architecture,
         )
@@ -427,6 +429,7 @@ class RegionalStack(Stack):
         )
         if self.monitoring is not None:
             self.monitoring.add_alarms(self.order_events.alarms)
+            self.monitoring.add_alarm(self.change_stream.alarm_not_delivering())
             five = Duration.minutes(5)
             self.monitoring.add_widgets(
                 graph(

@@ -80,6 +80,13 @@ class DsqlStreamProperty:
     KINESIS_STREAM_ARN: Final = "KinesisStreamArn"
     ROLE_ARN: Final = "RoleArn"
     TAGS: Final = "Tags"
+    #: Raising it replaces the stream (the way to recreate a FAILED one: docs/events.md).
+    GENERATION: Final = "Generation"
+
+
+#: The events pipeline's own health: the stream status check's metric (namespace
+#: ``METRICS_NAMESPACE``, dimension ``StreamId``): 1 while the stream delivers, 0 when it does not.
+STREAM_DELIVERING_METRIC: Final = "ChangeStreamDelivering"
 
 
 class DatabaseSetupProperty:

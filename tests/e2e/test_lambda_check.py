@@ -74,6 +74,7 @@ EXERCISED = {
     "handlers.infra.edge_health.handler",
     "handlers.infra.dsql_stream.on_event",
     "handlers.infra.dsql_stream.is_complete",
+    "handlers.infra.dsql_stream.check_status",
     "handlers.events.aws.handler",
     "handlers.infra.backup_opt_in.on_event",
     "handlers.maintenance.prune.handler",
@@ -653,6 +654,21 @@ def test_the_stream_handler_creates_completes_and_deletes_through_the_control_pl
             if kind == "Create":
                 assert polled.result["Data"]["Arn"] == physical
                 assert [s.status for s in fake.streams.values()] == ["ACTIVE"]
+                # The scheduled status check of the stream just made, as EventBridge invokes it.
+                check = functions["handlers.infra.dsql_stream.check_status"]
+                status = LambdaProcess(
+                    check,
+                    interpreter,
+                    environment=resolved(check, {"STREAM_ARN": physical}),
+                    extra=reach,
+                    log=log_dir / "stream-status.log",
+                )
+                try:
+                    seen = status.invoke({"source": "aws.events", "detail-type": "Scheduled Event"})
+                finally:
+                    status.close()
+                assert seen.ok and seen.result["delivering"] is True, seen.error
+                assert not seen.writes_refused and not seen.host_reads, seen
     finally:
         for process in processes:
             process.close()

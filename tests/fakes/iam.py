@@ -613,9 +613,14 @@ def dsql_requests(
     # ARNs each call is checked on is not documented: the fake checks Create/List on the cluster and
     # Get/Delete on the stream (the construct grants both, so either answer passes).
     if operation == "CreateStream":
+        # With tags, CreateStream also checks dsql:TagResource (Service Authorization Reference,
+        # Aurora DSQL's actions table: CreateStream's dependent actions).
         role = params["targetDefinition"]["kinesis"]["roleArn"]
+        tags = request_tags(params.get("tags") or {})
+        cluster = arn(params["clusterIdentifier"])
         return [
-            on("CreateStream", arn(params["clusterIdentifier"]), request_tags(params.get("tags") or {})),
+            on("CreateStream", cluster, tags),
+            *([on("TagResource", cluster, tags)] if tags else []),
             AuthRequest("iam:PassRole", role, {"iam:PassedToService": "dsql.amazonaws.com"}),
         ]
     if operation == "ListStreams":

@@ -101,7 +101,12 @@ def test_the_stream_handler_has_exactly_the_stream_actions_and_passes_only_its_r
     stream_role = _role(template, "Aurora DSQL writes the change stream")
     on_event = _statements(template, _role(template, "Aurora DSQL change stream lifecycle: OnEvent"))
     assert on_event == [
-        {"Action": ["dsql:CreateStream", "dsql:DeleteStream"], "Effect": "Allow", "Resource": streams},
+        # The app tags its stream: CreateStream then also checks dsql:TagResource.
+        {
+            "Action": ["dsql:CreateStream", "dsql:DeleteStream", "dsql:TagResource"],
+            "Effect": "Allow",
+            "Resource": streams,
+        },
         {
             "Action": "iam:PassRole",
             "Condition": {"StringEquals": {"iam:PassedToService": "dsql.amazonaws.com"}},
@@ -157,7 +162,7 @@ def test_the_event_source_mapping_retries_bisects_reports_partial_failures_and_h
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
         "MaximumBatchingWindowInSeconds": 1,
         "MaximumRecordAgeInSeconds": 604800,
-        "MaximumRetryAttempts": 10,
+        "MaximumRetryAttempts": -1,
         "ParallelizationFactor": 1,
         "StartingPosition": "TRIM_HORIZON",
     }
@@ -194,6 +199,38 @@ def test_bus_archive_dedupe_table_and_alarms() -> None:
         ("AWS/Lambda", "Errors"),
         ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
     } <= metrics
+
+
+def test_a_failed_stream_is_noticed_by_a_status_check_whose_silence_also_alarms() -> None:
+    """A FAILED stream "can't recover" and stops publishing its own metrics: a scheduled function
+    reads its status (GetStream on this stream only) and the alarm treats no value as failing."""
+    template = default_template(STACK)
+    role = _role(template, "Reads the DSQL change stream's status")
+    stream = _one(template, "Custom::DsqlStream")[0]
+    assert _statements(template, role) == [
+        {"Action": "dsql:GetStream", "Effect": "Allow", "Resource": {"Fn::GetAtt": [stream, "Arn"]}}
+    ]
+    [alarm] = [
+        a["Properties"]
+        for a in template.find_resources("AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == "ChangeStreamDelivering"
+    ]
+    assert (alarm["TreatMissingData"], alarm["Threshold"], alarm["Statistic"]) == ("breaching", 1, "Minimum")
+    rules = template.find_resources("AWS::Events::Rule")
+    assert any(r["Properties"].get("ScheduleExpression") == "rate(5 minutes)" for r in rules.values())
+
+
+def test_a_cluster_with_a_customer_managed_key_lets_the_handler_decrypt_and_a_generation_replaces() -> None:
+    key = "arn:aws:kms:us-east-2:123456789012:key/11111111-2222-3333-4444-555555555555"
+    config = load_config(context={"config": None}).model_copy(update={})
+    data = config.model_dump()
+    data["database"]["kms_key_arns"] = {"us-east-2": key}
+    data["events"]["stream_generation"] = 2
+    template = Template.from_stack(build_app(EcommerceConfig.model_validate(data)).regional["us-east-2"])
+    on_event = _statements(template, _role(template, "Aurora DSQL change stream lifecycle: OnEvent"))
+    assert {"Action": "kms:Decrypt", "Effect": "Allow", "Resource": key} in on_event
+    assert _one(template, "Custom::DsqlStream")[1]["Generation"] == "2"
+    assert _one(template, "AWS::Kinesis::Stream")[1]["RetentionPeriodHours"] == 168
 
 
 def test_cfn_lint_accepts_the_template() -> None:

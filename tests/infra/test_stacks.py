@@ -40,8 +40,8 @@ def test_regional_stack_resources(region: str) -> None:
     template.resource_count_is("AWS::ApiGateway::Stage", 1)
     # API 5xx, per function errors/throttles, OCC, no backup for two days; the stack that completes
     # the pair also runs the pruning job (its backlog and errors) and watches the order events
-    # pipeline (5 alarms: tests/infra/test_order_events.py).
-    template.resource_count_is("AWS::CloudWatch::Alarm", 9 + (2 + 5 if region == "us-east-2" else 0))
+    # pipeline (5 alarms: tests/infra/test_order_events.py, and the stream's NotDeliveringAlarm).
+    template.resource_count_is("AWS::CloudWatch::Alarm", 9 + (2 + 6 if region == "us-east-2" else 0))
     template.has_resource(
         "Custom::DsqlCluster",
         {

@@ -167,3 +167,59 @@ def test_list_streams_pages(fake: FakeDsql) -> None:
     first = client.list_streams(clusterIdentifier=cluster, maxResults=2)
     second = client.list_streams(clusterIdentifier=cluster, maxResults=2, nextToken=first["nextToken"])
     assert len(first["streams"]) == 2 and len(second["streams"]) == 1 and "nextToken" not in second
+
+
+def test_a_new_generation_replaces_a_failed_stream(fake: FakeDsql) -> None:
+    """The documented way to recreate a FAILED stream: an unchanged deploy sends no update at all."""
+    cluster = active_cluster(fake)
+    physical = run(event("Create", props(cluster)))["PhysicalResourceId"]
+    replaced = run(
+        event(
+            "Update",
+            props(cluster, Generation="2"),
+            PhysicalResourceId=physical,
+            OldResourceProperties=props(cluster),
+            RequestId="generation-2",
+        )
+    )
+    assert replaced["PhysicalResourceId"] != physical and len(fake.streams) == 2
+
+
+def test_a_tags_only_update_of_an_impaired_stream_succeeds(fake: FakeDsql) -> None:
+    """IMPAIRED still delivers: a tag change must not fail the stack update over it."""
+    cluster = active_cluster(fake)
+    physical = run(event("Create", props(cluster)))["PhysicalResourceId"]
+    (stream,) = fake.streams.values()
+    stream.status = "IMPAIRED"
+    updated = run(
+        event(
+            "Update",
+            {**props(cluster), "Tags": {"Name": "other"}},
+            PhysicalResourceId=physical,
+            OldResourceProperties=props(cluster),
+        )
+    )
+    assert updated["PhysicalResourceId"] == physical and updated["Data"]["Arn"] == physical
+
+
+@pytest.mark.parametrize(("status", "delivering"), [("ACTIVE", 1), ("IMPAIRED", 1), ("FAILED", 0)])
+def test_the_status_check_publishes_whether_the_stream_delivers(
+    fake: FakeDsql,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    status: str,
+    delivering: int,
+) -> None:
+    import json
+
+    from handlers.contract import STREAM_DELIVERING_METRIC
+
+    cluster = active_cluster(fake)
+    physical = run(event("Create", props(cluster)))["PhysicalResourceId"]
+    (stream,) = fake.streams.values()
+    stream.status = status
+    monkeypatch.setenv("STREAM_ARN", physical)
+    result = dsql_stream.check_status({"source": "aws.events"})
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line[STREAM_DELIVERING_METRIC] == delivering and result["delivering"] is bool(delivering)
+    assert line["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["StreamId"]]

@@ -127,8 +127,8 @@ def parse(record: dict[str, Any]) -> OutboxEvent | None:
     if kind != "full":
         raise Poison(f"unknown record type {kind!r}")
     source = record.get("source") or {}
-    if source.get("table") != OUTBOX_TABLE:
-        return None
+    if source.get("table") != OUTBOX_TABLE or source.get("schema", "public") != "public":
+        return None  # another table (a table named outbox in another schema is not ours)
     op = record.get("op")
     if op in ("d", "u"):  # the pruning job's deletes; the outbox's rows are never updated
         return None

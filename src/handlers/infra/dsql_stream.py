@@ -9,8 +9,14 @@ back from DSQL. Facts relied on (Aurora DSQL user guide, GA text of 2026-07-01):
   retried request gets the same stream back. Creation "typically takes one to three minutes".
 * A stream is CREATING, then ACTIVE; FAILED ("A failed stream can't recover", cdc-monitoring.html)
   and IMPAIRED carry a ``statusReason``, which the failure message names with its fix.
-* There is no UpdateStream in the API: a changed target, role or cluster is a new stream (a new
-  physical id), and CloudFormation then deletes the old one. Tags only: nothing to do.
+* There is no UpdateStream in the API: a changed target, role, cluster or ``Generation`` is a new
+  stream (a new physical id), and CloudFormation then deletes the old one. Tags only: nothing to do
+  (tags are applied when a stream is created), and an IMPAIRED stream, which still delivers, does
+  not fail such an update.
+* :func:`check_status` runs on a schedule: a FAILED stream "can't recover" (cdc-monitoring.html)
+  and stops publishing its metrics, so silence would look healthy; it publishes
+  ``STREAM_DELIVERING_METRIC`` (1 for ACTIVE or IMPAIRED, else 0) for an alarm that treats a
+  missing value as failing.
 * The physical id is the stream's ARN (``…:cluster/<id>/stream/<id>``), which names both
   identifiers DeleteStream needs; an id that is no stream ARN (a create that never returned one)
   names nothing to delete.
@@ -46,12 +52,13 @@ FIXES = {
     "KINESIS_ACCESS_DENIED": "the role may not write to the Kinesis stream (kinesis:PutRecord, PutRecords, "
     "DescribeStreamSummary, ListShards)",
     "KINESIS_KMS_ACCESS_DENIED": "the role may not use the Kinesis stream's KMS key (kms:GenerateDataKey)",
-    "KINESIS_STREAM_NOT_FOUND": "the Kinesis stream is gone; a FAILED stream cannot recover: deploy again "
-    "to create a new one (docs/events.md, 'Recreating a failed stream')",
+    "KINESIS_STREAM_NOT_FOUND": "the Kinesis stream is gone; a FAILED stream cannot recover: raise "
+    "events.stream_generation by one and deploy (docs/events.md, 'Recreating a failed stream')",
     "KINESIS_THROUGHPUT_EXCEEDED": "the Kinesis stream is throttling; use on-demand capacity",
     "KINESIS_OVERSIZE_RECORD": "a record exceeded the Kinesis stream's MaxRecordSizeInKiB (set it to 10240)",
     "CLUSTER_CMK_INACCESSIBLE": "DSQL cannot use the cluster's KMS key (check the key and its policy)",
-    "INTERNAL_ERROR": "an internal DSQL error; deploy again, and contact AWS Support if it persists",
+    "INTERNAL_ERROR": "an internal DSQL error; raise events.stream_generation by one and deploy, and "
+    "contact AWS Support if it persists",
 }
 
 
@@ -80,6 +87,7 @@ class Props:
     kinesis_stream_arn: str
     role_arn: str
     tags: dict[str, str]
+    generation: str = "1"
 
     @classmethod
     def of(cls, raw: Mapping[str, Any]) -> Props:
@@ -89,15 +97,17 @@ class Props:
             kinesis_stream_arn=str(raw[P.KINESIS_STREAM_ARN]),
             role_arn=str(raw[P.ROLE_ARN]),
             tags={str(k): str(v) for k, v in (raw.get(P.TAGS) or {}).items()},
+            generation=str(raw.get(P.GENERATION) or "1"),
         )
 
     def replaces(self, old: Props) -> bool:
         """Whether going from ``old`` needs a new stream (everything but the tags)."""
-        return (self.region, self.cluster, self.kinesis_stream_arn, self.role_arn) != (
+        return (self.region, self.cluster, self.kinesis_stream_arn, self.role_arn, self.generation) != (
             old.region,
             old.cluster,
             old.kinesis_stream_arn,
             old.role_arn,
+            old.generation,
         )
 
 
@@ -141,8 +151,9 @@ def on_event(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
             physical = _create(event, props)
         elif kind == "Update":
             physical = str(event["PhysicalResourceId"])
-            if props.replaces(Props.of(event["OldResourceProperties"])):
-                physical = _create(event, props)  # CloudFormation deletes the old stream afterwards
+            if not props.replaces(Props.of(event["OldResourceProperties"])):
+                return {"PhysicalResourceId": physical, "Unchanged": True}
+            physical = _create(event, props)  # CloudFormation deletes the old stream afterwards
         else:
             physical = str(event["PhysicalResourceId"])
             _delete(physical, event)
@@ -200,6 +211,9 @@ def is_complete(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]
     physical = str(event["PhysicalResourceId"])
     match = STREAM_ARN.fullmatch(physical)
     deleting = event["RequestType"] == "Delete"
+    if event.get("Unchanged") and match is not None:
+        # Tags only: the stream is what it was; IMPAIRED still delivers, so the update succeeds.
+        return {"IsComplete": True, "Data": {"Arn": physical, "StreamIdentifier": match["stream"]}}
     if match is None:
         if deleting:
             return {"IsComplete": True}
@@ -236,3 +250,53 @@ def is_complete(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]
             "three); check it with `aws dsql get-stream`, then retry the deploy"
         )
     return {"IsComplete": False}
+
+
+#: Statuses in which a stream delivers records (IMPAIRED retries only its failing record).
+DELIVERING = frozenset({"ACTIVE", "IMPAIRED"})
+
+
+def check_status(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
+    """Scheduled: the stream's status as a metric (embedded metric format on stdout), 1 while it
+    delivers and 0 otherwise; the alarm on it treats a missing value as failing, so a check that
+    cannot run pages someone too."""
+    import json
+    import os
+
+    from handlers.contract import METRICS_NAMESPACE, STREAM_DELIVERING_METRIC
+
+    arn = os.environ["STREAM_ARN"]
+    match = STREAM_ARN.fullmatch(arn)
+    if match is None:
+        raise StreamError(f"STREAM_ARN {arn!r} is not a DSQL stream ARN")
+    stream = client_factory(match["region"]).get_stream(
+        clusterIdentifier=match["cluster"], streamIdentifier=match["stream"]
+    )
+    status = str(stream["status"])
+    delivering = int(status in DELIVERING)
+    reason = (stream.get("statusReason") or {}).get("error")
+    print(  # EMF: the function's log is the metric's transport
+        json.dumps(
+            {
+                "_aws": {
+                    "Timestamp": int(time.time() * 1000),
+                    "CloudWatchMetrics": [
+                        {
+                            "Namespace": METRICS_NAMESPACE,
+                            "Dimensions": [["StreamId"]],
+                            "Metrics": [{"Name": STREAM_DELIVERING_METRIC, "Unit": "Count"}],
+                        }
+                    ],
+                },
+                "StreamId": match["stream"],
+                STREAM_DELIVERING_METRIC: delivering,
+                "status": status,
+                "reason": reason,
+            }
+        )
+    )
+    if not delivering:
+        logger.error(
+            "DSQL stream %s is %s (%s): %s", arn, status, reason, FIXES.get(str(reason), "docs/events.md")
+        )
+    return {"status": status, "delivering": bool(delivering), "reason": reason}
