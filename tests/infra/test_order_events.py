@@ -10,7 +10,7 @@ from aws_cdk.assertions import Template
 from cfnlint.api import lint
 
 from cdk_support import CONFIG, build_app, default_template
-from ecommerce_constructs.config import EcommerceConfig, load_config
+from ecommerce_constructs.config import EcommerceConfig, load_config, validate_config
 
 STACK = "ecommerce-us-east-2"  # the stack that completes the pair holds the stream
 
@@ -222,11 +222,13 @@ def test_a_failed_stream_is_noticed_by_a_status_check_whose_silence_also_alarms(
 
 def test_a_cluster_with_a_customer_managed_key_lets_the_handler_decrypt_and_a_generation_replaces() -> None:
     key = "arn:aws:kms:us-east-2:123456789012:key/11111111-2222-3333-4444-555555555555"
-    config = load_config(context={"config": None}).model_copy(update={})
-    data = config.model_dump()
-    data["database"]["kms_key_arns"] = {"us-east-2": key}
-    data["events"]["stream_generation"] = 2
-    template = Template.from_stack(build_app(EcommerceConfig.model_validate(data)).regional["us-east-2"])
+    config = validate_config(
+        {
+            "database": {"kms_key_arns": {"us-east-2": key}},
+            "events": {"enabled": True, "stream_generation": 2},
+        }
+    )
+    template = Template.from_stack(build_app(config).regional["us-east-2"])
     on_event = _statements(template, _role(template, "Aurora DSQL change stream lifecycle: OnEvent"))
     assert {"Action": "kms:Decrypt", "Effect": "Allow", "Resource": key} in on_event
     assert _one(template, "Custom::DsqlStream")[1]["Generation"] == "2"
