@@ -612,6 +612,32 @@ def port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def test_the_local_edge_health_checker_runs_against_the_regions(dev: Dev) -> None:
+    """The deployed checker's code probes both regions' /health on the schedule and records its runs
+    in the local edge's store (draining and restoring: tests/e2e/test_local_edge.py)."""
+    assert f"health checker every {CHECKER_INTERVAL:g} s" in dev.text()
+    from ecommerce_ops.edge import read_local
+    from handlers.infra import edge_state
+
+    store = dev.data_dir / "edge" / "kvs.json"
+    # Generous: on a loaded CI machine a probe can time out, and a run that sees no region healthy
+    # records no vote (the counts start over), so healthy runs are collected over the window.
+    deadline = time.monotonic() + 60
+    healthy: set[str] = set()
+    while time.monotonic() < deadline and len(healthy) < 2:
+        items = read_local(store)
+        for region in ("us-east-1", "us-east-2"):
+            seen = edge_state.Observation.decode(items.get(edge_state.health_key(region, "local")))
+            if seen is not None and seen.ok >= 1:
+                healthy.add(region)
+        time.sleep(0.1)
+    if len(healthy) < 2:
+        tail = "\n".join(dev.text().splitlines()[-40:])
+        pytest.fail(f"the checker recorded no healthy run for some region: {read_local(store)}\n{tail}")
+    assert not any(key.startswith("drained:") for key in items)
+
+
+# The tests below stop the shared dev server: keep them last in this module.
 def test_sigint_stops_servers_and_database_then_reset_wipes(dev: Dev) -> None:
     """Runs last in this module: it stops the shared runtime."""
     assert postgres_processes(dev.data_dir)
@@ -653,27 +679,3 @@ def test_sigterm_stops_cleanly_and_a_restart_keeps_the_data() -> None:
             assert not port_open(edge_port), "the local edge (Node) outlived the runtime"
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
-
-
-def test_the_local_edge_health_checker_runs_against_the_regions(dev: Dev) -> None:
-    """The deployed checker's code probes both regions' /health on the schedule and records its runs
-    in the local edge's store (draining and restoring: tests/e2e/test_local_edge.py)."""
-    assert f"health checker every {CHECKER_INTERVAL:g} s" in dev.text()
-    from ecommerce_ops.edge import read_local
-    from handlers.infra import edge_state
-
-    store = dev.data_dir / "edge" / "kvs.json"
-    # Generous: on a loaded CI machine a probe can time out, and a run that sees no region healthy
-    # records no vote (the counts start over), so healthy runs are collected over the window.
-    deadline = time.monotonic() + 60
-    healthy: set[str] = set()
-    while time.monotonic() < deadline and len(healthy) < 2:
-        items = read_local(store)
-        for region in ("us-east-1", "us-east-2"):
-            seen = edge_state.Observation.decode(items.get(edge_state.health_key(region, "local")))
-            if seen is not None and seen.ok >= 1:
-                healthy.add(region)
-        time.sleep(0.1)
-    if len(healthy) < 2:
-        pytest.fail(f"the checker recorded no healthy run for some region: {read_local(store)}")
-    assert not any(key.startswith("drained:") for key in items)
