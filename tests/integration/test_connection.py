@@ -400,3 +400,38 @@ def test_a_database_that_stops_answering_is_cut_at_the_deadline(fresh_dsn: str) 
         proxy.clear_faults()
         assert database.run_autocommit(lambda conn: conn.execute("SELECT 3").fetchone()) == (3,)
         database.close()
+
+
+def test_the_deadline_watchdog_is_one_thread_reused_by_every_attempt_and_ends_when_idle(
+    fresh_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A thread per attempt cost ~8 % of an order's CPU (docs/performance.md): one per Database,
+    woken early by an earlier deadline, gone once the Database stays idle."""
+    monkeypatch.setattr(connection_module._Watchdog, "IDLE_SECONDS", 0.3)
+    database = Database(connector=lambda: psycopg.connect(fresh_dsn, autocommit=True))
+    watchdog = database._watchdog
+
+    def watchers() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == "database-watchdog" and t is watchdog._thread]
+
+    for _ in range(20):
+        database.run_autocommit(lambda conn: conn.execute("SELECT 1"), deadline=time.monotonic() + 60)
+    first = watchdog._thread
+    assert first is not None and watchers() == [first]
+    # An earlier deadline than the one the thread sleeps towards (60 s) still cuts in time.
+    from handlers.db import RetriesExhaustedError
+
+    started = time.monotonic()
+    with pytest.raises(RetriesExhaustedError):
+        database.run_autocommit(
+            lambda conn: conn.execute("SELECT pg_sleep(30)"), deadline=time.monotonic() + 0.4
+        )
+    assert time.monotonic() - started < 10, "the watchdog slept past an earlier deadline"
+    assert watchdog.cuts == 1
+    assert database.run_autocommit(lambda conn: conn.execute("SELECT 3").fetchone()) == (3,)
+    # Unarmed, the thread ends; the next attempt with a deadline starts one again.
+    first.join(timeout=5)
+    assert not first.is_alive() and watchdog._thread is None
+    database.run_autocommit(lambda conn: conn.execute("SELECT 4"), deadline=time.monotonic() + 60)
+    assert watchdog._thread is not None and watchdog._thread is not first
+    database.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -97,12 +98,24 @@ def test_mixed_orders_and_their_4xx(client: Client, admin: psycopg.Connection) -
     assert stock(admin, hot) == 17  # nothing taken
 
 
-def test_orders_spread_over_the_buckets(client: Client, admin: psycopg.Connection) -> None:
+def test_an_environment_keeps_its_bucket_and_environments_spread(
+    client: Client, shop_dsn: str, admin: psycopg.Connection
+) -> None:
+    """The rotation starts at the environment's home (repository._home): one environment's
+    uncontended orders stay in one bucket, and separate environments land in many."""
     product = client.new_product(1600, buckets=16)
-    for _ in range(32):
+    for _ in range(8):
         assert client.order([(product, 1)]).status == 201
+    assert sorted(buckets(admin, product)[1])[:2] == [92, 100]  # one bucket took all 8
+    others = [Client(shop_dsn) for _ in range(16)]
+    try:
+        for other in others:
+            assert other.order([(product, 1)]).status == 201
+    finally:
+        for other in others:
+            other.close()
     touched = sum(1 for q in buckets(admin, product)[1] if q < 100)
-    assert touched >= 8  # a random start per order: 32 orders in fewer than 8 buckets is ~1e-9 likely
+    assert touched >= 4  # 16 random homes in fewer than 4 of 16 buckets is ~4e-7 likely
 
 
 @orders
@@ -226,7 +239,10 @@ def test_a_bucket_restocked_after_the_snapshot_is_not_a_503(
     bucket 0 (the rotation puts it last); bucket 1 is restocked after the snapshot. The bucket's CHECK
     fires, yet the total covers the order: a re-run on a newer snapshot sells it (201, never 503),
     counted as a conflict retry."""
-    monkeypatch.setattr(repository, "_start", lambda: 1)  # rotation: bucket 1 first, bucket 0 last
+    draws: list[int] = []
+    # Rotation: bucket 1 first, bucket 0 last, in every attempt.
+    monkeypatch.setattr(repository, "_start", lambda: draws.append(1) or 1)
+    monkeypatch.setattr(repository, "_HOMES", weakref.WeakKeyDictionary())
     product = client.new_product(1, buckets=2)
     assert buckets(admin, product) == (0, [1, 0])
     buyer = Client(shop_dsn)
@@ -246,6 +262,7 @@ def test_a_bucket_restocked_after_the_snapshot_is_not_a_503(
         assert reply.status == 201, reply.body
         assert stock(admin, product) == 4
         assert buyer.handlers["orders"].database.stats.conflicts == 1
+        assert len(draws) == 2  # the environment's home, and a new one for the re-run
     finally:
         buyer.close()
 
@@ -256,6 +273,7 @@ def test_still_out_of_stock_when_the_total_cannot_cover(
 ) -> None:
     """The re-run of B1 happens only when units remain: buckets (1, 0), an order of 2 is 409."""
     monkeypatch.setattr(repository, "_start", lambda: 1)
+    monkeypatch.setattr(repository, "_HOMES", weakref.WeakKeyDictionary())
     product = client.new_product(1, buckets=2)
     short = client.order([(product, 2)])
     assert (short.status, short.problem_type) == (409, "insufficient-stock")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import socket
 import threading
@@ -234,6 +235,7 @@ class Database:
         self._sleep = sleep
         self._conn: Connection | None = None
         self._opened_at = 0.0
+        self._watchdog = _Watchdog()
         self.stats = RetryStats()
         self.last_call: CallStats | None = None
 
@@ -364,7 +366,8 @@ class Database:
                 raise _Retryable(exc, Failure.CONNECTION, throttled=throttled) from exc
             raise
         progress = UnitProgress()
-        watchdog = _Watchdog(conn, deadline - self._clock()) if deadline is not None else None
+        if deadline is not None:
+            self._watchdog.arm(conn, deadline - self._clock())
         try:
             return attempt(conn, progress)
         except Exception as exc:
@@ -387,8 +390,8 @@ class Database:
                 raise
             raise _Retryable(exc, failure) from exc
         finally:
-            if watchdog is not None:
-                watchdog.cancel()
+            if deadline is not None:
+                self._watchdog.disarm()
 
     def _connect_budget(self) -> float:
         """Seconds the next attempt must reserve for opening a connection (0 when one is open)."""
@@ -446,29 +449,69 @@ class _Watchdog:
     lost. Cut at the deadline, the wait ends as a lost connection, which the caller's rules answer:
     a retry is not started (past the deadline), so a 503 with Retry-After, and after a COMMIT was
     sent, "outcome unknown" as always.
+
+    One daemon thread per Database, started by the first armed attempt and reused: arming and
+    disarming write two fields under a lock, and the thread wakes only when a deadline is due or
+    comes earlier than the one it sleeps towards. Left unarmed for ``IDLE_SECONDS`` it ends (the
+    next attempt starts another), so a discarded Database leaves no thread behind. (A
+    ``threading.Timer`` per attempt started a thread per attempt: about 8 % of the handler
+    process's CPU per order in the hot-product bench, docs/performance.md.)
     """
 
-    def __init__(self, conn: Connection, seconds: float) -> None:
-        self._conn = conn
-        self._timer = threading.Timer(max(0.0, seconds), self._cut)
-        self._timer.daemon = True
-        self._timer.start()
-        self.fired = False
+    IDLE_SECONDS = 30.0
 
-    def cancel(self) -> None:
-        self._timer.cancel()
+    def __init__(self) -> None:
+        self._lock = threading.Condition(threading.Lock())
+        self._conn: Connection | None = None
+        self._due = math.inf  # time.monotonic() instant of the armed deadline
+        self._sleeping_until = math.inf  # what the thread waits for; an earlier deadline wakes it
+        self._thread: threading.Thread | None = None
+        self.cuts = 0
 
-    def _cut(self) -> None:
-        try:
-            fd = self._conn.pgconn.socket
-        except psycopg.Error:  # already closed
-            return
-        self.fired = True
-        logger.warning("database did not answer before the deadline: cutting the connection")
-        # A duplicate of the descriptor: shutting it down wakes the blocked read on the original
-        # without closing a descriptor the other thread is using.
-        with socket.socket(fileno=os.dup(fd)) as dup, contextlib.suppress(OSError):  # OSError: already gone
-            dup.shutdown(socket.SHUT_RDWR)
+    def arm(self, conn: Connection, seconds: float) -> None:
+        due = time.monotonic() + max(0.0, seconds)
+        with self._lock:
+            self._conn, self._due = conn, due
+            if self._thread is None:
+                self._sleeping_until = due
+                self._thread = threading.Thread(target=self._watch, name="database-watchdog", daemon=True)
+                self._thread.start()
+            elif due < self._sleeping_until:
+                self._lock.notify()
+
+    def disarm(self) -> None:
+        with self._lock:
+            self._conn, self._due = None, math.inf
+
+    def _watch(self) -> None:
+        with self._lock:
+            while True:
+                now = time.monotonic()
+                if self._conn is not None and self._due <= now:
+                    conn, self._conn, self._due = self._conn, None, math.inf
+                    self.cuts += 1
+                    _cut(conn)
+                    continue
+                if self._conn is None:
+                    self._sleeping_until = math.inf
+                    if not self._lock.wait(self.IDLE_SECONDS) and self._conn is None:
+                        self._thread = None
+                        return
+                    continue
+                self._sleeping_until = self._due
+                self._lock.wait(self._due - now)
+
+
+def _cut(conn: Connection) -> None:
+    try:
+        fd = conn.pgconn.socket
+    except psycopg.Error:  # already closed
+        return
+    logger.warning("database did not answer before the deadline: cutting the connection")
+    # A duplicate of the descriptor: shutting it down wakes the blocked read on the original
+    # without closing a descriptor the other thread is using.
+    with socket.socket(fileno=os.dup(fd)) as dup, contextlib.suppress(OSError):  # OSError: already gone
+        dup.shutdown(socket.SHUT_RDWR)
 
 
 class _Retryable(Exception):
