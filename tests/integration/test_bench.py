@@ -258,6 +258,9 @@ def test_smoke_run_writes_every_measured_section(tmp_path: Path) -> None:
     assert {row["scenario"] for row in data["contention"]["rows"]} == {"hot", "spread"}
     hot = data["hot_product"]
     assert {(row["buckets"], row["buyers"]) for row in hot["rows"]} == {(1, 2), (4, 2), (None, 2)}
+    assert [row["layout"] for row in hot["rows"] if row["draw_per_attempt"]] == [
+        "4 buckets, a draw per attempt"
+    ]
     assert all(row["units_exact"] for row in hot["rows"])
     assert all(row["status_503"] == 0 for row in hot["rows"])
     assert {row["units_sold"] for row in hot["rows"] if row["buckets"]} == {6}  # 3/4 of 8, sold out

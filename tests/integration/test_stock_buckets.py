@@ -18,6 +18,7 @@ import pytest
 from test_api_concurrency import concurrently, patient_client, sold
 
 from api_support import OPERATOR, Client, stock
+from handlers.api.handler import _after_restore
 from handlers.shop import repository
 
 orders = pytest.mark.usefixtures("order_strategy")
@@ -115,7 +116,43 @@ def test_an_environment_keeps_its_bucket_and_environments_spread(
         for other in others:
             other.close()
     touched = sum(1 for q in buckets(admin, product)[1] if q < 100)
-    assert touched >= 4  # 16 random homes in fewer than 4 of 16 buckets is ~4e-7 likely
+    assert touched >= 4  # 16 random homes in at most 3 of 16 buckets is ~1.3e-9 likely
+    assert repository._HOMES  # and a SnapStart restore forgets them (handler._after_restore)
+    _after_restore()
+    assert not repository._HOMES
+
+
+def _first_buckets(admin: psycopg.Connection, product: str, starts: range) -> list[int]:
+    """The bucket BUCKET_PLAN takes a one-unit line from, for each start."""
+    plan = repository.BUCKET_PLAN.format(
+        lines="(SELECT %(product)s::uuid AS product_id, 1 AS quantity, %(start)s::int AS start, "
+        "p.stock_buckets AS buckets FROM products AS p WHERE p.product_id = %(product)s)"
+    )
+    taken = []
+    for start in starts:
+        rows = admin.execute(plan, {"product": product, "start": start}).fetchall()
+        assert len(rows) == 1 and rows[0][2] == 1
+        taken.append(int(rows[0][1]))
+    return taken
+
+
+def test_environments_whose_home_is_empty_fall_through_to_different_buckets(
+    client: Client, admin: psycopg.Connection
+) -> None:
+    """Review: with a rotation from the home, every environment whose home sits in a run of empty
+    buckets fell through to the same next bucket. Each start orders the buckets differently."""
+    product = client.new_product(160, buckets=16)
+    starts = range(272)  # every (start mod 16, start mod 17) pair: all the orders there are
+    homes = _first_buckets(admin, product, starts)
+    assert sorted(Counter(homes).values())[0] >= 272 // 16 - 1  # every bucket is some start's home
+    admin.execute(
+        "UPDATE product_stock_buckets SET quantity = 0 WHERE product_id = %s AND bucket < 8", (product,)
+    )
+    fallen = [
+        taken for home, taken in zip(homes, _first_buckets(admin, product, starts), strict=True) if home < 8
+    ]
+    assert all(bucket >= 8 for bucket in fallen)
+    assert len(set(fallen)) == 8  # spread over all the live buckets, not piled on bucket 8
 
 
 @orders
@@ -240,8 +277,8 @@ def test_a_bucket_restocked_after_the_snapshot_is_not_a_503(
     fires, yet the total covers the order: a re-run on a newer snapshot sells it (201, never 503),
     counted as a conflict retry."""
     draws: list[int] = []
-    # Rotation: bucket 1 first, bucket 0 last, in every attempt.
-    monkeypatch.setattr(repository, "_start", lambda: draws.append(1) or 1)
+    # Start 16: of buckets (0, 1), bucket 1 first and bucket 0 last, in every attempt.
+    monkeypatch.setattr(repository, "_start", lambda: draws.append(16) or 16)
     monkeypatch.setattr(repository, "_HOMES", weakref.WeakKeyDictionary())
     product = client.new_product(1, buckets=2)
     assert buckets(admin, product) == (0, [1, 0])
@@ -272,12 +309,13 @@ def test_still_out_of_stock_when_the_total_cannot_cover(
     client: Client, admin: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The re-run of B1 happens only when units remain: buckets (1, 0), an order of 2 is 409."""
-    monkeypatch.setattr(repository, "_start", lambda: 1)
+    monkeypatch.setattr(repository, "_start", lambda: 16)
     monkeypatch.setattr(repository, "_HOMES", weakref.WeakKeyDictionary())
     product = client.new_product(1, buckets=2)
     short = client.order([(product, 2)])
     assert (short.status, short.problem_type) == (409, "insufficient-stock")
     assert client.handlers["orders"].database.stats.conflicts == 0
+    assert client.handlers["orders"].database not in repository._HOMES  # a failed order: drawn anew
 
 
 @orders

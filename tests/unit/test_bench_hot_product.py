@@ -48,6 +48,14 @@ def test_a_low_ceiling_is_judged_at_80_percent_of_it(sharded: float, met: bool) 
     assert (result["met"], result["by"]) == (met, "ceiling")
 
 
+def test_the_draw_per_attempt_arm_is_never_judged() -> None:
+    """The A/B arm (the bucket choice the homes replaced) has the same bucket count: the goal must
+    judge the shop's own choice, whichever row comes last."""
+    drawn = {"buckets": 16, "buyers": 32, "orders_per_second_p50": 500, "draw_per_attempt": True}
+    assert goal([*rows(10, 49, 400), drawn], 16, 32)["met"] is False
+    assert goal([drawn, *rows(10, 50, 400)[:1], rows(10, 50, 400)[2]], 16, 32)["met"] is None
+
+
 def test_a_missing_cell_is_not_judged() -> None:
     assert goal(rows(10, 50, 400)[:2], 16, 32) == {"met": None, "reason": "cells missing"}
     assert goal(rows(0, 50, 400), 16, 32)["met"] is None  # no 201 at all with one bucket

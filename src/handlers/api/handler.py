@@ -28,7 +28,7 @@ from handlers.contract import CUSTOMER
 from handlers.db import Database
 from handlers.settings import Settings
 from handlers.shop.domain import Caller, ShopError, Unauthenticated, Unavailable, require
-from handlers.shop.repository import ShopRepository
+from handlers.shop.repository import ShopRepository, forget_bucket_homes
 from handlers.shop.services import Shop
 
 from .caller import caller_of, denied
@@ -288,10 +288,12 @@ def health_body(handler: ApiHandler) -> tuple[int, dict[str, str]]:
 
 def _after_restore() -> None:
     # A SnapStart restore resumes every environment from the same memory image: give each its own
-    # random state (retry jitter must not move in lock step across environments).
+    # random state (retry jitter must not move in lock step across environments) and its own home
+    # among a hot product's stock buckets.
     import random
 
     random.seed()
+    forget_bucket_homes()
 
 
 try:  # the module exists only inside Lambda's runtime

@@ -13,7 +13,6 @@ it idempotent or read-only. Otherwise :class:`~handlers.db.errors.CommitOutcomeU
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import os
@@ -379,10 +378,9 @@ class Database:
                 )
             if failure in (Failure.CONFLICT, Failure.UNAVAILABLE) and not retry_conflicts:
                 failure = Failure.FATAL
-            if failure in (Failure.CONNECTION, Failure.OUTCOME_UNKNOWN):
+            if failure in (Failure.CONNECTION, Failure.OUTCOME_UNKNOWN) or not abort(conn):
+                self._watchdog.disarm()  # before the close: a cut never meets a closed descriptor
                 self._discard()
-            else:
-                abort(conn)
             if failure is Failure.OUTCOME_UNKNOWN:
                 self.stats.connection_failures += 1
                 raise CommitOutcomeUnknownError(exc) from exc
@@ -406,9 +404,12 @@ class Database:
             self._discard()
             conn = None
         if conn is not None and (
-            connection_unusable(conn) or conn.info.transaction_status != pq.TransactionStatus.IDLE
+            connection_unusable(conn)
+            or conn.info.transaction_status != pq.TransactionStatus.IDLE
+            or self._watchdog.was_cut(conn)
         ):
-            # Broken, or left inside a transaction by an interrupted unit (e.g. KeyboardInterrupt).
+            # Broken, left inside a transaction by an interrupted unit (e.g. KeyboardInterrupt), or
+            # cut by the watchdog just after its last answer.
             self._discard()
             conn = None
         if conn is None:
@@ -451,11 +452,15 @@ class _Watchdog:
     sent, "outcome unknown" as always.
 
     One daemon thread per Database, started by the first armed attempt and reused: arming and
-    disarming write two fields under a lock, and the thread wakes only when a deadline is due or
-    comes earlier than the one it sleeps towards. Left unarmed for ``IDLE_SECONDS`` it ends (the
-    next attempt starts another), so a discarded Database leaves no thread behind. (A
-    ``threading.Timer`` per attempt started a thread per attempt: about 8 % of the handler
-    process's CPU per order in the hot-product bench, docs/performance.md.)
+    disarming write two fields under a lock. The thread wakes when a deadline is due, when one comes
+    earlier than the one it sleeps towards, and at least every ``IDLE_SECONDS``; unarmed that long it
+    ends (the next armed attempt starts another), so a discarded Database's thread ends within two
+    ``IDLE_SECONDS``. A ``threading.Timer`` per attempt started a thread per attempt: about 8 % of
+    the handler process's CPU per order in the hot-product bench (docs/performance.md).
+
+    The Database disarms before it closes a connection, and a cut happens under the same lock, so a
+    cut never meets a closed (or reused) descriptor. A cut connection is remembered (``was_cut``):
+    the cut may land just after the attempt's last answer, and the connection must not be reused.
     """
 
     IDLE_SECONDS = 30.0
@@ -466,22 +471,27 @@ class _Watchdog:
         self._due = math.inf  # time.monotonic() instant of the armed deadline
         self._sleeping_until = math.inf  # what the thread waits for; an earlier deadline wakes it
         self._thread: threading.Thread | None = None
+        self._cut_conn: Connection | None = None
         self.cuts = 0
 
     def arm(self, conn: Connection, seconds: float) -> None:
         due = time.monotonic() + max(0.0, seconds)
         with self._lock:
             self._conn, self._due = conn, due
-            if self._thread is None:
-                self._sleeping_until = due
-                self._thread = threading.Thread(target=self._watch, name="database-watchdog", daemon=True)
-                self._thread.start()
+            if self._thread is None or not self._thread.is_alive():
+                thread = threading.Thread(target=self._watch, name="database-watchdog", daemon=True)
+                thread.start()  # it waits for the lock, then sees the armed deadline
+                self._thread = thread
             elif due < self._sleeping_until:
                 self._lock.notify()
 
     def disarm(self) -> None:
         with self._lock:
             self._conn, self._due = None, math.inf
+
+    def was_cut(self, conn: Connection) -> bool:
+        with self._lock:
+            return conn is self._cut_conn
 
     def _watch(self) -> None:
         with self._lock:
@@ -490,28 +500,30 @@ class _Watchdog:
                 if self._conn is not None and self._due <= now:
                     conn, self._conn, self._due = self._conn, None, math.inf
                     self.cuts += 1
+                    self._cut_conn = conn
                     _cut(conn)
                     continue
                 if self._conn is None:
                     self._sleeping_until = math.inf
                     if not self._lock.wait(self.IDLE_SECONDS) and self._conn is None:
-                        self._thread = None
+                        self._thread = None  # under the lock: the next arm starts a new thread
                         return
                     continue
                 self._sleeping_until = self._due
-                self._lock.wait(self._due - now)
+                self._lock.wait(min(self._due - now, self.IDLE_SECONDS))
 
 
 def _cut(conn: Connection) -> None:
+    """Shut the socket down; never raises (the watchdog's thread must outlive a failed cut)."""
+    logger.warning("database did not answer before the deadline: cutting the connection")
     try:
         fd = conn.pgconn.socket
-    except psycopg.Error:  # already closed
-        return
-    logger.warning("database did not answer before the deadline: cutting the connection")
-    # A duplicate of the descriptor: shutting it down wakes the blocked read on the original
-    # without closing a descriptor the other thread is using.
-    with socket.socket(fileno=os.dup(fd)) as dup, contextlib.suppress(OSError):  # OSError: already gone
-        dup.shutdown(socket.SHUT_RDWR)
+        # A duplicate of the descriptor: shutting it down wakes the blocked read on the original
+        # without closing a descriptor the other thread is using.
+        with socket.socket(fileno=os.dup(fd)) as dup:
+            dup.shutdown(socket.SHUT_RDWR)
+    except (psycopg.Error, OSError):  # closed or already gone
+        logger.debug("cutting the connection failed", exc_info=True)
 
 
 class _Retryable(Exception):

@@ -213,12 +213,14 @@ def run_autocommit_unit(conn: psycopg.Connection[Any], work: Work[T], progress: 
     return work(conn)
 
 
-def abort(conn: psycopg.Connection[Any]) -> None:
-    """Leave the connection idle after a failed unit, or close it when that is impossible."""
+def abort(conn: psycopg.Connection[Any]) -> bool:
+    """Leave the connection idle after a failed unit; False when that is impossible (the caller
+    closes it, after disarming its deadline watchdog)."""
     if connection_unusable(conn):
-        return
+        return False
     try:
         if conn.info.transaction_status != pq.TransactionStatus.IDLE:
             conn.execute(_ROLLBACK, prepare=False)
     except psycopg.Error:
-        conn.close()
+        return False
+    return True

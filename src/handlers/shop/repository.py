@@ -102,15 +102,18 @@ SELECT r.request_hash, r.response_body, r.order_id,
 """
 
 # Which bucket(s) of a sharded product a line takes (products with one bucket keep their stock on
-# their row and are decremented there). Buckets that can cover the line come first, in a rotation
-# that starts at a random bucket per line and attempt (`start`), so concurrent buyers spread over the
-# buckets; one bucket then takes the whole line. When no single bucket covers it, the line takes
-# greedily from the buckets in the same rotation order (not by size; empty ones are skipped) until
-# it is covered: a multi-bucket take in the same statement (more rows written, so more chance of a
-# conflict; only near sell-out). The last bucket in the rotation takes whatever is still missing, so
-# a line the total cannot cover drives it below zero and the CHECK (quantity >= 0) aborts the order:
-# "out of stock" is exact. (A bucket restocked after the snapshot is not in the plan: place_order
-# then re-runs the order, docs/data-layer.md "Stock buckets".)
+# their row and are decremented there). Buckets that can cover the line come first, in an order that
+# `start` — the execution environment's home, _home — picks among 272 permutations of the buckets:
+# (bucket * (1 + start mod 16) + start) mod 17 is one-to-one on buckets 0..16 (17 is prime and
+# MAX_STOCK_BUCKETS < 17). The first is the environment's home bucket, which then takes the whole
+# line; when it is empty, environments with the same home fall through to different buckets instead
+# of all to its neighbour. When no single bucket covers the line, it takes greedily from the buckets
+# in the same order (not by size; empty ones are skipped) until it is covered: a multi-bucket take in
+# the same statement (more rows written, so more chance of a conflict; only near sell-out). The last
+# bucket in the order takes whatever is still missing, so a line the total cannot cover drives it
+# below zero and the CHECK (quantity >= 0) aborts the order: "out of stock" is exact. (A bucket
+# restocked after the snapshot is not in the plan: place_order then re-runs the order,
+# docs/data-layer.md "Stock buckets".)
 BUCKET_QUANTITY_CHECK = "product_stock_buckets_quantity_check"  # migration 0007
 BUCKET_PLAN = """
 SELECT ranked.product_id, ranked.bucket,
@@ -123,7 +126,8 @@ SELECT ranked.product_id, ranked.bucket,
           JOIN product_stock_buckets AS b ON b.product_id = line.product_id
          WHERE line.buckets > 1
         WINDOW turn AS (PARTITION BY b.product_id
-                        ORDER BY b.quantity >= line.quantity DESC, mod(b.bucket + line.start, line.buckets)),
+                        ORDER BY b.quantity >= line.quantity DESC,
+                                 mod(b.bucket * (1 + mod(line.start, 16)) + line.start, 17)),
                before_it AS (turn ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)) AS ranked
  WHERE ranked.wanted > 0 AND (ranked.last OR ranked.quantity > 0)
 """
@@ -844,7 +848,7 @@ class ShopRepository:
                 # Safe to re-run even if the connection broke after COMMIT left: the idempotency key
                 # makes a second attempt either create the order or find the first one's record and
                 # replay it.
-                cursors = self._transaction(work, pipeline=True, idempotent=True)
+                cursors = _forgetting_home_on_failure(db, self._transaction, work)
             except psycopg.errors.UniqueViolation:
                 return self._replay(idempotency_key, request)
             except psycopg.errors.NumericValueOutOfRange:
@@ -1029,6 +1033,21 @@ def _home(db: Database, *, redraw: bool) -> int:
     if home is None or redraw:
         home = _HOMES[db] = _start()
     return home
+
+
+def forget_bucket_homes() -> None:
+    """Every environment draws a new home (after a SnapStart restore, which copies one memory image)."""
+    _HOMES.clear()
+
+
+def _forgetting_home_on_failure(db: Database, transaction: Callable[..., R], work: Any) -> R:
+    """An order whose last attempt failed (a conflict with no retry left, a rejection) leaves its
+    environment without a home: the next order draws one instead of going back where it collided."""
+    try:
+        return transaction(work, pipeline=True, idempotent=True)
+    except BaseException:
+        _HOMES.pop(db, None)
+        raise
 
 
 def _as_original(order: Order, response_body: str) -> PlacedOrder:
