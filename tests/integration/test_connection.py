@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import urllib.parse
@@ -420,14 +421,11 @@ def test_the_deadline_watchdog_is_one_thread_reused_by_every_attempt_and_ends_wh
             database.run_autocommit(lambda conn: conn.execute("SELECT 1"), deadline=time.monotonic() + 60)
             threads.add(watchdog._thread)
         assert len(threads) == 1 and None not in threads
-        # The thread sleeps towards the 60 s deadline (at most IDLE_SECONDS at a time); an earlier
-        # deadline must wake it to cut in time.
-        assert watchdog._sleeping_until > time.monotonic() + 10
         proxy.stall(30.0)
         started = time.monotonic()
         with pytest.raises(RetriesExhaustedError):
             database.run_autocommit(lambda conn: conn.execute("SELECT 2"), deadline=time.monotonic() + 2)
-        assert time.monotonic() - started < 10, "the watchdog slept past an earlier deadline"
+        assert time.monotonic() - started < 10, "the watchdog did not cut at the deadline"
         assert watchdog.cuts == 1
         proxy.clear_faults()
         assert database.run_autocommit(lambda conn: conn.execute("SELECT 3").fetchone()) == (3,)
@@ -439,6 +437,61 @@ def test_the_deadline_watchdog_is_one_thread_reused_by_every_attempt_and_ends_wh
         database.run_autocommit(lambda conn: conn.execute("SELECT 4"), deadline=time.monotonic() + 60)
         assert watchdog._thread is not None and watchdog._thread is not cutter
         database.close()
+
+
+def test_an_earlier_deadline_wakes_the_watchdog() -> None:
+    """Re-review: the thread sleeps towards the armed deadline (up to IDLE_SECONDS, 30 s, at a
+    time); a later attempt's earlier deadline must wake it."""
+    from types import SimpleNamespace
+
+    never_open = SimpleNamespace(pgconn=SimpleNamespace(socket=1_000_000))  # the cut fails quietly
+    watchdog = connection_module._Watchdog()
+    watchdog.arm(never_open, 60.0)
+    for _ in range(500):
+        if watchdog._sleeping_until != math.inf:
+            break
+        time.sleep(0.01)
+    assert watchdog._sleeping_until != math.inf, "the thread never slept towards the deadline"
+    watchdog.disarm()
+    watchdog.arm(never_open, 0.0)
+    for _ in range(1000):
+        if watchdog.cuts:
+            break
+        time.sleep(0.01)
+    assert watchdog.cuts == 1, "an earlier deadline did not wake the sleeping watchdog"
+    watchdog.disarm()
+
+
+def test_the_watchdog_is_disarmed_before_a_connection_is_closed(
+    fresh_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review: a close while armed let a cut meet a closed, or reused, descriptor."""
+    events: list[str] = []
+    disarm, discard = connection_module._Watchdog.disarm, Database._discard
+
+    def spy_disarm(self: Any) -> None:
+        events.append("disarm")
+        disarm(self)
+
+    def spy_discard(self: Any) -> None:
+        events.append("discard")
+        discard(self)
+
+    monkeypatch.setattr(connection_module._Watchdog, "disarm", spy_disarm)
+    monkeypatch.setattr(Database, "_discard", spy_discard)
+    database = Database(connector=lambda: psycopg.connect(fresh_dsn, autocommit=True))
+    broken = [False]
+
+    def work(conn: Any) -> Any:
+        if not broken[0]:
+            broken[0] = True
+            conn.close()  # the attempt then fails as a lost connection
+        return conn.execute("SELECT 1").fetchone()
+
+    assert database.run_transaction(work, deadline=time.monotonic() + 60) == (1,)
+    assert "discard" in events
+    assert events[events.index("discard") - 1] == "disarm"
+    database.close()
 
 
 def test_a_failed_cut_does_not_end_the_watchdog() -> None:

@@ -13,6 +13,7 @@ it idempotent or read-only. Otherwise :class:`~handlers.db.errors.CommitOutcomeU
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -517,13 +518,20 @@ def _cut(conn: Connection) -> None:
     """Shut the socket down; never raises (the watchdog's thread must outlive a failed cut)."""
     logger.warning("database did not answer before the deadline: cutting the connection")
     try:
-        fd = conn.pgconn.socket
         # A duplicate of the descriptor: shutting it down wakes the blocked read on the original
         # without closing a descriptor the other thread is using.
-        with socket.socket(fileno=os.dup(fd)) as dup:
-            dup.shutdown(socket.SHUT_RDWR)
+        duplicate = os.dup(conn.pgconn.socket)
     except (psycopg.Error, OSError):  # closed or already gone
         logger.debug("cutting the connection failed", exc_info=True)
+        return
+    try:
+        dup = socket.socket(fileno=duplicate)
+    except OSError:  # not a socket: the duplicate is still ours to close
+        os.close(duplicate)
+        logger.debug("cutting the connection failed", exc_info=True)
+        return
+    with dup, contextlib.suppress(OSError):  # closes the duplicate; OSError: already shut down
+        dup.shutdown(socket.SHUT_RDWR)
 
 
 class _Retryable(Exception):

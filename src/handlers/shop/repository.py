@@ -102,14 +102,14 @@ SELECT r.request_hash, r.response_body, r.order_id,
 """
 
 # Which bucket(s) of a sharded product a line takes (products with one bucket keep their stock on
-# their row and are decremented there). Buckets that can cover the line come first, in an order that
-# `start` — the execution environment's home, _home — picks among 272 permutations of the buckets:
-# (bucket * (1 + start mod 16) + start) mod 17 is one-to-one on buckets 0..16 (17 is prime and
-# MAX_STOCK_BUCKETS < 17). The first is the environment's home bucket, which then takes the whole
-# line; when it is empty, environments with the same home fall through to different buckets instead
-# of all to its neighbour. When no single bucket covers the line, it takes greedily from the buckets
-# in the same order (not by size; empty ones are skipped) until it is covered: a multi-bucket take in
-# the same statement (more rows written, so more chance of a conflict; only near sell-out). The last
+# their row and are decremented there). Buckets that can cover the line come first: the execution
+# environment's home bucket (`start` is its home, _home; start mod buckets is uniform), then the
+# others in an order the same draw picks — (bucket * (1 + start mod 16) + start) mod 17 is
+# one-to-one on buckets 0..16 (17 is prime, MAX_STOCK_BUCKETS < 17) — so environments whose home
+# is empty fall through to different buckets instead of all to its neighbour. One bucket then takes
+# the whole line. When no single bucket covers it, the line takes greedily from the buckets in the
+# same order (not by size; empty ones are skipped) until it is covered: a multi-bucket take in the
+# same statement (more rows written, so more chance of a conflict; only near sell-out). The last
 # bucket in the order takes whatever is still missing, so a line the total cannot cover drives it
 # below zero and the CHECK (quantity >= 0) aborts the order: "out of stock" is exact. (A bucket
 # restocked after the snapshot is not in the plan: place_order then re-runs the order,
@@ -127,6 +127,7 @@ SELECT ranked.product_id, ranked.bucket,
          WHERE line.buckets > 1
         WINDOW turn AS (PARTITION BY b.product_id
                         ORDER BY b.quantity >= line.quantity DESC,
+                                 b.bucket = mod(line.start, line.buckets) DESC,
                                  mod(b.bucket * (1 + mod(line.start, 16)) + line.start, 17)),
                before_it AS (turn ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)) AS ranked
  WHERE ranked.wanted > 0 AND (ranked.last OR ranked.quantity > 0)
@@ -1041,11 +1042,12 @@ def forget_bucket_homes() -> None:
 
 
 def _forgetting_home_on_failure(db: Database, transaction: Callable[..., R], work: Any) -> R:
-    """An order whose last attempt failed (a conflict with no retry left, a rejection) leaves its
-    environment without a home: the next order draws one instead of going back where it collided."""
+    """An order that ran out of attempts (conflicts with no retry left) leaves its environment
+    without a home: the next order draws one instead of going back where it collided. A rejection
+    (409, 422) is no collision and keeps the home."""
     try:
         return transaction(work, pipeline=True, idempotent=True)
-    except BaseException:
+    except RetriesExhaustedError:
         _HOMES.pop(db, None)
         raise
 
